@@ -1,0 +1,39 @@
+/* Files: whole-file reads, directory creation and atomic replacement.
+ *
+ * Outputs that a crash must not leave half-written (checkpoints, caches, configs) are
+ * written to "<path>.tmp.<pid>", fsync'ed, renamed over <path>, and the directory is
+ * fsync'ed so the rename itself survives a power cut. */
+#ifndef ADAPTOR_FSUTIL_H
+#define ADAPTOR_FSUTIL_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+/* Reads a whole file into a NUL-terminated buffer (caller frees). */
+int ad_read_file(const char *path, char **data, size_t *len);
+/* mkdir -p */
+int ad_mkdir_p(const char *path);
+int ad_path_exists(const char *path);
+int ad_is_dir(const char *path);
+/* Joins a and b with one '/' into out (error if it does not fit). */
+int ad_path_join(char *out, size_t n, const char *a, const char *b);
+
+/* Atomic replacement of a file. */
+typedef struct ad_atomic_file {
+    FILE *fp;
+    char path[4096];
+    char tmp[4096];
+} ad_atomic_file;
+
+int ad_atomic_open(ad_atomic_file *af, const char *path);
+/* Flushes, fsyncs, renames over the target; on failure the target is untouched. */
+int ad_atomic_commit(ad_atomic_file *af);
+/* Discards the temporary file. */
+void ad_atomic_abort(ad_atomic_file *af);
+/* Whole buffer in one go. */
+int ad_write_file_atomic(const char *path, const void *data, size_t len);
+/* fsync a file by name and its directory (for files written by other libraries, e.g. netCDF,
+ * into a temporary name), then rename. */
+int ad_fsync_rename(const char *tmp, const char *path);
+
+#endif

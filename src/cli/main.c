@@ -1,0 +1,159 @@
+#include "cli.h"
+
+#include "adaptor/blis_select.h"
+#include "adaptor/error.h"
+#include "adaptor/log.h"
+#include "adaptor/version.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const ad_command commands[] = {
+    {"synth", "write a deterministic synthetic chest X-ray corpus and tiny encoders", ad_cmd_synth},
+    {"info", "list the tensors of a safetensors file or the variables of a netCDF file", ad_cmd_info},
+    {"keys", "print the job-file reference (sections, keys, defaults)", ad_cmd_keys},
+    {"tokenize", "print WordPiece token ids of texts read from stdin", ad_cmd_tokenize},
+    {"encode-text", "print text embeddings of texts read from stdin", ad_cmd_encode_text},
+    {NULL, NULL, NULL},
+};
+
+static void usage(FILE *fp)
+{
+    fprintf(fp, "usage: adaptor [--version] [--help] COMMAND [ARGS]\n"
+                "       mpirun -np R adaptor COMMAND JOB.ini [--set section.key=value]...\n\n"
+                "Commands:\n");
+    for (const ad_command *c = commands; c->name; c++)
+        fprintf(fp, "  %-12s %s\n", c->name, c->summary);
+    fprintf(fp, "\n`adaptor COMMAND --help` describes each command.\n");
+}
+
+int ad_cli_wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+            return 1;
+    return 0;
+}
+
+int ad_cli_load_job(ad_cli *cli, int argc, char **argv, ad_config **cfg, char **extra,
+                    int *nextra)
+{
+    *cfg = NULL;
+    if (nextra)
+        *nextra = 0;
+    const char *job = NULL;
+    ad_config *c;
+    AD_TRY(ad_config_create(&c));
+    int rc = AD_OK;
+    /* The job file first, then overrides in command-line order, whatever their position. */
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--set") == 0) {
+            i++;
+        } else if (strncmp(argv[i], "--", 2) == 0 || argv[i][0] == '-') {
+            if (!extra) {
+                rc = ad_fail(AD_ERR_ARG, "%s: unknown option %s", argv[0], argv[i]);
+                goto fail;
+            }
+            extra[(*nextra)++] = argv[i];
+        } else if (!job) {
+            job = argv[i];
+        } else {
+            rc = ad_fail(AD_ERR_ARG, "%s: unexpected argument %s (one job file only)", argv[0],
+                         argv[i]);
+            goto fail;
+        }
+    }
+    if (job && (rc = ad_config_load_file(c, job)) != AD_OK)
+        goto fail;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--set") == 0) {
+            if (i + 1 >= argc) {
+                rc = ad_fail(AD_ERR_ARG, "--set needs section.key=value");
+                goto fail;
+            }
+            if ((rc = ad_config_set_override(c, argv[++i])) != AD_OK)
+                goto fail;
+        }
+    }
+    if (cli->rank == 0) {
+        char *text;
+        if ((rc = ad_config_dump(c, &text)) != AD_OK)
+            goto fail;
+        ad_info("%s", text);
+        free(text);
+    }
+    *cfg = c;
+    return AD_OK;
+fail:
+    ad_config_destroy(c);
+    return rc;
+}
+
+int ad_cmd_keys(ad_cli *cli, int argc, char **argv)
+{
+    if (ad_cli_wants_help(argc, argv)) {
+        printf("usage: adaptor keys\n\nPrints every job-file section and key with its type, "
+               "default and meaning.\n");
+        return AD_OK;
+    }
+    if (cli->rank == 0)
+        ad_config_print_reference(stdout);
+    return AD_OK;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
+        printf("adaptor %s (git %s)\n", ADAPTOR_VERSION, ADAPTOR_GIT_COMMIT);
+        return 0;
+    }
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    const ad_command *cmd = NULL;
+    for (const ad_command *c = commands; c->name; c++)
+        if (strcmp(c->name, argv[1]) == 0)
+            cmd = c;
+    if (!cmd) {
+        fprintf(stderr, "adaptor: unknown command '%s' (see adaptor --help)\n", argv[1]);
+        return 2;
+    }
+
+    /* BLIS reads its kernel choice when it first initialises, so this precedes
+     * everything else, MPI included (Open MPI does not call BLAS, but nothing should). */
+    char blis_msg[256];
+    if (ad_blis_select(blis_msg, sizeof blis_msg) != AD_OK) {
+        fprintf(stderr, "adaptor: error: %s\n", ad_errmsg());
+        return 1;
+    }
+
+    MPI_Init(&argc, &argv);
+    ad_cli cli = {MPI_COMM_WORLD, 0, 1, blis_msg};
+    MPI_Comm_rank(cli.comm, &cli.rank);
+    MPI_Comm_size(cli.comm, &cli.size);
+    ad_log_init(cli.rank, cli.size);
+
+    int threads = 1;
+    const char *env = getenv("BLIS_NUM_THREADS");
+    if (env && atoi(env) > 0)
+        threads = atoi(env);
+    ad_blis_set_threads(threads);
+
+    int rc = cmd->run(&cli, argc - 1, argv + 1);
+    if (rc != AD_OK) {
+        if (cli.size > 1)
+            fprintf(stderr, "adaptor: error (rank %d): %s\n", cli.rank, ad_errmsg());
+        else
+            fprintf(stderr, "adaptor: error: %s\n", ad_errmsg());
+        fflush(stderr);
+        /* A failing rank must not leave its peers waiting in a collective. */
+        if (cli.size > 1)
+            MPI_Abort(cli.comm, rc);
+        MPI_Finalize();
+        return rc == AD_ERR_ARG ? 2 : 1;
+    }
+    MPI_Finalize();
+    return 0;
+}

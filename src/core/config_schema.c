@@ -1,0 +1,72 @@
+/* The job-file keys: SPEC section 9 plus what the program itself needs. */
+#include "adaptor/config.h"
+
+#define S AD_CFG_STRING
+#define I AD_CFG_INT
+#define F AD_CFG_FLOAT
+#define B AD_CFG_BOOL
+#define E AD_CFG_ENUM
+#define L AD_CFG_LIST
+#define P AD_CFG_PATH
+
+const ad_cfg_key ad_config_schema[] = {
+    {"data", "manifest", P, NULL, NULL, "MGCA-style manifest CSV (one row per image)"},
+    {"data", "image_root", P, NULL, NULL, "folder that image paths in the manifest are relative to (default: the manifest's folder)"},
+    {"data", "image_column", S, "Path", NULL, "manifest column holding the image path"},
+    {"data", "report_columns", L, "impression,findings", NULL, "columns joined (in this order) into the report text"},
+    {"data", "split_column", S, "split", NULL, "column holding train / valid / test"},
+    {"data", "view_column", S, "ViewPosition", NULL, "column holding the view (empty: no view filter)"},
+    {"data", "views", L, "PA,AP", NULL, "views kept"},
+    {"data", "label_columns", L, NULL, NULL, "0/1 finding columns (zero-shot and classification)"},
+    {"data", "max_words", I, "112", "1|100000", "max_length of the tokenizer (tokens incl. [CLS]/[SEP])"},
+    {"data", "resize", I, "256", "1|100000", "longer image side after the area resize"},
+    {"data", "crop_size", I, "224", "1|100000", "square crop fed to the image encoder"},
+    {"data", "depth16", E, "highbyte", "highbyte|max", "16-bit images: OpenCV's high byte, or scale by 255/max"},
+    {"data", "skip_bad_rows", B, "false", NULL, "skip (and count) rows whose image or report cannot be used, instead of stopping"},
+
+    {"text_encoder", "model", P, NULL, NULL, "HuggingFace text model folder (config.json, vocab.txt, *.safetensors)"},
+    {"text_encoder", "pooling", E, "pooler", "pooler|cls|mean|tokens", "text embedding: pooler_output, CLS state, masked mean, or all tokens"},
+    {"text_encoder", "batch_size", I, "32", "1|1000000", "reports per encoder batch"},
+
+    {"image_encoder", "model", P, NULL, NULL, "HuggingFace vision model folder (config.json, *.safetensors)"},
+    {"image_encoder", "arch", E, "dinov2", "dinov2|resnet|resnet_ae", "image encoder architecture"},
+    {"image_encoder", "pos_interp", E, "hub", "hub|hf", "DINOv2 position-embedding interpolation convention"},
+    {"image_encoder", "output", E, "cls", "cls|tokens|mean", "image embedding: CLS, all tokens, or mean"},
+    {"image_encoder", "batch_size", I, "16", "1|1000000", "images per encoder batch"},
+
+    {"cache", "dir", P, NULL, NULL, "folder of embedding caches (one netCDF file per encoder and split)"},
+
+    {"adaptor", "mode", E, "pooled", "pooled|tokens", "pooled embeddings (reference) or token-level cross-attention"},
+    {"adaptor", "num_layers", I, "2", "1|64", "shared cross-attention layers"},
+    {"adaptor", "projection_dim", I, "768", "1|100000", "projection size P"},
+    {"adaptor", "num_heads", I, "12", "1|1024", "attention heads (must divide projection_dim)"},
+    {"adaptor", "ffn_dim", I, "2048", "1|1000000", "feed-forward size F"},
+    {"adaptor", "dropout", F, "0.1", "0|1", "dropout probability"},
+    {"adaptor", "image_weight", F, "0.75", "0|1", "weight w of the text-to-image loss term"},
+    {"adaptor", "logit_scale_init", F, "2.6592", NULL, "initial logit_scale (ln(1/0.07))"},
+    {"adaptor", "init", P, NULL, NULL, "safetensors file with initial Adaptor weights"},
+
+    {"train", "source", E, "cache", "cache|online", "embeddings from the cache or from the frozen encoders each step"},
+    {"train", "batch_size", I, "1024", "1|100000000", "global batch (all ranks together)"},
+    {"train", "epochs", I, "50", "1|1000000", "passes over the training split"},
+    {"train", "max_steps", I, NULL, "1|1000000000000", "stop after this many updates (optional cap)"},
+    {"train", "lr", F, "2e-5", "0|1e3", "peak learning rate"},
+    {"train", "weight_decay", F, "0.01", "0|1e3", "AdamW decoupled weight decay"},
+    {"train", "warmup_frac", F, "0.02", "0|1", "fraction of updates with linear warm-up"},
+    {"train", "schedule", E, "linear", "linear|cosine", "decay after warm-up"},
+    {"train", "grad_clip", F, "0", "0|1e30", "clip the global gradient norm to this (0: off)"},
+    {"train", "seed", I, "42", "0|9223372036854775807", "seed of shuffling, initialisation and dropout"},
+    {"train", "negatives", E, "global", "global|local", "contrastive negatives across all ranks or per rank"},
+    {"train", "shuffle", E, "once", "once|epoch|none", "shuffle the training order once (reference), every epoch, or never"},
+    {"train", "checkpoint_every", I, "0", "0|1000000000000", "steps between checkpoints (0: only at the end)"},
+    {"train", "keep_checkpoints", I, "3", "1|1000000", "checkpoints kept"},
+    {"train", "log_every", I, "10", "1|1000000000", "steps between progress lines"},
+
+    {"eval", "splits", L, "valid,test", NULL, "splits evaluated"},
+    {"eval", "recall_k", L, "1,5,10", NULL, "K of Recall@K"},
+
+    {"output", "dir", P, NULL, NULL, "run directory: config.ini, checkpoints/, metrics.nc, eval.nc"},
+
+    {"run", "threads", I, "1", "1|1024", "BLIS threads per rank"},
+    {NULL, NULL, 0, NULL, NULL, NULL},
+};

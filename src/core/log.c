@@ -1,0 +1,104 @@
+#include "adaptor/log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+/* Process-wide by nature: one rank per process, set once by main. */
+static int g_rank = 0, g_size = 1, g_quiet = 0;
+
+void ad_log_init(int rank, int size)
+{
+    g_rank = rank;
+    g_size = size;
+}
+
+int ad_log_rank(void) { return g_rank; }
+int ad_log_size(void) { return g_size; }
+void ad_log_set_quiet(int quiet) { g_quiet = quiet; }
+
+void ad_info(const char *fmt, ...)
+{
+    if (g_rank != 0 || g_quiet)
+        return;
+    char buf[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "%s\n", buf);
+    fflush(stderr);
+}
+
+void ad_warn(const char *fmt, ...)
+{
+    char buf[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (g_size > 1)
+        fprintf(stderr, "adaptor: warning (rank %d): %s\n", g_rank, buf);
+    else
+        fprintf(stderr, "adaptor: warning: %s\n", buf);
+    fflush(stderr);
+}
+
+double ad_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void ad_progress_start(ad_progress *p, const char *label, const char *unit, int64_t total,
+                       int64_t every)
+{
+    memset(p, 0, sizeof *p);
+    snprintf(p->label, sizeof p->label, "%s", label);
+    p->unit = unit;
+    p->total = total;
+    p->every = every > 0 ? every : 1;
+    p->next_print = p->every;
+    p->t0 = ad_now();
+}
+
+static void format_eta(double s, char *out, size_t n)
+{
+    if (s < 0 || s != s) {
+        snprintf(out, n, "?");
+        return;
+    }
+    long t = (long)(s + 0.5);
+    if (t >= 3600)
+        snprintf(out, n, "%ldh%02ldm", t / 3600, (t % 3600) / 60);
+    else if (t >= 60)
+        snprintf(out, n, "%ldm%02lds", t / 60, t % 60);
+    else
+        snprintf(out, n, "%lds", t);
+}
+
+static void progress_print(const ad_progress *p, const char *extra, int final)
+{
+    double el = ad_now() - p->t0;
+    double rate = el > 0 ? (double)p->done / el : 0.0;
+    char eta[32];
+    format_eta(final ? el : (rate > 0 ? (double)(p->total - p->done) / rate : -1), eta,
+               sizeof eta);
+    ad_info("%s %lld/%lld (%.0f%%) %.1f %s/s %s %s%s%s", p->label, (long long)p->done,
+            (long long)p->total, p->total > 0 ? 100.0 * (double)p->done / (double)p->total : 100.0,
+            rate, p->unit, final ? "elapsed" : "ETA", eta, extra ? "  " : "", extra ? extra : "");
+}
+
+void ad_progress_step(ad_progress *p, int64_t n, const char *extra)
+{
+    p->done += n;
+    if (p->done >= p->next_print && p->done < p->total) {
+        progress_print(p, extra, 0);
+        while (p->next_print <= p->done)
+            p->next_print += p->every;
+    }
+}
+
+void ad_progress_finish(ad_progress *p, const char *extra) { progress_print(p, extra, 1); }
