@@ -23,7 +23,7 @@ typedef struct ad_command {
 /* Subcommands (src/cli/cmd_*.c). argv[0] is the subcommand name. */
 int ad_cmd_synth(ad_cli *cli, int argc, char **argv);
 int ad_cmd_info(ad_cli *cli, int argc, char **argv);
-int ad_cmd_keys(ad_cli *cli, int argc, char **argv);
+int ad_cmd_config(ad_cli *cli, int argc, char **argv);
 int ad_cmd_tokenize(ad_cli *cli, int argc, char **argv);
 int ad_cmd_encode_text(ad_cli *cli, int argc, char **argv);
 

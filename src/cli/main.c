@@ -12,7 +12,7 @@
 static const ad_command commands[] = {
     {"synth", "write a deterministic synthetic chest X-ray corpus and tiny encoders", ad_cmd_synth},
     {"info", "list the tensors of a safetensors file or the variables of a netCDF file", ad_cmd_info},
-    {"keys", "print the job-file reference (sections, keys, defaults)", ad_cmd_keys},
+    {"config", "check a job file and print the effective configuration (or the key reference)", ad_cmd_config},
     {"tokenize", "print WordPiece token ids of texts read from stdin", ad_cmd_tokenize},
     {"encode-text", "print text embeddings of texts read from stdin", ad_cmd_encode_text},
     {NULL, NULL, NULL},
@@ -77,6 +77,8 @@ int ad_cli_load_job(ad_cli *cli, int argc, char **argv, ad_config **cfg, char **
         }
     }
     if (cli->rank == 0) {
+        ad_info("adaptor %s (git %s), %d rank%s; %s", ADAPTOR_VERSION, ADAPTOR_GIT_COMMIT,
+                cli->size, cli->size > 1 ? "s" : "", cli->blis_msg);
         char *text;
         if ((rc = ad_config_dump(c, &text)) != AD_OK)
             goto fail;
@@ -90,16 +92,35 @@ fail:
     return rc;
 }
 
-int ad_cmd_keys(ad_cli *cli, int argc, char **argv)
+int ad_cmd_config(ad_cli *cli, int argc, char **argv)
 {
     if (ad_cli_wants_help(argc, argv)) {
-        printf("usage: adaptor keys\n\nPrints every job-file section and key with its type, "
-               "default and meaning.\n");
+        printf("usage: adaptor config JOB.ini [--set section.key=value]...\n"
+               "       adaptor config --reference\n\n"
+               "Loads the job file and the overrides exactly as every job command does, checks them,\n"
+               "and prints the effective configuration (INI, loadable again) on stdout.\n"
+               "--reference prints every section and key with its type, default and meaning.\n");
         return AD_OK;
     }
-    if (cli->rank == 0)
-        ad_config_print_reference(stdout);
-    return AD_OK;
+    if (argc == 2 && strcmp(argv[1], "--reference") == 0) {
+        if (cli->rank == 0)
+            ad_config_print_reference(stdout);
+        return AD_OK;
+    }
+    if (argc < 2)
+        return ad_fail(AD_ERR_ARG, "config: give a job file (or --reference); see --help");
+    ad_config *cfg;
+    ad_log_set_quiet(1); /* the dump goes to stdout instead */
+    int rc = ad_cli_load_job(cli, argc, argv, &cfg, NULL, NULL);
+    ad_log_set_quiet(0);
+    AD_TRY(rc);
+    char *text = NULL;
+    rc = ad_config_dump(cfg, &text);
+    if (rc == AD_OK && cli->rank == 0)
+        fputs(text, stdout);
+    free(text);
+    ad_config_destroy(cfg);
+    return rc;
 }
 
 int main(int argc, char **argv)

@@ -1,0 +1,202 @@
+/* Job files: defaults, loading, overrides, type checks and the messages users see. */
+#include "testutil.h"
+
+#include "adaptor/config.h"
+#include "adaptor/error.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static char dir[4096];
+
+static void job(const char *name, const char *text, char *path, size_t n)
+{
+    snprintf(path, n, "%s/%s", dir, name);
+    tu_write_text(path, text);
+}
+
+static ad_config *fresh(void)
+{
+    ad_config *cfg;
+    tu_assert_ok(ad_config_create(&cfg));
+    return cfg;
+}
+
+START_TEST(defaults_follow_the_spec)
+{
+    ad_config *cfg = fresh();
+    int64_t v;
+    double f;
+    tu_assert_ok(ad_config_int(cfg, "train", "batch_size", &v));
+    ck_assert_int_eq(v, 1024);
+    tu_assert_ok(ad_config_int(cfg, "adaptor", "num_heads", &v));
+    ck_assert_int_eq(v, 12);
+    tu_assert_ok(ad_config_float(cfg, "train", "lr", &f));
+    ck_assert_double_eq_tol(f, 2e-5, 1e-12);
+    tu_assert_ok(ad_config_float(cfg, "adaptor", "image_weight", &f));
+    ck_assert_double_eq_tol(f, 0.75, 1e-12);
+    ck_assert_str_eq(ad_config_get(cfg, "adaptor", "mode"), "pooled");
+    ck_assert_ptr_null(ad_config_get(cfg, "train", "max_steps"));
+    char **items;
+    int n;
+    tu_assert_ok(ad_config_list(cfg, "data", "report_columns", &items, &n));
+    ck_assert_int_eq(n, 2);
+    ck_assert_str_eq(items[0], "impression");
+    ck_assert_str_eq(items[1], "findings");
+    free(items);
+    ad_config_destroy(cfg);
+}
+END_TEST
+
+START_TEST(file_then_overrides)
+{
+    char path[4200];
+    job("a.ini",
+        "; a comment\n[train]\nlr = 1e-4\nbatch_size=64\n\n[data]\nmanifest = corpus/m.csv\n"
+        "views = PA , AP,LATERAL\n[output]\ndir = /abs/run\n",
+        path, sizeof path);
+    ad_config *cfg = fresh();
+    tu_assert_ok(ad_config_load_file(cfg, path));
+    double lr;
+    int64_t b;
+    tu_assert_ok(ad_config_float(cfg, "train", "lr", &lr));
+    ck_assert_double_eq_tol(lr, 1e-4, 1e-15);
+    tu_assert_ok(ad_config_int(cfg, "train", "batch_size", &b));
+    ck_assert_int_eq(b, 64);
+    /* Relative paths in a job file are relative to the job file's folder. */
+    char want[4300];
+    snprintf(want, sizeof want, "%s/corpus/m.csv", dir);
+    ck_assert_str_eq(ad_config_get(cfg, "data", "manifest"), want);
+    ck_assert_str_eq(ad_config_get(cfg, "output", "dir"), "/abs/run");
+    char **items;
+    int n;
+    tu_assert_ok(ad_config_list(cfg, "data", "views", &items, &n));
+    ck_assert_int_eq(n, 3);
+    ck_assert_str_eq(items[2], "LATERAL");
+    free(items);
+
+    /* Overrides win over the file, in command-line order. */
+    tu_assert_ok(ad_config_set_override(cfg, "train.lr=3e-4"));
+    tu_assert_ok(ad_config_set_override(cfg, "train.lr=5e-4"));
+    tu_assert_ok(ad_config_set_override(cfg, "train.max_steps=7"));
+    tu_assert_ok(ad_config_float(cfg, "train", "lr", &lr));
+    ck_assert_double_eq_tol(lr, 5e-4, 1e-15);
+    tu_assert_ok(ad_config_int(cfg, "train", "max_steps", &b));
+    ck_assert_int_eq(b, 7);
+    /* An empty override unsets an optional key. */
+    tu_assert_ok(ad_config_set_override(cfg, "train.max_steps="));
+    ck_assert(!ad_config_is_set(cfg, "train", "max_steps"));
+    ad_config_destroy(cfg);
+}
+END_TEST
+
+START_TEST(errors_name_key_and_file)
+{
+    char path[4200];
+    ad_config *cfg = fresh();
+    job("unknown_key.ini", "[train]\nlr = 1e-4\nlrr = 3\n", path, sizeof path);
+    tu_assert_fails(ad_config_load_file(cfg, path), AD_ERR_CONFIG, "unknown_key.ini:3");
+    ck_assert(strstr(ad_errmsg(), "lrr") != NULL);
+
+    job("unknown_section.ini", "[trian]\nlr = 1\n", path, sizeof path);
+    tu_assert_fails(ad_config_load_file(cfg, path), AD_ERR_CONFIG, "unknown section [trian]");
+
+    job("bad_int.ini", "[train]\n\nbatch_size = 12.5\n", path, sizeof path);
+    tu_assert_fails(ad_config_load_file(cfg, path), AD_ERR_CONFIG, "bad_int.ini:3");
+    ck_assert(strstr(ad_errmsg(), "batch_size") && strstr(ad_errmsg(), "integer"));
+
+    job("bad_float.ini", "[train]\nlr = fast\n", path, sizeof path);
+    tu_assert_fails(ad_config_load_file(cfg, path), AD_ERR_CONFIG, "[train] lr");
+
+    job("bad_enum.ini", "[adaptor]\nmode = pooling\n", path, sizeof path);
+    tu_assert_fails(ad_config_load_file(cfg, path), AD_ERR_CONFIG, "pooled|tokens");
+
+    job("range.ini", "[adaptor]\ndropout = 1.5\n", path, sizeof path);
+    tu_assert_fails(ad_config_load_file(cfg, path), AD_ERR_CONFIG, "out of range");
+
+    job("bool.ini", "[data]\nskip_bad_rows = maybe\n", path, sizeof path);
+    tu_assert_fails(ad_config_load_file(cfg, path), AD_ERR_CONFIG, "skip_bad_rows");
+
+    job("twice.ini", "[train]\nlr = 1\nlr = 2\n", path, sizeof path);
+    tu_assert_fails(ad_config_load_file(cfg, path), AD_ERR_CONFIG, "given twice");
+
+    job("nosection.ini", "lr = 1\n", path, sizeof path);
+    tu_assert_fails(ad_config_load_file(cfg, path), AD_ERR_CONFIG, "outside any [section]");
+
+    job("garbage.ini", "[train]\nthis line has no equals sign\n", path, sizeof path);
+    tu_assert_fails(ad_config_load_file(cfg, path), AD_ERR_CONFIG, "garbage.ini:2");
+
+    tu_assert_fails(ad_config_load_file(cfg, "/nonexistent/job.ini"), AD_ERR_CONFIG,
+                    "/nonexistent/job.ini");
+
+    tu_assert_fails(ad_config_set_override(cfg, "train.nope=1"), AD_ERR_CONFIG, "nope");
+    tu_assert_fails(ad_config_set_override(cfg, "trainlr=1"), AD_ERR_CONFIG, "section.key=value");
+    tu_assert_fails(ad_config_set_override(cfg, "train.epochs=ten"), AD_ERR_CONFIG,
+                    "--set train.epochs");
+    tu_assert_fails(ad_config_set_override(cfg, "train.lr="), AD_ERR_CONFIG, "needs a value");
+    ad_config_destroy(cfg);
+}
+END_TEST
+
+START_TEST(required_keys)
+{
+    char path[4200];
+    job("req.ini", "[train]\nlr = 1e-4\n", path, sizeof path);
+    ad_config *cfg = fresh();
+    tu_assert_ok(ad_config_load_file(cfg, path));
+    tu_assert_fails(ad_config_require(cfg, "data", "manifest"), AD_ERR_CONFIG,
+                    "missing required key [data] manifest");
+    ck_assert(strstr(ad_errmsg(), "req.ini") != NULL);
+    int64_t v;
+    tu_assert_fails(ad_config_int(cfg, "train", "max_steps", &v), AD_ERR_CONFIG, "max_steps");
+    ad_config_destroy(cfg);
+}
+END_TEST
+
+START_TEST(dump_round_trips)
+{
+    char path[4200], path2[4200];
+    job("rt.ini", "[train]\nlr = 1e-4\nmax_steps = 9\n[data]\nmanifest = m.csv\n", path, sizeof path);
+    ad_config *a = fresh(), *b = fresh();
+    tu_assert_ok(ad_config_load_file(a, path));
+    tu_assert_ok(ad_config_set_override(a, "adaptor.num_layers=3"));
+    char *text, *text2;
+    tu_assert_ok(ad_config_dump(a, &text));
+    ck_assert(strstr(text, "num_layers = 3") != NULL);
+    job("rt2.ini", text, path2, sizeof path2);
+    tu_assert_ok(ad_config_load_file(b, path2));
+    for (size_t i = 0; ad_config_schema[i].section; i++) {
+        const char *s = ad_config_schema[i].section, *k = ad_config_schema[i].key;
+        const char *va = ad_config_get(a, s, k), *vb = ad_config_get(b, s, k);
+        ck_assert_msg((va == NULL) == (vb == NULL), "[%s] %s set in one only", s, k);
+        if (va)
+            ck_assert_str_eq(va, vb);
+    }
+    tu_assert_ok(ad_config_write(a, dir));
+    char cfgpath[4300];
+    snprintf(cfgpath, sizeof cfgpath, "%s/config.ini", dir);
+    ad_config *c = fresh();
+    tu_assert_ok(ad_config_load_file(c, cfgpath));
+    ck_assert_str_eq(ad_config_get(c, "train", "max_steps"), "9");
+    tu_assert_ok(ad_config_dump(b, &text2));
+    free(text);
+    free(text2);
+    ad_config_destroy(a);
+    ad_config_destroy(b);
+    ad_config_destroy(c);
+}
+END_TEST
+
+int main(void)
+{
+    tu_tmpdir(dir, sizeof dir, "config");
+    Suite *s = suite_create("config");
+    TCase *tc = tcase_create("config");
+    tcase_add_test(tc, defaults_follow_the_spec);
+    tcase_add_test(tc, file_then_overrides);
+    tcase_add_test(tc, errors_name_key_and_file);
+    tcase_add_test(tc, required_keys);
+    tcase_add_test(tc, dump_round_trips);
+    suite_add_tcase(s, tc);
+    return tu_run_suite(s);
+}
