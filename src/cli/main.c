@@ -76,6 +76,10 @@ int ad_cli_load_job(ad_cli *cli, int argc, char **argv, ad_config **cfg, char **
                 goto fail;
         }
     }
+    int64_t threads;
+    if ((rc = ad_config_int(c, "run", "threads", &threads)) != AD_OK)
+        goto fail;
+    ad_blis_set_threads((int)threads);
     if (cli->rank == 0) {
         ad_info("adaptor %s (git %s), %d rank%s; %s", ADAPTOR_VERSION, ADAPTOR_GIT_COMMIT,
                 cli->size, cli->size > 1 ? "s" : "", cli->blis_msg);
