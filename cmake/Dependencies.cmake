@@ -42,6 +42,20 @@ endif()
 # Debian installs the MPI build of netCDF beside the serial one; its .pc lives in the
 # default path under the name netcdf-mpi.
 adaptor_pkg(NETCDF netcdf-mpi libnetcdf-mpi-dev)
+# ...but that .pc names /usr/include, while the MPI build's headers (netcdf.h and
+# netcdf_par.h) live in the library's own folder.
+if(NETCDF_FOUND)
+  find_path(NETCDF_MPI_INCLUDE_DIR netcdf_par.h
+            PATHS ${NETCDF_PREFIX}/include /usr/lib/${CMAKE_LIBRARY_ARCHITECTURE}/netcdf/mpi/include
+            NO_DEFAULT_PATH)
+  if(NETCDF_MPI_INCLUDE_DIR)
+    set_property(TARGET PkgConfig::NETCDF APPEND PROPERTY
+                 INTERFACE_INCLUDE_DIRECTORIES ${NETCDF_MPI_INCLUDE_DIR})
+  else()
+    list(APPEND ADAPTOR_MISSING libnetcdf-mpi-dev)
+    message(SEND_ERROR "adaptor: netcdf_par.h of the MPI netCDF build not found: apt-get install libnetcdf-mpi-dev")
+  endif()
+endif()
 adaptor_pkg(SPNG spng libspng-dev)
 adaptor_pkg(JPEG libjpeg libjpeg62-turbo-dev)
 adaptor_pkg(UTF8PROC libutf8proc libutf8proc-dev)

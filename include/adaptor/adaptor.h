@@ -1,0 +1,103 @@
+/* The Adaptor (SPEC 5): projections of frozen image / text embeddings, L2 normalisation,
+ * shared post-LN cross-attention layers and a learned logit scale.
+ *
+ * llm.c style: every parameter lives in one contiguous buffer laid out in the order of the
+ * reference PyTorch state_dict, gradients in a second buffer of the same layout, so the
+ * data-parallel trainer needs one all-reduce and AdamW one loop.
+ *
+ * Pooled mode (the reference): each sequence has one token, so attention over a single key
+ * is exactly 1 and MHA(Q, K, V) = out_proj(V-projection(src)): the update of each modality
+ * does not depend on the other. The Q and K blocks of in_proj therefore get exactly zero
+ * gradient (they are still decayed by AdamW) and are not computed at all. */
+#ifndef ADAPTOR_ADAPTOR_H
+#define ADAPTOR_ADAPTOR_H
+
+#include "adaptor/rng.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct ad_adaptor_config {
+    int dv, dt;          /* frozen image / text embedding sizes */
+    int proj;            /* P */
+    int ffn;             /* F */
+    int heads;
+    int layers;
+    float dropout;
+    float ln_eps;        /* 1e-5 */
+    float logit_scale_init;
+} ad_adaptor_config;
+
+enum { AD_IMAGE = 0, AD_TEXT = 1 };
+
+/* One named tensor of the parameter buffer (checkpoint names = the reference's). */
+typedef struct ad_param_tensor {
+    char name[96];
+    size_t offset; /* in floats */
+    int ndim;
+    int64_t shape[2];
+} ad_param_tensor;
+
+typedef struct ad_adaptor_layer {
+    float *in_w, *in_b;   /* [3P, P], [3P]: q | k | v blocks */
+    float *out_w, *out_b; /* [P, P], [P] */
+    float *l1_w, *l1_b;   /* [F, P], [F] */
+    float *l2_w, *l2_b;   /* [P, F], [P] */
+    float *n1_g, *n1_b, *n2_g, *n2_b;
+} ad_adaptor_layer;
+
+/* Activations of one modality's path, kept for the backward pass. Per-layer arrays hold
+ * `layers` consecutive blocks. Dropout masks (0 or 1/(1-p)) are NULL when dropout is off. */
+typedef struct ad_adaptor_acts {
+    int b;                 /* rows of the last forward */
+    int cap;               /* rows allocated */
+    float *x;              /* input embeddings [b, D] */
+    float *proj_n;         /* norms of x W^T [b] */
+    float *h;              /* layer inputs [L+1][b, P]; h[0] = normalised projection */
+    float *vv;             /* [L][b, P] V-projection of the layer input */
+    float *mask_a;         /* [L][b, P] dropout after attention */
+    float *s1, *x1;        /* [L][b, P] LN1 input (h + attention) and output */
+    float *n1_mean, *n1_rstd;
+    float *f;              /* [L][b, F] relu(linear1(x1)) after dropout */
+    float *mask_f;         /* [L][b, F] */
+    float *mask_g;         /* [L][b, P] dropout after linear2 */
+    float *s2;             /* [L][b, P] LN2 input */
+    float *n2_mean, *n2_rstd;
+    float *out, *out_n;    /* normalised output [b, P] and norms of h[L] [b] */
+} ad_adaptor_acts;
+
+typedef struct ad_adaptor {
+    ad_adaptor_config cfg;
+    size_t nparams;
+    float *params, *grads;
+    size_t ntensors;
+    ad_param_tensor *tensors;
+    /* views into params / grads */
+    float *w_img, *w_txt, *logit_scale;
+    ad_adaptor_layer *layer, *glayer;
+    float *gw_img, *gw_txt, *glogit_scale;
+    ad_adaptor_acts acts[2]; /* AD_IMAGE, AD_TEXT */
+    float acts_dropout[2];   /* dropout used by the last forward of each modality */
+    float *scratch;          /* backward workspace */
+    size_t scratch_cap;
+} ad_adaptor;
+
+int ad_adaptor_create(const ad_adaptor_config *cfg, ad_adaptor **out);
+void ad_adaptor_destroy(ad_adaptor *m);
+/* PyTorch's default initialisation (Linear: kaiming-uniform weights; MultiheadAttention:
+ * xavier-uniform in_proj, zero biases; LayerNorm: ones / zeros; logit_scale_init), from a
+ * seeded stream: the same weights on every rank. */
+void ad_adaptor_init(ad_adaptor *m, uint64_t seed);
+void ad_adaptor_zero_grad(ad_adaptor *m);
+
+/* Forward of one modality for b rows: x [b, D] -> out [b, P] (normalised). rng: dropout
+ * stream, or NULL for evaluation (no dropout). The activations are kept for the backward. */
+int ad_adaptor_forward(ad_adaptor *m, int modality, const float *x, int b, float *out,
+                       ad_rng *rng);
+/* Backward of the last forward of that modality: dout [b, P] -> parameter gradients
+ * (accumulated). */
+void ad_adaptor_backward(ad_adaptor *m, int modality, const float *dout);
+
+/* Weight-decayed parameters: all of them (SPEC 5), logit_scale included. */
+
+#endif

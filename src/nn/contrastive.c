@@ -1,0 +1,86 @@
+#include "adaptor/contrastive.h"
+
+#include "adaptor/nn.h"
+
+#include <math.h>
+#include <stddef.h>
+
+size_t ad_contrastive_workspace(int b, int G) { return 4 * (size_t)b * (size_t)G; }
+
+/* logits = s A B^T (kept for the gradient of the scale) and their row softmax in p; returns
+ * the sum of -log p at each row's positive (row r's positive is column offset + r). */
+static double softmax_rows_nll(float *p, float *logits, const float *a, const float *bm, int b,
+                               int G, int d, float scale, int offset)
+{
+    ad_gemm(0, 1, b, G, d, scale, a, d, bm, d, 0.0f, logits, G);
+    double nll = 0;
+    for (int r = 0; r < b; r++) {
+        const float *lrow = logits + (size_t)r * G;
+        float *row = p + (size_t)r * G;
+        for (int j = 0; j < G; j++)
+            row[j] = lrow[j];
+        float mx = row[0];
+        for (int j = 1; j < G; j++)
+            mx = row[j] > mx ? row[j] : mx;
+        double sum = 0;
+        for (int j = 0; j < G; j++)
+            sum += exp((double)row[j] - mx);
+        double lse = mx + log(sum);
+        nll += lse - row[offset + r];
+        for (int j = 0; j < G; j++)
+            row[j] = (float)exp((double)row[j] - lse);
+    }
+    return nll;
+}
+
+void ad_contrastive_forward(ad_contrastive *c, double *l_i2t, double *l_t2i, const float *t_loc,
+                            const float *v_loc, const float *T_all, const float *V_all, float *ws)
+{
+    size_t bg = (size_t)c->b * c->G;
+    c->p_t2i = ws;
+    c->p_i2t = ws + bg;
+    c->logits_t2i = ws + 2 * bg;
+    c->logits_i2t = ws + 3 * bg;
+    double w = c->image_weight;
+    /* Column j of logits = s T v_j: each local image against every text. */
+    double i2t = softmax_rows_nll(c->p_i2t, c->logits_i2t, v_loc, T_all, c->b, c->G, c->d, c->scale, c->offset);
+    double t2i = softmax_rows_nll(c->p_t2i, c->logits_t2i, t_loc, V_all, c->b, c->G, c->d, c->scale, c->offset);
+    *l_i2t = (1.0 - w) * i2t / c->norm;
+    *l_t2i = w * t2i / c->norm;
+}
+
+/* In place: p <- coef * (p - onehot), the gradient of the weighted NLL w.r.t. the logits;
+ * returns sum(dlogits * logits), i.e. s times the part of dL/ds from these rows. */
+static double logits_grad(float *p, const float *logits, int b, int G, int offset, float coef)
+{
+    double ds = 0;
+    for (int r = 0; r < b; r++) {
+        float *row = p + (size_t)r * G;
+        const float *lrow = logits + (size_t)r * G;
+        row[offset + r] -= 1.0f;
+        for (int j = 0; j < G; j++) {
+            row[j] *= coef;
+            ds += (double)row[j] * lrow[j];
+        }
+    }
+    return ds;
+}
+
+void ad_contrastive_backward(const ad_contrastive *c, float *dt_loc, float *dv_loc, float *dT_all,
+                             float *dV_all, double *dlogit_scale, const float *t_loc,
+                             const float *v_loc, const float *T_all, const float *V_all)
+{
+    int b = c->b, G = c->G, d = c->d;
+    float wt = (float)(c->image_weight / c->norm), wi = (float)((1.0 - c->image_weight) / c->norm);
+    double ds = logits_grad(c->p_t2i, c->logits_t2i, b, G, c->offset, wt);
+    ds += logits_grad(c->p_i2t, c->logits_i2t, b, G, c->offset, wi);
+    float s = c->scale;
+    /* text rows: logits = s t_loc V^T */
+    ad_gemm(0, 0, b, d, G, s, c->p_t2i, G, V_all, d, 0.0f, dt_loc, d);
+    ad_gemm(1, 0, G, d, b, s, c->p_t2i, G, t_loc, d, 0.0f, dV_all, d);
+    /* image columns: logits^T = s v_loc T^T */
+    ad_gemm(0, 0, b, d, G, s, c->p_i2t, G, T_all, d, 0.0f, dv_loc, d);
+    ad_gemm(1, 0, G, d, b, s, c->p_i2t, G, v_loc, d, 0.0f, dT_all, d);
+    /* dL/dlogit_scale = dL/ds * s, and sum(dlogits * logits) = s * dL/ds. */
+    *dlogit_scale = ds;
+}
