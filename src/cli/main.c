@@ -3,6 +3,7 @@
 #include "adaptor/blis_select.h"
 #include "adaptor/error.h"
 #include "adaptor/log.h"
+#include "adaptor/trainer.h"
 #include "adaptor/version.h"
 
 #include <stdio.h>
@@ -14,6 +15,7 @@ static const ad_command commands[] = {
     {"info", "list the tensors of a safetensors file or the variables of a netCDF file", ad_cmd_info},
     {"config", "check a job file and print the effective configuration (or the key reference)", ad_cmd_config},
     {"tokenize", "print WordPiece token ids of texts read from stdin", ad_cmd_tokenize},
+    {"pretrain", "train the Adaptor on cached embeddings (data-parallel)", ad_cmd_pretrain},
     {"encode-text", "print text embeddings of texts read from stdin", ad_cmd_encode_text},
     {NULL, NULL, NULL},
 };
@@ -167,6 +169,11 @@ int main(int argc, char **argv)
     ad_blis_set_threads(threads);
 
     int rc = cmd->run(&cli, argc - 1, argv + 1);
+    if (rc == AD_STOPPED) {
+        /* Stopped on request after a checkpoint: a distinct status for batch scripts. */
+        MPI_Finalize();
+        return 3;
+    }
     if (rc != AD_OK) {
         if (cli.size > 1)
             fprintf(stderr, "adaptor: error (rank %d): %s\n", cli.rank, ad_errmsg());

@@ -24,10 +24,17 @@ int ad_fail_ctx(int code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(ctx, sizeof ctx, fmt, ap);
     va_end(ap);
-    if (prev[0])
-        snprintf(g_msg, sizeof g_msg, "%s: %s", ctx, prev);
-    else
-        snprintf(g_msg, sizeof g_msg, "%s", ctx);
+    /* Built by hand: the message may legitimately be cut at the buffer's end. */
+    size_t n = strlen(ctx);
+    memcpy(g_msg, ctx, n + 1);
+    if (prev[0] && n + 2 < sizeof g_msg) {
+        memcpy(g_msg + n, ": ", 3);
+        size_t room = sizeof g_msg - n - 3, len = strlen(prev);
+        if (len > room)
+            len = room;
+        memcpy(g_msg + n + 2, prev, len);
+        g_msg[n + 2 + len] = '\0';
+    }
     return code;
 }
 

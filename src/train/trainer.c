@@ -1,0 +1,455 @@
+#include "adaptor/trainer.h"
+
+#include "adaptor/adamw.h"
+#include "adaptor/adaptor.h"
+#include "adaptor/cache.h"
+#include "adaptor/checkpoint.h"
+#include "adaptor/dp.h"
+#include "adaptor/error.h"
+#include "adaptor/fsutil.h"
+#include "adaptor/log.h"
+#include "adaptor/metrics.h"
+#include "adaptor/pipeline.h"
+#include "adaptor/rng.h"
+#include "adaptor/safetensors.h"
+#include "adaptor/schedule.h"
+#include "adaptor/version.h"
+
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Signals are process-wide by nature; the loop polls the flag at step boundaries. */
+static volatile sig_atomic_t g_stop_requested = 0;
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    g_stop_requested = 1;
+}
+
+void ad_trainer_catch_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
+}
+
+enum { SHUFFLE_NONE, SHUFFLE_ONCE, SHUFFLE_EPOCH };
+
+typedef struct trainer {
+    MPI_Comm comm;
+    int rank, size;
+    const ad_config *cfg;
+    char *config_text;
+    char run_dir[4096];
+    ad_cache *img, *txt;
+    int64_t N, G, spe, total;
+    int shuffle;
+    uint64_t seed;
+    int64_t *order;
+    int64_t loaded_epoch; /* epoch whose rows are in xv/xt (-1: none) */
+    int first, nloc;      /* this rank's share of every global batch */
+    float *xv, *xt;       /* [spe * nloc, D] this rank's rows of the loaded epoch */
+    ad_adaptor *m;
+    ad_adamw *opt;
+    ad_schedule sched;
+    ad_dp *dp;
+    ad_metrics *metrics;
+    ad_ckpt_tensor *ctensors;
+    ad_ckpt_layout layout;
+    int64_t ckpt_every, keep, log_every;
+    float dropout_seed_salt;
+} trainer;
+
+static void share(int64_t G, int R, int r, int *first, int *n)
+{
+    int64_t base = G / R, extra = G % R;
+    *n = (int)(base + (r < extra));
+    *first = (int)(r * base + (r < extra ? r : extra));
+}
+
+static int open_caches(trainer *t)
+{
+    char path[4096];
+    AD_TRY(ad_cache_file(t->cfg, "image", "train", path, sizeof path));
+    AD_TRY(ad_cache_open(path, &t->img));
+    AD_TRY(ad_cache_file(t->cfg, "text", "train", path, sizeof path));
+    AD_TRY(ad_cache_open(path, &t->txt));
+    AD_TRY(ad_cache_check_pair(t->img, t->txt));
+    if (ad_cache_tokens(t->img) || ad_cache_tokens(t->txt))
+        return ad_fail(AD_ERR_UNSUPPORTED, "%s: token-level caches need [adaptor] mode = tokens, "
+                       "which this version does not train yet", ad_cache_path(t->img));
+    t->N = ad_cache_rows(t->img);
+    return AD_OK;
+}
+
+static int build_order(trainer *t, int64_t epoch)
+{
+    for (int64_t i = 0; i < t->N; i++)
+        t->order[i] = i;
+    if (t->shuffle == SHUFFLE_NONE)
+        return AD_OK;
+    ad_rng r;
+    ad_rng_seed(&r, t->seed, t->shuffle == SHUFFLE_EPOCH ? 0x5348554646ull + (uint64_t)epoch
+                                                          : 0x5348554646ull);
+    ad_rng_shuffle(&r, t->order, t->N);
+    return AD_OK;
+}
+
+/* This rank's rows for every step of the epoch, read in one pass over each cache. */
+static int load_epoch(trainer *t, int64_t epoch)
+{
+    int64_t key = t->shuffle == SHUFFLE_EPOCH ? epoch : 0;
+    if (t->loaded_epoch == key)
+        return AD_OK;
+    AD_TRY(build_order(t, epoch));
+    int64_t n = t->spe * t->nloc;
+    int64_t *rows = ad_malloc((size_t)(n ? n : 1) * sizeof *rows, "row list");
+    if (!rows)
+        return AD_ERR_NOMEM;
+    for (int64_t k = 0; k < t->spe; k++)
+        for (int i = 0; i < t->nloc; i++)
+            rows[k * t->nloc + i] = t->order[k * t->G + t->first + i];
+    int rc = ad_cache_read_rows(t->img, rows, n, t->xv, NULL);
+    if (rc == AD_OK)
+        rc = ad_cache_read_rows(t->txt, rows, n, t->xt, NULL);
+    free(rows);
+    if (rc == AD_OK)
+        t->loaded_epoch = key;
+    return rc;
+}
+
+static int build_model(trainer *t)
+{
+    const ad_config *c = t->cfg;
+    int64_t P, F, H, L;
+    double dropout, logit0, wimg;
+    AD_TRY(ad_config_int(c, "adaptor", "projection_dim", &P));
+    AD_TRY(ad_config_int(c, "adaptor", "ffn_dim", &F));
+    AD_TRY(ad_config_int(c, "adaptor", "num_heads", &H));
+    AD_TRY(ad_config_int(c, "adaptor", "num_layers", &L));
+    AD_TRY(ad_config_float(c, "adaptor", "dropout", &dropout));
+    AD_TRY(ad_config_float(c, "adaptor", "logit_scale_init", &logit0));
+    AD_TRY(ad_config_float(c, "adaptor", "image_weight", &wimg));
+    ad_adaptor_config ac = {.dv = ad_cache_dim(t->img), .dt = ad_cache_dim(t->txt),
+                            .proj = (int)P, .ffn = (int)F, .heads = (int)H, .layers = (int)L,
+                            .dropout = (float)dropout, .ln_eps = 1e-5f,
+                            .logit_scale_init = (float)logit0};
+    AD_TRY(ad_adaptor_create(&ac, &t->m));
+    ad_adaptor_init(t->m, t->seed);
+    t->ctensors = ad_calloc(t->m->ntensors, sizeof *t->ctensors, "checkpoint layout");
+    if (!t->ctensors)
+        return AD_ERR_NOMEM;
+    for (size_t i = 0; i < t->m->ntensors; i++) {
+        const ad_param_tensor *p = &t->m->tensors[i];
+        t->ctensors[i] = (ad_ckpt_tensor){.name = p->name, .offset = p->offset, .ndim = p->ndim};
+        t->ctensors[i].shape[0] = p->shape[0];
+        t->ctensors[i].shape[1] = p->shape[1];
+    }
+    t->layout = (ad_ckpt_layout){t->ctensors, t->m->ntensors, t->m->nparams};
+    if (ad_config_is_set(c, "adaptor", "init"))
+        AD_TRY(ad_ckpt_load_weights(ad_config_get(c, "adaptor", "init"), &t->layout,
+                                    t->m->params));
+    const char *neg = ad_config_get(c, "train", "negatives");
+    AD_TRY(ad_dp_create(t->comm, strcmp(neg, "global") == 0, (float)wimg, &t->dp));
+
+    ad_adamw_opts o = ad_adamw_default_opts();
+    AD_TRY(ad_config_float(c, "train", "weight_decay", &o.weight_decay));
+    AD_TRY(ad_config_float(c, "train", "grad_clip", &o.max_grad_norm));
+    return ad_adamw_create(&t->opt, t->m->nparams, &o);
+}
+
+static int plan(trainer *t)
+{
+    const ad_config *c = t->cfg;
+    int64_t epochs, seed;
+    double lr, warm;
+    AD_TRY(ad_config_int(c, "train", "batch_size", &t->G));
+    AD_TRY(ad_config_int(c, "train", "epochs", &epochs));
+    AD_TRY(ad_config_int(c, "train", "seed", &seed));
+    AD_TRY(ad_config_float(c, "train", "lr", &lr));
+    AD_TRY(ad_config_float(c, "train", "warmup_frac", &warm));
+    AD_TRY(ad_config_int(c, "train", "checkpoint_every", &t->ckpt_every));
+    AD_TRY(ad_config_int(c, "train", "keep_checkpoints", &t->keep));
+    AD_TRY(ad_config_int(c, "train", "log_every", &t->log_every));
+    t->seed = (uint64_t)seed;
+    const char *sh = ad_config_get(c, "train", "shuffle");
+    t->shuffle = strcmp(sh, "none") == 0 ? SHUFFLE_NONE
+                 : strcmp(sh, "epoch") == 0 ? SHUFFLE_EPOCH : SHUFFLE_ONCE;
+    if (t->G > t->N)
+        return ad_fail(AD_ERR_CONFIG, "%s: [train] batch_size = %lld is larger than the %lld "
+                       "training samples in %s", ad_config_source(c), (long long)t->G,
+                       (long long)t->N, ad_cache_path(t->img));
+    if (t->G < t->size)
+        return ad_fail(AD_ERR_CONFIG, "%s: [train] batch_size = %lld is smaller than the %d "
+                       "ranks (every rank needs at least one pair)", ad_config_source(c),
+                       (long long)t->G, t->size);
+    t->spe = t->N / t->G;
+    t->total = epochs * t->spe;
+    if (ad_config_is_set(c, "train", "max_steps")) {
+        int64_t cap;
+        AD_TRY(ad_config_int(c, "train", "max_steps", &cap));
+        if (cap < t->total)
+            t->total = cap;
+    }
+    ad_sched_kind kind;
+    AD_TRY(ad_schedule_parse_kind(ad_config_get(c, "train", "schedule"), &kind));
+    AD_TRY(ad_schedule_init(&t->sched, kind, lr, t->total, warm));
+    share(t->G, t->size, t->rank, &t->first, &t->nloc);
+    t->order = ad_malloc((size_t)t->N * sizeof *t->order, "epoch order");
+    t->xv = ad_malloc((size_t)(t->spe * t->nloc) * ad_cache_dim(t->img) * sizeof(float),
+                      "image embeddings");
+    t->xt = ad_malloc((size_t)(t->spe * t->nloc) * ad_cache_dim(t->txt) * sizeof(float),
+                      "text embeddings");
+    if (!t->order || !t->xv || !t->xt)
+        return AD_ERR_NOMEM;
+    t->loaded_epoch = -1;
+    return AD_OK;
+}
+
+/* Every rank learns whether any rank failed, so nobody waits in a collective forever: the
+ * caller turns a failure into MPI_Abort, but a *collective* decision lets all ranks report
+ * the same thing when the failure is shared (a bad cache is bad for everyone). */
+static int agree(MPI_Comm comm, int rc)
+{
+    int bad = rc != AD_OK, any;
+    MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, comm);
+    if (any && rc == AD_OK)
+        return ad_fail(AD_ERR_MPI, "another rank failed (see its message)");
+    return rc;
+}
+
+static int save_checkpoint(trainer *t, int64_t step)
+{
+    int rc = AD_OK;
+    if (t->rank == 0) {
+        ad_train_state st = {.step = step, .epoch = t->spe ? step / t->spe : 0,
+                             .epoch_pos = (t->spe ? step % t->spe : 0) * t->G,
+                             .num_ranks = t->size, .global_batch = t->G, .n_rng = 0,
+                             .config_text = t->config_text};
+        ad_ckpt_buffers buf = {t->m->params, ad_adamw_exp_avg(t->opt),
+                               ad_adamw_exp_avg_sq(t->opt), ad_adamw_step_count(t->opt)};
+        char dir[4096];
+        rc = ad_ckpt_save(t->run_dir, &t->layout, &buf, &st, dir, sizeof dir);
+        if (rc == AD_OK)
+            rc = ad_ckpt_prune(t->run_dir, (int)t->keep);
+        if (rc == AD_OK && t->metrics)
+            rc = ad_metrics_flush(t->metrics);
+        if (rc == AD_OK)
+            ad_info("checkpoint: %s", dir);
+    }
+    return agree(t->comm, rc);
+}
+
+static int write_final(trainer *t)
+{
+    if (t->rank != 0)
+        return AD_OK;
+    ad_st_writer *w;
+    AD_TRY(ad_st_writer_create(&w));
+    int rc = AD_OK;
+    for (size_t i = 0; i < t->layout.count && rc == AD_OK; i++) {
+        const ad_ckpt_tensor *T = &t->layout.tensors[i];
+        rc = ad_st_writer_add(w, T->name, AD_DT_F32, T->ndim, T->shape, t->m->params + T->offset);
+    }
+    if (rc == AD_OK)
+        rc = ad_st_writer_set_metadata(w, "format", "pt");
+    if (rc == AD_OK)
+        rc = ad_st_writer_set_metadata(w, "config", t->config_text);
+    if (rc == AD_OK)
+        rc = ad_st_writer_set_metadata(w, "adaptor_version", ADAPTOR_VERSION " " ADAPTOR_GIT_COMMIT);
+    char path[4200];
+    if (rc == AD_OK)
+        rc = ad_path_join(path, sizeof path, t->run_dir, "model.safetensors");
+    if (rc == AD_OK)
+        rc = ad_st_writer_write(w, path);
+    ad_st_writer_destroy(w);
+    if (rc == AD_OK)
+        ad_info("final weights: %s", path);
+    return rc;
+}
+
+/* Restores weights, optimiser and position from the newest complete checkpoint. */
+static int resume_from(trainer *t, int64_t *start)
+{
+    char dir[4096];
+    int64_t step;
+    *start = 0;
+    AD_TRY(ad_ckpt_find_latest(t->run_dir, dir, sizeof dir, &step));
+    if (step < 0) {
+        ad_info("resume: no checkpoint in %s/checkpoints, starting from scratch", t->run_dir);
+        return AD_OK;
+    }
+    ad_ckpt_buffers buf = {t->m->params, ad_adamw_exp_avg(t->opt), ad_adamw_exp_avg_sq(t->opt), 0};
+    ad_train_state st;
+    memset(&st, 0, sizeof st);
+    AD_TRY(ad_ckpt_load(dir, &t->layout, &buf, &st));
+    int rc = AD_OK;
+    if (st.global_batch != t->G)
+        rc = ad_fail(AD_ERR_CONFIG, "%s: saved with global batch %lld, this run has %lld "
+                     "([train] batch_size must not change on resume)", dir,
+                     (long long)st.global_batch, (long long)t->G);
+    if (rc == AD_OK)
+        rc = ad_adamw_set_step_count(t->opt, buf.opt_step);
+    if (rc == AD_OK) {
+        *start = st.step;
+        ad_info("resume: %s (step %lld, saved by %d ranks, now %d)", dir, (long long)st.step,
+                st.num_ranks, t->size);
+    }
+    ad_train_state_clear(&st);
+    return rc;
+}
+
+static int prepare_run_dir(trainer *t, int resume)
+{
+    const char *dir;
+    AD_TRY(ad_config_string(t->cfg, "output", "dir", &dir));
+    snprintf(t->run_dir, sizeof t->run_dir, "%s", dir);
+    int rc = AD_OK;
+    if (t->rank == 0) {
+        char ck[4200];
+        rc = ad_mkdir_p(dir);
+        if (rc == AD_OK)
+            rc = ad_path_join(ck, sizeof ck, dir, "checkpoints");
+        if (rc == AD_OK && !resume && ad_is_dir(ck))
+            rc = ad_fail(AD_ERR_CONFIG, "%s already holds a training run (checkpoints/): "
+                         "use --resume to continue it, or another [output] dir", dir);
+        if (rc == AD_OK)
+            rc = ad_config_write(t->cfg, dir);
+    }
+    return agree(t->comm, rc);
+}
+
+static int open_metrics(trainer *t, int64_t start)
+{
+    if (t->rank != 0)
+        return AD_OK;
+    char path[4200];
+    AD_TRY(ad_path_join(path, sizeof path, t->run_dir, "metrics.nc"));
+    int flush = (int)(t->ckpt_every > 0 ? t->ckpt_every : 100);
+    if (start > 0 && ad_path_exists(path))
+        return ad_metrics_open_existing(path, t->config_text, t->size, flush, start, &t->metrics);
+    return ad_metrics_create(path, t->config_text, t->size, flush, &t->metrics);
+}
+
+static int train_loop(trainer *t, int64_t start)
+{
+    ad_progress prog;
+    ad_progress_start(&prog, "pretrain step", "samples", t->total - start, t->log_every);
+    prog.total = t->total - start;
+    double t0 = ad_now();
+    int64_t last_saved = start;
+    for (int64_t step = start + 1; step <= t->total; step++) {
+        int64_t epoch = (step - 1) / t->spe, k = (step - 1) % t->spe;
+        AD_TRY(agree(t->comm, load_epoch(t, epoch)));
+        double lr = ad_schedule_lr(&t->sched, step);
+        ad_rng drop;
+        ad_rng_seed(&drop, t->seed, 0x44524f50ull ^ ((uint64_t)step << 20) ^ (uint64_t)t->rank);
+        ad_dp_stats st;
+        double ts = ad_now();
+        const float *xv = t->xv + (size_t)k * t->nloc * ad_cache_dim(t->img);
+        const float *xt = t->xt + (size_t)k * t->nloc * ad_cache_dim(t->txt);
+        AD_TRY(ad_dp_step(t->dp, t->m, xv, xt, t->nloc, t->m->cfg.dropout > 0 ? &drop : NULL, &st));
+        if (!isfinite(st.loss))
+            return ad_fail(AD_ERR_NUMERIC, "loss is %g at step %lld (epoch %lld); stopped without "
+                           "saving; the last good checkpoint is step %lld", st.loss,
+                           (long long)step, (long long)epoch, (long long)last_saved);
+        double gnorm = 0;
+        AD_TRY(ad_adamw_step(t->opt, t->m->params, t->m->grads, lr, &gnorm));
+        double dt = ad_now() - ts;
+        if (t->metrics) {
+            ad_metrics_step rec = {.step = step, .epoch = (int)epoch, .loss = st.loss,
+                                   .loss_i2t = st.loss_i2t, .loss_t2i = st.loss_t2i, .lr = lr,
+                                   .grad_norm = gnorm, .logit_scale = *t->m->logit_scale,
+                                   .samples_per_s = (double)t->G / dt,
+                                   .wall_time = ad_now() - t0};
+            AD_TRY(ad_metrics_append(t->metrics, &rec));
+        }
+        char extra[160];
+        snprintf(extra, sizeof extra, "epoch %lld  loss %.4f  lr %.3g  |g| %.3g",
+                 (long long)epoch, st.loss, lr, gnorm);
+        ad_progress_step(&prog, 1, extra);
+        int stop = g_stop_requested, any_stop;
+        MPI_Allreduce(&stop, &any_stop, 1, MPI_INT, MPI_MAX, t->comm);
+        if ((t->ckpt_every > 0 && step % t->ckpt_every == 0) || step == t->total || any_stop) {
+            AD_TRY(save_checkpoint(t, step));
+            last_saved = step;
+        }
+        if (any_stop && step < t->total) {
+            ad_info("stopped by a signal after step %lld of %lld; continue with --resume",
+                    (long long)step, (long long)t->total);
+            return AD_STOPPED;
+        }
+    }
+    char extra[64];
+    snprintf(extra, sizeof extra, "%lld updates", (long long)(t->total - start));
+    prog.done = prog.total;
+    ad_progress_finish(&prog, extra);
+    return AD_OK;
+}
+
+static void trainer_free(trainer *t)
+{
+    ad_cache_close(t->img);
+    ad_cache_close(t->txt);
+    ad_adaptor_destroy(t->m);
+    ad_adamw_destroy(t->opt);
+    ad_dp_destroy(t->dp);
+    ad_metrics_destroy(t->metrics);
+    free(t->ctensors);
+    free(t->order);
+    free(t->xv);
+    free(t->xt);
+    free(t->config_text);
+}
+
+int ad_pretrain(MPI_Comm comm, const ad_config *cfg, int resume)
+{
+    trainer t;
+    memset(&t, 0, sizeof t);
+    t.comm = comm;
+    t.cfg = cfg;
+    MPI_Comm_rank(comm, &t.rank);
+    MPI_Comm_size(comm, &t.size);
+    int rc = ad_config_dump(cfg, &t.config_text);
+    if (rc == AD_OK && strcmp(ad_config_get(cfg, "train", "source"), "cache") != 0)
+        rc = ad_fail(AD_ERR_UNSUPPORTED, "%s: [train] source = online is not available yet; use "
+                     "cache", ad_config_source(cfg));
+    if (rc == AD_OK && strcmp(ad_config_get(cfg, "adaptor", "mode"), "pooled") != 0)
+        rc = ad_fail(AD_ERR_UNSUPPORTED, "%s: [adaptor] mode = tokens is not available yet",
+                     ad_config_source(cfg));
+    rc = agree(comm, rc);
+    if (rc == AD_OK)
+        rc = agree(comm, open_caches(&t));
+    if (rc == AD_OK)
+        rc = agree(comm, plan(&t));
+    if (rc == AD_OK)
+        rc = agree(comm, build_model(&t));
+    if (rc == AD_OK)
+        rc = prepare_run_dir(&t, resume);
+    int64_t start = 0;
+    if (rc == AD_OK && resume)
+        rc = agree(comm, resume_from(&t, &start));
+    if (rc == AD_OK) {
+        ad_info("pretrain: %lld pairs, global batch %lld (%d per rank on %d ranks), %lld steps "
+                "per epoch, %lld updates, %zu parameters", (long long)t.N, (long long)t.G,
+                t.nloc, t.size, (long long)t.spe, (long long)t.total, t.m->nparams);
+        rc = agree(comm, open_metrics(&t, start));
+    }
+    if (rc == AD_OK && start >= t.total)
+        ad_info("pretrain: already finished (step %lld)", (long long)start);
+    else if (rc == AD_OK)
+        rc = train_loop(&t, start);
+    if (rc == AD_OK)
+        rc = agree(comm, write_final(&t));
+    if (rc == AD_OK && t.metrics)
+        rc = ad_metrics_flush(t.metrics);
+    trainer_free(&t);
+    return rc;
+}

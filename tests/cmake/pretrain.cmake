@@ -1,0 +1,6 @@
+# Pre-training against a plain-PyTorch reference, on 1, 2 and 3 ranks.
+add_test(NAME ref.pretrain
+         COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/ref/pretrain_ref.py
+                 ${MPIEXEC_EXECUTABLE} $<TARGET_FILE:adaptor> ${CMAKE_CURRENT_BINARY_DIR}/tmp/pretrain_ref)
+set_tests_properties(ref.pretrain PROPERTIES ENVIRONMENT "${ADAPTOR_TEST_ENV}" LABELS "ref;mpi"
+                     TIMEOUT 600)

@@ -1,0 +1,203 @@
+#!/usr/bin/python3
+"""`adaptor pretrain` against a plain-PyTorch implementation of SPEC 5, and R ranks against 1.
+
+Builds random cached embeddings (written here with the netCDF4 library in the documented
+cache layout), a PyTorch Adaptor (nn.MultiheadAttention, nn.LayerNorm, torch.optim.AdamW,
+the linear warm-up schedule) whose initial state_dict is handed to adaptor as [adaptor] init,
+trains both for 20 updates on the same batches (shuffle = none, dropout 0), and compares the
+per-step losses (metrics.nc) and the final weights (model.safetensors) for 1, 2 and 3 ranks.
+
+Tolerance: both sides compute in float32 with different summation orders (BLIS vs MKL-less
+torch, ranks splitting sums); AdamW divides by sqrt(v) + eps, so round-off in tiny gradient
+entries is amplified in early updates. Losses must agree to 1e-5 relative; each tensor to
+2e-5 of its largest absolute value (observed: 2e-7 and 1.5e-6, see the printed figures).
+
+usage: pretrain_ref.py MPIEXEC ADAPTOR WORKDIR"""
+import math
+import os
+import subprocess
+import sys
+
+import netCDF4
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import stio  # noqa: E402
+
+N, G, DV, DT, P, FF, HEADS, LAYERS = 48, 12, 10, 12, 16, 24, 4, 2
+EPOCHS, LR, WARM, W_IMG = 5, 1e-3, 0.1, 0.75
+T = EPOCHS * (N // G)
+
+
+def fnv1a32(s):
+    h = 2166136261
+    for b in s.encode():
+        h = ((h ^ b) * 16777619) & 0xFFFFFFFF
+    return h
+
+
+def cache_name(modality, encoder, output, pre, split):
+    return f"{modality}-{encoder}-{output}-{fnv1a32(pre):08x}-{split}.nc"
+
+
+IMG_PRE = "arch=dinov2 output=cls resize=256 crop=224 depth16=highbyte pos_interp=hub"
+TXT_PRE = "pooling=pooler max_words=112 mgca report_columns=impression,findings"
+
+
+def write_cache(path, modality, emb, ids):
+    with netCDF4.Dataset(path, "w", format="NETCDF4") as ds:
+        ds.createDimension("sample", emb.shape[0])
+        ds.createDimension("dim", emb.shape[1])
+        v = ds.createVariable("embedding", "f4", ("sample", "dim"))
+        v[:] = emb
+        s = ds.createVariable("sample_id", "i8", ("sample",))
+        s[:] = ids
+        ds.setncattr("adaptor_cache_version", np.int32(1))
+        attrs = dict(modality=modality, encoder="enc-" + modality, encoder_path="/x",
+                     arch="dinov2" if modality == "image" else "bert",
+                     output="cls" if modality == "image" else "pooler",
+                     preprocessing=IMG_PRE if modality == "image" else TXT_PRE, split="train",
+                     config="", adaptor_version="test")
+        for k, val in attrs.items():
+            ds.setncattr(k, val)
+
+
+class Layer(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.attn = nn.MultiheadAttention(P, HEADS, dropout=0.0)
+        self.linear1 = nn.Linear(P, FF)
+        self.linear2 = nn.Linear(FF, P)
+        self.norm1 = nn.LayerNorm(P, eps=1e-5)
+        self.norm2 = nn.LayerNorm(P, eps=1e-5)
+
+    def forward(self, src, query):
+        a = self.attn(query, src, src, need_weights=False)[0]
+        x = self.norm1(src + a)
+        return self.norm2(x + self.linear2(torch.relu(self.linear1(x))))
+
+
+class Adaptor(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.projection = nn.Module()
+        self.projection.visual_projection = nn.Linear(DV, P, bias=False)
+        self.projection.text_projection = nn.Linear(DT, P, bias=False)
+        self.adaptor_module = nn.Module()
+        self.adaptor_module.encoder = nn.ModuleList([Layer() for _ in range(LAYERS)])
+        self.logit_scale = nn.Parameter(torch.tensor(2.6592))
+
+    def forward(self, xv, xt):
+        v = F.normalize(self.projection.visual_projection(xv), dim=-1)[None]
+        t = F.normalize(self.projection.text_projection(xt), dim=-1)[None]
+        for layer in self.adaptor_module.encoder:
+            v = layer(v, t)
+            t = layer(t, v)
+        v = F.normalize(v[0], dim=-1)
+        t = F.normalize(t[0], dim=-1)
+        logits = self.logit_scale.exp() * t @ v.T  # [text, image]
+        target = torch.arange(len(xv))
+        l_i2t = F.cross_entropy(logits.T, target)
+        l_t2i = F.cross_entropy(logits, target)
+        return (1 - W_IMG) * l_i2t + W_IMG * l_t2i
+
+
+def lr_at(k):
+    w = int(WARM * T)
+    return LR * k / w if k < w else LR * max(0.0, (T - k) / (T - w))
+
+
+def reference(xv, xt, init_path):
+    torch.manual_seed(1)
+    model = Adaptor()
+    stio.write(init_path, {k: v.detach().numpy() for k, v in model.state_dict().items()})
+    opt = torch.optim.AdamW(model.parameters(), lr=LR, betas=(0.9, 0.999), eps=1e-8,
+                            weight_decay=0.01)
+    losses = []
+    for k in range(1, T + 1):
+        b = (k - 1) % (N // G)
+        for g in opt.param_groups:
+            g["lr"] = lr_at(k)
+        loss = model(torch.from_numpy(xv[b * G:(b + 1) * G]), torch.from_numpy(xt[b * G:(b + 1) * G]))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return np.array(losses), {k: v.detach().numpy() for k, v in model.state_dict().items()}
+
+
+def main():
+    mpiexec, adaptor, work = sys.argv[1:4]
+    os.makedirs(work, exist_ok=True)
+    rng = np.random.default_rng(7)
+    xv = rng.standard_normal((N, DV)).astype(np.float32)
+    xt = (xv @ rng.standard_normal((DV, DT)).astype(np.float32) * 0.3
+          + rng.standard_normal((N, DT)).astype(np.float32))
+    ids = np.arange(N, dtype=np.int64) * 10 + 3
+    cache = os.path.join(work, "cache")
+    os.makedirs(cache, exist_ok=True)
+    write_cache(os.path.join(cache, cache_name("image", "enc-image", "cls", IMG_PRE, "train")),
+                "image", xv, ids)
+    write_cache(os.path.join(cache, cache_name("text", "enc-text", "pooler", TXT_PRE, "train")),
+                "text", xt, ids)
+    init = os.path.join(work, "init.safetensors")
+    ref_losses, ref_w = reference(xv, xt, init)
+    job = os.path.join(work, "job.ini")
+    with open(job, "w") as f:
+        f.write(f"""[image_encoder]
+model = /models/enc-image
+[text_encoder]
+model = /models/enc-text
+[cache]
+dir = {cache}
+[adaptor]
+num_layers = {LAYERS}
+projection_dim = {P}
+num_heads = {HEADS}
+ffn_dim = {FF}
+dropout = 0
+init = {init}
+[train]
+batch_size = {G}
+epochs = {EPOCHS}
+lr = {LR}
+warmup_frac = {WARM}
+shuffle = none
+log_every = 5
+""")
+    failures = 0
+    env = dict(os.environ, ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0")
+    for ranks in (1, 2, 3):
+        run = os.path.join(work, f"run{ranks}")
+        subprocess.run(["rm", "-rf", run], check=True)
+        cmd = [mpiexec, "-np", str(ranks), "--oversubscribe", adaptor, "pretrain", job,
+               "--set", f"output.dir={run}"]
+        p = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        if p.returncode != 0:
+            print(p.stdout, p.stderr)
+            sys.exit(f"pretrain with {ranks} ranks failed ({p.returncode})")
+        with netCDF4.Dataset(os.path.join(run, "metrics.nc")) as ds:
+            losses = np.array(ds.variables["loss"][:], dtype=np.float64)
+            steps = np.array(ds.variables["step"][:])
+        w, _ = stio.read(os.path.join(run, "model.safetensors"))
+        lerr = float(np.max(np.abs(losses - ref_losses) / np.abs(ref_losses)))
+        werr = max(float(np.max(np.abs(w[k] - ref_w[k])) / max(np.max(np.abs(ref_w[k])), 1e-30))
+                   for k in ref_w)
+        ok = (len(losses) == T and list(steps) == list(range(1, T + 1)) and lerr < 1e-5
+              and werr < 2e-5 and set(w) == set(ref_w))
+        print(f"ranks {ranks}: {len(losses)} steps, loss {losses[0]:.5f} -> {losses[-1]:.5f} "
+              f"(torch {ref_losses[0]:.5f} -> {ref_losses[-1]:.5f}), max loss rel. err {lerr:.2e}, "
+              f"max weight err {werr:.2e}: {'ok' if ok else 'FAILED'}")
+        failures += not ok
+    if ref_losses[-1] >= ref_losses[0]:
+        print("the reference did not learn: the test data are wrong")
+        failures += 1
+    print(f"{3 - failures} passed, {failures} failed")
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()
