@@ -19,7 +19,8 @@ enum {
     AD_ERR_MPI,
     AD_ERR_NUMERIC,     /* NaN / inf where a number was expected */
     AD_ERR_UNSUPPORTED,
-    AD_ERR_INTERNAL
+    AD_ERR_INTERNAL,
+    AD_ERR_PEER         /* another rank failed; that rank reports why */
 };
 
 #if defined(__GNUC__)

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const ad_command commands[] = {
     {"synth", "write a deterministic synthetic chest X-ray corpus and tiny encoders", ad_cmd_synth},
@@ -173,6 +174,12 @@ int main(int argc, char **argv)
         /* Stopped on request after a checkpoint: a distinct status for batch scripts. */
         MPI_Finalize();
         return 3;
+    }
+    if (rc == AD_ERR_PEER && cli.size > 1) {
+        /* The rank that failed prints its message and aborts the job; give it the time to,
+         * rather than killing it first. */
+        sleep(5);
+        MPI_Abort(cli.comm, rc);
     }
     if (rc != AD_OK) {
         if (cli.size > 1)

@@ -54,6 +54,7 @@ const char *ad_strerror(int code)
     case AD_ERR_MPI: return "MPI error";
     case AD_ERR_NUMERIC: return "numerical error";
     case AD_ERR_UNSUPPORTED: return "unsupported";
+    case AD_ERR_PEER: return "another rank failed";
     default: return "internal error";
     }
 }

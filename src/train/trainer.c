@@ -221,7 +221,7 @@ static int agree(MPI_Comm comm, int rc)
     int bad = rc != AD_OK, any;
     MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, comm);
     if (any && rc == AD_OK)
-        return ad_fail(AD_ERR_MPI, "another rank failed (see its message)");
+        return ad_fail(AD_ERR_PEER, "another rank failed (see its message)");
     return rc;
 }
 

@@ -4,3 +4,10 @@ add_test(NAME ref.pretrain
                  ${MPIEXEC_EXECUTABLE} $<TARGET_FILE:adaptor> ${CMAKE_CURRENT_BINARY_DIR}/tmp/pretrain_ref)
 set_tests_properties(ref.pretrain PROPERTIES ENVIRONMENT "${ADAPTOR_TEST_ENV}" LABELS "ref;mpi"
                      TIMEOUT 600)
+
+# Stop by signal + resume, corrupt checkpoints, a killed rank, bad inputs.
+add_test(NAME cli.pretrain
+         COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/ref/pretrain_cli.py
+                 ${MPIEXEC_EXECUTABLE} $<TARGET_FILE:adaptor> ${CMAKE_CURRENT_BINARY_DIR}/tmp/pretrain_cli)
+set_tests_properties(cli.pretrain PROPERTIES ENVIRONMENT "${ADAPTOR_TEST_ENV}" LABELS "cli;mpi"
+                     TIMEOUT 900)

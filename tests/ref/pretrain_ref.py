@@ -25,44 +25,12 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pretrain_fixture as fx  # noqa: E402
 import stio  # noqa: E402
 
 N, G, DV, DT, P, FF, HEADS, LAYERS = 48, 12, 10, 12, 16, 24, 4, 2
 EPOCHS, LR, WARM, W_IMG = 5, 1e-3, 0.1, 0.75
 T = EPOCHS * (N // G)
-
-
-def fnv1a32(s):
-    h = 2166136261
-    for b in s.encode():
-        h = ((h ^ b) * 16777619) & 0xFFFFFFFF
-    return h
-
-
-def cache_name(modality, encoder, output, pre, split):
-    return f"{modality}-{encoder}-{output}-{fnv1a32(pre):08x}-{split}.nc"
-
-
-IMG_PRE = "arch=dinov2 output=cls resize=256 crop=224 depth16=highbyte pos_interp=hub"
-TXT_PRE = "pooling=pooler max_words=112 mgca report_columns=impression,findings"
-
-
-def write_cache(path, modality, emb, ids):
-    with netCDF4.Dataset(path, "w", format="NETCDF4") as ds:
-        ds.createDimension("sample", emb.shape[0])
-        ds.createDimension("dim", emb.shape[1])
-        v = ds.createVariable("embedding", "f4", ("sample", "dim"))
-        v[:] = emb
-        s = ds.createVariable("sample_id", "i8", ("sample",))
-        s[:] = ids
-        ds.setncattr("adaptor_cache_version", np.int32(1))
-        attrs = dict(modality=modality, encoder="enc-" + modality, encoder_path="/x",
-                     arch="dinov2" if modality == "image" else "bert",
-                     output="cls" if modality == "image" else "pooler",
-                     preprocessing=IMG_PRE if modality == "image" else TXT_PRE, split="train",
-                     config="", adaptor_version="test")
-        for k, val in attrs.items():
-            ds.setncattr(k, val)
 
 
 class Layer(nn.Module):
@@ -132,42 +100,13 @@ def reference(xv, xt, init_path):
 def main():
     mpiexec, adaptor, work = sys.argv[1:4]
     os.makedirs(work, exist_ok=True)
-    rng = np.random.default_rng(7)
-    xv = rng.standard_normal((N, DV)).astype(np.float32)
-    xt = (xv @ rng.standard_normal((DV, DT)).astype(np.float32) * 0.3
-          + rng.standard_normal((N, DT)).astype(np.float32))
-    ids = np.arange(N, dtype=np.int64) * 10 + 3
-    cache = os.path.join(work, "cache")
-    os.makedirs(cache, exist_ok=True)
-    write_cache(os.path.join(cache, cache_name("image", "enc-image", "cls", IMG_PRE, "train")),
-                "image", xv, ids)
-    write_cache(os.path.join(cache, cache_name("text", "enc-text", "pooler", TXT_PRE, "train")),
-                "text", xt, ids)
+    xv, xt, ids = fx.paired_embeddings(N, DV, DT, seed=7)
+    fx.write_caches(os.path.join(work, "cache"), xv, xt, ids)
     init = os.path.join(work, "init.safetensors")
     ref_losses, ref_w = reference(xv, xt, init)
-    job = os.path.join(work, "job.ini")
-    with open(job, "w") as f:
-        f.write(f"""[image_encoder]
-model = /models/enc-image
-[text_encoder]
-model = /models/enc-text
-[cache]
-dir = {cache}
-[adaptor]
-num_layers = {LAYERS}
-projection_dim = {P}
-num_heads = {HEADS}
-ffn_dim = {FF}
-dropout = 0
-init = {init}
-[train]
-batch_size = {G}
-epochs = {EPOCHS}
-lr = {LR}
-warmup_frac = {WARM}
-shuffle = none
-log_every = 5
-""")
+    job = fx.write_job(work, os.path.join(work, "cache"), layers=LAYERS, proj=P, heads=HEADS,
+                       ffn=FF, batch=G, epochs=EPOCHS, lr=LR, warmup=WARM, shuffle="none",
+                       init=init)
     failures = 0
     env = dict(os.environ, ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0")
     for ranks in (1, 2, 3):

@@ -1,0 +1,180 @@
+#!/usr/bin/python3
+"""`adaptor pretrain` as a batch job lives it: stopped by a signal and resumed (same and
+different rank count), a corrupt newest checkpoint, a killed rank, and bad inputs.
+
+usage: pretrain_cli.py MPIEXEC ADAPTOR WORKDIR"""
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import netCDF4
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pretrain_fixture as fx  # noqa: E402
+import stio  # noqa: E402
+
+MPI, ADAPTOR, WORK = sys.argv[1:4]
+ENV = dict(os.environ, ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0")
+passed = failed = 0
+
+
+def check(cond, what):
+    global passed, failed
+    if cond:
+        passed += 1
+    else:
+        failed += 1
+        print("FAILED:", what)
+
+
+def cmd(ranks, job, *args):
+    return [MPI, "-np", str(ranks), "--oversubscribe", ADAPTOR, "pretrain", job, *args]
+
+
+def run(ranks, job, *args, timeout=300):
+    return subprocess.run(cmd(ranks, job, *args), capture_output=True, text=True, env=ENV,
+                          timeout=timeout)
+
+
+def weights(run_dir):
+    return stio.read(os.path.join(run_dir, "model.safetensors"))[0]
+
+
+def max_err(a, b):
+    return max(float(np.max(np.abs(a[k] - b[k])) / max(np.max(np.abs(b[k])), 1e-30)) for k in b)
+
+
+def error_line(p):
+    """The error lines (one per failing rank; ranks that only saw a peer fail stay quiet)."""
+    lines = [l for l in p.stderr.splitlines() if l.startswith("adaptor: error")]
+    return " | ".join(lines) if lines else "(no error line) " + p.stderr[-300:]
+
+
+# Big enough that a step takes milliseconds, so a signal lands mid-run.
+N, DV, DT = 512, 96, 128
+xv, xt, ids = fx.paired_embeddings(N, DV, DT, seed=3)
+cache = os.path.join(WORK, "cache")
+shutil.rmtree(WORK, ignore_errors=True)
+fx.write_caches(cache, xv, xt, ids)
+job = fx.write_job(WORK, cache, layers=2, proj=128, heads=4, ffn=512, batch=64, epochs=6,
+                   lr=1e-3, warmup=0.05, shuffle="once",
+                   log_every=1, extra="checkpoint_every = 8\nkeep_checkpoints = 3")
+T = 6 * (N // 64)
+
+# 1. Uninterrupted reference on 2 ranks.
+full = os.path.join(WORK, "full")
+p = run(2, job, "--set", f"output.dir={full}")
+check(p.returncode == 0, f"uninterrupted run: {error_line(p)}")
+ref = weights(full)
+
+# 2. SIGUSR1 mid-run: checkpoint at the next step, exit status 3; then --resume.
+def interrupted(ranks_first, ranks_then, name):
+    d = os.path.join(WORK, name)
+    proc = subprocess.Popen(cmd(ranks_first, job, "--set", f"output.dir={d}",
+                                "--set", "train.checkpoint_every=1000"),
+                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=ENV)
+    for line in proc.stderr:
+        if "pretrain step 5/" in line:
+            proc.send_signal(signal.SIGUSR1)  # mpirun forwards SIGUSR1 to every rank
+            break
+    rest = proc.stderr.read()
+    code = proc.wait(timeout=300)
+    check(code == 3, f"{name}: stopped run exited {code}, expected 3: {rest[-400:]}")
+    stopped = [l for l in rest.splitlines() if "stopped by a signal" in l]
+    check(len(stopped) == 1, f"{name}: no 'stopped by a signal' line")
+    ck = sorted(os.listdir(os.path.join(d, "checkpoints")))
+    check(len(ck) == 1 and int(ck[0][5:]) < T, f"{name}: checkpoints after the stop: {ck}")
+    p = run(ranks_then, job, "--set", f"output.dir={d}", "--set", "train.checkpoint_every=1000",
+            "--resume")
+    check(p.returncode == 0, f"{name}: resume failed: {error_line(p)}")
+    check(f"resume: " in p.stderr, f"{name}: resume did not report its checkpoint")
+    with netCDF4.Dataset(os.path.join(d, "metrics.nc")) as ds:
+        steps = list(ds.variables["step"][:])
+    check(steps == list(range(1, T + 1)), f"{name}: metrics steps {steps[:3]}..{steps[-3:]}")
+    return weights(d)
+
+w = interrupted(2, 2, "stop_same")
+err = max_err(w, ref)
+check(err == 0.0, f"resume on the same ranks: weights differ from the uninterrupted run by {err:.3g}")
+print(f"stop + resume on 2 ranks: max weight difference {err:.3g} (exact expected)")
+w = interrupted(2, 3, "stop_other")
+err = max_err(w, ref)
+check(err < 1e-4, f"resume on 3 ranks: weights differ by {err:.3g}")
+print(f"stop on 2 ranks + resume on 3: max weight difference {err:.3g} (round-off expected)")
+
+# 3. A corrupt newest checkpoint: the previous one is used, with a warning.
+d = os.path.join(WORK, "corrupt")
+p = run(1, job, "--set", f"output.dir={d}", "--set", "train.max_steps=24")
+check(p.returncode == 0, f"short run: {error_line(p)}")
+ck = sorted(os.listdir(os.path.join(d, "checkpoints")))
+check(ck == ["step-00000008", "step-00000016", "step-00000024"], f"kept checkpoints {ck}")
+newest = os.path.join(d, "checkpoints", ck[-1], "model.safetensors")
+with open(newest, "r+b") as f:
+    f.truncate(os.path.getsize(newest) // 2)
+p = run(1, job, "--set", f"output.dir={d}", "--set", "train.max_steps=24", "--resume")
+check(p.returncode == 0, f"resume past a corrupt checkpoint: {error_line(p)}")
+check("step-00000024" in p.stderr and "warning" in p.stderr,
+      "no warning naming the corrupt checkpoint")
+check("resume: " in p.stderr and "step-00000016" in p.stderr, "did not fall back to step 16")
+
+# 4. A killed rank brings the job down quickly.
+d = os.path.join(WORK, "killed")
+proc = subprocess.Popen(cmd(2, job, "--set", f"output.dir={d}", "--set", "train.epochs=50"),
+                        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=ENV)
+for line in proc.stderr:
+    if "pretrain step 3/" in line:
+        break
+kids = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+ranks = [k for k in kids if "adaptor" in open(f"/proc/{k}/cmdline").read()]
+check(len(ranks) == 2, f"rank processes {ranks}")
+t0 = time.time()
+if ranks:
+    os.kill(int(ranks[-1]), signal.SIGKILL)
+try:
+    code = proc.wait(timeout=60)
+except subprocess.TimeoutExpired:
+    proc.kill()
+    code = None
+proc.stderr.close()
+check(code not in (0, None), f"job with a killed rank exited {code}")
+print(f"killed rank: job ended with status {code} after {time.time() - t0:.1f} s")
+check(time.time() - t0 < 30, "job with a killed rank took too long to end")
+
+# 5. Bad inputs: one clear line, non-zero status, on every rank count.
+def bad(name, expect, *sets, ranks=2, cache_dir=cache):
+    d = os.path.join(WORK, "bad_" + name)
+    j = fx.write_job(d, cache_dir, layers=1,
+                     proj=32, heads=4, ffn=64, batch=64, epochs=1, lr=1e-3, warmup=0,
+                     shuffle="once")
+    args = [a for s in sets for a in ("--set", s)]
+    p = run(ranks, j, "--set", f"output.dir={d}/run", *args, timeout=120)
+    line = error_line(p)
+    check(p.returncode != 0 and expect in line, f"{name}: status {p.returncode}, '{line}'")
+
+bad("batch_too_big", "larger than the 512 training samples", "train.batch_size=4096")
+bad("batch_below_ranks", "smaller than the 3 ranks", "train.batch_size=2", ranks=3)
+bad("no_cache", "cannot open", "cache.dir=/nonexistent")
+d2 = os.path.join(WORK, "mismatch")
+os.makedirs(d2)
+fx.write_cache(fx.cache_path(d2, "image"), "image", xv, ids)
+fx.write_cache(fx.cache_path(d2, "text"), "text", xt[:500], ids[:500])
+bad("counts", "sample counts differ", cache_dir=d2)
+d3 = os.path.join(WORK, "nan")
+xv_nan = xv.copy()
+xv_nan[300, 5] = np.nan
+fx.write_caches(d3, xv_nan, xt, ids)
+bad("nan", "row 300", cache_dir=d3)
+init_bad = os.path.join(WORK, "wrong_dims.safetensors")
+stio.write(init_bad, {"projection.visual_projection.weight": np.zeros((32, 50), np.float32)})
+bad("init_dims", "projection.visual_projection.weight", f"adaptor.init={init_bad}")
+bad("diverges", "loss is", "train.lr=900", "train.epochs=20")
+# an existing run is not overwritten without --resume
+p = run(1, job, "--set", f"output.dir={full}")
+check(p.returncode != 0 and "--resume" in error_line(p), f"rerun into a finished run: {error_line(p)}")
+
+print(f"{passed} passed, {failed} failed")
+sys.exit(1 if failed else 0)
