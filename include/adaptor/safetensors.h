@@ -44,6 +44,18 @@ typedef struct ad_safetensors ad_safetensors;
 
 const char *ad_dtype_name(ad_dtype dt);
 size_t ad_dtype_size(ad_dtype dt);
+/* The dtype named `name` ("F32", "BF16", ...); AD_ERR_FORMAT (no message) when unknown. */
+int ad_dtype_parse(const char *name, ad_dtype *out);
+
+/* Half-precision conversions. To float32: exact (subnormals, inf, NaN kept). From float32:
+ * round-to-nearest-even, overflow to inf, NaN stays NaN. */
+float ad_f16_to_f32(uint16_t h);
+float ad_bf16_to_f32(uint16_t h);
+uint16_t ad_f32_to_f16(float f);
+uint16_t ad_f32_to_bf16(float f);
+
+/* Writes "[d0, d1, ...]" ("[]" for a scalar) into buf, truncating to n bytes. */
+void ad_st_format_shape(char *buf, size_t n, int ndim, const int64_t *shape);
 
 /* path: a .safetensors file, or a folder holding model.safetensors or
  * model.safetensors.index.json. */
@@ -55,6 +67,9 @@ const ad_st_tensor *ad_st_at(const ad_safetensors *st, size_t i); /* sorted by n
 const ad_st_tensor *ad_st_find(const ad_safetensors *st, const char *name); /* NULL: absent */
 /* A __metadata__ value, or NULL. (Sharded models: the first shard's metadata.) */
 const char *ad_st_metadata(const ad_safetensors *st, const char *key);
+/* The metadata keys, in file order: i in [0, ad_st_metadata_count). */
+size_t ad_st_metadata_count(const ad_safetensors *st);
+const char *ad_st_metadata_key(const ad_safetensors *st, size_t i);
 /* A label for messages: the file or folder that was opened. */
 const char *ad_st_path(const ad_safetensors *st);
 
