@@ -26,6 +26,7 @@ typedef struct ad_adaptor_config {
     float dropout;
     float ln_eps;        /* 1e-5 */
     float logit_scale_init;
+    int tokens;          /* 0: pooled mode (SPEC 5), 1: token-level mode (SPEC 6) */
 } ad_adaptor_config;
 
 enum { AD_IMAGE = 0, AD_TEXT = 1 };
@@ -66,6 +67,26 @@ typedef struct ad_adaptor_acts {
     float *out, *out_n;    /* normalised output [b, P] and norms of h[L] [b] */
 } ad_adaptor_acts;
 
+/* Token-level mode (SPEC 6): the activations of one attention block (image or text side of
+ * one layer) and of the whole pair of sequences. */
+typedef struct ad_tok_block {
+    float *q, *kv, *att, *o;  /* [n, P], [nc, 2P], [b, NH, Tx, Tc], [n, P] */
+    float *mask_a, *s1, *x1, *n1_mean, *n1_rstd, *f, *mask_f, *mask_g, *s2, *n2_mean, *n2_rstd;
+} ad_tok_block;
+
+typedef struct ad_tok_acts {
+    int b, tv, tt, cap_b, cap_tv, cap_tt;
+    float *arena;
+    float *xv, *xt;           /* inputs [b, T, D] */
+    float *kmask;             /* text key mask, additive [b, Tt] */
+    float *vn, *tn;           /* per-token norms of the projections [b, T] */
+    float *V, *T;             /* sequences per layer: [L+1][b, T, P] */
+    ad_tok_block *blk;        /* [L][2]: image block, text block */
+    float *v_out, *t_out, *v_norm, *t_norm; /* read-out [b, P] and norms [b] */
+    float *scratch;
+    size_t scratch_n;
+} ad_tok_acts;
+
 typedef struct ad_adaptor {
     ad_adaptor_config cfg;
     size_t nparams;
@@ -78,6 +99,8 @@ typedef struct ad_adaptor {
     float *gw_img, *gw_txt, *glogit_scale;
     ad_adaptor_acts acts[2]; /* AD_IMAGE, AD_TEXT */
     float acts_dropout[2];   /* dropout used by the last forward of each modality */
+    ad_tok_acts tok;         /* token-level mode */
+    float tok_dropout;
     float *scratch;          /* backward workspace */
     size_t scratch_cap;
 } ad_adaptor;
@@ -98,6 +121,24 @@ int ad_adaptor_forward(ad_adaptor *m, int modality, const float *x, int b, float
  * (accumulated). */
 void ad_adaptor_backward(ad_adaptor *m, int modality, const float *dout);
 
-/* Weight-decayed parameters: all of them (SPEC 5), logit_scale included. */
+/* One batch of pairs for either mode. */
+typedef struct ad_adaptor_batch {
+    const float *xv;      /* [b, Dv] pooled, [b, Tv, Dv] tokens */
+    const float *xt;      /* [b, Dt] pooled, [b, Tt, Dt] tokens */
+    const uint8_t *tmask; /* tokens: [b, Tt], 1 = real text token (NULL: all real) */
+    int tv, tt;           /* tokens per image / report (ignored in pooled mode) */
+} ad_adaptor_batch;
+
+/* Both modalities: v, t [b, P] normalised read-outs (the first token in token mode). */
+int ad_adaptor_forward_pair(ad_adaptor *m, const ad_adaptor_batch *x, int b, float *v, float *t,
+                            ad_rng *rng);
+/* Backward of the last forward_pair: parameter gradients accumulated. */
+void ad_adaptor_backward_pair(ad_adaptor *m, const float *dv, const float *dt);
+
+/* Token-level mode itself (used by forward_pair when cfg.tokens). */
+int ad_adaptor_tokens_forward(ad_adaptor *m, const ad_adaptor_batch *x, int b, float *v,
+                              float *t, ad_rng *rng);
+void ad_adaptor_tokens_backward(ad_adaptor *m, const float *dv, const float *dt);
+void ad_adaptor_tokens_free(ad_adaptor *m);
 
 #endif

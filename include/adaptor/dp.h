@@ -33,11 +33,10 @@ void ad_dp_destroy(ad_dp *dp);
 /* Forward + backward of one step on this rank's b rows (b may differ between ranks, and be
  * 0). The gradients in m->grads are overwritten with the sum over ranks; every rank ends with
  * the same gradients and stats. rng: dropout stream of this rank and step (NULL: no dropout). */
-int ad_dp_step(ad_dp *dp, ad_adaptor *m, const float *xv, const float *xt, int b, ad_rng *rng,
+int ad_dp_step(ad_dp *dp, ad_adaptor *m, const ad_adaptor_batch *x, int b, ad_rng *rng,
                ad_dp_stats *st);
 
 /* Forward only, for evaluation: the loss of the batch without touching the gradients. */
-int ad_dp_eval(ad_dp *dp, ad_adaptor *m, const float *xv, const float *xt, int b,
-               ad_dp_stats *st);
+int ad_dp_eval(ad_dp *dp, ad_adaptor *m, const ad_adaptor_batch *x, int b, ad_dp_stats *st);
 
 #endif

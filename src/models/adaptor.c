@@ -1,5 +1,6 @@
 #include "adaptor/adaptor.h"
 
+#include "adaptor_internal.h"
 #include "adaptor/error.h"
 #include "adaptor/l2norm.h"
 #include "adaptor/nn.h"
@@ -128,6 +129,7 @@ void ad_adaptor_destroy(ad_adaptor *m)
 {
     if (!m)
         return;
+    ad_adaptor_tokens_free(m);
     free_acts(&m->acts[0]);
     free_acts(&m->acts[1]);
     free(m->scratch);
@@ -217,8 +219,7 @@ static int ensure_acts(ad_adaptor *m, ad_adaptor_acts *a, int b, int D)
     return AD_OK;
 }
 
-/* Inverted dropout: y = x * mask with mask in {0, 1/(1-p)}, as torch.nn.Dropout. */
-static void dropout_apply(float *y, float *mask, size_t n, float p, ad_rng *rng)
+void ad_dropout_apply(float *y, float *mask, size_t n, float p, ad_rng *rng)
 {
     float keep = 1.0f / (1.0f - p);
     for (size_t i = 0; i < n; i++) {
@@ -227,16 +228,73 @@ static void dropout_apply(float *y, float *mask, size_t n, float p, ad_rng *rng)
     }
 }
 
-static void mul_inplace(float *y, const float *mask, size_t n)
+void ad_mul_inplace(float *y, const float *mask, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         y[i] *= mask[i];
 }
 
-static void add_inplace(float *y, const float *x, size_t n)
+void ad_add_inplace(float *y, const float *x, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         y[i] += x[i];
+}
+
+/* ---- the part of a layer after attention (shared with token mode) ------------------------- */
+
+void ad_sublayer_forward(const ad_adaptor *m, const ad_adaptor_layer *L, const ad_sublayer *a,
+                         int n, float *y, float p, ad_rng *rng)
+{
+    int P = m->cfg.proj, F = m->cfg.ffn;
+    size_t np = (size_t)n * P, nf = (size_t)n * F;
+    ad_layernorm_forward(a->x1, a->n1_mean, a->n1_rstd, a->s1, L->n1_g, L->n1_b, n, P,
+                         m->cfg.ln_eps);
+    ad_linear_forward(a->f, F, a->x1, P, L->l1_w, L->l1_b, n, P, F);
+    ad_relu_forward(a->f, a->f, nf);
+    if (p > 0)
+        ad_dropout_apply(a->f, a->mask_f, nf, p, rng);
+    ad_linear_forward(a->s2, P, a->f, F, L->l2_w, L->l2_b, n, F, P);
+    if (p > 0)
+        ad_dropout_apply(a->s2, a->mask_g, np, p, rng);
+    ad_add_inplace(a->s2, a->x1, np);
+    ad_layernorm_forward(y, a->n2_mean, a->n2_rstd, a->s2, L->n2_g, L->n2_b, n, P, m->cfg.ln_eps);
+}
+
+void ad_sublayer_backward(const ad_adaptor *m, const ad_adaptor_layer *L, ad_adaptor_layer *G,
+                          const ad_sublayer *a, int n, const float *dy, float *ds1, float *bufp,
+                          float *buff, int dropped)
+{
+    int P = m->cfg.proj, F = m->cfg.ffn;
+    size_t np = (size_t)n * P, nf = (size_t)n * F;
+    /* LN2: ds1 temporarily holds dL/dx1 (= dL/ds2 through the residual). */
+    ad_layernorm_backward(ds1, G->n2_g, G->n2_b, dy, a->s2, a->n2_mean, a->n2_rstd, L->n2_g, n, P);
+    const float *dg = ds1;
+    if (dropped) {
+        memcpy(bufp, ds1, np * sizeof(float));
+        ad_mul_inplace(bufp, a->mask_g, np);
+        dg = bufp;
+    }
+    ad_linear_backward(buff, G->l2_w, G->l2_b, dg, a->f, L->l2_w, n, F, P);
+    if (dropped)
+        ad_mul_inplace(buff, a->mask_f, nf);
+    /* f was stored after dropout; where the mask is 0 the gradient is already 0, elsewhere
+     * f > 0 exactly when relu was active. */
+    ad_relu_backward(buff, buff, a->f, nf);
+    ad_linear_backward(bufp, G->l1_w, G->l1_b, buff, a->x1, L->l1_w, n, P, F);
+    ad_add_inplace(bufp, ds1, np);
+    /* bufp = dL/dx1 in full; LN1 turns it into dL/ds1. */
+    ad_layernorm_backward(ds1, G->n1_g, G->n1_b, bufp, a->s1, a->n1_mean, a->n1_rstd, L->n1_g, n,
+                          P);
+}
+
+static ad_sublayer sublayer_at(const ad_adaptor_acts *a, int l, int b, int P, int F)
+{
+    size_t bp = (size_t)b * P, bf = (size_t)b * F, lb = (size_t)l * b;
+    ad_sublayer s = {a->s1 + l * bp, a->x1 + l * bp, a->n1_mean + lb, a->n1_rstd + lb,
+                     a->f + l * bf, a->mask_f ? a->mask_f + l * bf : NULL,
+                     a->mask_g ? a->mask_g + l * bp : NULL, a->s2 + l * bp, a->n2_mean + lb,
+                     a->n2_rstd + lb};
+    return s;
 }
 
 /* ---- forward / backward ------------------------------------------------------------------ */
@@ -251,7 +309,7 @@ int ad_adaptor_forward(ad_adaptor *m, int modality, const float *x, int b, float
     AD_TRY(ensure_acts(m, a, b, D));
     a->b = b;
     int P = c->proj, F = c->ffn;
-    size_t bp = (size_t)b * P, bf = (size_t)b * F;
+    size_t bp = (size_t)b * P;
     float p = rng ? c->dropout : 0.0f;
     memcpy(a->x, x, (size_t)b * D * sizeof(float));
 
@@ -260,26 +318,15 @@ int ad_adaptor_forward(ad_adaptor *m, int modality, const float *x, int b, float
     for (int l = 0; l < c->layers; l++) {
         const ad_adaptor_layer *L = &m->layer[l];
         const float *hin = a->h + l * bp;
-        float *vv = a->vv + l * bp, *s1 = a->s1 + l * bp, *x1 = a->x1 + l * bp,
-              *f = a->f + l * bf, *s2 = a->s2 + l * bp, *hout = a->h + (l + 1) * bp;
+        float *vv = a->vv + l * bp;
+        ad_sublayer sl = sublayer_at(a, l, b, P, F);
         /* Attention over one key: out_proj(V-projection(src)). */
         ad_linear_forward(vv, P, hin, P, L->in_w + 2 * (size_t)P * P, L->in_b + 2 * P, b, P, P);
-        ad_linear_forward(s1, P, vv, P, L->out_w, L->out_b, b, P, P);
+        ad_linear_forward(sl.s1, P, vv, P, L->out_w, L->out_b, b, P, P);
         if (p > 0)
-            dropout_apply(s1, a->mask_a + l * bp, bp, p, rng);
-        add_inplace(s1, hin, bp);
-        ad_layernorm_forward(x1, a->n1_mean + (size_t)l * b, a->n1_rstd + (size_t)l * b, s1,
-                             L->n1_g, L->n1_b, b, P, c->ln_eps);
-        ad_linear_forward(f, F, x1, P, L->l1_w, L->l1_b, b, P, F);
-        ad_relu_forward(f, f, bf);
-        if (p > 0)
-            dropout_apply(f, a->mask_f + l * bf, bf, p, rng);
-        ad_linear_forward(s2, P, f, F, L->l2_w, L->l2_b, b, F, P);
-        if (p > 0)
-            dropout_apply(s2, a->mask_g + l * bp, bp, p, rng);
-        add_inplace(s2, x1, bp);
-        ad_layernorm_forward(hout, a->n2_mean + (size_t)l * b, a->n2_rstd + (size_t)l * b, s2,
-                             L->n2_g, L->n2_b, b, P, c->ln_eps);
+            ad_dropout_apply(sl.s1, a->mask_a + l * bp, bp, p, rng);
+        ad_add_inplace(sl.s1, hin, bp);
+        ad_sublayer_forward(m, L, &sl, b, a->h + (l + 1) * bp, p, rng);
     }
     ad_l2norm_forward(a->out, a->out_n, a->h + (size_t)c->layers * bp, b, P);
     if (out)
@@ -294,7 +341,7 @@ void ad_adaptor_backward(ad_adaptor *m, int modality, const float *dout)
     ad_adaptor_acts *a = &m->acts[modality];
     int b = a->b, P = c->proj, F = c->ffn;
     int D = modality == AD_IMAGE ? c->dv : c->dt;
-    size_t bp = (size_t)b * P, bf = (size_t)b * F;
+    size_t bp = (size_t)b * P;
     int dropped = m->acts_dropout[modality] > 0;
     size_t wide = (size_t)b * (size_t)(F > P ? F : P);
     float *dh = m->scratch, *dx1 = dh + wide, *tmp = dx1 + wide, *dv_in = tmp + wide;
@@ -303,46 +350,44 @@ void ad_adaptor_backward(ad_adaptor *m, int modality, const float *dout)
     for (int l = c->layers - 1; l >= 0; l--) {
         const ad_adaptor_layer *L = &m->layer[l];
         ad_adaptor_layer *G = &m->glayer[l];
-        const float *hin = a->h + l * bp, *x1 = a->x1 + l * bp, *f = a->f + l * bf;
-        /* LN2: dh holds dL/dh[l+1]. */
-        ad_layernorm_backward(dx1, G->n2_g, G->n2_b, dh, a->s2 + l * bp,
-                              a->n2_mean + (size_t)l * b, a->n2_rstd + (size_t)l * b, L->n2_g,
-                              b, P);
-        /* dx1 is now dL/ds2 = dL/dx1 (residual) = dL/d(dropped linear2 output). */
-        const float *dg = dx1;
+        const float *hin = a->h + l * bp;
+        ad_sublayer sl = sublayer_at(a, l, b, P, F);
+        /* dh holds dL/dh[l+1]; dx1 receives dL/ds1, which flows to the residual (the layer
+         * input) and to the attention output. */
+        ad_sublayer_backward(m, L, G, &sl, b, dh, dx1, tmp, dh, dropped);
+        memcpy(dh, dx1, bp * sizeof(float));
+        const float *da = dx1;
         if (dropped) {
-            memcpy(tmp, dx1, bp * sizeof(float));
-            mul_inplace(tmp, a->mask_g + l * bp, bp);
-            dg = tmp;
+            ad_mul_inplace(dx1, a->mask_a + l * bp, bp);
         }
-        float *df = dh; /* dh's old content is no longer needed */
-        ad_linear_backward(df, G->l2_w, G->l2_b, dg, f, L->l2_w, b, F, P);
-        if (dropped)
-            mul_inplace(df, a->mask_f + l * bf, bf);
-        /* f was stored after dropout; where the mask is 0 df is already 0, elsewhere
-         * f > 0 exactly when relu was active. */
-        ad_relu_backward(df, df, f, bf);
-        ad_linear_backward(tmp, G->l1_w, G->l1_b, df, x1, L->l1_w, b, P, F);
-        add_inplace(dx1, tmp, bp);
-        /* LN1 */
-        ad_layernorm_backward(dh, G->n1_g, G->n1_b, dx1, a->s1 + l * bp,
-                              a->n1_mean + (size_t)l * b, a->n1_rstd + (size_t)l * b, L->n1_g,
-                              b, P);
-        /* dh = dL/ds1: flows to the residual (layer input) and to the attention output. */
-        const float *da = dh;
-        if (dropped) {
-            memcpy(tmp, dh, bp * sizeof(float));
-            mul_inplace(tmp, a->mask_a + l * bp, bp);
-            da = tmp;
-        }
-        ad_linear_backward(dx1, G->out_w, G->out_b, da, a->vv + l * bp, L->out_w, b, P, P);
-        /* dx1 = dL/dvv; the V rows of in_proj. */
-        ad_linear_backward(dv_in, G->in_w + 2 * (size_t)P * P, G->in_b + 2 * P, dx1, hin,
+        ad_linear_backward(tmp, G->out_w, G->out_b, da, a->vv + l * bp, L->out_w, b, P, P);
+        /* tmp = dL/dvv; the V rows of in_proj. */
+        ad_linear_backward(dv_in, G->in_w + 2 * (size_t)P * P, G->in_b + 2 * P, tmp, hin,
                            L->in_w + 2 * (size_t)P * P, b, P, P);
-        add_inplace(dh, dv_in, bp);
+        ad_add_inplace(dh, dv_in, bp);
     }
     /* dh = dL/dh[0]; through the normalisation and the projection. */
     ad_l2norm_backward(dh, dh, a->h, a->proj_n, b, P);
     ad_linear_backward(NULL, modality == AD_IMAGE ? m->gw_img : m->gw_txt, NULL, dh, a->x,
                        modality == AD_IMAGE ? m->w_img : m->w_txt, b, D, P);
+}
+
+int ad_adaptor_forward_pair(ad_adaptor *m, const ad_adaptor_batch *x, int b, float *v, float *t,
+                            ad_rng *rng)
+{
+    if (m->cfg.tokens)
+        return ad_adaptor_tokens_forward(m, x, b, v, t, rng);
+    /* Pooled mode: the two updates do not depend on each other (see adaptor.h). */
+    AD_TRY(ad_adaptor_forward(m, AD_IMAGE, x->xv, b, v, rng));
+    return ad_adaptor_forward(m, AD_TEXT, x->xt, b, t, rng);
+}
+
+void ad_adaptor_backward_pair(ad_adaptor *m, const float *dv, const float *dt)
+{
+    if (m->cfg.tokens) {
+        ad_adaptor_tokens_backward(m, dv, dt);
+        return;
+    }
+    ad_adaptor_backward(m, AD_IMAGE, dv);
+    ad_adaptor_backward(m, AD_TEXT, dt);
 }

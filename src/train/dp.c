@@ -100,7 +100,7 @@ static int mpi_check(int err, const char *what)
 }
 
 /* Forward of both modalities, gathering, and the loss. Leaves the softmaxes in dp->ws. */
-static int forward(ad_dp *dp, ad_adaptor *m, const float *xv, const float *xt, int b, ad_rng *rng,
+static int forward(ad_dp *dp, ad_adaptor *m, const ad_adaptor_batch *x, int b, ad_rng *rng,
                    ad_contrastive *c, ad_dp_stats *st)
 {
     int P = m->cfg.proj;
@@ -114,10 +114,8 @@ static int forward(ad_dp *dp, ad_adaptor *m, const float *xv, const float *xt, i
     if (G == 0)
         return ad_fail(AD_ERR_ARG, "empty global batch");
     AD_TRY(ensure(dp, b, G, P));
-    if (b > 0) {
-        AD_TRY(ad_adaptor_forward(m, AD_IMAGE, xv, b, dp->v, rng));
-        AD_TRY(ad_adaptor_forward(m, AD_TEXT, xt, b, dp->t, rng));
-    }
+    if (b > 0)
+        AD_TRY(ad_adaptor_forward_pair(m, x, b, dp->v, dp->t, rng));
     for (int r = 0; r < dp->size; r++) {
         dp->rcounts[r] = dp->counts[r] * P;
         dp->rdispls[r] = dp->displs[r] * P;
@@ -149,18 +147,17 @@ static int forward(ad_dp *dp, ad_adaptor *m, const float *xv, const float *xt, i
     return AD_OK;
 }
 
-int ad_dp_eval(ad_dp *dp, ad_adaptor *m, const float *xv, const float *xt, int b,
-               ad_dp_stats *st)
+int ad_dp_eval(ad_dp *dp, ad_adaptor *m, const ad_adaptor_batch *x, int b, ad_dp_stats *st)
 {
     ad_contrastive c;
-    return forward(dp, m, xv, xt, b, NULL, &c, st);
+    return forward(dp, m, x, b, NULL, &c, st);
 }
 
-int ad_dp_step(ad_dp *dp, ad_adaptor *m, const float *xv, const float *xt, int b, ad_rng *rng,
+int ad_dp_step(ad_dp *dp, ad_adaptor *m, const ad_adaptor_batch *x, int b, ad_rng *rng,
                ad_dp_stats *st)
 {
     ad_contrastive c;
-    AD_TRY(forward(dp, m, xv, xt, b, rng, &c, st));
+    AD_TRY(forward(dp, m, x, b, rng, &c, st));
     int P = m->cfg.proj;
     size_t loc = (size_t)b * P;
     ad_adaptor_zero_grad(m);
@@ -188,10 +185,8 @@ int ad_dp_step(ad_dp *dp, ad_adaptor *m, const float *xv, const float *xt, int b
             dp->dt[i] += dp->T[i];
         }
     }
-    if (b > 0) {
-        ad_adaptor_backward(m, AD_IMAGE, dp->dv);
-        ad_adaptor_backward(m, AD_TEXT, dp->dt);
-    }
+    if (b > 0)
+        ad_adaptor_backward_pair(m, dp->dv, dp->dt);
     *m->glogit_scale += (float)dls;
     return mpi_check(MPI_Allreduce(MPI_IN_PLACE, m->grads, (int)m->nparams, MPI_FLOAT, MPI_SUM,
                                    dp->comm), "MPI_Allreduce of the gradients");

@@ -53,9 +53,14 @@ typedef struct trainer {
     int shuffle;
     uint64_t seed;
     int64_t *order;
-    int64_t loaded_epoch; /* epoch whose rows are in xv/xt (-1: none) */
+    int64_t order_key;    /* epoch whose order is in `order` (-1: none) */
+    int64_t win_key, win_first, win_n; /* steps [first, first + n) of epoch win_key loaded */
+    int64_t win_cap;      /* steps that fit in the buffers */
     int first, nloc;      /* this rank's share of every global batch */
-    float *xv, *xt;       /* [spe * nloc, D] this rank's rows of the loaded epoch */
+    int tv, tt;           /* tokens per image / report (0: pooled caches) */
+    size_t row_v, row_t;  /* floats per sample in each cache */
+    float *xv, *xt;       /* [win_cap * nloc, row] this rank's rows of the loaded steps */
+    uint8_t *tmask;       /* [win_cap * nloc, tt] token mode */
     ad_adaptor *m;
     ad_adamw *opt;
     ad_schedule sched;
@@ -82,10 +87,20 @@ static int open_caches(trainer *t)
     AD_TRY(ad_cache_file(t->cfg, "text", "train", path, sizeof path));
     AD_TRY(ad_cache_open(path, &t->txt));
     AD_TRY(ad_cache_check_pair(t->img, t->txt));
-    if (ad_cache_tokens(t->img) || ad_cache_tokens(t->txt))
-        return ad_fail(AD_ERR_UNSUPPORTED, "%s: token-level caches need [adaptor] mode = tokens, "
-                       "which this version does not train yet", ad_cache_path(t->img));
+    int tokens = strcmp(ad_config_get(t->cfg, "adaptor", "mode"), "tokens") == 0;
+    const ad_cache *caches[2] = {t->img, t->txt};
+    for (int i = 0; i < 2; i++)
+        if ((ad_cache_tokens(caches[i]) > 0) != tokens)
+            return ad_fail(AD_ERR_CONFIG, "%s: a %s cache, but [adaptor] mode = %s needs %s "
+                           "embeddings (image_encoder.output / text_encoder.pooling = %s)",
+                           ad_cache_path(caches[i]), tokens ? "pooled" : "token-level",
+                           tokens ? "tokens" : "pooled", tokens ? "token" : "pooled",
+                           tokens ? "tokens" : "cls / pooler");
     t->N = ad_cache_rows(t->img);
+    t->tv = ad_cache_tokens(t->img);
+    t->tt = ad_cache_tokens(t->txt);
+    t->row_v = (size_t)(t->tv ? t->tv : 1) * (size_t)ad_cache_dim(t->img);
+    t->row_t = (size_t)(t->tt ? t->tt : 1) * (size_t)ad_cache_dim(t->txt);
     return AD_OK;
 }
 
@@ -102,26 +117,34 @@ static int build_order(trainer *t, int64_t epoch)
     return AD_OK;
 }
 
-/* This rank's rows for every step of the epoch, read in one pass over each cache. */
-static int load_epoch(trainer *t, int64_t epoch)
+/* This rank's rows for steps [k, k + win_cap) of the epoch, read in one pass over each
+ * cache: the whole epoch at once for pooled embeddings, a few steps at a time for tokens. */
+static int load_window(trainer *t, int64_t epoch, int64_t k)
 {
     int64_t key = t->shuffle == SHUFFLE_EPOCH ? epoch : 0;
-    if (t->loaded_epoch == key)
+    if (t->win_key == key && k >= t->win_first && k < t->win_first + t->win_n)
         return AD_OK;
-    AD_TRY(build_order(t, epoch));
-    int64_t n = t->spe * t->nloc;
+    if (t->order_key != key) {
+        AD_TRY(build_order(t, epoch));
+        t->order_key = key;
+    }
+    int64_t steps = t->spe - k < t->win_cap ? t->spe - k : t->win_cap;
+    int64_t n = steps * t->nloc;
     int64_t *rows = ad_malloc((size_t)(n ? n : 1) * sizeof *rows, "row list");
     if (!rows)
         return AD_ERR_NOMEM;
-    for (int64_t k = 0; k < t->spe; k++)
+    for (int64_t s = 0; s < steps; s++)
         for (int i = 0; i < t->nloc; i++)
-            rows[k * t->nloc + i] = t->order[k * t->G + t->first + i];
+            rows[s * t->nloc + i] = t->order[(k + s) * t->G + t->first + i];
     int rc = ad_cache_read_rows(t->img, rows, n, t->xv, NULL);
     if (rc == AD_OK)
-        rc = ad_cache_read_rows(t->txt, rows, n, t->xt, NULL);
+        rc = ad_cache_read_rows(t->txt, rows, n, t->xt, t->tt ? t->tmask : NULL);
     free(rows);
-    if (rc == AD_OK)
-        t->loaded_epoch = key;
+    if (rc == AD_OK) {
+        t->win_key = key;
+        t->win_first = k;
+        t->win_n = steps;
+    }
     return rc;
 }
 
@@ -140,7 +163,7 @@ static int build_model(trainer *t)
     ad_adaptor_config ac = {.dv = ad_cache_dim(t->img), .dt = ad_cache_dim(t->txt),
                             .proj = (int)P, .ffn = (int)F, .heads = (int)H, .layers = (int)L,
                             .dropout = (float)dropout, .ln_eps = 1e-5f,
-                            .logit_scale_init = (float)logit0};
+                            .logit_scale_init = (float)logit0, .tokens = t->tv > 0};
     AD_TRY(ad_adaptor_create(&ac, &t->m));
     ad_adaptor_init(t->m, t->seed);
     t->ctensors = ad_calloc(t->m->ntensors, sizeof *t->ctensors, "checkpoint layout");
@@ -202,14 +225,21 @@ static int plan(trainer *t)
     AD_TRY(ad_schedule_parse_kind(ad_config_get(c, "train", "schedule"), &kind));
     AD_TRY(ad_schedule_init(&t->sched, kind, lr, t->total, warm));
     share(t->G, t->size, t->rank, &t->first, &t->nloc);
+    /* Embeddings held per rank: the whole epoch when it fits in the budget (pooled caches),
+     * else as many steps as fit (token caches are two orders of magnitude larger). */
+    const double budget = 1 << 30;
+    double per_step = (double)t->nloc * (double)(t->row_v + t->row_t) * sizeof(float);
+    t->win_cap = per_step * (double)t->spe <= budget ? t->spe : (int64_t)(budget / per_step);
+    if (t->win_cap < 1)
+        t->win_cap = 1;
+    size_t rows = (size_t)(t->win_cap * t->nloc);
     t->order = ad_malloc((size_t)t->N * sizeof *t->order, "epoch order");
-    t->xv = ad_malloc((size_t)(t->spe * t->nloc) * ad_cache_dim(t->img) * sizeof(float),
-                      "image embeddings");
-    t->xt = ad_malloc((size_t)(t->spe * t->nloc) * ad_cache_dim(t->txt) * sizeof(float),
-                      "text embeddings");
-    if (!t->order || !t->xv || !t->xt)
+    t->xv = ad_malloc(rows * t->row_v * sizeof(float), "image embeddings");
+    t->xt = ad_malloc(rows * t->row_t * sizeof(float), "text embeddings");
+    t->tmask = ad_malloc(rows * (size_t)(t->tt ? t->tt : 1), "text masks");
+    if (!t->order || !t->xv || !t->xt || !t->tmask)
         return AD_ERR_NOMEM;
-    t->loaded_epoch = -1;
+    t->order_key = t->win_key = -1;
     return AD_OK;
 }
 
@@ -347,15 +377,16 @@ static int train_loop(trainer *t, int64_t start)
     int64_t last_saved = start;
     for (int64_t step = start + 1; step <= t->total; step++) {
         int64_t epoch = (step - 1) / t->spe, k = (step - 1) % t->spe;
-        AD_TRY(agree(t->comm, load_epoch(t, epoch)));
+        AD_TRY(agree(t->comm, load_window(t, epoch, k)));
         double lr = ad_schedule_lr(&t->sched, step);
         ad_rng drop;
         ad_rng_seed(&drop, t->seed, 0x44524f50ull ^ ((uint64_t)step << 20) ^ (uint64_t)t->rank);
         ad_dp_stats st;
         double ts = ad_now();
-        const float *xv = t->xv + (size_t)k * t->nloc * ad_cache_dim(t->img);
-        const float *xt = t->xt + (size_t)k * t->nloc * ad_cache_dim(t->txt);
-        AD_TRY(ad_dp_step(t->dp, t->m, xv, xt, t->nloc, t->m->cfg.dropout > 0 ? &drop : NULL, &st));
+        size_t at = (size_t)(k - t->win_first) * t->nloc;
+        ad_adaptor_batch batch = {t->xv + at * t->row_v, t->xt + at * t->row_t,
+                                  t->tt ? t->tmask + at * t->tt : NULL, t->tv, t->tt};
+        AD_TRY(ad_dp_step(t->dp, t->m, &batch, t->nloc, t->m->cfg.dropout > 0 ? &drop : NULL, &st));
         if (!isfinite(st.loss))
             return ad_fail(AD_ERR_NUMERIC, "loss is %g at step %lld (epoch %lld); stopped without "
                            "saving; the last good checkpoint is step %lld", st.loss,
@@ -406,6 +437,7 @@ static void trainer_free(trainer *t)
     free(t->order);
     free(t->xv);
     free(t->xt);
+    free(t->tmask);
     free(t->config_text);
 }
 
@@ -421,9 +453,6 @@ int ad_pretrain(MPI_Comm comm, const ad_config *cfg, int resume)
     if (rc == AD_OK && strcmp(ad_config_get(cfg, "train", "source"), "cache") != 0)
         rc = ad_fail(AD_ERR_UNSUPPORTED, "%s: [train] source = online is not available yet; use "
                      "cache", ad_config_source(cfg));
-    if (rc == AD_OK && strcmp(ad_config_get(cfg, "adaptor", "mode"), "pooled") != 0)
-        rc = ad_fail(AD_ERR_UNSUPPORTED, "%s: [adaptor] mode = tokens is not available yet",
-                     ad_config_source(cfg));
     rc = agree(comm, rc);
     if (rc == AD_OK)
         rc = agree(comm, open_caches(&t));

@@ -158,7 +158,8 @@ int main(int argc, char **argv)
         ad_rng drop;
         ad_rng_seed(&drop, 42, (uint64_t)(k * 1000 + rank));
         ad_dp_stats st;
-        if (ad_dp_step(dp, m, xv, xt, b, &drop, &st) != AD_OK)
+        ad_adaptor_batch batch = {xv, xt, NULL, 0, 0};
+        if (ad_dp_step(dp, m, &batch, b, &drop, &st) != AD_OK)
             MPI_Abort(MPI_COMM_WORLD, 1);
         double o0 = cpu_now();
         ad_adamw_step(opt, m->params, m->grads, 2e-5, NULL);

@@ -10,6 +10,7 @@
 #include "adaptor/rng.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,14 +46,20 @@ static void share(int G, int R, int r, int *first, int *n)
     *first = r * base + (r < extra ? r : extra);
 }
 
-static void run(int G, int global_neg, int steps)
+/* tokens: 0 pooled, else token mode with TV image and TT text tokens (ragged reports). */
+enum { TV = 3, TT = 4 };
+
+static void run(int G, int global_neg, int steps, int tokens)
 {
     int rank, size;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
     ad_adaptor *m, *ref;
     ad_dp *dp, *dp1;
-    if (ad_adaptor_create(&cfg, &m) || ad_adaptor_create(&cfg, &ref) ||
+    ad_adaptor_config c = cfg;
+    c.tokens = tokens;
+    int tv = tokens ? TV : 1, tt = tokens ? TT : 1;
+    if (ad_adaptor_create(&c, &m) || ad_adaptor_create(&c, &ref) ||
         ad_dp_create(MPI_COMM_WORLD, global_neg, 0.75f, &dp) ||
         ad_dp_create(MPI_COMM_SELF, 1, 0.75f, &dp1)) {
         MT_CHECK(0, "setup: %s", ad_errmsg());
@@ -63,14 +70,20 @@ static void run(int G, int global_neg, int steps)
     int first, n;
     share(G, size, rank, &first, &n);
     for (int s = 0; s < steps; s++) {
-        float *xv = batch(G, cfg.dv, 100 + s), *xt = batch(G, cfg.dt, 200 + s);
+        float *xv = batch(G * tv, cfg.dv, 100 + s), *xt = batch(G * tt, cfg.dt, 200 + s);
+        uint8_t *mask = malloc((size_t)G * tt);
+        for (int i = 0; i < G * tt; i++)
+            mask[i] = i % tt <= (i / tt) % tt; /* report i has 1 + i % TT real tokens */
+        size_t rv = (size_t)tv * cfg.dv, rt = (size_t)tt * cfg.dt;
         ad_dp_stats st, st1;
-        int rc = ad_dp_step(dp, m, xv + (size_t)first * cfg.dv, xt + (size_t)first * cfg.dt, n,
-                            NULL, &st);
+        ad_adaptor_batch mine = {xv + first * rv, xt + first * rt, mask + (size_t)first * tt,
+                                 tokens ? TV : 0, tokens ? TT : 0};
+        ad_adaptor_batch all = {xv, xt, mask, mine.tv, mine.tt};
+        int rc = ad_dp_step(dp, m, &mine, n, NULL, &st);
         MT_CHECK(rc == AD_OK, "dp step: %s", ad_errmsg());
         double want;
         if (global_neg) {
-            rc = ad_dp_step(dp1, ref, xv, xt, G, NULL, &st1);
+            rc = ad_dp_step(dp1, ref, &all, G, NULL, &st1);
             want = st1.loss;
         } else {
             /* Reference: each rank's own batch as a single-process loss; gradients and losses
@@ -80,8 +93,9 @@ static void run(int G, int global_neg, int steps)
             for (int r = 0; r < size; r++) {
                 int f, k;
                 share(G, size, r, &f, &k);
-                rc |= ad_dp_step(dp1, ref, xv + (size_t)f * cfg.dv, xt + (size_t)f * cfg.dt, k,
-                                 NULL, &st1);
+                ad_adaptor_batch part = {xv + f * rv, xt + f * rt, mask + (size_t)f * tt, mine.tv,
+                                         mine.tt};
+                rc |= ad_dp_step(dp1, ref, &part, k, NULL, &st1);
                 want += st1.loss * k / G;
                 for (size_t i = 0; i < ref->nparams; i++)
                     acc[i] += ref->grads[i] * (float)k / (float)G;
@@ -94,8 +108,8 @@ static void run(int G, int global_neg, int steps)
                  s, st.loss, want);
         MT_CHECK(st.global_batch == G, "global batch %d", st.global_batch);
         double e = rel_err(m->grads, ref->grads, m->nparams);
-        MT_CHECK(e < 5e-5, "G=%d neg=%s step %d: gradient rel. error %.3g", G,
-                 global_neg ? "global" : "local", s, e);
+        MT_CHECK(e < 5e-5, "G=%d neg=%s tokens=%d step %d: gradient rel. error %.3g", G,
+                 global_neg ? "global" : "local", tokens, s, e);
         /* The same plain update everywhere; weights must stay identical across ranks.
          * (Round-off differences between the two runs grow with the steps, which is why
          * the per-step gradient tolerance sits above float32 epsilon.) */
@@ -103,14 +117,15 @@ static void run(int G, int global_neg, int steps)
             m->params[i] -= 0.05f * m->grads[i];
             ref->params[i] -= 0.05f * ref->grads[i];
         }
-        float *mine = malloc(m->nparams * sizeof(float));
-        memcpy(mine, m->params, m->nparams * sizeof(float));
-        MPI_Bcast(mine, (int)m->nparams, MPI_FLOAT, 0, MPI_COMM_WORLD);
-        MT_CHECK(memcmp(mine, m->params, m->nparams * sizeof(float)) == 0,
+        float *w0 = malloc(m->nparams * sizeof(float));
+        memcpy(w0, m->params, m->nparams * sizeof(float));
+        MPI_Bcast(w0, (int)m->nparams, MPI_FLOAT, 0, MPI_COMM_WORLD);
+        MT_CHECK(memcmp(w0, m->params, m->nparams * sizeof(float)) == 0,
                  "weights differ from rank 0's after step %d", s);
-        free(mine);
+        free(w0);
         free(xv);
         free(xt);
+        free(mask);
     }
     MT_CHECK(rel_err(m->params, ref->params, m->nparams) < 1e-5, "final weights differ");
     ad_dp_destroy(dp);
@@ -124,9 +139,10 @@ int main(int argc, char **argv)
     MPI_Init(&argc, &argv);
     int size;
     MPI_Comm_size(MPI_COMM_WORLD, &size);
-    run(12, 1, 6);      /* even split for 2 and 3 ranks */
-    run(13, 1, 4);      /* uneven */
-    run(size * 4, 0, 4); /* local negatives, equal shares */
+    run(12, 1, 6, 0);       /* even split for 2 and 3 ranks */
+    run(13, 1, 4, 0);       /* uneven */
+    run(size * 4, 0, 4, 0); /* local negatives, equal shares */
+    run(12, 1, 4, 1);       /* token-level mode with padded reports */
     int rc = mt_finish();
     MPI_Finalize();
     return rc;
