@@ -144,7 +144,41 @@ check(code not in (0, None), f"job with a killed rank exited {code}")
 print(f"killed rank: job ended with status {code} after {time.time() - t0:.1f} s")
 check(time.time() - t0 < 30, "job with a killed rank took too long to end")
 
-# 5. Bad inputs: one clear line, non-zero status, on every rank count.
+# 5. Token-level mode: the same weights on 1 and 2 ranks, and a pooled cache is refused.
+tcache = os.path.join(WORK, "tcache")
+rng = np.random.default_rng(5)
+NT, TV, TT = 96, 5, 6
+tv = rng.standard_normal((NT, TV, 24)).astype(np.float32)
+tt = rng.standard_normal((NT, TT, 20)).astype(np.float32)
+tt[:, 0, :12] += 0.5 * tv[:, 0, :12]
+lengths = 1 + rng.integers(0, TT, NT)
+tmask = (np.arange(TT)[None, :] < lengths[:, None]).astype(np.uint8)
+fx.write_caches(tcache, tv, tt, ids[:NT], tmask=tmask)
+tjob = fx.write_job(os.path.join(WORK, "tokens"), tcache, layers=2, proj=16, heads=4, ffn=32,
+                    batch=12, epochs=3, lr=1e-3, warmup=0.1, shuffle="once", tokens=True)
+tw = []
+for ranks in (1, 2):
+    d = os.path.join(WORK, "tokens", f"run{ranks}")
+    p = run(ranks, tjob, "--set", f"output.dir={d}")
+    check(p.returncode == 0, f"token mode on {ranks} ranks: {error_line(p)}")
+    tw.append(weights(d) if p.returncode == 0 else None)
+if tw[0] and tw[1]:
+    # The key bias cannot change any output (it adds the same q.b_k to every key's score),
+    # so its exact gradient is 0 and what AdamW sees is round-off, which it scales up to
+    # lr-sized steps that differ between rank counts. Compare every other parameter.
+    for w in tw:
+        for k in w:
+            if k.endswith("attn.in_proj_bias"):
+                w[k] = np.concatenate([w[k][:16], w[k][32:]])
+    err = max_err(tw[1], tw[0])
+    check(err < 1e-4, f"token mode: 2 ranks differ from 1 by {err:.3g}")
+    print(f"token mode: 1 vs 2 ranks max weight difference {err:.3g}")
+p = run(1, job, "--set", f"output.dir={WORK}/tokens/wrong", "--set", "adaptor.mode=tokens",
+        "--set", "image_encoder.output=cls", "--set", "text_encoder.pooling=pooler")
+check(p.returncode != 0 and "token-level" in error_line(p) or "pooled cache" in error_line(p),
+      f"token mode on pooled caches: {error_line(p)}")
+
+# 6. Bad inputs: one clear line, non-zero status, on every rank count.
 def bad(name, expect, *sets, ranks=2, cache_dir=cache):
     d = os.path.join(WORK, "bad_" + name)
     j = fx.write_job(d, cache_dir, layers=1,

@@ -6,8 +6,12 @@ import os
 import netCDF4
 import numpy as np
 
-IMG_PRE = "arch=dinov2 output=cls resize=256 crop=224 depth16=highbyte pos_interp=hub"
-TXT_PRE = "pooling=pooler max_words=112 mgca report_columns=impression,findings"
+def img_pre(output="cls"):
+    return f"arch=dinov2 output={output} resize=256 crop=224 depth16=highbyte pos_interp=hub"
+
+
+def txt_pre(pooling="pooler"):
+    return f"pooling={pooling} max_words=112 mgca report_columns=impression,findings"
 
 
 def fnv1a32(s):
@@ -17,35 +21,48 @@ def fnv1a32(s):
     return h
 
 
-def cache_path(cache_dir, modality, split="train"):
+def cache_path(cache_dir, modality, split="train", tokens=False):
     """README: <cache.dir>/<modality>-<encoder folder>-<output>-<8 hex>-<split>.nc"""
     if modality == "image":
-        name = f"image-enc-image-cls-{fnv1a32(IMG_PRE):08x}-{split}.nc"
+        out = "tokens" if tokens else "cls"
+        name = f"image-enc-image-{out}-{fnv1a32(img_pre(out)):08x}-{split}.nc"
     else:
-        name = f"text-enc-text-pooler-{fnv1a32(TXT_PRE):08x}-{split}.nc"
+        out = "tokens" if tokens else "pooler"
+        name = f"text-enc-text-{out}-{fnv1a32(txt_pre(out)):08x}-{split}.nc"
     return os.path.join(cache_dir, name)
 
 
-def write_cache(path, modality, emb, ids, split="train"):
+def write_cache(path, modality, emb, ids, split="train", mask=None):
+    """emb [N, D] (pooled) or [N, T, D] with mask [N, T] (tokens)."""
+    tokens = emb.ndim == 3
     with netCDF4.Dataset(path, "w", format="NETCDF4") as ds:
         ds.createDimension("sample", emb.shape[0])
-        ds.createDimension("dim", emb.shape[1])
-        ds.createVariable("embedding", "f4", ("sample", "dim"))[:] = emb
+        ds.createDimension("dim", emb.shape[-1])
+        if tokens:
+            ds.createDimension("token", emb.shape[1])
+            ds.createVariable("embedding", "f4", ("sample", "token", "dim"))[:] = emb
+            m = np.ones(emb.shape[:2], np.uint8) if mask is None else mask.astype(np.uint8)
+            ds.createVariable("mask", "u1", ("sample", "token"))[:] = m
+            ds.createVariable("length", "i4", ("sample",))[:] = m.sum(axis=1).astype(np.int32)
+        else:
+            ds.createVariable("embedding", "f4", ("sample", "dim"))[:] = emb
         ds.createVariable("sample_id", "i8", ("sample",))[:] = ids
         ds.setncattr("adaptor_cache_version", np.int32(1))
+        out = ("tokens" if tokens else "cls") if modality == "image" else \
+              ("tokens" if tokens else "pooler")
         attrs = dict(modality=modality, encoder="enc-" + modality, encoder_path="/x",
-                     arch="dinov2" if modality == "image" else "bert",
-                     output="cls" if modality == "image" else "pooler",
-                     preprocessing=IMG_PRE if modality == "image" else TXT_PRE, split=split,
-                     config="", adaptor_version="test")
+                     arch="dinov2" if modality == "image" else "bert", output=out,
+                     preprocessing=img_pre(out) if modality == "image" else txt_pre(out),
+                     split=split, config="", adaptor_version="test")
         for k, val in attrs.items():
             ds.setncattr(k, val)
 
 
-def write_caches(cache_dir, xv, xt, ids, split="train"):
+def write_caches(cache_dir, xv, xt, ids, split="train", tmask=None):
     os.makedirs(cache_dir, exist_ok=True)
-    write_cache(cache_path(cache_dir, "image", split), "image", xv, ids, split)
-    write_cache(cache_path(cache_dir, "text", split), "text", xt, ids, split)
+    tokens = xv.ndim == 3
+    write_cache(cache_path(cache_dir, "image", split, tokens), "image", xv, ids, split)
+    write_cache(cache_path(cache_dir, "text", split, tokens), "text", xt, ids, split, tmask)
 
 
 def paired_embeddings(n, dv, dt, seed):
@@ -58,17 +75,20 @@ def paired_embeddings(n, dv, dt, seed):
 
 
 def write_job(work, cache_dir, *, layers, proj, heads, ffn, batch, epochs, lr, warmup,
-              shuffle, init=None, dropout=0, log_every=5, extra=""):
+              shuffle, init=None, dropout=0, log_every=5, extra="", tokens=False):
     os.makedirs(work, exist_ok=True)
     job = os.path.join(work, "job.ini")
     with open(job, "w") as f:
         f.write(f"""[image_encoder]
 model = /models/enc-image
+output = {"tokens" if tokens else "cls"}
 [text_encoder]
 model = /models/enc-text
+pooling = {"tokens" if tokens else "pooler"}
 [cache]
 dir = {cache_dir}
 [adaptor]
+mode = {"tokens" if tokens else "pooled"}
 num_layers = {layers}
 projection_dim = {proj}
 num_heads = {heads}
