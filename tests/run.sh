@@ -29,7 +29,7 @@ run_suite "$AD_ROOT/build/release" -DCMAKE_BUILD_TYPE=Release || status=1
 if [ $quick = 0 ]; then
   # Leaks inside Open MPI / hwloc / PMIx are theirs, not ours.
   export LSAN_OPTIONS="suppressions=$AD_ROOT/tests/sanitizer/lsan.supp:print_suppressions=0"
-  export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
+  export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:fast_unwind_on_malloc=0"
   export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
   run_suite "$AD_ROOT/build/asan" -DCMAKE_BUILD_TYPE=Debug -DADAPTOR_SANITIZE=ON || status=1
 fi

@@ -11,10 +11,11 @@ typedef struct ad_mha_shape {
     int ldq, ldk, ldv, ldo; /* row strides (elements) of q, k, v and out / their gradients */
 } ad_mha_shape;
 
-/* key_mask: NULL or [B, Tk] additive (0 keep, -inf drop). att: [B, NH, Tq, Tk] receives the
- * probabilities (kept for the backward pass). */
-void ad_mha_forward(const ad_mha_shape *s, float *out, float *att, const float *q,
-                    const float *k, const float *v, const float *key_mask);
+/* key_mask: NULL or [B, Tk] additive (0 keep, large negative or -inf drop). att: NULL
+ * (inference: scratch, Tq * Tk floats, is used) or [B, NH, Tq, Tk] receiving the
+ * probabilities for the backward pass. */
+void ad_mha_forward(const ad_mha_shape *s, float *out, float *att, float *scratch,
+                    const float *q, const float *k, const float *v, const float *key_mask);
 /* dq, dk, dv (same strides as q, k, v) are overwritten; scratch: Tq * Tk floats. */
 void ad_mha_backward(const ad_mha_shape *s, float *dq, float *dk, float *dv, float *scratch,
                      const float *dout, const float *q, const float *k, const float *v,

@@ -129,7 +129,7 @@ static void block_forward(const ad_adaptor *m, const ad_adaptor_layer *L, ad_tok
     ad_linear_forward(k->kv, 2 * P, ctx, P, L->in_w + (size_t)P * P, L->in_b + P, b * Tc, P,
                       2 * P);
     ad_mha_shape s = {b, Tx, Tc, P, m->cfg.heads, P, 2 * P, 2 * P, P};
-    ad_mha_forward(&s, k->o, k->att, k->q, k->kv, k->kv + P, kmask);
+    ad_mha_forward(&s, k->o, k->att, NULL, k->q, k->kv, k->kv + P, kmask);
     ad_linear_forward(k->s1, P, k->o, P, L->out_w, L->out_b, (int)n, P, P);
     if (p > 0)
         ad_dropout_apply(k->s1, k->mask_a, np, p, rng);

@@ -5,8 +5,10 @@
 #include <math.h>
 #include <stddef.h>
 
-void ad_mha_forward(const ad_mha_shape *s, float *out, float *att, const float *q,
-                    const float *k, const float *v, const float *key_mask)
+/* Per sequence and head, two small GEMMs straight on the strided head columns (no head
+ * transposes or copies). */
+void ad_mha_forward(const ad_mha_shape *s, float *out, float *att, float *scratch,
+                    const float *q, const float *k, const float *v, const float *key_mask)
 {
     int dh = s->C / s->NH;
     float scale = 1.0f / sqrtf((float)dh);
@@ -15,7 +17,7 @@ void ad_mha_forward(const ad_mha_shape *s, float *out, float *att, const float *
                     *vb = v + (size_t)b * s->Tk * s->ldv;
         const float *mask = key_mask ? key_mask + (size_t)b * s->Tk : NULL;
         for (int h = 0; h < s->NH; h++) {
-            float *p = att + ((size_t)b * s->NH + h) * s->Tq * s->Tk;
+            float *p = att ? att + ((size_t)b * s->NH + h) * s->Tq * s->Tk : scratch;
             ad_gemm(0, 1, s->Tq, s->Tk, dh, scale, qb + h * dh, s->ldq, kb + h * dh, s->ldk, 0.0f,
                     p, s->Tk);
             ad_softmax_masked_forward(p, p, mask, s->Tq, s->Tk, s->Tk);
