@@ -4,9 +4,11 @@
 #ifndef ADAPTOR_PIPELINE_H
 #define ADAPTOR_PIPELINE_H
 
+#include "adaptor/cache.h"
 #include "adaptor/config.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* "<cache.dir>/<modality>-<encoder folder>-<output>-<8 hex of the preprocessing>-<split>.nc"
  * modality: "image" or "text". */
@@ -14,5 +16,12 @@ int ad_cache_file(const ad_config *cfg, const char *modality, const char *split,
                   size_t n);
 /* The preprocessing string recorded in the cache (and hashed into its name). */
 int ad_cache_preprocessing(const ad_config *cfg, const char *modality, char *out, size_t n);
+
+/* The usable pairs of an image cache and a text cache of one split: (rows_img[k],
+ * rows_txt[k]) in manifest order. Both caches must hold the same samples in the same order
+ * (they come from the same row selection); rows skipped as bad on either side (negative
+ * sample_id) are left out and counted in *dropped. Errors name both files. */
+int ad_cache_pair_rows(const ad_cache *img, const ad_cache *txt, int64_t **rows_img,
+                       int64_t **rows_txt, int64_t *n, int64_t *dropped);
 
 #endif

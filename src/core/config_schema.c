@@ -35,6 +35,8 @@ const ad_cfg_key ad_config_schema[] = {
     {"image_encoder", "batch_size", I, "16", "1|1000000", "images per encoder batch"},
 
     {"cache", "dir", P, NULL, NULL, "folder of embedding caches (one netCDF file per encoder and split)"},
+    {"cache", "part_rows", I, "4096", "1|100000000", "rows per resumable part while embedding (work done survives a kill)"},
+    {"cache", "splits", L, "train,valid,test", NULL, "splits `adaptor embed` writes"},
 
     {"adaptor", "mode", E, "pooled", "pooled|tokens", "pooled embeddings (reference) or token-level cross-attention"},
     {"adaptor", "num_layers", I, "2", "1|64", "shared cross-attention layers"},

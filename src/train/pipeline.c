@@ -4,6 +4,7 @@
 #include "adaptor/fsutil.h"
 
 #include <inttypes.h>
+#include <stdlib.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -67,4 +68,55 @@ int ad_cache_file(const ad_config *cfg, const char *modality, const char *split,
     if (w < 0 || (size_t)w >= sizeof name)
         return ad_fail(AD_ERR_ARG, "cache file name too long for encoder '%s'", enc);
     return ad_path_join(out, n, ad_config_get(cfg, "cache", "dir"), name);
+}
+
+static int64_t decode_id(int64_t id) { return id < 0 ? -id - 1 : id; }
+
+int ad_cache_pair_rows(const ad_cache *img, const ad_cache *txt, int64_t **rows_img,
+                       int64_t **rows_txt, int64_t *n, int64_t *dropped)
+{
+    *rows_img = *rows_txt = NULL;
+    *n = *dropped = 0;
+    const char *pi = ad_cache_path(img), *pt = ad_cache_path(txt);
+    if (strcmp(ad_cache_modality(img), "image") != 0 || strcmp(ad_cache_modality(txt), "text") != 0)
+        return ad_fail(AD_ERR_FORMAT, "%s and %s: expected an image and a text cache, got %s and %s",
+                       pi, pt, ad_cache_modality(img), ad_cache_modality(txt));
+    const char *si = ad_cache_attr(img, "split"), *stx = ad_cache_attr(txt, "split");
+    if (!si || !stx || strcmp(si, stx) != 0)
+        return ad_fail(AD_ERR_FORMAT, "%s and %s: splits differ (%s vs %s)", pi, pt,
+                       si ? si : "?", stx ? stx : "?");
+    /* Both caches come from the same row selection (embed.h): same samples in the same
+     * order, where a row skipped as bad on one side carries sample_id -(id + 1). */
+    int64_t N = ad_cache_rows(img);
+    if (ad_cache_rows(txt) != N)
+        return ad_fail(AD_ERR_FORMAT, "%s and %s: sample counts differ (%lld vs %lld): embed both "
+                       "from the same manifest and [data] settings", pi, pt, (long long)N,
+                       (long long)ad_cache_rows(txt));
+    const int64_t *a = ad_cache_ids(img), *b = ad_cache_ids(txt);
+    int64_t k = 0;
+    for (int64_t i = 0; i < N; i++) {
+        if (decode_id(a[i]) != decode_id(b[i]))
+            return ad_fail(AD_ERR_FORMAT, "%s and %s: sample_id differs at row %lld (%lld vs %lld)",
+                           pi, pt, (long long)i, (long long)decode_id(a[i]),
+                           (long long)decode_id(b[i]));
+        k += a[i] >= 0 && b[i] >= 0;
+    }
+    if (k == 0)
+        return ad_fail(AD_ERR_FORMAT, "%s and %s: every sample was skipped as bad", pi, pt);
+    int64_t *ri = ad_malloc((size_t)k * sizeof *ri, "pairs"), *rt = ad_malloc((size_t)k * sizeof *rt, "pairs");
+    if (!ri || !rt) {
+        free(ri);
+        free(rt);
+        return AD_ERR_NOMEM;
+    }
+    for (int64_t i = 0, j = 0; i < N; i++)
+        if (a[i] >= 0 && b[i] >= 0) {
+            ri[j] = rt[j] = i;
+            j++;
+        }
+    *rows_img = ri;
+    *rows_txt = rt;
+    *n = k;
+    *dropped = N - k;
+    return AD_OK;
 }

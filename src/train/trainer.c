@@ -49,6 +49,7 @@ typedef struct trainer {
     char *config_text;
     char run_dir[4096];
     ad_cache *img, *txt;
+    int64_t *pair_img, *pair_txt; /* sample k = image row pair_img[k], text row pair_txt[k] */
     int64_t N, G, spe, total;
     int shuffle;
     uint64_t seed;
@@ -86,7 +87,11 @@ static int open_caches(trainer *t)
     AD_TRY(ad_cache_open(path, &t->img));
     AD_TRY(ad_cache_file(t->cfg, "text", "train", path, sizeof path));
     AD_TRY(ad_cache_open(path, &t->txt));
-    AD_TRY(ad_cache_check_pair(t->img, t->txt));
+    int64_t dropped;
+    AD_TRY(ad_cache_pair_rows(t->img, t->txt, &t->pair_img, &t->pair_txt, &t->N, &dropped));
+    if (dropped)
+        ad_info("pretrain: %lld samples skipped as bad while embedding are left out",
+                (long long)dropped);
     int tokens = strcmp(ad_config_get(t->cfg, "adaptor", "mode"), "tokens") == 0;
     const ad_cache *caches[2] = {t->img, t->txt};
     for (int i = 0; i < 2; i++)
@@ -96,7 +101,6 @@ static int open_caches(trainer *t)
                            ad_cache_path(caches[i]), tokens ? "pooled" : "token-level",
                            tokens ? "tokens" : "pooled", tokens ? "token" : "pooled",
                            tokens ? "tokens" : "cls / pooler");
-    t->N = ad_cache_rows(t->img);
     t->tv = ad_cache_tokens(t->img);
     t->tt = ad_cache_tokens(t->txt);
     t->row_v = (size_t)(t->tv ? t->tv : 1) * (size_t)ad_cache_dim(t->img);
@@ -130,15 +134,18 @@ static int load_window(trainer *t, int64_t epoch, int64_t k)
     }
     int64_t steps = t->spe - k < t->win_cap ? t->spe - k : t->win_cap;
     int64_t n = steps * t->nloc;
-    int64_t *rows = ad_malloc((size_t)(n ? n : 1) * sizeof *rows, "row list");
+    int64_t *rows = ad_malloc((size_t)(n ? n : 1) * 2 * sizeof *rows, "row list");
     if (!rows)
         return AD_ERR_NOMEM;
     for (int64_t s = 0; s < steps; s++)
-        for (int i = 0; i < t->nloc; i++)
-            rows[s * t->nloc + i] = t->order[(k + s) * t->G + t->first + i];
+        for (int i = 0; i < t->nloc; i++) {
+            int64_t sample = t->order[(k + s) * t->G + t->first + i];
+            rows[s * t->nloc + i] = t->pair_img[sample];
+            rows[n + s * t->nloc + i] = t->pair_txt[sample];
+        }
     int rc = ad_cache_read_rows(t->img, rows, n, t->xv, NULL);
     if (rc == AD_OK)
-        rc = ad_cache_read_rows(t->txt, rows, n, t->xt, t->tt ? t->tmask : NULL);
+        rc = ad_cache_read_rows(t->txt, rows + n, n, t->xt, t->tt ? t->tmask : NULL);
     free(rows);
     if (rc == AD_OK) {
         t->win_key = key;
@@ -438,6 +445,8 @@ static void trainer_free(trainer *t)
     free(t->xv);
     free(t->xt);
     free(t->tmask);
+    free(t->pair_img);
+    free(t->pair_txt);
     free(t->config_text);
 }
 

@@ -1,0 +1,64 @@
+/* The training metrics file `metrics.nc` (netCDF-4), written by rank 0 only.
+ *
+ * Layout (adaptor_metrics_version = 1)
+ *   root group: unlimited dimension `step`; variables (step): int64 step (optimizer update,
+ *     1-based), int epoch (0-based), double loss, loss_i2t, loss_t2i, lr, grad_norm,
+ *     logit_scale, samples_per_s, wall_time (seconds since the run started, including
+ *     earlier attempts of a resumed run).
+ *   group `eval`: unlimited dimension `record`; variables (record): int64 step, int epoch,
+ *     string split ("valid"), string metric ("i2t_R@1", "loss", ...), double value; one
+ *     record per evaluated number, so evaluations can add metrics without a layout change.
+ *   global attributes: adaptor_metrics_version = 1, config (the effective job file),
+ *     adaptor_version, ranks (int).
+ *
+ * Robustness: the records live in memory and the whole file is rewritten atomically
+ * (temporary file, fsync, rename) every `flush_every` step records and on
+ * ad_metrics_flush(); it is small. A killed run therefore leaves the previous complete
+ * file. A resumed run reloads it and drops the records after the step it resumes from. */
+#ifndef ADAPTOR_METRICS_H
+#define ADAPTOR_METRICS_H
+
+#include <stdint.h>
+
+#define AD_METRICS_VERSION 1
+
+typedef struct ad_metrics_step {
+    int64_t step;
+    int epoch;
+    double loss, loss_i2t, loss_t2i, lr, grad_norm, logit_scale, samples_per_s, wall_time;
+} ad_metrics_step;
+
+typedef struct ad_metrics_eval {
+    int64_t step;
+    int epoch;
+    char split[32];
+    char metric[64];
+    double value;
+} ad_metrics_eval;
+
+typedef struct ad_metrics ad_metrics;
+
+/* Starts an empty record set for path (an existing file is replaced at the first flush).
+ * flush_every <= 0: only explicit flushes write the file. */
+int ad_metrics_create(const char *path, const char *config, int ranks, int flush_every,
+                      ad_metrics **m);
+/* Reloads path, keeping the records with step <= resume_step (step and eval); fails,
+ * naming the file, if it is missing or not a metrics file. config/ranks replace the
+ * stored attributes (the resumed run's). */
+int ad_metrics_open_existing(const char *path, const char *config, int ranks, int flush_every,
+                             int64_t resume_step, ad_metrics **m);
+/* Steps must increase; flushes when flush_every records were added since the last flush. */
+int ad_metrics_append(ad_metrics *m, const ad_metrics_step *rec);
+int ad_metrics_append_eval(ad_metrics *m, int64_t step, int epoch, const char *split,
+                           const char *metric, double value);
+/* Rewrites the file atomically now. */
+int ad_metrics_flush(ad_metrics *m);
+/* Frees m without writing (call ad_metrics_flush() first to keep the last records). */
+void ad_metrics_destroy(ad_metrics *m);
+
+int64_t ad_metrics_nsteps(const ad_metrics *m);
+const ad_metrics_step *ad_metrics_steps(const ad_metrics *m);
+int64_t ad_metrics_nevals(const ad_metrics *m);
+const ad_metrics_eval *ad_metrics_evals(const ad_metrics *m);
+
+#endif

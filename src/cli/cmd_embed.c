@@ -1,0 +1,45 @@
+#include "cli.h"
+
+#include "adaptor/embed.h"
+#include "adaptor/error.h"
+
+#include <stdio.h>
+#include <string.h>
+
+int ad_cmd_embed(ad_cli *cli, int argc, char **argv)
+{
+    if (ad_cli_wants_help(argc, argv)) {
+        printf("usage: mpirun -np R adaptor embed JOB.ini [--set section.key=value]... "
+               "[--modality image|text|both]\n\n"
+               "Runs the frozen encoders of [image_encoder] and [text_encoder] over the rows of\n"
+               "[data] manifest for every split of [cache] splits and writes one netCDF-4 cache\n"
+               "per encoder and split into [cache] dir. Rows are shared by the ranks; work is\n"
+               "committed in parts of [cache] part_rows rows, so a killed job continues where it\n"
+               "stopped when run again; complete caches are kept. One image cache serves every\n"
+               "text encoder and vice versa (see README: embedding caches).\n");
+        return AD_OK;
+    }
+    char *extra[8];
+    int nextra = 0;
+    ad_config *cfg;
+    const char *modality = "both";
+    /* --modality takes a value: pull it out before the job-file parser sees it. */
+    char *args[64];
+    int n = 0;
+    for (int i = 0; i < argc && n < 64; i++) {
+        if (strcmp(argv[i], "--modality") == 0 && i + 1 < argc) {
+            modality = argv[++i];
+            continue;
+        }
+        args[n++] = argv[i];
+    }
+    if (strcmp(modality, "image") && strcmp(modality, "text") && strcmp(modality, "both"))
+        return ad_fail(AD_ERR_ARG, "embed: --modality must be image, text or both, not '%s'",
+                       modality);
+    AD_TRY(ad_cli_load_job(cli, n, args, &cfg, extra, &nextra));
+    int rc = nextra ? ad_fail(AD_ERR_ARG, "embed: unknown option %s", extra[0]) : AD_OK;
+    if (rc == AD_OK)
+        rc = ad_embed(cli->comm, cfg, modality);
+    ad_config_destroy(cfg);
+    return rc;
+}

@@ -1,0 +1,25 @@
+/* Names of the cache layout, shared by the cache writer, reader and parts (internal). */
+#ifndef ADAPTOR_IO_CACHE_INTERNAL_H
+#define ADAPTOR_IO_CACHE_INTERNAL_H
+
+#include "adaptor/cache.h"
+
+#define AD_CACHE_DIM_SAMPLE "sample"
+#define AD_CACHE_DIM_DIM "dim"
+#define AD_CACHE_DIM_TOKEN "token"
+#define AD_CACHE_VAR_EMB "embedding"
+#define AD_CACHE_VAR_MASK "mask"
+#define AD_CACHE_VAR_LEN "length"
+#define AD_CACHE_VAR_ID "sample_id"
+#define AD_CACHE_ATT_VERSION "adaptor_cache_version"
+
+/* The text attributes, in the order of ad_cache_meta's fields, then adaptor_version. */
+#define AD_CACHE_N_TEXT_ATTS 9
+extern const char *const ad_cache_text_atts[AD_CACHE_N_TEXT_ATTS];
+
+/* ad_cache_write_rows() that also fails collectively when this rank's local_rc != AD_OK
+ * (the rank then writes nothing but still joins the collective calls). */
+int ad_cache_write_rows_status(ad_cache_writer *w, int local_rc, int64_t first, int64_t nrows,
+                               const int64_t *ids, const float *emb, const uint8_t *mask);
+
+#endif

@@ -1,0 +1,68 @@
+#include "ncutil.h"
+
+#include "adaptor/error.h"
+
+#include <netcdf.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int ad_nc_fail(int status, const char *path, const char *what)
+{
+    return ad_fail(AD_ERR_IO, "%s: %s: %s", path, what, nc_strerror(status));
+}
+
+int ad_nc_get_text_att(int ncid, const char *path, const char *name, char **out)
+{
+    *out = NULL;
+    nc_type type;
+    size_t len;
+    if (nc_inq_att(ncid, NC_GLOBAL, name, &type, &len) != NC_NOERR || type != NC_CHAR)
+        return ad_fail(AD_ERR_FORMAT, "%s: missing attribute %s", path, name);
+    char *s = ad_malloc(len + 1, name);
+    if (!s)
+        return AD_ERR_NOMEM;
+    int st = len ? nc_get_att_text(ncid, NC_GLOBAL, name, s) : NC_NOERR;
+    if (st != NC_NOERR) {
+        free(s);
+        return ad_nc_fail(st, path, name);
+    }
+    s[len] = '\0';
+    *out = s;
+    return AD_OK;
+}
+
+int ad_nc_put_text_att(int ncid, const char *path, const char *name, const char *value)
+{
+    if (!value)
+        value = "";
+    int st = nc_put_att_text(ncid, NC_GLOBAL, name, strlen(value), value);
+    return st == NC_NOERR ? AD_OK : ad_nc_fail(st, path, name);
+}
+
+int ad_nc_tmp_name(char *out, size_t n, const char *path, long pid)
+{
+    int w = snprintf(out, n, "%s.tmp.%ld", path, pid);
+    if (w < 0 || (size_t)w >= n)
+        return ad_fail(AD_ERR_ARG, "path too long: %s", path);
+    return AD_OK;
+}
+
+int ad_mpi_agree(MPI_Comm comm, int rc, const char *path)
+{
+    int rank;
+    MPI_Comm_rank(comm, &rank);
+    /* MAXLOC picks the largest code; its lowest rank breaks ties, so every rank names the
+     * same culprit. */
+    struct {
+        int code;
+        int rank;
+    } in = {rc, rank}, out;
+    if (MPI_Allreduce(&in, &out, 1, MPI_2INT, MPI_MAXLOC, comm) != MPI_SUCCESS)
+        return ad_fail(AD_ERR_MPI, "%s: MPI_Allreduce failed", path);
+    if (out.code == AD_OK)
+        return AD_OK;
+    if (rc == AD_OK)
+        ad_fail(out.code, "%s: failed on rank %d", path, out.rank);
+    return rc != AD_OK ? rc : out.code;
+}

@@ -1,0 +1,166 @@
+/* metrics.nc: periodic atomic rewrites, reload and resume, bad input. */
+#include "testutil.h"
+
+#include "../cache_fixture.h"
+
+#include "adaptor/error.h"
+#include "adaptor/fsutil.h"
+#include "adaptor/metrics.h"
+
+#include <dirent.h>
+#include <mpi.h>
+#include <netcdf.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char dir[4096];
+
+static void assert_rec(const ad_metrics_step *a, int64_t s)
+{
+    ad_metrics_step b = cf_metrics_step(s);
+    ck_assert_int_eq(a->step, b.step);
+    ck_assert_int_eq(a->epoch, b.epoch);
+    ck_assert(a->loss == b.loss && a->loss_i2t == b.loss_i2t && a->loss_t2i == b.loss_t2i);
+    ck_assert(a->lr == b.lr && a->grad_norm == b.grad_norm && a->logit_scale == b.logit_scale);
+    ck_assert(a->samples_per_s == b.samples_per_s && a->wall_time == b.wall_time);
+}
+
+static int64_t steps_on_disk(const char *p)
+{
+    ad_metrics *m;
+    tu_assert_ok(ad_metrics_open_existing(p, "", 1, 0, INT64_MAX, &m));
+    int64_t n = ad_metrics_nsteps(m);
+    for (int64_t i = 0; i < n; i++)
+        assert_rec(&ad_metrics_steps(m)[i], i + 1);
+    ad_metrics_destroy(m);
+    return n;
+}
+
+static int dir_entries(const char *d)
+{
+    DIR *dp = opendir(d);
+    int n = 0;
+    struct dirent *e;
+    while (dp && (e = readdir(dp)) != NULL)
+        n += e->d_name[0] != '.';
+    if (dp)
+        closedir(dp);
+    return n;
+}
+
+START_TEST(periodic_flush_and_resume)
+{
+    tu_tmpdir(dir, sizeof dir, "metrics");
+    char p[4096];
+    tu_assert_ok(ad_path_join(p, sizeof p, dir, "metrics.nc"));
+    ad_metrics *m;
+    tu_assert_ok(ad_metrics_create(p, "[train]\nlr = 1e-4\n", 3, 4, &m));
+    for (int64_t s = 1; s <= 10; s++) {
+        ad_metrics_step r = cf_metrics_step(s);
+        if (s == 1)
+            ck_assert(!ad_path_exists(p));
+        tu_assert_ok(ad_metrics_append(m, &r));
+        if (s % 5 == 0) {
+            tu_assert_ok(ad_metrics_append_eval(m, s, (int)(s / 4), "valid", "i2t_R@1", 0.01 * s));
+            tu_assert_ok(ad_metrics_append_eval(m, s, (int)(s / 4), "valid", "loss", 5.0 - s));
+        }
+        /* The file always holds the records of the last flush (every 4 steps). */
+        ck_assert_int_eq(s >= 4 ? steps_on_disk(p) : 0, (s / 4) * 4);
+    }
+    tu_assert_ok(ad_metrics_flush(m));
+    ck_assert_int_eq(steps_on_disk(p), 10);
+    ad_metrics_destroy(m);
+    ck_assert_int_eq(dir_entries(dir), 1); /* no temporary left behind */
+
+    /* Resume from step 6: steps 7.. and the eval of step 10 are dropped. */
+    tu_assert_ok(ad_metrics_open_existing(p, "[train]\nlr = 2e-4\n", 2, 0, 6, &m));
+    ck_assert_int_eq(ad_metrics_nsteps(m), 6);
+    ck_assert_int_eq(ad_metrics_nevals(m), 2);
+    const ad_metrics_eval *e = ad_metrics_evals(m);
+    ck_assert_int_eq(e[0].step, 5);
+    ck_assert_str_eq(e[0].split, "valid");
+    ck_assert_str_eq(e[0].metric, "i2t_R@1");
+    ck_assert(e[0].value == 0.05);
+    ck_assert_str_eq(e[1].metric, "loss");
+    ck_assert(e[1].value == 0.0);
+    ad_metrics_step r = cf_metrics_step(6);
+    tu_assert_fails(ad_metrics_append(m, &r), AD_ERR_ARG, "step 6 recorded after step 6");
+    for (int64_t s = 7; s <= 12; s++) {
+        r = cf_metrics_step(s);
+        tu_assert_ok(ad_metrics_append(m, &r));
+    }
+    tu_assert_ok(ad_metrics_flush(m));
+    ad_metrics_destroy(m);
+    ck_assert_int_eq(steps_on_disk(p), 12);
+
+    /* The attributes are the resumed run's. */
+    int nc, ranks;
+    char cfg[64] = {0};
+    ck_assert_int_eq(nc_open(p, NC_NOWRITE, &nc), NC_NOERR);
+    ck_assert_int_eq(nc_get_att_int(nc, NC_GLOBAL, "ranks", &ranks), NC_NOERR);
+    ck_assert_int_eq(nc_get_att_text(nc, NC_GLOBAL, "config", cfg), NC_NOERR);
+    nc_close(nc);
+    ck_assert_int_eq(ranks, 2);
+    ck_assert_str_eq(cfg, "[train]\nlr = 2e-4\n");
+}
+END_TEST
+
+START_TEST(bad_files_are_named)
+{
+    tu_tmpdir(dir, sizeof dir, "metrics_bad");
+    char p[4096];
+    ad_metrics *m;
+    tu_assert_ok(ad_path_join(p, sizeof p, dir, "absent.nc"));
+    tu_assert_fails(ad_metrics_open_existing(p, "", 1, 0, 5, &m), AD_ERR_IO, p);
+    tu_assert_ok(ad_path_join(p, sizeof p, dir, "text.nc"));
+    tu_write_text(p, "step,loss\n1,2\n");
+    tu_assert_fails(ad_metrics_open_existing(p, "", 1, 0, 5, &m), AD_ERR_FORMAT,
+                    "not a netCDF file");
+    /* Some other netCDF file. */
+    int nc;
+    tu_assert_ok(ad_path_join(p, sizeof p, dir, "other.nc"));
+    ck_assert_int_eq(nc_create(p, NC_NETCDF4, &nc), NC_NOERR);
+    nc_close(nc);
+    tu_assert_fails(ad_metrics_open_existing(p, "", 1, 0, 5, &m), AD_ERR_FORMAT,
+                    "missing attribute adaptor_metrics_version");
+    /* A metrics file lacking a column. */
+    tu_assert_ok(ad_path_join(p, sizeof p, dir, "nolr.nc"));
+    tu_assert_ok(ad_metrics_create(p, "", 1, 0, &m));
+    ad_metrics_step r = cf_metrics_step(1);
+    tu_assert_ok(ad_metrics_append(m, &r));
+    tu_assert_ok(ad_metrics_flush(m));
+    ad_metrics_destroy(m);
+    int v;
+    ck_assert_int_eq(nc_open(p, NC_WRITE, &nc), NC_NOERR);
+    nc_inq_varid(nc, "lr", &v);
+    nc_redef(nc);
+    ck_assert_int_eq(nc_rename_var(nc, v, "learning_rate"), NC_NOERR);
+    nc_close(nc);
+    tu_assert_fails(ad_metrics_open_existing(p, "", 1, 0, 5, &m), AD_ERR_FORMAT, "variable lr");
+
+    /* A flush that cannot write keeps the existing file and leaves no temporary. */
+    tu_assert_ok(ad_path_join(p, sizeof p, dir, "nodir/metrics.nc"));
+    tu_assert_ok(ad_metrics_create(p, "", 1, 0, &m));
+    tu_assert_fails(ad_metrics_flush(m), AD_ERR_IO, "nodir/metrics.nc");
+    ad_metrics_destroy(m);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("metrics");
+    TCase *tc = tcase_create("metrics");
+    tcase_add_test(tc, periodic_flush_and_resume);
+    tcase_add_test(tc, bad_files_are_named);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(int argc, char **argv)
+{
+    MPI_Init(&argc, &argv);
+    setenv("CK_FORK", "no", 1);
+    int rc = tu_run_suite(suite());
+    MPI_Finalize();
+    return rc;
+}
