@@ -25,8 +25,11 @@ int ad_cmd_synth(ad_cli *cli, int argc, char **argv);
 int ad_cmd_info(ad_cli *cli, int argc, char **argv);
 int ad_cmd_config(ad_cli *cli, int argc, char **argv);
 int ad_cmd_tokenize(ad_cli *cli, int argc, char **argv);
+int ad_cmd_embed(ad_cli *cli, int argc, char **argv);
+int ad_cmd_eval(ad_cli *cli, int argc, char **argv);
 int ad_cmd_pretrain(ad_cli *cli, int argc, char **argv);
 int ad_cmd_encode_text(ad_cli *cli, int argc, char **argv);
+int ad_cmd_encode_image(ad_cli *cli, int argc, char **argv);
 
 /* 1 when argv holds -h or --help. */
 int ad_cli_wants_help(int argc, char **argv);

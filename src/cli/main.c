@@ -16,8 +16,11 @@ static const ad_command commands[] = {
     {"info", "list the tensors of a safetensors file or the variables of a netCDF file", ad_cmd_info},
     {"config", "check a job file and print the effective configuration (or the key reference)", ad_cmd_config},
     {"tokenize", "print WordPiece token ids of texts read from stdin", ad_cmd_tokenize},
+    {"embed", "run the frozen encoders over the corpus into embedding caches", ad_cmd_embed},
     {"pretrain", "train the Adaptor on cached embeddings (data-parallel)", ad_cmd_pretrain},
+    {"eval", "retrieval and zero-shot evaluation before and after the Adaptor", ad_cmd_eval},
     {"encode-text", "print text embeddings of texts read from stdin", ad_cmd_encode_text},
+    {"encode-image", "write image embeddings of image files to a netCDF file", ad_cmd_encode_image},
     {NULL, NULL, NULL},
 };
 

@@ -120,3 +120,37 @@ int ad_cache_pair_rows(const ad_cache *img, const ad_cache *txt, int64_t **rows_
     *dropped = N - k;
     return AD_OK;
 }
+
+int ad_adaptor_config_from(const ad_config *cfg, int dv, int dt, int tokens,
+                           ad_adaptor_config *out)
+{
+    int64_t P, F, H, L;
+    double dropout, logit0;
+    AD_TRY(ad_config_int(cfg, "adaptor", "projection_dim", &P));
+    AD_TRY(ad_config_int(cfg, "adaptor", "ffn_dim", &F));
+    AD_TRY(ad_config_int(cfg, "adaptor", "num_heads", &H));
+    AD_TRY(ad_config_int(cfg, "adaptor", "num_layers", &L));
+    AD_TRY(ad_config_float(cfg, "adaptor", "dropout", &dropout));
+    AD_TRY(ad_config_float(cfg, "adaptor", "logit_scale_init", &logit0));
+    *out = (ad_adaptor_config){.dv = dv, .dt = dt, .proj = (int)P, .ffn = (int)F,
+                               .heads = (int)H, .layers = (int)L, .dropout = (float)dropout,
+                               .ln_eps = 1e-5f, .logit_scale_init = (float)logit0,
+                               .tokens = tokens};
+    return AD_OK;
+}
+
+int ad_adaptor_layout(const ad_adaptor *m, ad_ckpt_tensor **tensors, ad_ckpt_layout *layout)
+{
+    ad_ckpt_tensor *t = ad_calloc(m->ntensors, sizeof *t, "checkpoint layout");
+    if (!t)
+        return AD_ERR_NOMEM;
+    for (size_t i = 0; i < m->ntensors; i++) {
+        const ad_param_tensor *p = &m->tensors[i];
+        t[i] = (ad_ckpt_tensor){.name = p->name, .offset = p->offset, .ndim = p->ndim};
+        t[i].shape[0] = p->shape[0];
+        t[i].shape[1] = p->shape[1];
+    }
+    *tensors = t;
+    *layout = (ad_ckpt_layout){t, m->ntensors, m->nparams};
+    return AD_OK;
+}

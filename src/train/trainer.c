@@ -158,31 +158,13 @@ static int load_window(trainer *t, int64_t epoch, int64_t k)
 static int build_model(trainer *t)
 {
     const ad_config *c = t->cfg;
-    int64_t P, F, H, L;
-    double dropout, logit0, wimg;
-    AD_TRY(ad_config_int(c, "adaptor", "projection_dim", &P));
-    AD_TRY(ad_config_int(c, "adaptor", "ffn_dim", &F));
-    AD_TRY(ad_config_int(c, "adaptor", "num_heads", &H));
-    AD_TRY(ad_config_int(c, "adaptor", "num_layers", &L));
-    AD_TRY(ad_config_float(c, "adaptor", "dropout", &dropout));
-    AD_TRY(ad_config_float(c, "adaptor", "logit_scale_init", &logit0));
+    double wimg;
+    ad_adaptor_config ac;
     AD_TRY(ad_config_float(c, "adaptor", "image_weight", &wimg));
-    ad_adaptor_config ac = {.dv = ad_cache_dim(t->img), .dt = ad_cache_dim(t->txt),
-                            .proj = (int)P, .ffn = (int)F, .heads = (int)H, .layers = (int)L,
-                            .dropout = (float)dropout, .ln_eps = 1e-5f,
-                            .logit_scale_init = (float)logit0, .tokens = t->tv > 0};
+    AD_TRY(ad_adaptor_config_from(c, ad_cache_dim(t->img), ad_cache_dim(t->txt), t->tv > 0, &ac));
     AD_TRY(ad_adaptor_create(&ac, &t->m));
     ad_adaptor_init(t->m, t->seed);
-    t->ctensors = ad_calloc(t->m->ntensors, sizeof *t->ctensors, "checkpoint layout");
-    if (!t->ctensors)
-        return AD_ERR_NOMEM;
-    for (size_t i = 0; i < t->m->ntensors; i++) {
-        const ad_param_tensor *p = &t->m->tensors[i];
-        t->ctensors[i] = (ad_ckpt_tensor){.name = p->name, .offset = p->offset, .ndim = p->ndim};
-        t->ctensors[i].shape[0] = p->shape[0];
-        t->ctensors[i].shape[1] = p->shape[1];
-    }
-    t->layout = (ad_ckpt_layout){t->ctensors, t->m->ntensors, t->m->nparams};
+    AD_TRY(ad_adaptor_layout(t->m, &t->ctensors, &t->layout));
     if (ad_config_is_set(c, "adaptor", "init"))
         AD_TRY(ad_ckpt_load_weights(ad_config_get(c, "adaptor", "init"), &t->layout,
                                     t->m->params));

@@ -1,0 +1,23 @@
+/* eval.nc: the numbers `adaptor eval` (and later downstream stages) produce, one record
+ * per number so new metrics never change the layout (like metrics.nc's `eval` group):
+ *
+ *   dimension record (unlimited)
+ *   string split(record), string model(record), string metric(record), double value(record)
+ *   global attributes: adaptor_eval_version = 1, config, adaptor_version
+ *
+ * Written atomically (temporary file, fsync, rename) by one rank. */
+#ifndef ADAPTOR_EVALFILE_H
+#define ADAPTOR_EVALFILE_H
+
+#include <stddef.h>
+
+typedef struct ad_eval_record {
+    char split[32];
+    char model[32];
+    char metric[64];
+    double value;
+} ad_eval_record;
+
+int ad_evalfile_write(const char *path, const ad_eval_record *rec, size_t n, const char *config);
+
+#endif

@@ -1,0 +1,73 @@
+#include "adaptor/evalfile.h"
+
+#include "adaptor/error.h"
+#include "adaptor/fsutil.h"
+#include "adaptor/version.h"
+
+#include "ncutil.h"
+
+#include <netcdf.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+int ad_evalfile_write(const char *path, const ad_eval_record *rec, size_t n, const char *config)
+{
+    char tmp[4096];
+    AD_TRY(ad_nc_tmp_name(tmp, sizeof tmp, path, (long)getpid()));
+    int nc, st, dim, vs, vm, vk, vv;
+    if ((st = nc_create(tmp, NC_NETCDF4 | NC_CLOBBER, &nc)) != NC_NOERR)
+        return ad_nc_fail(st, path, "create");
+    const char **cols[3] = {NULL, NULL, NULL};
+    double *vals = NULL;
+    int rc = AD_OK;
+    int ver = 1;
+    if ((st = nc_def_dim(nc, "record", NC_UNLIMITED, &dim)) ||
+        (st = nc_def_var(nc, "split", NC_STRING, 1, &dim, &vs)) ||
+        (st = nc_def_var(nc, "model", NC_STRING, 1, &dim, &vm)) ||
+        (st = nc_def_var(nc, "metric", NC_STRING, 1, &dim, &vk)) ||
+        (st = nc_def_var(nc, "value", NC_DOUBLE, 1, &dim, &vv)) ||
+        (st = nc_put_att_int(nc, NC_GLOBAL, "adaptor_eval_version", NC_INT, 1, &ver))) {
+        rc = ad_nc_fail(st, path, "define");
+        goto done;
+    }
+    if ((rc = ad_nc_put_text_att(nc, path, "config", config)) != AD_OK ||
+        (rc = ad_nc_put_text_att(nc, path, "adaptor_version",
+                                 ADAPTOR_VERSION " " ADAPTOR_GIT_COMMIT)) != AD_OK)
+        goto done;
+    for (int c = 0; c < 3; c++) {
+        cols[c] = ad_malloc((n ? n : 1) * sizeof(char *), "eval records");
+        if (!cols[c]) {
+            rc = AD_ERR_NOMEM;
+            goto done;
+        }
+    }
+    vals = ad_malloc((n ? n : 1) * sizeof *vals, "eval records");
+    if (!vals) {
+        rc = AD_ERR_NOMEM;
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        cols[0][i] = rec[i].split;
+        cols[1][i] = rec[i].model;
+        cols[2][i] = rec[i].metric;
+        vals[i] = rec[i].value;
+    }
+    size_t start = 0, count = n;
+    if (n && ((st = nc_put_vara_string(nc, vs, &start, &count, cols[0])) ||
+              (st = nc_put_vara_string(nc, vm, &start, &count, cols[1])) ||
+              (st = nc_put_vara_string(nc, vk, &start, &count, cols[2])) ||
+              (st = nc_put_vara_double(nc, vv, &start, &count, vals))))
+        rc = ad_nc_fail(st, path, "write");
+done:
+    for (int c = 0; c < 3; c++)
+        free(cols[c]);
+    free(vals);
+    st = nc_close(nc);
+    if (rc == AD_OK && st != NC_NOERR)
+        rc = ad_nc_fail(st, path, "close");
+    if (rc == AD_OK)
+        rc = ad_fsync_rename(tmp, path);
+    if (rc != AD_OK)
+        unlink(tmp);
+    return rc;
+}

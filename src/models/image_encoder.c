@@ -1,0 +1,121 @@
+#include "adaptor/image_encoder.h"
+
+#include "adaptor/dinov2.h"
+#include "adaptor/error.h"
+#include "adaptor/resnet.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct ad_image_encoder {
+    ad_image_arch arch;
+    ad_dinov2 *dino;
+    ad_resnet *resnet;
+};
+
+static int parse_word(const char *name, const char *const *words, int n, const char *what,
+                      int *out)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(name, words[i]) == 0) {
+            *out = i;
+            return AD_OK;
+        }
+    char list[128] = "";
+    for (int i = 0; i < n; i++) {
+        strncat(list, words[i], sizeof list - strlen(list) - 1);
+        if (i + 1 < n)
+            strncat(list, ", ", sizeof list - strlen(list) - 1);
+    }
+    return ad_fail(AD_ERR_ARG, "%s '%s' is not one of %s", what, name, list);
+}
+
+int ad_image_output_parse(const char *name, ad_image_output *out)
+{
+    static const char *const w[] = {"cls", "tokens", "mean"};
+    int i = 0;
+    AD_TRY(parse_word(name, w, 3, "image output", &i));
+    *out = (ad_image_output)i;
+    return AD_OK;
+}
+
+int ad_pos_interp_parse(const char *name, ad_pos_interp *out)
+{
+    static const char *const w[] = {"hub", "hf", "aa"};
+    int i = 0;
+    AD_TRY(parse_word(name, w, 3, "position interpolation", &i));
+    *out = (ad_pos_interp)i;
+    return AD_OK;
+}
+
+int ad_image_arch_parse(const char *name, ad_image_arch *out)
+{
+    static const char *const w[] = {"dinov2", "resnet"};
+    int i = 0;
+    AD_TRY(parse_word(name, w, 2, "image encoder architecture", &i));
+    *out = (ad_image_arch)i;
+    return AD_OK;
+}
+
+int ad_image_encoder_load(const char *model_dir, ad_image_arch arch, ad_image_encoder **out)
+{
+    *out = NULL;
+    ad_image_encoder *e = ad_calloc(1, sizeof *e, "image encoder");
+    if (!e)
+        return AD_ERR_NOMEM;
+    e->arch = arch;
+    int rc;
+    if (arch == AD_ARCH_DINOV2)
+        rc = ad_dinov2_load(model_dir, &e->dino);
+    else if (arch == AD_ARCH_RESNET)
+        rc = ad_resnet_load(model_dir, &e->resnet);
+    else
+        rc = ad_fail(AD_ERR_ARG, "image encoder: unknown architecture %d", (int)arch);
+    if (rc != AD_OK) {
+        free(e);
+        return rc;
+    }
+    *out = e;
+    return AD_OK;
+}
+
+void ad_image_encoder_destroy(ad_image_encoder *e)
+{
+    if (!e)
+        return;
+    ad_dinov2_destroy(e->dino);
+    ad_resnet_destroy(e->resnet);
+    free(e);
+}
+
+ad_image_arch ad_image_encoder_arch(const ad_image_encoder *e) { return e->arch; }
+
+int ad_image_encoder_dim(const ad_image_encoder *e)
+{
+    return e->dino ? ad_dinov2_get_config(e->dino)->hidden : ad_resnet_dim(e->resnet);
+}
+
+int ad_image_encoder_count(const ad_image_encoder *e, ad_image_output what, int h, int w,
+                           int *count)
+{
+    if (e->dino) {
+        int p = ad_dinov2_get_config(e->dino)->patch;
+        if (h < p || w < p)
+            return ad_fail(AD_ERR_ARG, "DINOv2: image %dx%d is smaller than one %dx%d patch", w,
+                           h, p, p);
+        *count = ad_dinov2_count(e->dino, what, h, w);
+        return AD_OK;
+    }
+    int y, x, c;
+    AD_TRY(ad_resnet_stage_shape(e->resnet, 4, h, w, &y, &x, &c));
+    *count = what == AD_IMG_TOKENS ? y * x : 1;
+    return AD_OK;
+}
+
+int ad_image_encoder_forward(ad_image_encoder *e, const float *images, int batch, int h, int w,
+                             ad_image_output what, ad_pos_interp pos, float *out)
+{
+    if (e->dino)
+        return ad_dinov2_forward(e->dino, images, batch, h, w, pos, what, out);
+    return ad_resnet_forward(e->resnet, images, batch, h, w, what, out);
+}

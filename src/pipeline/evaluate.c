@@ -1,0 +1,430 @@
+#include "adaptor/evaluate.h"
+
+#include "adaptor/adaptor.h"
+#include "adaptor/auroc.h"
+#include "adaptor/bert.h"
+#include "adaptor/cache.h"
+#include "adaptor/checkpoint.h"
+#include "adaptor/error.h"
+#include "adaptor/evalfile.h"
+#include "adaptor/fsutil.h"
+#include "adaptor/l2norm.h"
+#include "adaptor/log.h"
+#include "adaptor/manifest.h"
+#include "adaptor/nn.h"
+#include "adaptor/pipeline.h"
+#include "adaptor/retrieval.h"
+#include "adaptor/wordpiece.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { V_PROJECTION, V_ADAPTOR, V_INIT, NVARIANTS };
+static const char *variant_name[NVARIANTS] = {"projection", "adaptor", "init"};
+
+typedef struct records {
+    ad_eval_record *r;
+    size_t n, cap;
+} records;
+
+static int add(records *R, const char *split, const char *model, const char *metric, double v)
+{
+    if (R->n == R->cap) {
+        size_t cap = R->cap ? 2 * R->cap : 64;
+        ad_eval_record *nr = realloc(R->r, cap * sizeof *nr);
+        if (!nr)
+            return ad_fail(AD_ERR_NOMEM, "out of memory for evaluation records");
+        R->r = nr;
+        R->cap = cap;
+    }
+    ad_eval_record *e = &R->r[R->n++];
+    snprintf(e->split, sizeof e->split, "%s", split);
+    snprintf(e->model, sizeof e->model, "%s", model);
+    snprintf(e->metric, sizeof e->metric, "%s", metric);
+    e->value = v;
+    return AD_OK;
+}
+
+static int agree(MPI_Comm comm, int rc)
+{
+    int bad = rc != AD_OK, any;
+    MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, comm);
+    if (any && rc == AD_OK)
+        return ad_fail(AD_ERR_PEER, "another rank failed (see its message)");
+    return rc;
+}
+
+/* One split's data on this rank: a contiguous block of the usable pairs. */
+typedef struct block {
+    ad_cache *img, *txt;
+    int64_t N, first, n;
+    int tv, tt;
+    size_t row_v, row_t;
+    float *xv, *xt;
+    uint8_t *tmask;
+    int64_t *ids; /* sample ids of the block's pairs */
+} block;
+
+static void block_free(block *b)
+{
+    ad_cache_close(b->img);
+    ad_cache_close(b->txt);
+    free(b->xv);
+    free(b->xt);
+    free(b->tmask);
+    free(b->ids);
+    memset(b, 0, sizeof *b);
+}
+
+static int block_load(block *b, const ad_config *cfg, const char *split, int rank, int size)
+{
+    char path[4096];
+    int64_t *ri = NULL, *rt = NULL, dropped;
+    AD_TRY(ad_cache_file(cfg, "image", split, path, sizeof path));
+    AD_TRY(ad_cache_open(path, &b->img));
+    AD_TRY(ad_cache_file(cfg, "text", split, path, sizeof path));
+    AD_TRY(ad_cache_open(path, &b->txt));
+    AD_TRY(ad_cache_pair_rows(b->img, b->txt, &ri, &rt, &b->N, &dropped));
+    int64_t base = b->N / size, extra = b->N % size;
+    b->n = base + (rank < extra);
+    b->first = rank * base + (rank < extra ? rank : extra);
+    b->tv = ad_cache_tokens(b->img);
+    b->tt = ad_cache_tokens(b->txt);
+    b->row_v = (size_t)(b->tv ? b->tv : 1) * ad_cache_dim(b->img);
+    b->row_t = (size_t)(b->tt ? b->tt : 1) * ad_cache_dim(b->txt);
+    size_t n = (size_t)(b->n ? b->n : 1);
+    b->xv = ad_malloc(n * b->row_v * sizeof(float), "image embeddings");
+    b->xt = ad_malloc(n * b->row_t * sizeof(float), "text embeddings");
+    b->tmask = ad_malloc(n * (size_t)(b->tt ? b->tt : 1), "text masks");
+    b->ids = ad_malloc(n * sizeof *b->ids, "sample ids");
+    int rc = b->xv && b->xt && b->tmask && b->ids ? AD_OK : AD_ERR_NOMEM;
+    if (rc == AD_OK)
+        rc = ad_cache_read_rows(b->img, ri + b->first, b->n, b->xv, NULL);
+    if (rc == AD_OK)
+        rc = ad_cache_read_rows(b->txt, rt + b->first, b->n, b->xt, b->tt ? b->tmask : NULL);
+    for (int64_t i = 0; rc == AD_OK && i < b->n; i++)
+        b->ids[i] = ad_cache_ids(b->img)[ri[b->first + i]];
+    free(ri);
+    free(rt);
+    return rc;
+}
+
+/* Embeddings of the block under one variant, in chunks (activations stay small). */
+static int embed_block(ad_adaptor *m, int variant, const block *b, float *v, float *t)
+{
+    int P = m->cfg.proj;
+    const int chunk = 256;
+    for (int64_t s = 0; s < b->n; s += chunk) {
+        int nb = (int)(b->n - s < chunk ? b->n - s : chunk);
+        const float *xv = b->xv + (size_t)s * b->row_v, *xt = b->xt + (size_t)s * b->row_t;
+        float *vo = v + (size_t)s * P, *to = t + (size_t)s * P;
+        if (variant == V_PROJECTION) {
+            /* The first token's row (the only one for pooled caches): leading dimension =
+             * the whole sample. */
+            ad_linear_forward(vo, P, xv, (int)b->row_v, m->w_img, NULL, nb, m->cfg.dv, P);
+            ad_linear_forward(to, P, xt, (int)b->row_t, m->w_txt, NULL, nb, m->cfg.dt, P);
+            ad_l2norm_forward(vo, NULL, vo, nb, P);
+            ad_l2norm_forward(to, NULL, to, nb, P);
+        } else {
+            ad_adaptor_batch x = {xv, xt, b->tt ? b->tmask + (size_t)s * b->tt : NULL, b->tv, b->tt};
+            AD_TRY(ad_adaptor_forward_pair(m, &x, nb, vo, to, NULL));
+        }
+    }
+    return AD_OK;
+}
+
+/* "Pleural_Effusion" -> "pleural effusion" */
+static void prompt_of(const char *label, char *out, size_t n)
+{
+    size_t i = 0;
+    for (; label[i] && i + 1 < n; i++)
+        out[i] = label[i] == '_' ? ' ' : (char)tolower((unsigned char)label[i]);
+    out[i] = '\0';
+}
+
+/* Zero-shot AUROC per finding on rank 0 from the gathered image embeddings (pooled mode). */
+static int zero_shot(const ad_config *cfg, ad_adaptor *m, const float *v_all,
+                     const int64_t *ids_all, int64_t N, const char *split, const char *model,
+                     records *R, int *printed)
+{
+    char **labels;
+    int nlab;
+    AD_TRY(ad_config_list(cfg, "data", "label_columns", &labels, &nlab));
+    ad_manifest *man = NULL;
+    ad_tokenizer *tok = NULL;
+    ad_bert *bert = NULL;
+    int P = m->cfg.proj, rc;
+    int64_t mw;
+    float *pe = NULL, *pt = NULL, *pos = NULL, *neg = NULL;
+    int8_t *lab = NULL;
+    double *auc = NULL, mean = 0;
+    int32_t *ids = NULL;
+    int *len = NULL;
+    ad_bert_output what;
+    rc = ad_manifest_open_config(cfg, AD_LABEL_UNCERTAIN, NULL, &man);
+    if (rc == AD_OK)
+        rc = ad_config_int(cfg, "data", "max_words", &mw);
+    if (rc == AD_OK)
+        rc = ad_bert_output_parse(ad_config_get(cfg, "text_encoder", "pooling"), &what);
+    if (rc == AD_OK)
+        rc = ad_tokenizer_load(ad_config_get(cfg, "text_encoder", "model"), &tok);
+    if (rc == AD_OK)
+        rc = ad_bert_load(ad_config_get(cfg, "text_encoder", "model"), &bert);
+    int np = 2 * nlab;
+    if (rc == AD_OK) {
+        ids = ad_malloc((size_t)np * mw * sizeof *ids, "prompt ids");
+        len = ad_malloc((size_t)np * sizeof *len, "prompt lengths");
+        pe = ad_malloc((size_t)np * m->cfg.dt * sizeof *pe, "prompt embeddings");
+        pt = ad_malloc((size_t)np * P * sizeof *pt, "prompt embeddings");
+        pos = ad_malloc((size_t)nlab * P * sizeof *pos, "prompts");
+        neg = ad_malloc((size_t)nlab * P * sizeof *neg, "prompts");
+        lab = ad_malloc((size_t)N * nlab, "labels");
+        auc = ad_malloc((size_t)nlab * sizeof *auc, "AUROC");
+        if (!ids || !len || !pe || !pt || !pos || !neg || !lab || !auc)
+            rc = AD_ERR_NOMEM;
+    }
+    for (int k = 0; rc == AD_OK && k < nlab; k++) {
+        char p[256], q[300];
+        prompt_of(labels[k], p, sizeof p);
+        snprintf(q, sizeof q, "no %s", p);
+        rc = ad_tokenizer_encode(tok, p, (int)mw, ids + (size_t)(2 * k) * mw, &len[2 * k]);
+        if (rc == AD_OK)
+            rc = ad_tokenizer_encode(tok, q, (int)mw, ids + (size_t)(2 * k + 1) * mw, &len[2 * k + 1]);
+    }
+    if (rc == AD_OK && ad_bert_get_config(bert)->hidden != m->cfg.dt)
+        rc = ad_fail(AD_ERR_CONFIG, "%s: text encoder size %d, the Adaptor expects %d",
+                     ad_config_get(cfg, "text_encoder", "model"), ad_bert_get_config(bert)->hidden,
+                     m->cfg.dt);
+    if (rc == AD_OK)
+        rc = ad_bert_forward(bert, ids, len, np, (int)mw, what, pe);
+    if (rc == AD_OK) {
+        if (strcmp(model, "projection") == 0) {
+            ad_linear_forward(pt, P, pe, m->cfg.dt, m->w_txt, NULL, np, m->cfg.dt, P);
+            ad_l2norm_forward(pt, NULL, pt, np, P);
+        } else {
+            rc = ad_adaptor_forward(m, AD_TEXT, pe, np, pt, NULL);
+        }
+    }
+    for (int k = 0; rc == AD_OK && k < nlab; k++) {
+        memcpy(pos + (size_t)k * P, pt + (size_t)(2 * k) * P, P * sizeof(float));
+        memcpy(neg + (size_t)k * P, pt + (size_t)(2 * k + 1) * P, P * sizeof(float));
+    }
+    int nl = rc == AD_OK ? ad_manifest_n_labels(man) : 0;
+    if (rc == AD_OK && nl != nlab)
+        rc = ad_fail(AD_ERR_INTERNAL, "label columns %d vs %d", nl, nlab);
+    for (int64_t i = 0; rc == AD_OK && i < N; i++) {
+        const ad_manifest_row *row = ad_manifest_row_at(man, ids_all[i]);
+        if (!row) {
+            rc = ad_fail(AD_ERR_FORMAT, "%s: the cache's sample_id %lld is not a row of %s",
+                         split, (long long)ids_all[i], ad_manifest_path(man));
+            break;
+        }
+        memcpy(lab + (size_t)i * nlab, row->labels, (size_t)nlab);
+    }
+    if (rc == AD_OK)
+        rc = ad_zeroshot_auroc(v_all, N, P, pos, neg, lab, nlab, (const char *const *)labels, auc,
+                               &mean);
+    for (int k = 0; rc == AD_OK && k < nlab; k++) {
+        char metric[64];
+        snprintf(metric, sizeof metric, "zeroshot_auroc_%s", labels[k]);
+        rc = add(R, split, model, metric, auc[k]);
+    }
+    if (rc == AD_OK)
+        rc = add(R, split, model, "zeroshot_auroc_mean", mean);
+    if (rc == AD_OK) {
+        if (!*printed) {
+            fprintf(stderr, "zero-shot AUROC (%s): ", split);
+            for (int k = 0; k < nlab; k++)
+                fprintf(stderr, "%s%s", k ? ", " : "", labels[k]);
+            fprintf(stderr, "\n");
+            *printed = 1;
+        }
+        fprintf(stderr, "  %-10s mean %.3f :", model, mean);
+        for (int k = 0; k < nlab; k++)
+            fprintf(stderr, " %.3f", auc[k]);
+        fprintf(stderr, "\n");
+    }
+    free(ids);
+    free(len);
+    free(pe);
+    free(pt);
+    free(pos);
+    free(neg);
+    free(lab);
+    free(auc);
+    free(labels);
+    ad_bert_destroy(bert);
+    ad_tokenizer_destroy(tok);
+    ad_manifest_close(man);
+    return rc;
+}
+
+static int eval_split(MPI_Comm comm, const ad_config *cfg, ad_adaptor *models[NVARIANTS],
+                      block *b, const char *split, records *R)
+{
+    int rank, size;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    char **ks;
+    int nk;
+    int k[AD_RETRIEVAL_MAX_K];
+    AD_TRY(ad_config_list(cfg, "eval", "recall_k", &ks, &nk));
+    if (nk > AD_RETRIEVAL_MAX_K)
+        nk = AD_RETRIEVAL_MAX_K;
+    for (int i = 0; i < nk; i++)
+        k[i] = atoi(ks[i]);
+    free(ks);
+    int P = models[0]->cfg.proj;
+    size_t n = (size_t)(b->n ? b->n : 1);
+    float *v = ad_malloc(n * P * sizeof(float), "embeddings"), *t = ad_malloc(n * P * sizeof(float), "embeddings");
+    if (!v || !t) {
+        free(v);
+        free(t);
+        return AD_ERR_NOMEM;
+    }
+    int labels = ad_config_is_set(cfg, "data", "label_columns") && !models[0]->cfg.tokens;
+    int rc = AD_OK, printed = 0;
+    if (rank == 0) {
+        fprintf(stderr, "\nretrieval on %s (%lld pairs; chance Recall@1 %.4f)\n", split,
+                (long long)b->N, 1.0 / (double)b->N);
+        fprintf(stderr, "  %-10s |", "model");
+        for (int i = 0; i < nk; i++)
+            fprintf(stderr, " i2t R@%-3d", k[i]);
+        fprintf(stderr, " i2t medR |");
+        for (int i = 0; i < nk; i++)
+            fprintf(stderr, " t2i R@%-3d", k[i]);
+        fprintf(stderr, " t2i medR\n");
+    }
+    for (int var = 0; var < NVARIANTS && rc == AD_OK; var++) {
+        ad_adaptor *m = models[var == V_INIT ? 1 : 0];
+        rc = agree(comm, embed_block(m, var, b, v, t));
+        ad_retrieval_result res;
+        if (rc == AD_OK)
+            rc = ad_retrieval(comm, v, t, b->n, P, k, nk, &res, NULL, NULL);
+        const char *name = variant_name[var];
+        for (int i = 0; i < nk && rc == AD_OK; i++) {
+            char metric[32];
+            snprintf(metric, sizeof metric, "i2t_R@%d", k[i]);
+            rc = add(R, split, name, metric, res.i2t.recall[i]);
+            snprintf(metric, sizeof metric, "t2i_R@%d", k[i]);
+            if (rc == AD_OK)
+                rc = add(R, split, name, metric, res.t2i.recall[i]);
+        }
+        if (rc == AD_OK)
+            rc = add(R, split, name, "i2t_median_rank", res.i2t.median_rank);
+        if (rc == AD_OK)
+            rc = add(R, split, name, "t2i_median_rank", res.t2i.median_rank);
+        if (rc == AD_OK)
+            rc = add(R, split, name, "i2t_mean_rank", res.i2t.mean_rank);
+        if (rc == AD_OK)
+            rc = add(R, split, name, "t2i_mean_rank", res.t2i.mean_rank);
+        if (rc == AD_OK && rank == 0) {
+            fprintf(stderr, "  %-10s |", name);
+            for (int i = 0; i < nk; i++)
+                fprintf(stderr, " %9.4f", res.i2t.recall[i]);
+            fprintf(stderr, " %8.1f |", res.i2t.median_rank);
+            for (int i = 0; i < nk; i++)
+                fprintf(stderr, " %9.4f", res.t2i.recall[i]);
+            fprintf(stderr, " %8.1f\n", res.t2i.median_rank);
+        }
+        if (rc == AD_OK && labels && var != V_INIT) {
+            /* Zero-shot runs on rank 0 over every image of the split. */
+            float *v_all = rank == 0 ? ad_malloc((size_t)b->N * P * sizeof(float), "embeddings") : NULL;
+            int64_t *ids_all = rank == 0 ? ad_malloc((size_t)b->N * sizeof(int64_t), "ids") : NULL;
+            int *cnt = ad_malloc(2 * (size_t)size * sizeof(int), "counts");
+            int lrc = (rank == 0 && (!v_all || !ids_all)) || !cnt ? AD_ERR_NOMEM : AD_OK;
+            rc = agree(comm, lrc);
+            if (rc == AD_OK) {
+                int mine = (int)b->n, *displ = cnt + size;
+                MPI_Gather(&mine, 1, MPI_INT, cnt, 1, MPI_INT, 0, comm);
+                if (rank == 0) {
+                    displ[0] = 0;
+                    for (int r = 1; r < size; r++)
+                        displ[r] = displ[r - 1] + cnt[r - 1];
+                }
+                MPI_Gatherv(b->ids, mine, MPI_INT64_T, ids_all, cnt, displ, MPI_INT64_T, 0, comm);
+                for (int r = 0; rank == 0 && r < size; r++) {
+                    cnt[r] *= P;
+                    displ[r] *= P;
+                }
+                MPI_Gatherv(v, mine * P, MPI_FLOAT, v_all, cnt, displ, MPI_FLOAT, 0, comm);
+                lrc = rank == 0 ? zero_shot(cfg, m, v_all, ids_all, b->N, split, name, R, &printed)
+                                : AD_OK;
+                rc = agree(comm, lrc);
+            }
+            free(v_all);
+            free(ids_all);
+            free(cnt);
+        }
+    }
+    free(v);
+    free(t);
+    return rc;
+}
+
+int ad_evaluate(MPI_Comm comm, const ad_config *cfg, const char *weights)
+{
+    int rank;
+    MPI_Comm_rank(comm, &rank);
+    char **splits = NULL, *config_text = NULL, path[4200];
+    int nsplits = 0;
+    ad_adaptor *models[2] = {NULL, NULL};
+    ad_ckpt_tensor *tensors = NULL;
+    records R = {0};
+    int rc = ad_config_list(cfg, "eval", "splits", &splits, &nsplits);
+    if (rc == AD_OK)
+        rc = ad_config_dump(cfg, &config_text);
+    if (rc == AD_OK)
+        rc = ad_config_require(cfg, "output", "dir");
+    if (rc == AD_OK && !weights) {
+        rc = ad_path_join(path, sizeof path, ad_config_get(cfg, "output", "dir"), "model.safetensors");
+        weights = path;
+    }
+    rc = agree(comm, rc);
+    for (int s = 0; s < nsplits && rc == AD_OK; s++) {
+        block b;
+        memset(&b, 0, sizeof b);
+        rc = agree(comm, block_load(&b, cfg, splits[s], rank, ad_log_size()));
+        if (rc == AD_OK && !models[0]) {
+            ad_adaptor_config ac;
+            ad_ckpt_layout layout;
+            int64_t seed;
+            int lrc = ad_adaptor_config_from(cfg, ad_cache_dim(b.img), ad_cache_dim(b.txt), b.tv > 0, &ac);
+            if (lrc == AD_OK)
+                lrc = ad_config_int(cfg, "train", "seed", &seed);
+            if (lrc == AD_OK)
+                lrc = ad_adaptor_create(&ac, &models[0]);
+            if (lrc == AD_OK)
+                lrc = ad_adaptor_create(&ac, &models[1]);
+            if (lrc == AD_OK)
+                lrc = ad_adaptor_layout(models[0], &tensors, &layout);
+            if (lrc == AD_OK)
+                lrc = ad_ckpt_load_weights(weights, &layout, models[0]->params);
+            if (lrc == AD_OK)
+                ad_adaptor_init(models[1], (uint64_t)seed);
+            rc = agree(comm, lrc);
+        }
+        ad_adaptor *per[NVARIANTS] = {models[0], models[1], models[1]};
+        if (rc == AD_OK)
+            rc = eval_split(comm, cfg, per, &b, splits[s], &R);
+        block_free(&b);
+    }
+    if (rc == AD_OK && rank == 0) {
+        char out[4200];
+        rc = ad_path_join(out, sizeof out, ad_config_get(cfg, "output", "dir"), "eval.nc");
+        if (rc == AD_OK)
+            rc = ad_evalfile_write(out, R.r, R.n, config_text);
+        if (rc == AD_OK)
+            ad_info("\neval: %zu numbers written to %s", R.n, out);
+    }
+    rc = agree(comm, rc);
+    free(R.r);
+    free(tensors);
+    ad_adaptor_destroy(models[0]);
+    ad_adaptor_destroy(models[1]);
+    free(splits);
+    free(config_text);
+    return rc;
+}
