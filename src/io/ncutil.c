@@ -48,21 +48,3 @@ int ad_nc_tmp_name(char *out, size_t n, const char *path, long pid)
     return AD_OK;
 }
 
-int ad_mpi_agree(MPI_Comm comm, int rc, const char *path)
-{
-    int rank;
-    MPI_Comm_rank(comm, &rank);
-    /* MAXLOC picks the largest code; its lowest rank breaks ties, so every rank names the
-     * same culprit. */
-    struct {
-        int code;
-        int rank;
-    } in = {rc, rank}, out;
-    if (MPI_Allreduce(&in, &out, 1, MPI_2INT, MPI_MAXLOC, comm) != MPI_SUCCESS)
-        return ad_fail(AD_ERR_MPI, "%s: MPI_Allreduce failed", path);
-    if (out.code == AD_OK)
-        return AD_OK;
-    if (rc == AD_OK)
-        ad_fail(out.code, "%s: failed on rank %d", path, out.rank);
-    return rc != AD_OK ? rc : out.code;
-}

@@ -15,9 +15,6 @@ int ad_nc_put_text_att(int ncid, const char *path, const char *name, const char 
 /* A temporary name beside path: "<path>.tmp.<pid>" (out must hold 4096 bytes). */
 int ad_nc_tmp_name(char *out, size_t n, const char *path, long pid);
 
-/* Collective agreement on a status: returns AD_OK when every rank passed rc == AD_OK,
- * else a failing rank's code on every rank; ranks that did not fail themselves record
- * "<path>: failed on rank <r>" unless they already hold a message of their own. */
-int ad_mpi_agree(MPI_Comm comm, int rc, const char *path);
+#include "adaptor/mpiutil.h"
 
 #endif

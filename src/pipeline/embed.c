@@ -7,6 +7,7 @@
 #include "adaptor/image.h"
 #include "adaptor/image_encoder.h"
 #include "adaptor/log.h"
+#include "adaptor/mpiutil.h"
 #include "adaptor/manifest.h"
 #include "adaptor/mgca_text.h"
 #include "adaptor/pipeline.h"
@@ -299,14 +300,6 @@ typedef struct split_stats {
     double seconds;
 } split_stats;
 
-static int agree(MPI_Comm comm, int rc)
-{
-    int bad = rc != AD_OK, any;
-    MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, comm);
-    if (any && rc == AD_OK)
-        return ad_fail(AD_ERR_PEER, "another rank failed (see its message)");
-    return rc;
-}
 
 /* An existing cache is reused when it opens and holds exactly this selection. */
 static int cache_complete(const char *path, const selection *s, const encoder *e)
@@ -382,7 +375,7 @@ static int embed_split(MPI_Comm comm, const ad_config *cfg, encoder *e, const se
                                                            ? mine - k * e->batch : e->batch));
             int lrc = nb ? encode_rows(e, s, first + at, nb, skip_bad, manifest, ids, &st->bad)
                          : AD_OK;
-            rc = agree(comm, lrc);
+            rc = ad_mpi_agree(comm, lrc, NULL);
             if (rc == AD_OK)
                 rc = ad_cache_write_rows(w, at, nb, ids, e->out, e->tokens ? e->mask : NULL);
         }
@@ -421,11 +414,11 @@ int ad_embed(MPI_Comm comm, const ad_config *cfg, const char *modality)
         rc = encoder_open(&enc[0], cfg, 1, config_text);
     if (rc == AD_OK && want_text)
         rc = encoder_open(&enc[1], cfg, 0, config_text);
-    rc = agree(comm, rc);
+    rc = ad_mpi_agree(comm, rc, NULL);
     for (int k = 0; k < nsplits && rc == AD_OK; k++) {
         selection s;
         int64_t dropped = 0;
-        rc = agree(comm, select_rows(m, splits[k], &s, &dropped));
+        rc = ad_mpi_agree(comm, select_rows(m, splits[k], &s, &dropped), NULL);
         split_stats st[2];
         memset(st, 0, sizeof st);
         for (int i = 0; i < 2 && rc == AD_OK; i++) {

@@ -10,6 +10,7 @@
 #include "adaptor/fsutil.h"
 #include "adaptor/l2norm.h"
 #include "adaptor/log.h"
+#include "adaptor/mpiutil.h"
 #include "adaptor/manifest.h"
 #include "adaptor/nn.h"
 #include "adaptor/pipeline.h"
@@ -47,14 +48,6 @@ static int add(records *R, const char *split, const char *model, const char *met
     return AD_OK;
 }
 
-static int agree(MPI_Comm comm, int rc)
-{
-    int bad = rc != AD_OK, any;
-    MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, comm);
-    if (any && rc == AD_OK)
-        return ad_fail(AD_ERR_PEER, "another rank failed (see its message)");
-    return rc;
-}
 
 /* One split's data on this rank: a contiguous block of the usable pairs. */
 typedef struct block {
@@ -299,7 +292,7 @@ static int eval_split(MPI_Comm comm, const ad_config *cfg, ad_adaptor *models[NV
     }
     for (int var = 0; var < NVARIANTS && rc == AD_OK; var++) {
         ad_adaptor *m = models[var == V_INIT ? 1 : 0];
-        rc = agree(comm, embed_block(m, var, b, v, t));
+        rc = ad_mpi_agree(comm, embed_block(m, var, b, v, t), NULL);
         ad_retrieval_result res;
         if (rc == AD_OK)
             rc = ad_retrieval(comm, v, t, b->n, P, k, nk, &res, NULL, NULL);
@@ -335,7 +328,7 @@ static int eval_split(MPI_Comm comm, const ad_config *cfg, ad_adaptor *models[NV
             int64_t *ids_all = rank == 0 ? ad_malloc((size_t)b->N * sizeof(int64_t), "ids") : NULL;
             int *cnt = ad_malloc(2 * (size_t)size * sizeof(int), "counts");
             int lrc = (rank == 0 && (!v_all || !ids_all)) || !cnt ? AD_ERR_NOMEM : AD_OK;
-            rc = agree(comm, lrc);
+            rc = ad_mpi_agree(comm, lrc, NULL);
             if (rc == AD_OK) {
                 int mine = (int)b->n, *displ = cnt + size;
                 MPI_Gather(&mine, 1, MPI_INT, cnt, 1, MPI_INT, 0, comm);
@@ -352,7 +345,7 @@ static int eval_split(MPI_Comm comm, const ad_config *cfg, ad_adaptor *models[NV
                 MPI_Gatherv(v, mine * P, MPI_FLOAT, v_all, cnt, displ, MPI_FLOAT, 0, comm);
                 lrc = rank == 0 ? zero_shot(cfg, m, v_all, ids_all, b->N, split, name, R, &printed)
                                 : AD_OK;
-                rc = agree(comm, lrc);
+                rc = ad_mpi_agree(comm, lrc, NULL);
             }
             free(v_all);
             free(ids_all);
@@ -382,11 +375,11 @@ int ad_evaluate(MPI_Comm comm, const ad_config *cfg, const char *weights)
         rc = ad_path_join(path, sizeof path, ad_config_get(cfg, "output", "dir"), "model.safetensors");
         weights = path;
     }
-    rc = agree(comm, rc);
+    rc = ad_mpi_agree(comm, rc, NULL);
     for (int s = 0; s < nsplits && rc == AD_OK; s++) {
         block b;
         memset(&b, 0, sizeof b);
-        rc = agree(comm, block_load(&b, cfg, splits[s], rank, ad_log_size()));
+        rc = ad_mpi_agree(comm, block_load(&b, cfg, splits[s], rank, ad_log_size()), NULL);
         if (rc == AD_OK && !models[0]) {
             ad_adaptor_config ac;
             ad_ckpt_layout layout;
@@ -404,7 +397,7 @@ int ad_evaluate(MPI_Comm comm, const ad_config *cfg, const char *weights)
                 lrc = ad_ckpt_load_weights(weights, &layout, models[0]->params);
             if (lrc == AD_OK)
                 ad_adaptor_init(models[1], (uint64_t)seed);
-            rc = agree(comm, lrc);
+            rc = ad_mpi_agree(comm, lrc, NULL);
         }
         ad_adaptor *per[NVARIANTS] = {models[0], models[1], models[1]};
         if (rc == AD_OK)
@@ -419,7 +412,7 @@ int ad_evaluate(MPI_Comm comm, const ad_config *cfg, const char *weights)
         if (rc == AD_OK)
             ad_info("\neval: %zu numbers written to %s", R.n, out);
     }
-    rc = agree(comm, rc);
+    rc = ad_mpi_agree(comm, rc, NULL);
     free(R.r);
     free(tensors);
     ad_adaptor_destroy(models[0]);

@@ -8,6 +8,7 @@
 #include "adaptor/error.h"
 #include "adaptor/fsutil.h"
 #include "adaptor/log.h"
+#include "adaptor/mpiutil.h"
 #include "adaptor/metrics.h"
 #include "adaptor/pipeline.h"
 #include "adaptor/rng.h"
@@ -232,17 +233,6 @@ static int plan(trainer *t)
     return AD_OK;
 }
 
-/* Every rank learns whether any rank failed, so nobody waits in a collective forever: the
- * caller turns a failure into MPI_Abort, but a *collective* decision lets all ranks report
- * the same thing when the failure is shared (a bad cache is bad for everyone). */
-static int agree(MPI_Comm comm, int rc)
-{
-    int bad = rc != AD_OK, any;
-    MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, comm);
-    if (any && rc == AD_OK)
-        return ad_fail(AD_ERR_PEER, "another rank failed (see its message)");
-    return rc;
-}
 
 static int save_checkpoint(trainer *t, int64_t step)
 {
@@ -263,7 +253,7 @@ static int save_checkpoint(trainer *t, int64_t step)
         if (rc == AD_OK)
             ad_info("checkpoint: %s", dir);
     }
-    return agree(t->comm, rc);
+    return ad_mpi_agree(t->comm, rc, NULL);
 }
 
 static int write_final(trainer *t)
@@ -342,7 +332,7 @@ static int prepare_run_dir(trainer *t, int resume)
         if (rc == AD_OK)
             rc = ad_config_write(t->cfg, dir);
     }
-    return agree(t->comm, rc);
+    return ad_mpi_agree(t->comm, rc, NULL);
 }
 
 static int open_metrics(trainer *t, int64_t start)
@@ -366,7 +356,7 @@ static int train_loop(trainer *t, int64_t start)
     int64_t last_saved = start;
     for (int64_t step = start + 1; step <= t->total; step++) {
         int64_t epoch = (step - 1) / t->spe, k = (step - 1) % t->spe;
-        AD_TRY(agree(t->comm, load_window(t, epoch, k)));
+        AD_TRY(ad_mpi_agree(t->comm, load_window(t, epoch, k), NULL));
         double lr = ad_schedule_lr(&t->sched, step);
         ad_rng drop;
         ad_rng_seed(&drop, t->seed, 0x44524f50ull ^ ((uint64_t)step << 20) ^ (uint64_t)t->rank);
@@ -444,30 +434,30 @@ int ad_pretrain(MPI_Comm comm, const ad_config *cfg, int resume)
     if (rc == AD_OK && strcmp(ad_config_get(cfg, "train", "source"), "cache") != 0)
         rc = ad_fail(AD_ERR_UNSUPPORTED, "%s: [train] source = online is not available yet; use "
                      "cache", ad_config_source(cfg));
-    rc = agree(comm, rc);
+    rc = ad_mpi_agree(comm, rc, NULL);
     if (rc == AD_OK)
-        rc = agree(comm, open_caches(&t));
+        rc = ad_mpi_agree(comm, open_caches(&t), NULL);
     if (rc == AD_OK)
-        rc = agree(comm, plan(&t));
+        rc = ad_mpi_agree(comm, plan(&t), NULL);
     if (rc == AD_OK)
-        rc = agree(comm, build_model(&t));
+        rc = ad_mpi_agree(comm, build_model(&t), NULL);
     if (rc == AD_OK)
         rc = prepare_run_dir(&t, resume);
     int64_t start = 0;
     if (rc == AD_OK && resume)
-        rc = agree(comm, resume_from(&t, &start));
+        rc = ad_mpi_agree(comm, resume_from(&t, &start), NULL);
     if (rc == AD_OK) {
         ad_info("pretrain: %lld pairs, global batch %lld (%d per rank on %d ranks), %lld steps "
                 "per epoch, %lld updates, %zu parameters", (long long)t.N, (long long)t.G,
                 t.nloc, t.size, (long long)t.spe, (long long)t.total, t.m->nparams);
-        rc = agree(comm, open_metrics(&t, start));
+        rc = ad_mpi_agree(comm, open_metrics(&t, start), NULL);
     }
     if (rc == AD_OK && start >= t.total)
         ad_info("pretrain: already finished (step %lld)", (long long)start);
     else if (rc == AD_OK)
         rc = train_loop(&t, start);
     if (rc == AD_OK)
-        rc = agree(comm, write_final(&t));
+        rc = ad_mpi_agree(comm, write_final(&t), NULL);
     if (rc == AD_OK && t.metrics)
         rc = ad_metrics_flush(t.metrics);
     trainer_free(&t);
