@@ -32,6 +32,13 @@ int ad_atomic_commit(ad_atomic_file *af);
 void ad_atomic_abort(ad_atomic_file *af);
 /* Whole buffer in one go. */
 int ad_write_file_atomic(const char *path, const void *data, size_t len);
+/* Batches of many files (a synthetic corpus): the same temp-file-and-rename, so no reader
+ * ever sees a partial file under its final name, but without the per-file fsync; the
+ * writer then makes the whole batch durable at once with ad_sync_fs() before it writes
+ * the (fsync'ed) file that marks the batch complete. */
+int ad_write_file_replace(const char *path, const void *data, size_t len);
+/* syncfs() of the file system holding `path`. */
+int ad_sync_fs(const char *path);
 /* fsync a file by name and its directory (for files written by other libraries, e.g. netCDF,
  * into a temporary name), then rename. */
 int ad_fsync_rename(const char *tmp, const char *path);

@@ -1,3 +1,5 @@
+/* syncfs() is a GNU extension. */
+#define _GNU_SOURCE
 #include "adaptor/fsutil.h"
 
 #include "adaptor/error.h"
@@ -182,4 +184,36 @@ int ad_fsync_rename(const char *tmp, const char *path)
     if (rename(tmp, path) != 0)
         return ad_fail(AD_ERR_IO, "%s: rename to %s failed: %s", tmp, path, strerror(errno));
     return fsync_dir_of(path);
+}
+
+int ad_write_file_replace(const char *path, const void *data, size_t len)
+{
+    ad_atomic_file af;
+    AD_TRY(ad_atomic_open(&af, path));
+    int bad = len && fwrite(data, 1, len, af.fp) != len;
+    bad |= fclose(af.fp) != 0;
+    af.fp = NULL;
+    if (bad) {
+        unlink(af.tmp);
+        return ad_fail(AD_ERR_IO, "%s: write failed", path);
+    }
+    if (rename(af.tmp, af.path) != 0) {
+        int saved = errno;
+        unlink(af.tmp);
+        return ad_fail(AD_ERR_IO, "%s: rename failed: %s", path, strerror(saved));
+    }
+    return AD_OK;
+}
+
+int ad_sync_fs(const char *path)
+{
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return ad_fail(AD_ERR_IO, "%s: cannot open for syncfs: %s", path, strerror(errno));
+    int r = syncfs(fd);
+    int saved = errno;
+    close(fd);
+    if (r != 0)
+        return ad_fail(AD_ERR_IO, "%s: syncfs failed: %s", path, strerror(saved));
+    return AD_OK;
 }
