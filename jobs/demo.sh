@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The demo: the main job end to end on the embedded synthetic corpus, on this machine.
-#   jobs/demo.sh [WORKDIR]      (default: ./work/demo; needs about 2 cores and a few minutes)
-# Installs missing Debian packages (as root), builds adaptor, then runs every stage that
-# exists so far: synth -> text encoder on the reports.
+#   jobs/demo.sh [WORKDIR]      (default: ./work/demo; 2 cores, a few minutes)
+# Installs missing Debian packages (as root), builds adaptor, then runs the pipeline:
+#   synth -> embed (frozen encoders -> caches) -> pretrain (the Adaptor) -> eval.
+# RANKS (default 2) and DEMO_N (corpus size, default 1000) can be set in the environment.
 set -euo pipefail
 AD_ROOT=$(cd "$(dirname "$0")/.." && pwd)
 . "$AD_ROOT/scripts/bootstrap.sh"
@@ -13,30 +14,33 @@ WORK=${1:-$PWD/work/demo}
 RANKS=${RANKS:-2}
 BUILD="$AD_ROOT/build/release"
 mkdir -p "$BUILD" "$WORK"
+WORK=$(cd "$WORK" && pwd)
 echo "== building adaptor in $BUILD"
 ad_build "$BUILD" -DCMAKE_BUILD_TYPE=Release
 ADAPTOR="$BUILD/adaptor"
 "$ADAPTOR" --version
 
 run() { echo "+ $*"; "$@"; }
+# Every stage reads the same job file; paths are given relative to the work folder.
+JOB=("$AD_ROOT/jobs/demo.ini" --set "data.manifest=$WORK/corpus/manifest.csv"
+     --set "text_encoder.model=$WORK/corpus/models/bert-tiny"
+     --set "image_encoder.model=$WORK/corpus/models/dinov2-tiny"
+     --set "cache.dir=$WORK/cache" --set "output.dir=$WORK/run")
 
 echo "== 1. synthetic corpus ($RANKS ranks)"
-rm -rf "$WORK/corpus"
-run mpirun -np "$RANKS" "$ADAPTOR" synth "$WORK/corpus" --n "${DEMO_N:-1000}" --seed 42
+if [ ! -f "$WORK/corpus/manifest.csv" ]; then
+  run mpirun -np "$RANKS" "$ADAPTOR" synth "$WORK/corpus" --n "${DEMO_N:-1000}" --seed 42
+fi
 
-echo "== 2. what synth wrote"
-head -c 600 "$WORK/corpus/manifest.csv"; echo " ..."
-run "$ADAPTOR" info "$WORK/corpus/models/bert-tiny"
+echo "== 2. frozen encoders -> embedding caches"
+run mpirun -np "$RANKS" "$ADAPTOR" embed "${JOB[@]}" 2> >(grep -v '^\(\[\|;\|[a-z_0-9]* = \|$\)' >&2)
 
-echo "== 3. the tiny text encoder on three reports"
-python3 - "$WORK/corpus/manifest.csv" >"$WORK/reports.txt" <<'PY'
-import csv, sys
-rows = list(csv.DictReader(open(sys.argv[1], newline="")))
-for r in rows[:3]:
-    print((r["impression"] + " " + r["findings"]).replace("\n", " "))
-PY
-run "$ADAPTOR" tokenize --model "$WORK/corpus/models/bert-tiny" <"$WORK/reports.txt"
-run "$ADAPTOR" encode-text --model "$WORK/corpus/models/bert-tiny" <"$WORK/reports.txt" |
-  cut -c1-100
+echo "== 3. the Adaptor"
+rm -rf "$WORK/run"
+run mpirun -np "$RANKS" "$ADAPTOR" pretrain "${JOB[@]}" 2> >(grep -v '^\(\[\|;\|[a-z_0-9]* = \|$\)' >&2)
 
-echo "== demo finished: outputs in $WORK"
+echo "== 4. evaluation (retrieval and zero-shot, before and after the Adaptor)"
+run mpirun -np "$RANKS" "$ADAPTOR" eval "${JOB[@]}" 2> >(grep -v '^\(\[\|;\|[a-z_0-9]* = \|$\)' >&2)
+
+echo "== demo finished: corpus, caches and run (config.ini, metrics.nc, checkpoints/,"
+echo "   model.safetensors, eval.nc) in $WORK"

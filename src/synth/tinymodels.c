@@ -4,9 +4,12 @@
  *   bert-tiny/    BertModel + vocab.txt + tokenizer_config.json
  *   dinov2-tiny/  Dinov2Model (518-px position grid, as the released checkpoints)
  *   resnet-tiny/  torchvision bottleneck ResNet, layers [1,1,1,1]
- * Initialisation follows the libraries' own init (normal(0, 0.02) weights, zero biases,
- * unit norms, HF's zeroed padding row; torchvision's Kaiming fan-out convolutions) with
- * running BN statistics spread around (0, 1) so that folding them is exercised. */
+ * Weights are random features that keep the signal's scale (normal with std 1/sqrt(fan_in)
+ * for linear layers, std 1 word embeddings) rather than HF's training init (std 0.02): with
+ * 0.02 every pooled output of the tiny BERT is the same vector to five digits and nothing
+ * downstream can learn, whereas a trained encoder separates its inputs. Zero biases, unit
+ * norms, HF's zeroed padding row; torchvision's Kaiming fan-out convolutions, with running
+ * BN statistics spread around (0, 1) so that folding them is exercised. */
 #include "synth_internal.h"
 
 #include "adaptor/error.h"
@@ -167,20 +170,20 @@ done:
 static int bert_tensors(builder *b, int vocab)
 {
     const int64_t D = BERT_HIDDEN, F = BERT_FFN;
-    AD_TRY(add(b, K_PADROW, 0.02, SHAPE(vocab, D), "embeddings.word_embeddings.weight"));
-    AD_TRY(add(b, K_NORMAL, 0.02, SHAPE(BERT_MAXPOS, D), "embeddings.position_embeddings.weight"));
+    AD_TRY(add(b, K_PADROW, 1.0, SHAPE(vocab, D), "embeddings.word_embeddings.weight"));
+    AD_TRY(add(b, K_NORMAL, 0.1, SHAPE(BERT_MAXPOS, D), "embeddings.position_embeddings.weight"));
     AD_TRY(add(b, K_NORMAL, 0.02, SHAPE(2, D), "embeddings.token_type_embeddings.weight"));
     AD_TRY(add(b, K_CONST, 1.0, SHAPE(D), "embeddings.LayerNorm.weight"));
     AD_TRY(add(b, K_CONST, 0.0, SHAPE(D), "embeddings.LayerNorm.bias"));
     static const char *const qkv[] = {"query", "key", "value"};
     for (int l = 0; l < BERT_LAYERS; l++) {
         for (int j = 0; j < 3; j++) {
-            AD_TRY(add(b, K_NORMAL, 0.02, SHAPE(D, D), "encoder.layer.%d.attention.self.%s.weight",
+            AD_TRY(add(b, K_NORMAL, 1.0 / sqrt((double)D), SHAPE(D, D), "encoder.layer.%d.attention.self.%s.weight",
                        l, qkv[j]));
             AD_TRY(add(b, K_CONST, 0.0, SHAPE(D), "encoder.layer.%d.attention.self.%s.bias", l,
                        qkv[j]));
         }
-        AD_TRY(add(b, K_NORMAL, 0.02, SHAPE(D, D), "encoder.layer.%d.attention.output.dense.weight",
+        AD_TRY(add(b, K_NORMAL, 1.0 / sqrt((double)D), SHAPE(D, D), "encoder.layer.%d.attention.output.dense.weight",
                    l));
         AD_TRY(add(b, K_CONST, 0.0, SHAPE(D), "encoder.layer.%d.attention.output.dense.bias", l));
         AD_TRY(add(b, K_CONST, 1.0, SHAPE(D), "encoder.layer.%d.attention.output.LayerNorm.weight",
@@ -188,14 +191,14 @@ static int bert_tensors(builder *b, int vocab)
         AD_TRY(
             add(b, K_CONST, 0.0, SHAPE(D), "encoder.layer.%d.attention.output.LayerNorm.bias", l));
         AD_TRY(
-            add(b, K_NORMAL, 0.02, SHAPE(F, D), "encoder.layer.%d.intermediate.dense.weight", l));
+            add(b, K_NORMAL, 1.0 / sqrt((double)D), SHAPE(F, D), "encoder.layer.%d.intermediate.dense.weight", l));
         AD_TRY(add(b, K_CONST, 0.0, SHAPE(F), "encoder.layer.%d.intermediate.dense.bias", l));
-        AD_TRY(add(b, K_NORMAL, 0.02, SHAPE(D, F), "encoder.layer.%d.output.dense.weight", l));
+        AD_TRY(add(b, K_NORMAL, 1.0 / sqrt((double)F), SHAPE(D, F), "encoder.layer.%d.output.dense.weight", l));
         AD_TRY(add(b, K_CONST, 0.0, SHAPE(D), "encoder.layer.%d.output.dense.bias", l));
         AD_TRY(add(b, K_CONST, 1.0, SHAPE(D), "encoder.layer.%d.output.LayerNorm.weight", l));
         AD_TRY(add(b, K_CONST, 0.0, SHAPE(D), "encoder.layer.%d.output.LayerNorm.bias", l));
     }
-    AD_TRY(add(b, K_NORMAL, 0.02, SHAPE(D, D), "pooler.dense.weight"));
+    AD_TRY(add(b, K_NORMAL, 1.0 / sqrt((double)D), SHAPE(D, D), "pooler.dense.weight"));
     return add(b, K_CONST, 0.0, SHAPE(D), "pooler.dense.bias");
 }
 
@@ -261,7 +264,7 @@ static int dino_tensors(builder *b)
     AD_TRY(add(b, K_NORMAL, 0.02, SHAPE(1, 1, D), "embeddings.cls_token"));
     AD_TRY(add(b, K_CONST, 0.0, SHAPE(1, D), "embeddings.mask_token"));
     AD_TRY(add(b, K_NORMAL, 0.02, SHAPE(1, grid * grid + 1, D), "embeddings.position_embeddings"));
-    AD_TRY(add(b, K_NORMAL, 0.02, SHAPE(D, 3, DINO_PATCH, DINO_PATCH),
+    AD_TRY(add(b, K_NORMAL, 1.0 / sqrt(3.0 * DINO_PATCH * DINO_PATCH), SHAPE(D, 3, DINO_PATCH, DINO_PATCH),
                "embeddings.patch_embeddings.projection.weight"));
     AD_TRY(add(b, K_CONST, 0.0, SHAPE(D), "embeddings.patch_embeddings.projection.bias"));
     static const char *const qkv[] = {"query", "key", "value"};
@@ -269,20 +272,20 @@ static int dino_tensors(builder *b)
         AD_TRY(add(b, K_CONST, 1.0, SHAPE(D), "encoder.layer.%d.norm1.weight", l));
         AD_TRY(add(b, K_CONST, 0.0, SHAPE(D), "encoder.layer.%d.norm1.bias", l));
         for (int j = 0; j < 3; j++) {
-            AD_TRY(add(b, K_NORMAL, 0.02, SHAPE(D, D),
+            AD_TRY(add(b, K_NORMAL, 1.0 / sqrt((double)D), SHAPE(D, D),
                        "encoder.layer.%d.attention.attention.%s.weight", l, qkv[j]));
             AD_TRY(add(b, K_CONST, 0.0, SHAPE(D), "encoder.layer.%d.attention.attention.%s.bias", l,
                        qkv[j]));
         }
-        AD_TRY(add(b, K_NORMAL, 0.02, SHAPE(D, D), "encoder.layer.%d.attention.output.dense.weight",
+        AD_TRY(add(b, K_NORMAL, 1.0 / sqrt((double)D), SHAPE(D, D), "encoder.layer.%d.attention.output.dense.weight",
                    l));
         AD_TRY(add(b, K_CONST, 0.0, SHAPE(D), "encoder.layer.%d.attention.output.dense.bias", l));
         AD_TRY(add(b, K_CONST, 1.0, SHAPE(D), "encoder.layer.%d.layer_scale1.lambda1", l));
         AD_TRY(add(b, K_CONST, 1.0, SHAPE(D), "encoder.layer.%d.norm2.weight", l));
         AD_TRY(add(b, K_CONST, 0.0, SHAPE(D), "encoder.layer.%d.norm2.bias", l));
-        AD_TRY(add(b, K_NORMAL, 0.02, SHAPE(F, D), "encoder.layer.%d.mlp.fc1.weight", l));
+        AD_TRY(add(b, K_NORMAL, 1.0 / sqrt((double)D), SHAPE(F, D), "encoder.layer.%d.mlp.fc1.weight", l));
         AD_TRY(add(b, K_CONST, 0.0, SHAPE(F), "encoder.layer.%d.mlp.fc1.bias", l));
-        AD_TRY(add(b, K_NORMAL, 0.02, SHAPE(D, F), "encoder.layer.%d.mlp.fc2.weight", l));
+        AD_TRY(add(b, K_NORMAL, 1.0 / sqrt((double)F), SHAPE(D, F), "encoder.layer.%d.mlp.fc2.weight", l));
         AD_TRY(add(b, K_CONST, 0.0, SHAPE(D), "encoder.layer.%d.mlp.fc2.bias", l));
         AD_TRY(add(b, K_CONST, 1.0, SHAPE(D), "encoder.layer.%d.layer_scale2.lambda1", l));
     }
