@@ -363,21 +363,21 @@ static int embed_split(MPI_Comm comm, const ad_config *cfg, encoder *e, const se
         rc = ad_cache_create_part(comm, path, &e->meta, first, count, e->dim, e->tokens, NULL, &w);
         if (rc != AD_OK)
             break;
-        /* This rank's contiguous share of the part, in batches; every rank makes the same
-         * number of (collective) writes. */
-        int64_t base = count / size, extra = count % size;
-        int64_t mine = base + (rank < extra), lo = rank * base + (rank < extra ? rank : extra);
-        int64_t most = base + (extra > 0);
-        int64_t rounds = (most + e->batch - 1) / e->batch;
-        for (int64_t k = 0; k < rounds && rc == AD_OK; k++) {
-            int64_t at = lo + k * e->batch;
-            int nb = (int)(k * e->batch >= mine ? 0 : (mine - k * e->batch < e->batch
-                                                           ? mine - k * e->batch : e->batch));
+        /* The part's rows go in batches of a fixed composition, dealt round-robin to the
+         * ranks: a row is always encoded beside the same rows, so the cache is bitwise the
+         * same for any number of ranks. Every rank makes the same number of (collective)
+         * writes, with no rows when it has no batch left. */
+        int64_t nbatches = (count + e->batch - 1) / e->batch;
+        int64_t rounds = (nbatches + size - 1) / size;
+        for (int64_t q = 0; q < rounds && rc == AD_OK; q++) {
+            int64_t j = q * size + rank, at = j * e->batch;
+            int nb = j < nbatches ? (int)(count - at < e->batch ? count - at : e->batch) : 0;
             int lrc = nb ? encode_rows(e, s, first + at, nb, skip_bad, manifest, ids, &st->bad)
                          : AD_OK;
             rc = ad_mpi_agree(comm, lrc, NULL);
             if (rc == AD_OK)
-                rc = ad_cache_write_rows(w, at, nb, ids, e->out, e->tokens ? e->mask : NULL);
+                rc = ad_cache_write_rows(w, nb ? at : 0, nb, ids, e->out,
+                                         e->tokens ? e->mask : NULL);
         }
         if (rc == AD_OK)
             rc = ad_cache_commit(w);
