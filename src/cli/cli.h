@@ -5,6 +5,7 @@
 #include "adaptor/config.h"
 
 #include <mpi.h>
+#include <stddef.h>
 
 typedef struct ad_cli {
     MPI_Comm comm;
@@ -40,5 +41,11 @@ int ad_cli_wants_help(int argc, char **argv);
  * *nextra their count (argv storage, not copied). */
 int ad_cli_load_job(ad_cli *cli, int argc, char **argv, ad_config **cfg, char **extra,
                     int *nextra);
+
+/* Reads stdin line by line (LF or CRLF), calling fn on each; fn sets *dropped when MGCA
+ * drops the line's report. Errors get "stdin line N"; dropped lines are reported on stderr
+ * and make the whole call fail at the end (after every line was processed). */
+typedef int (*ad_line_fn)(void *ctx, char *line, size_t len, int *dropped);
+int ad_cli_each_line(const char *cmd, ad_line_fn fn, void *ctx);
 
 #endif

@@ -5,6 +5,7 @@
 #include "adaptor/bert.h"
 #include "adaptor/error.h"
 #include "adaptor/mgca_text.h"
+#include "adaptor/report_ids.h"
 #include "adaptor/wordpiece.h"
 
 #include <errno.h>
@@ -122,29 +123,21 @@ static int flush(encoder *e, const options *o)
     return AD_OK;
 }
 
-/* Tokenizes one line into slot e->n; *dropped when MGCA drops the report. */
-static int add_line(encoder *e, const options *o, char *line, size_t len, int *dropped)
+typedef struct line_ctx {
+    encoder *e;
+    const options *o;
+} line_ctx;
+
+/* Tokenizes one line into slot e->n (flushing a full batch first). */
+static int add_line(void *ctx, char *line, size_t len, int *dropped)
 {
-    int32_t *ids = e->ids + (size_t)e->n * e->T;
-    int n = 0;
-    *dropped = 0;
-    if (o->raw) {
-        AD_TRY(ad_tokenizer_encode_n(e->tok, line, len, o->max_length, ids, &n));
-    } else {
-        for (size_t i = 0; i < len; i++) /* a NUL is a non-word character to MGCA */
-            if (line[i] == '\0')
-                line[i] = ' ';
-        char *caption;
-        int nwords;
-        AD_TRY(ad_mgca_caption(line, NULL, &caption, &nwords));
-        int rc = AD_OK;
-        if (nwords < AD_MGCA_MIN_TOKENS)
-            *dropped = 1;
-        else
-            rc = ad_tokenizer_encode(e->tok, caption, o->max_length, ids, &n);
-        free(caption);
-        AD_TRY(rc);
-    }
+    line_ctx *c = ctx;
+    encoder *e = c->e;
+    if (e->n == c->o->batch)
+        AD_TRY(flush(e, c->o));
+    int n;
+    AD_TRY(ad_report_ids(e->tok, line, len, c->o->max_length, c->o->raw,
+                         e->ids + (size_t)e->n * e->T, &n, dropped));
     e->lengths[e->n] = n;
     e->dropped[e->n] = *dropped;
     e->n++;
@@ -153,44 +146,13 @@ static int add_line(encoder *e, const options *o, char *line, size_t len, int *d
 
 static int run(encoder *e, const options *o)
 {
-    char *line = NULL;
-    size_t cap = 0;
-    long lineno = 0, ndropped = 0, first_dropped = 0;
-    int rc = AD_OK;
-    ssize_t got;
-    while (rc == AD_OK && (got = getline(&line, &cap, stdin)) >= 0) {
-        lineno++;
-        size_t len = (size_t)got;
-        if (len > 0 && line[len - 1] == '\n')
-            len--;
-        if (len > 0 && line[len - 1] == '\r')
-            len--;
-        line[len] = '\0';
-        int dropped;
-        rc = add_line(e, o, line, len, &dropped);
-        if (rc != AD_OK) {
-            ad_fail_ctx(rc, "stdin line %ld", lineno);
-        } else if (dropped) {
-            fprintf(stderr, "adaptor encode-text: stdin line %ld: report has fewer than %d words "
-                    "after MGCA preprocessing (dropped; empty output line)\n", lineno,
-                    AD_MGCA_MIN_TOKENS);
-            if (ndropped++ == 0)
-                first_dropped = lineno;
-        }
-        if (rc == AD_OK && e->n == o->batch)
-            rc = flush(e, o);
-    }
-    if (rc == AD_OK && e->n > 0)
-        rc = flush(e, o);
-    free(line);
-    if (rc == AD_OK && ferror(stdin))
-        rc = ad_fail(AD_ERR_IO, "stdin: read error after line %ld", lineno);
-    if (rc == AD_OK && ndropped > 0)
-        rc = ad_fail(AD_ERR_FORMAT, "stdin: %ld of %ld reports dropped by MGCA preprocessing "
-                     "(first: line %ld)", ndropped, lineno, first_dropped);
-    if (fflush(stdout) != 0 && rc == AD_OK)
-        rc = ad_fail(AD_ERR_IO, "stdout: write failed");
-    return rc;
+    line_ctx ctx = {e, o};
+    int rc = ad_cli_each_line("encode-text", add_line, &ctx);
+    /* The lines before a failure are still written, in order. */
+    int frc = e->n > 0 ? flush(e, o) : AD_OK;
+    if (frc == AD_OK && fflush(stdout) != 0)
+        frc = ad_fail(AD_ERR_IO, "stdout: write failed");
+    return rc != AD_OK ? rc : frc;
 }
 
 int ad_cmd_encode_text(ad_cli *cli, int argc, char **argv)

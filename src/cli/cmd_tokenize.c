@@ -4,6 +4,7 @@
 
 #include "adaptor/error.h"
 #include "adaptor/mgca_text.h"
+#include "adaptor/report_ids.h"
 #include "adaptor/wordpiece.h"
 
 #include <errno.h>
@@ -80,34 +81,19 @@ static void print_ids(const ad_tokenizer *tok, const int32_t *ids, int n, int to
     putchar('\n');
 }
 
-/* One line: MGCA preprocessing unless raw, then the ids.  *dropped is set when MGCA
- * drops the report. */
-static int tokenize_line(const ad_tokenizer *tok, char *line, size_t len, int max_length,
-                         int raw, int tokens, int32_t *ids, int *dropped)
+typedef struct tok_ctx {
+    const ad_tokenizer *tok;
+    int max_length, raw, tokens;
+    int32_t *ids;
+} tok_ctx;
+
+/* One line: its ids (or an empty line when MGCA drops the report). */
+static int tokenize_line(void *ctx, char *line, size_t len, int *dropped)
 {
-    *dropped = 0;
+    tok_ctx *c = ctx;
     int n;
-    if (raw) {
-        AD_TRY(ad_tokenizer_encode_n(tok, line, len, max_length, ids, &n));
-    } else {
-        /* A NUL is a non-word character to MGCA, as a space is. */
-        for (size_t i = 0; i < len; i++)
-            if (line[i] == '\0')
-                line[i] = ' ';
-        char *caption;
-        int nwords;
-        AD_TRY(ad_mgca_caption(line, NULL, &caption, &nwords));
-        if (nwords < AD_MGCA_MIN_TOKENS) {
-            free(caption);
-            *dropped = 1;
-            putchar('\n');
-            return AD_OK;
-        }
-        int rc = ad_tokenizer_encode(tok, caption, max_length, ids, &n);
-        free(caption);
-        AD_TRY(rc);
-    }
-    print_ids(tok, ids, n, tokens);
+    AD_TRY(ad_report_ids(c->tok, line, len, c->max_length, c->raw, c->ids, &n, dropped));
+    print_ids(c->tok, c->ids, n, c->tokens);
     return AD_OK;
 }
 
@@ -125,39 +111,12 @@ int ad_cmd_tokenize(ad_cli *cli, int argc, char **argv)
     ad_tokenizer *tok;
     AD_TRY(ad_tokenizer_load(model, &tok));
     int32_t *ids = ad_malloc((size_t)max_length * sizeof *ids, "token ids");
-    char *line = NULL;
-    size_t cap = 0;
-    long lineno = 0, ndropped = 0, first_dropped = 0;
     int rc = ids ? AD_OK : AD_ERR_NOMEM;
-    ssize_t got;
-    while (rc == AD_OK && (got = getline(&line, &cap, stdin)) >= 0) {
-        lineno++;
-        size_t len = (size_t)got;
-        if (len > 0 && line[len - 1] == '\n')
-            len--;
-        if (len > 0 && line[len - 1] == '\r')
-            len--;
-        line[len] = '\0';
-        int dropped;
-        rc = tokenize_line(tok, line, len, max_length, raw, tokens, ids, &dropped);
-        if (rc != AD_OK) {
-            ad_fail_ctx(rc, "stdin line %ld", lineno);
-        } else if (dropped) {
-            fprintf(stderr, "adaptor tokenize: stdin line %ld: report has fewer than %d words "
-                    "after MGCA preprocessing (dropped; empty output line)\n", lineno,
-                    AD_MGCA_MIN_TOKENS);
-            if (ndropped++ == 0)
-                first_dropped = lineno;
-        }
-    }
-    if (rc == AD_OK && ferror(stdin))
-        rc = ad_fail(AD_ERR_IO, "stdin: read error after line %ld", lineno);
-    if (rc == AD_OK && ndropped > 0)
-        rc = ad_fail(AD_ERR_FORMAT, "stdin: %ld of %ld reports dropped by MGCA preprocessing "
-                     "(first: line %ld)", ndropped, lineno, first_dropped);
+    tok_ctx ctx = {tok, max_length, raw, tokens, ids};
+    if (rc == AD_OK)
+        rc = ad_cli_each_line("tokenize", tokenize_line, &ctx);
     if (fflush(stdout) != 0 && rc == AD_OK)
         rc = ad_fail(AD_ERR_IO, "stdout: write failed");
-    free(line);
     free(ids);
     ad_tokenizer_destroy(tok);
     return rc;

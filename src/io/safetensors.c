@@ -7,6 +7,7 @@
 #include "adaptor/safetensors.h"
 
 #include "adaptor/error.h"
+#include "adaptor/json.h"
 #include "adaptor/fsutil.h"
 
 #include <cjson/cJSON.h>
@@ -395,18 +396,12 @@ static int finish(ad_safetensors *st)
  * shard is opened once, and every weight_map entry must be in the shard it names. */
 static int open_index(ad_safetensors *st, const char *dir, const char *index)
 {
-    char *text = NULL, path[4096];
-    size_t len;
+    char path[4096];
     const char **names = NULL;
     cJSON *root = NULL;
     int rc;
-    AD_CHECK(ad_read_file(index, &text, &len));
-    root = cJSON_ParseWithLength(text, len);
-    const cJSON *wm = root ? cJSON_GetObjectItemCaseSensitive(root, "weight_map") : NULL;
-    if (!root || !cJSON_IsObject(root)) {
-        rc = ad_fail(AD_ERR_FORMAT, "%s: not a JSON object", index);
-        goto done;
-    }
+    AD_CHECK(ad_json_read_object(index, &root));
+    const cJSON *wm = cJSON_GetObjectItemCaseSensitive(root, "weight_map");
     if (!cJSON_IsObject(wm) || cJSON_GetArraySize(wm) == 0) {
         rc = ad_fail(AD_ERR_FORMAT, "%s: missing or empty \"weight_map\" object", index);
         goto done;
@@ -471,7 +466,6 @@ static int open_index(ad_safetensors *st, const char *dir, const char *index)
 done:
     free(names);
     cJSON_Delete(root);
-    free(text);
     return rc;
 }
 

@@ -1,6 +1,7 @@
 #include "adaptor/dinov2.h"
 
 #include "adaptor/error.h"
+#include "adaptor/json.h"
 #include "adaptor/fsutil.h"
 
 #include <cjson/cJSON.h>
@@ -100,14 +101,9 @@ static int parse(const cJSON *root, const char *path, ad_dinov2_config *c)
 
 int ad_dinov2_config_load(const char *config_json, ad_dinov2_config *cfg)
 {
-    char *text = NULL;
-    size_t len = 0;
+    cJSON *root;
     memset(cfg, 0, sizeof *cfg);
-    AD_TRY(ad_read_file(config_json, &text, &len));
-    cJSON *root = cJSON_ParseWithLength(text, len);
-    free(text);
-    if (!root)
-        return ad_fail(AD_ERR_FORMAT, "%s: malformed JSON", config_json);
+    AD_TRY(ad_json_read_object(config_json, &root));
     int rc = parse(root, config_json, cfg);
     cJSON_Delete(root);
     return rc;

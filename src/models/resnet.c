@@ -2,6 +2,7 @@
 
 #include "adaptor/conv2d.h"
 #include "adaptor/error.h"
+#include "adaptor/json.h"
 #include "adaptor/fsutil.h"
 #include "adaptor/nn.h"
 #include "adaptor/rng.h"
@@ -209,15 +210,10 @@ static int read_config(const char *model_dir, float *eps)
     *eps = 1e-5f;
     if (!ad_path_exists(path))
         return AD_OK;
-    char *text = NULL;
-    size_t len = 0;
-    AD_TRY(ad_read_file(path, &text, &len));
-    cJSON *root = cJSON_ParseWithLength(text, len);
-    free(text);
+    cJSON *root;
+    AD_TRY(ad_json_read_object(path, &root));
     int rc = AD_OK;
-    if (!cJSON_IsObject(root)) {
-        rc = ad_fail(AD_ERR_FORMAT, "%s: malformed JSON", path);
-    } else {
+    {
         const cJSON *t = cJSON_GetObjectItemCaseSensitive(root, "model_type");
         const cJSON *e = cJSON_GetObjectItemCaseSensitive(root, "batch_norm_eps");
         if (t && (!cJSON_IsString(t) || strcmp(t->valuestring, "torchvision_resnet") != 0))

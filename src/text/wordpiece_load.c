@@ -7,6 +7,7 @@
 #include "wordpiece_impl.h"
 
 #include "adaptor/error.h"
+#include "adaptor/json.h"
 #include "adaptor/fsutil.h"
 
 #include <cjson/cJSON.h>
@@ -133,26 +134,6 @@ done:
 
 /* ---- JSON helpers -------------------------------------------------------------------- */
 
-static int read_json(const char *path, cJSON **out)
-{
-    char *data;
-    size_t len;
-    AD_TRY(ad_read_file(path, &data, &len));
-    const char *end = NULL;
-    *out = cJSON_ParseWithLengthOpts(data, len, &end, 0);
-    if (!*out) {
-        size_t at = end ? (size_t)(end - data) : 0;
-        free(data);
-        return ad_fail(AD_ERR_FORMAT, "%s: malformed JSON near byte %zu", path, at);
-    }
-    free(data);
-    if (!cJSON_IsObject(*out)) {
-        cJSON_Delete(*out);
-        *out = NULL;
-        return ad_fail(AD_ERR_FORMAT, "%s: top level is not a JSON object", path);
-    }
-    return AD_OK;
-}
 
 /* A boolean key: 1/0, -1 when absent or null; error for other types. */
 static int json_bool(const cJSON *obj, const char *key, const char *path, int *v)
@@ -187,7 +168,7 @@ static int json_token(const cJSON *obj, const char *key, const char *path, char 
 static int load_config(const char *path, wp_config *c)
 {
     cJSON *j;
-    AD_TRY(read_json(path, &j));
+    AD_TRY(ad_json_read_object(path, &j));
     int rc = AD_OK;
     AD_CHECK(json_bool(j, "do_lower_case", path, &c->lowercase));
     AD_CHECK(json_bool(j, "strip_accents", path, &c->strip_accents));
@@ -217,7 +198,7 @@ done:
 static int load_tokenizer_json(ad_tokenizer *tok, const char *path, wp_config *c)
 {
     cJSON *j;
-    AD_TRY(read_json(path, &j));
+    AD_TRY(ad_json_read_object(path, &j));
     int rc = AD_OK;
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(j, "model");
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(model, "type");

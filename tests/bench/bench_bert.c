@@ -11,6 +11,8 @@
 #include "adaptor/nn.h"
 #include "adaptor/rng.h"
 
+#include "benchutil.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,31 +21,9 @@
 
 /* CPU time of this (single-threaded) process: on a machine shared with other jobs it is
  * far steadier than wall time, which is printed beside it for the record. */
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
-static double wall(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 /* The four linear-layer GEMMs of one encoder layer, timed as the layer weighs them: the
  * sgemm reference rate.  Measured right after each forward pass, so both see the same
@@ -79,9 +59,9 @@ static double gemm_ref_rate(const gemm_ref *g, double *per_shape)
     double flops = 0, secs = 0;
     for (int s = 0; s < 4; s++) {
         int out = shapes[s][0], in = shapes[s][1];
-        double t0 = now();
+        double t0 = bu_cpu_now();
         ad_gemm(0, 1, g->rows, out, in, 1.0f, g->x, in, g->w, in, 0.0f, g->y, out);
-        double dt = now() - t0, f = 2.0 * g->rows * out * in;
+        double dt = bu_cpu_now() - t0, f = 2.0 * g->rows * out * in;
         if (per_shape)
             per_shape[s] = f / dt * 1e-9;
         flops += f;
@@ -98,31 +78,12 @@ static void gemm_ref_free(gemm_ref *g)
 }
 
 /* Runs the PyTorch twin of this benchmark and returns its reports/s (0: unavailable). */
-static double torch_rate(const char *arch, int batch, int tokens, int reps)
+
+static double bert_torch_rate(int skx, int batch, int tokens, int reps)
 {
-    char script[4096];
-    snprintf(script, sizeof script, "%s", __FILE__);
-    char *slash = strrchr(script, '/');
-    if (!slash || access("/usr/bin/python3", X_OK) != 0)
-        return 0;
-    snprintf(slash + 1, sizeof script - (size_t)(slash + 1 - script), "bench_bert_torch.py");
-    if (access(script, R_OK) != 0)
-        return 0;
-    char cmd[8192];
-    snprintf(cmd, sizeof cmd, "%s /usr/bin/python3 %s --batch %d --tokens %d --reps %d",
-             arch ? "env BLIS_ARCH_TYPE=0" : "env -u BLIS_ARCH_TYPE", script, batch, tokens,
-             reps);
-    FILE *p = popen(cmd, "r");
-    if (!p)
-        return 0;
-    char line[512];
-    double rate = 0;
-    while (fgets(line, sizeof line, p)) {
-        printf("  torch: %s", line);
-        sscanf(line, "reports/s: %lf", &rate);
-    }
-    pclose(p);
-    return rate;
+    char args[128];
+    snprintf(args, sizeof args, "--batch %d --tokens %d --reps %d", batch, tokens, reps);
+    return bu_torch_rate(skx, "bench_bert_torch.py", args, "reports/s");
 }
 
 int main(int argc, char **argv)
@@ -190,10 +151,10 @@ int main(int argc, char **argv)
     gemm_ref_init(&g, rows, cfg.hidden, cfg.intermediate);
     gemm_ref_rate(&g, NULL); /* warm-up */
     for (int i = 0; i < reps; i++) {
-        double t0 = now(), w0 = wall();
+        double t0 = bu_cpu_now(), w0 = bu_wall_now();
         ad_bert_forward(m, ids, lengths, batch, tokens, AD_BERT_POOLER, out);
-        t[i] = now() - t0;
-        tw[i] = wall() - w0;
+        t[i] = bu_cpu_now() - t0;
+        tw[i] = bu_wall_now() - w0;
         double ps[4];
         gr[i] = gemm_ref_rate(&g, ps);
         for (int s = 0; s < 4; s++)
@@ -205,22 +166,22 @@ int main(int argc, char **argv)
                       {cfg.intermediate, cfg.hidden}, {cfg.hidden, cfg.intermediate}};
     for (int s = 0; s < 4; s++)
         printf("  sgemm %5d x %5d x %5d (%s): %.1f GFLOP/s\n", rows, dims[s][0],
-               dims[s][1], names[s], median(shape_rate[s], reps));
-    double sec = median(t, reps);
+               dims[s][1], names[s], bu_median(shape_rate[s], reps));
+    double sec = bu_median(t, reps);
     double rate = flops / sec * 1e-9;
     printf("adaptor: %.3f s CPU (%.3f s wall) per batch, %.2f reports/s, %.1f GFLOP/s\n", sec,
-           median(tw, reps), batch / sec, rate);
+           bu_median(tw, reps), batch / sec, rate);
     printf("sgemm (BLIS %s, same shapes): %.1f GFLOP/s; encoder / sgemm rate: %.1f%% (median "
-           "of per-repetition ratios)\n", ad_blis_arch_name(), median(gr, reps),
-           100.0 * median(ratio, reps));
+           "of per-repetition ratios)\n", ad_blis_arch_name(), bu_median(gr, reps),
+           100.0 * bu_median(ratio, reps));
     gemm_ref_free(&g);
     if (torch && min_tokens == tokens) {
         int treps = reps < 3 ? reps : 3;
-        double t1 = torch_rate(NULL, batch, tokens, treps);
+        double t1 = bert_torch_rate(0, batch, tokens, treps);
         if (t1 > 0)
             printf("torch (BLIS_ARCH_TYPE unset): %.2f reports/s -> adaptor / torch = %.2f\n", t1,
                    batch / sec / t1);
-        double t2 = torch_rate("0", batch, tokens, treps);
+        double t2 = bert_torch_rate(1, batch, tokens, treps);
         if (t2 > 0)
             printf("torch (BLIS_ARCH_TYPE=0): %.2f reports/s -> adaptor / torch = %.2f\n", t2,
                    batch / sec / t2);

@@ -15,6 +15,8 @@
 #include "adaptor/rng.h"
 
 #include <mpi.h>
+
+#include "benchutil.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,24 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
-static double cpu_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 /* FLOPs of one step on b local rows with G columns: the products this implementation
  * performs (no Q/K projections: they cannot change a one-key softmax). */
@@ -62,45 +48,24 @@ static double sgemm_rate(int b, int P, int F, int reps)
         x[i] = (float)(i % 7) * 0.1f;
     double r[16];
     for (int k = 0; k < reps; k++) {
-        double t0 = cpu_now();
+        double t0 = bu_cpu_now();
         ad_gemm(0, 1, b, F, P, 1.0f, x, P, w, P, 0.0f, y, F);
         ad_gemm(0, 1, b, P, F, 1.0f, x, F, w, F, 0.0f, y, P);
         ad_gemm(0, 1, b, P, P, 1.0f, x, P, w, P, 0.0f, y, P);
-        r[k] = 2.0 * b * ((double)F * P * 2 + (double)P * P) / (cpu_now() - t0) / 1e9;
+        r[k] = 2.0 * b * ((double)F * P * 2 + (double)P * P) / (bu_cpu_now() - t0) / 1e9;
     }
     free(x);
     free(w);
     free(y);
-    return median(r, reps);
+    return bu_median(r, reps);
 }
 
-static double torch_rate(const ad_adaptor_config *c, int batch, int reps, const char *arch)
+static double torch_rate(const ad_adaptor_config *c, int batch, int reps, int skx)
 {
-    char self[4096], cmd[8400];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0)
-        return 0;
-    self[n] = '\0';
-    char *slash = strrchr(self, '/');
-    *slash = '\0';
-    /* The script lives in the source tree; the build records nothing about it, so look
-     * relative to the usual build/<type>/tests layout and the source's tests/bench. */
-    const char *src = getenv("ADAPTOR_SOURCE_DIR");
-    snprintf(cmd, sizeof cmd,
-             "%s /usr/bin/python3 %s/tests/bench/bench_pretrain_torch.py %d %d %d %d %d %d %d "
-             "2>/dev/null",
-             arch ? arch : "env -u BLIS_ARCH_TYPE", src ? src : ADAPTOR_SOURCE_DIR, c->dv, c->dt,
-             c->proj, c->ffn, c->layers, batch, reps);
-    FILE *p = popen(cmd, "r");
-    if (!p)
-        return 0;
-    char line[512];
-    double rate = 0;
-    while (fgets(line, sizeof line, p))
-        if (sscanf(line, "samples/s: %lf", &rate) == 1)
-            break;
-    pclose(p);
-    return rate;
+    char args[256];
+    snprintf(args, sizeof args, "%d %d %d %d %d %d %d", c->dv, c->dt, c->proj, c->ffn, c->layers,
+             batch, reps);
+    return bu_torch_rate(skx, "bench_pretrain_torch.py", args, "samples/s");
 }
 
 int main(int argc, char **argv)
@@ -154,22 +119,22 @@ int main(int argc, char **argv)
     double cpu[16], wall[16], parts[16];
     for (int k = 0; k <= reps; k++) {
         MPI_Barrier(MPI_COMM_WORLD);
-        double c0 = cpu_now(), w0 = ad_now();
+        double c0 = bu_cpu_now(), w0 = ad_now();
         ad_rng drop;
         ad_rng_seed(&drop, 42, (uint64_t)(k * 1000 + rank));
         ad_dp_stats st;
         ad_adaptor_batch batch = {xv, xt, NULL, 0, 0};
         if (ad_dp_step(dp, m, &batch, b, &drop, &st) != AD_OK)
             MPI_Abort(MPI_COMM_WORLD, 1);
-        double o0 = cpu_now();
+        double o0 = bu_cpu_now();
         ad_adamw_step(opt, m->params, m->grads, 2e-5, NULL);
         if (k > 0) {
-            cpu[k - 1] = cpu_now() - c0;
+            cpu[k - 1] = bu_cpu_now() - c0;
             wall[k - 1] = ad_now() - w0;
-            parts[k - 1] = cpu_now() - o0;
+            parts[k - 1] = bu_cpu_now() - o0;
         }
     }
-    double tc = median(cpu, reps), tw = median(wall, reps), topt = median(parts, reps);
+    double tc = bu_median(cpu, reps), tw = bu_median(wall, reps), topt = bu_median(parts, reps);
     double flops = step_flops(&c, b, G);
     double sg = sgemm_rate(b, c.proj, c.ffn, 5);
     struct rusage ru;
@@ -185,8 +150,8 @@ int main(int argc, char **argv)
                flops / tc / 1e9, sg, flops / tc / 1e9 / sg);
         printf("  peak memory (rank 0): %.0f MB\n", ru.ru_maxrss / 1024.0);
         if (with_torch && size == 1 && access("/usr/bin/python3", X_OK) == 0) {
-            double t_def = torch_rate(&c, G, 3, NULL);
-            double t_skx = torch_rate(&c, G, 3, "env BLIS_ARCH_TYPE=0");
+            double t_def = torch_rate(&c, G, 3, 0);
+            double t_skx = torch_rate(&c, G, 3, 1);
             double ours = G / tc;
             if (t_def > 0)
                 printf("  PyTorch (BLIS default kernels): %.1f samples/s -> adaptor is %.2fx\n",

@@ -12,6 +12,8 @@
 #include "adaptor/nn.h"
 #include "adaptor/resnet.h"
 
+#include "benchutil.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,24 +23,8 @@
 #define MAXREPS 64
 #define MAXSHAPES 16
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 /* GEMM shapes (m rows x n outputs x k inner) weighted by how often the model runs them. */
 typedef struct {
@@ -60,41 +46,22 @@ static double sgemm_rate(const shapes *s, float *a, float *b, float *c)
 {
     double flops = 0, secs = 0;
     for (int i = 0; i < s->n; i++) {
-        double t0 = now();
+        double t0 = bu_cpu_now();
         ad_gemm(0, 1, s->m[i], s->out[i], s->k[i], 1.0f, a, s->k[i], b, s->k[i], 0.0f, c,
                 s->out[i]);
-        double dt = now() - t0, f = 2.0 * s->m[i] * s->out[i] * s->k[i];
+        double dt = bu_cpu_now() - t0, f = 2.0 * s->m[i] * s->out[i] * s->k[i];
         flops += f * s->weight[i];
         secs += dt * s->weight[i];
     }
     return flops / secs * 1e-9;
 }
 
-static double torch_rate(const char *arch, const char *model, int batch, int reps)
+
+static double vision_torch_rate(int skx, const char *model, int batch, int reps)
 {
-    char script[4096];
-    snprintf(script, sizeof script, "%s", __FILE__);
-    char *slash = strrchr(script, '/');
-    if (!slash || access("/usr/bin/python3", X_OK) != 0)
-        return 0;
-    snprintf(slash + 1, sizeof script - (size_t)(slash + 1 - script), "bench_vision_torch.py");
-    if (access(script, R_OK) != 0)
-        return 0;
-    char cmd[8192];
-    snprintf(cmd, sizeof cmd, "%s /usr/bin/python3 %s --model %s --batch %d --reps %d",
-             arch ? "env BLIS_ARCH_TYPE=0" : "env -u BLIS_ARCH_TYPE", script, model, batch,
-             reps);
-    FILE *p = popen(cmd, "r");
-    if (!p)
-        return 0;
-    char line[512];
-    double rate = 0;
-    while (fgets(line, sizeof line, p)) {
-        printf("  torch: %s", line);
-        sscanf(line, "images/s: %lf", &rate);
-    }
-    pclose(p);
-    return rate;
+    char args[256];
+    snprintf(args, sizeof args, "--model %s --batch %d --reps %d", model, batch, reps);
+    return bu_torch_rate(skx, "bench_vision_torch.py", args, "images/s");
 }
 
 typedef int (*forward_fn)(void *model, const float *x, int batch, float *out);
@@ -140,25 +107,25 @@ static void bench(const char *name, const char *torch_name, void *model, forward
     sgemm_rate(sh, a, b, c);
     double t[MAXREPS], gr[MAXREPS], ratio[MAXREPS];
     for (int i = 0; i < reps; i++) {
-        double t0 = now();
+        double t0 = bu_cpu_now();
         fwd(model, x, batch, out);
-        t[i] = now() - t0;
+        t[i] = bu_cpu_now() - t0;
         gr[i] = sgemm_rate(sh, a, b, c);
         ratio[i] = flops / t[i] * 1e-9 / gr[i];
     }
-    double sec = median(t, reps), rate = flops / sec * 1e-9;
+    double sec = bu_median(t, reps), rate = flops / sec * 1e-9;
     printf("%s, batch %d at 224, 1 thread: %.1f GFLOP per forward\n", name, batch, flops * 1e-9);
     printf("  adaptor: %.3f s CPU per batch, %.2f images/s, %.1f GFLOP/s\n", sec, batch / sec,
            rate);
     printf("  sgemm (BLIS %s, the model's GEMM shapes): %.1f GFLOP/s; encoder / sgemm: %.1f%%\n",
-           ad_blis_arch_name(), median(gr, reps), 100.0 * median(ratio, reps));
+           ad_blis_arch_name(), bu_median(gr, reps), 100.0 * bu_median(ratio, reps));
     if (torch) {
         int treps = reps < 3 ? reps : 3;
-        double t1 = torch_rate(NULL, torch_name, batch, treps);
+        double t1 = vision_torch_rate(0, torch_name, batch, treps);
         if (t1 > 0)
             printf("  torch (BLIS_ARCH_TYPE unset): %.2f images/s -> adaptor / torch = %.2f\n",
                    t1, batch / sec / t1);
-        double t2 = torch_rate("0", torch_name, batch, treps);
+        double t2 = vision_torch_rate(1, torch_name, batch, treps);
         if (t2 > 0)
             printf("  torch (BLIS_ARCH_TYPE=0): %.2f images/s -> adaptor / torch = %.2f\n", t2,
                    batch / sec / t2);
