@@ -59,8 +59,7 @@ typedef struct ad_adaptor_acts {
     float *mask_a;         /* [L][b, P] dropout after attention */
     float *s1, *x1;        /* [L][b, P] LN1 input (h + attention) and output */
     float *n1_mean, *n1_rstd;
-    float *f;              /* [L][b, F] relu(linear1(x1)) after dropout */
-    float *mask_f;         /* [L][b, F] */
+    float *f;              /* [L][b, F] relu(linear1(x1)) after dropout (f > 0: kept) */
     float *mask_g;         /* [L][b, P] dropout after linear2 */
     float *s2;             /* [L][b, P] LN2 input */
     float *n2_mean, *n2_rstd;
@@ -71,7 +70,7 @@ typedef struct ad_adaptor_acts {
  * one layer) and of the whole pair of sequences. */
 typedef struct ad_tok_block {
     float *q, *kv, *att, *o;  /* [n, P], [nc, 2P], [b, NH, Tx, Tc], [n, P] */
-    float *mask_a, *s1, *x1, *n1_mean, *n1_rstd, *f, *mask_f, *mask_g, *s2, *n2_mean, *n2_rstd;
+    float *mask_a, *s1, *x1, *n1_mean, *n1_rstd, *f, *mask_g, *s2, *n2_mean, *n2_rstd;
 } ad_tok_block;
 
 typedef struct ad_tok_acts {

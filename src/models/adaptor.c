@@ -116,7 +116,7 @@ int ad_adaptor_create(const ad_adaptor_config *cfg, ad_adaptor **out)
 static void free_acts(ad_adaptor_acts *a)
 {
     float **all[] = {&a->x, &a->proj_n, &a->h, &a->vv, &a->mask_a, &a->s1, &a->x1,
-                     &a->n1_mean, &a->n1_rstd, &a->f, &a->mask_f, &a->mask_g, &a->s2,
+                     &a->n1_mean, &a->n1_rstd, &a->f, &a->mask_g, &a->s2,
                      &a->n2_mean, &a->n2_rstd, &a->out, &a->out_n};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) {
         free(*all[i]);
@@ -192,7 +192,7 @@ static int ensure_acts(ad_adaptor *m, ad_adaptor_acts *a, int b, int D)
         {&a->x, B * (size_t)D, 1},     {&a->proj_n, B, 1},          {&a->h, (L + 1) * B * P, 1},
         {&a->vv, L * B * P, 1},        {&a->mask_a, L * B * P, drop}, {&a->s1, L * B * P, 1},
         {&a->x1, L * B * P, 1},        {&a->n1_mean, L * B, 1},     {&a->n1_rstd, L * B, 1},
-        {&a->f, L * B * F, 1},         {&a->mask_f, L * B * F, drop}, {&a->mask_g, L * B * P, drop},
+        {&a->f, L * B * F, 1},         {&a->mask_g, L * B * P, drop},
         {&a->s2, L * B * P, 1},        {&a->n2_mean, L * B, 1},     {&a->n2_rstd, L * B, 1},
         {&a->out, B * P, 1},           {&a->out_n, B, 1},
     };
@@ -221,11 +221,26 @@ static int ensure_acts(ad_adaptor *m, ad_adaptor_acts *a, int b, int D)
 
 void ad_dropout_apply(float *y, float *mask, size_t n, float p, ad_rng *rng)
 {
+    /* Four 16-bit draws per 64-bit random number: p is applied as round(p * 65536) / 65536,
+     * well inside the statistical noise of dropout itself. */
     float keep = 1.0f / (1.0f - p);
-    for (size_t i = 0; i < n; i++) {
-        mask[i] = ad_rng_uniform(rng) < p ? 0.0f : keep;
-        y[i] *= mask[i];
+    uint32_t thr = (uint32_t)(p * 65536.0f + 0.5f);
+    for (size_t i = 0; i < n; i += 4) {
+        uint64_t r = ad_rng_u64(rng);
+        size_t m = n - i < 4 ? n - i : 4;
+        for (size_t k = 0; k < m; k++) {
+            float s = (uint32_t)((r >> (16 * k)) & 0xFFFF) < thr ? 0.0f : keep;
+            y[i + k] *= s;
+            if (mask)
+                mask[i + k] = s;
+        }
     }
+}
+
+void ad_relu_scale_backward(float *dy, const float *f, size_t n, float keep)
+{
+    for (size_t i = 0; i < n; i++)
+        dy[i] = f[i] > 0 ? dy[i] * keep : 0.0f;
 }
 
 void ad_mul_inplace(float *y, const float *mask, size_t n)
@@ -252,7 +267,7 @@ void ad_sublayer_forward(const ad_adaptor *m, const ad_adaptor_layer *L, const a
     ad_linear_forward(a->f, F, a->x1, P, L->l1_w, L->l1_b, n, P, F);
     ad_relu_forward(a->f, a->f, nf);
     if (p > 0)
-        ad_dropout_apply(a->f, a->mask_f, nf, p, rng);
+        ad_dropout_apply(a->f, NULL, nf, p, rng); /* f > 0 tells the backward pass the mask */
     ad_linear_forward(a->s2, P, a->f, F, L->l2_w, L->l2_b, n, F, P);
     if (p > 0)
         ad_dropout_apply(a->s2, a->mask_g, np, p, rng);
@@ -262,12 +277,13 @@ void ad_sublayer_forward(const ad_adaptor *m, const ad_adaptor_layer *L, const a
 
 void ad_sublayer_backward(const ad_adaptor *m, const ad_adaptor_layer *L, ad_adaptor_layer *G,
                           const ad_sublayer *a, int n, const float *dy, float *ds1, float *bufp,
-                          float *buff, int dropped)
+                          float *buff, float p)
 {
     int P = m->cfg.proj, F = m->cfg.ffn;
     size_t np = (size_t)n * P, nf = (size_t)n * F;
     /* LN2: ds1 temporarily holds dL/dx1 (= dL/ds2 through the residual). */
     ad_layernorm_backward(ds1, G->n2_g, G->n2_b, dy, a->s2, a->n2_mean, a->n2_rstd, L->n2_g, n, P);
+    int dropped = p > 0;
     const float *dg = ds1;
     if (dropped) {
         memcpy(bufp, ds1, np * sizeof(float));
@@ -275,11 +291,12 @@ void ad_sublayer_backward(const ad_adaptor *m, const ad_adaptor_layer *L, ad_ada
         dg = bufp;
     }
     ad_linear_backward(buff, G->l2_w, G->l2_b, dg, a->f, L->l2_w, n, F, P);
+    /* f = relu(pre) * mask was stored after dropout: f > 0 exactly where relu was active and
+     * the unit kept, and the kept units' mask is 1/(1-p). */
     if (dropped)
-        ad_mul_inplace(buff, a->mask_f, nf);
-    /* f was stored after dropout; where the mask is 0 the gradient is already 0, elsewhere
-     * f > 0 exactly when relu was active. */
-    ad_relu_backward(buff, buff, a->f, nf);
+        ad_relu_scale_backward(buff, a->f, nf, 1.0f / (1.0f - p));
+    else
+        ad_relu_backward(buff, buff, a->f, nf);
     ad_linear_backward(bufp, G->l1_w, G->l1_b, buff, a->x1, L->l1_w, n, P, F);
     ad_add_inplace(bufp, ds1, np);
     /* bufp = dL/dx1 in full; LN1 turns it into dL/ds1. */
@@ -291,8 +308,7 @@ static ad_sublayer sublayer_at(const ad_adaptor_acts *a, int l, int b, int P, in
 {
     size_t bp = (size_t)b * P, bf = (size_t)b * F, lb = (size_t)l * b;
     ad_sublayer s = {a->s1 + l * bp, a->x1 + l * bp, a->n1_mean + lb, a->n1_rstd + lb,
-                     a->f + l * bf, a->mask_f ? a->mask_f + l * bf : NULL,
-                     a->mask_g ? a->mask_g + l * bp : NULL, a->s2 + l * bp, a->n2_mean + lb,
+                     a->f + l * bf, a->mask_g ? a->mask_g + l * bp : NULL, a->s2 + l * bp, a->n2_mean + lb,
                      a->n2_rstd + lb};
     return s;
 }
@@ -354,7 +370,7 @@ void ad_adaptor_backward(ad_adaptor *m, int modality, const float *dout)
         ad_sublayer sl = sublayer_at(a, l, b, P, F);
         /* dh holds dL/dh[l+1]; dx1 receives dL/ds1, which flows to the residual (the layer
          * input) and to the attention output. */
-        ad_sublayer_backward(m, L, G, &sl, b, dh, dx1, tmp, dh, dropped);
+        ad_sublayer_backward(m, L, G, &sl, b, dh, dx1, tmp, dh, m->acts_dropout[modality]);
         memcpy(dh, dx1, bp * sizeof(float));
         const float *da = dx1;
         if (dropped) {

@@ -6,9 +6,10 @@
 #include "adaptor/adaptor.h"
 
 /* Activations of "x1 = LN1(s1); y = LN2(x1 + drop(linear2(drop(relu(linear1(x1))))))" for n
- * rows. Masks are NULL when dropout is off. */
+ * rows. mask_g is NULL when dropout is off; the FFN's own dropout needs no mask (f > 0 marks
+ * the units both relu and dropout kept). */
 typedef struct ad_sublayer {
-    float *s1, *x1, *n1_mean, *n1_rstd, *f, *mask_f, *mask_g, *s2, *n2_mean, *n2_rstd;
+    float *s1, *x1, *n1_mean, *n1_rstd, *f, *mask_g, *s2, *n2_mean, *n2_rstd;
 } ad_sublayer;
 
 /* Inverted dropout in place: y *= mask, mask in {0, 1/(1-p)}, as torch.nn.Dropout. */
@@ -18,10 +19,13 @@ void ad_dropout_apply(float *y, float *mask, size_t n, float p, ad_rng *rng);
 void ad_sublayer_forward(const ad_adaptor *m, const ad_adaptor_layer *L, const ad_sublayer *a,
                          int n, float *y, float p, ad_rng *rng);
 /* dy -> ds1 (overwritten); parameter gradients accumulated into G. bufp: n*P floats,
- * buff: n*F floats of scratch; buff may alias dy (read only before buff is written). */
+ * buff: n*F floats of scratch; buff may alias dy (read only before buff is written).
+ * p: the dropout probability of the forward pass (0: none). */
 void ad_sublayer_backward(const ad_adaptor *m, const ad_adaptor_layer *L, ad_adaptor_layer *G,
                           const ad_sublayer *a, int n, const float *dy, float *ds1, float *bufp,
-                          float *buff, int dropped);
+                          float *buff, float p);
+/* dy = f > 0 ? dy * keep : 0: relu and inverted dropout together, from their output f. */
+void ad_relu_scale_backward(float *dy, const float *f, size_t n, float keep);
 
 void ad_mul_inplace(float *y, const float *mask, size_t n);
 void ad_add_inplace(float *y, const float *x, size_t n);

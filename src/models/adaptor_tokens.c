@@ -55,7 +55,6 @@ static void layout_block(bump *a, ad_tok_block *k, int b, int Tx, int Tc, int P,
     k->n1_mean = take(a, n);
     k->n1_rstd = take(a, n);
     k->f = take(a, n * F);
-    k->mask_f = drop ? take(a, n * F) : NULL;
     k->mask_g = drop ? take(a, n * P) : NULL;
     k->s2 = take(a, n * P);
     k->n2_mean = take(a, n);
@@ -134,7 +133,7 @@ static void block_forward(const ad_adaptor *m, const ad_adaptor_layer *L, ad_tok
     if (p > 0)
         ad_dropout_apply(k->s1, k->mask_a, np, p, rng);
     ad_add_inplace(k->s1, x, np);
-    ad_sublayer sl = {k->s1, k->x1, k->n1_mean, k->n1_rstd, k->f, k->mask_f,
+    ad_sublayer sl = {k->s1, k->x1, k->n1_mean, k->n1_rstd, k->f,
                       k->mask_g, k->s2, k->n2_mean, k->n2_rstd};
     ad_sublayer_forward(m, L, &sl, (int)n, y, p, rng);
 }
@@ -188,16 +187,16 @@ int ad_adaptor_tokens_forward(ad_adaptor *m, const ad_adaptor_batch *x, int b, f
 static void block_backward(const ad_adaptor *m, const ad_adaptor_layer *L, ad_adaptor_layer *G,
                            const ad_tok_block *k, const float *x, int Tx, const float *ctx, int Tc,
                            int b, const float *dy, float *dx, float *dctx, float *w0, float *w1,
-                           float *w2, float *w3, float *mha_scratch, int dropped)
+                           float *w2, float *w3, float *mha_scratch, float p)
 {
     int P = m->cfg.proj;
     size_t n = (size_t)b * Tx, np = n * P, nc = (size_t)b * Tc;
-    ad_sublayer sl = {k->s1, k->x1, k->n1_mean, k->n1_rstd, k->f, k->mask_f,
+    ad_sublayer sl = {k->s1, k->x1, k->n1_mean, k->n1_rstd, k->f,
                       k->mask_g, k->s2, k->n2_mean, k->n2_rstd};
     /* dx = dL/ds1, which is both the residual path to x and the (dropped) attention output */
-    ad_sublayer_backward(m, L, G, &sl, (int)n, dy, dx, w0, w1, dropped);
+    ad_sublayer_backward(m, L, G, &sl, (int)n, dy, dx, w0, w1, p);
     const float *da = dx;
-    if (dropped) {
+    if (p > 0) {
         memcpy(w0, dx, np * sizeof(float));
         ad_mul_inplace(w0, k->mask_a, np);
         da = w0;
@@ -220,7 +219,7 @@ void ad_adaptor_tokens_backward(ad_adaptor *m, const float *dv, const float *dt)
     int b = a->b, tv = a->tv, tt = a->tt, P = c->proj;
     int T = tv > tt ? tv : tt, W = c->ffn > 2 * P ? c->ffn : 2 * P;
     size_t sv = (size_t)b * tv * P, st = (size_t)b * tt * P, wide = (size_t)b * T * W;
-    int dropped = m->tok_dropout > 0;
+    float p = m->tok_dropout;
     float *dV = a->scratch, *dT = dV + sv, *dV2 = dT + st, *dT2 = dV2 + sv;
     float *w0 = dT2 + st, *w1 = w0 + wide, *w2 = w1 + wide, *w3 = w2 + wide, *ms = w3 + wide;
     /* The read-out: only the first token of each sequence receives a gradient. */
@@ -240,10 +239,10 @@ void ad_adaptor_tokens_backward(ad_adaptor *m, const float *dv, const float *dt)
          * Text block T[l+1] = Block(T[l], V[l+1]): dT2 = dL/dT[l], and V[l+1] as context
          * completes dV. */
         block_backward(m, L, G, &a->blk[2 * l + 1], Tl, tt, Vl + sv, tv, b, dT, dT2, dV, w0, w1,
-                       w2, w3, ms, dropped);
+                       w2, w3, ms, p);
         /* Image block V[l+1] = Block(V[l], T[l]): dV2 = dL/dV[l], T[l] as context adds to dT2. */
         block_backward(m, L, G, &a->blk[2 * l], Vl, tv, Tl, tt, b, dV, dV2, dT2, w0, w1, w2, w3,
-                       ms, dropped);
+                       ms, p);
         float *swap = dV;
         dV = dV2;
         dV2 = swap;

@@ -2,10 +2,32 @@
 
 #include "adaptor/nn.h"
 
+#include "vmath.h"
+
 #include <math.h>
 #include <stddef.h>
 
 size_t ad_contrastive_workspace(int b, int G) { return 4 * (size_t)b * (size_t)G; }
+
+/* One row: p = softmax(l) and the row's log-sum-exp. Float throughout, like the reference
+ * (torch's cross-entropy); the loss itself is lse - l[pos], so a vanishing probability never
+ * turns into log(0). */
+AD_SIMD_CLONES
+static float softmax_lse(float *p, const float *l, int G)
+{
+    float mx = l[0];
+    for (int j = 1; j < G; j++)
+        mx = l[j] > mx ? l[j] : mx;
+    float sum = 0;
+    for (int j = 0; j < G; j++) {
+        p[j] = ad_vexp(l[j] - mx);
+        sum += p[j];
+    }
+    float inv = 1.0f / sum;
+    for (int j = 0; j < G; j++)
+        p[j] *= inv;
+    return mx + logf(sum);
+}
 
 /* logits = s A B^T (kept for the gradient of the scale) and their row softmax in p; returns
  * the sum of -log p at each row's positive (row r's positive is column offset + r). */
@@ -16,19 +38,8 @@ static double softmax_rows_nll(float *p, float *logits, const float *a, const fl
     double nll = 0;
     for (int r = 0; r < b; r++) {
         const float *lrow = logits + (size_t)r * G;
-        float *row = p + (size_t)r * G;
-        for (int j = 0; j < G; j++)
-            row[j] = lrow[j];
-        float mx = row[0];
-        for (int j = 1; j < G; j++)
-            mx = row[j] > mx ? row[j] : mx;
-        double sum = 0;
-        for (int j = 0; j < G; j++)
-            sum += exp((double)row[j] - mx);
-        double lse = mx + log(sum);
-        nll += lse - row[offset + r];
-        for (int j = 0; j < G; j++)
-            row[j] = (float)exp((double)row[j] - lse);
+        float lse = softmax_lse(p + (size_t)r * G, lrow, G);
+        nll += (double)lse - (double)lrow[offset + r];
     }
     return nll;
 }

@@ -50,7 +50,10 @@ static inline double bu_torch_rate(int skx, const char *script, const char *args
     snprintf(slash + 1, sizeof path - (size_t)(slash + 1 - path), "%s", script);
     if (access(path, R_OK) != 0)
         return 0;
-    snprintf(cmd, sizeof cmd, "%s /usr/bin/python3 %s %s 2>/dev/null",
+    /* One thread on both sides: torch.set_num_threads(1) does not bind the OpenMP threads of
+     * the BLIS under Debian's torch. */
+    snprintf(cmd, sizeof cmd,
+             "%s OMP_NUM_THREADS=1 BLIS_NUM_THREADS=1 /usr/bin/python3 %s %s 2>/dev/null",
              skx ? "env BLIS_ARCH_TYPE=0" : "env -u BLIS_ARCH_TYPE", path, args);
     snprintf(fmt, sizeof fmt, "%s: %%lf", key);
     FILE *p = popen(cmd, "r");

@@ -192,10 +192,20 @@ static const ad_adaptor_config small_cfg = {.dv = 5, .dt = 6, .proj = 8, .ffn = 
 
 /* SPEC 5 written out plainly in double precision from a (double) copy of the parameters,
  * reading them through the model's tensor table: out [B, P]. */
+/* Dropout masks of a training forward, read back from the model's activations (drop: the
+ * dropout probability, 0 for none). The FFN's mask is where its output is positive. */
+static double mask_at(const float *mask, size_t i)
+{
+    return mask ? (double)mask[i] : 1.0;
+}
+
 static void naive_path(const ad_adaptor *m, const double *prm, int modality, const float *x, int B,
                        double *out)
 {
     const ad_adaptor_config *c = &m->cfg;
+    float drop = m->acts_dropout[modality];
+    const ad_adaptor_acts *acts = &m->acts[modality];
+    double keep = drop > 0 ? 1.0 / (1.0 - drop) : 1.0;
     int P = c->proj, F = c->ffn, D = modality == AD_IMAGE ? c->dv : c->dt;
     const double *W = prm + m->tensors[modality == AD_IMAGE ? 0 : 1].offset;
     double *h = malloc(sizeof(double) * B * P), *t1 = malloc(sizeof(double) * B * P),
@@ -231,7 +241,7 @@ static void naive_path(const ad_adaptor *m, const double *prm, int modality, con
                 double s = ob[o];
                 for (int i = 0; i < P; i++)
                     s += ow[o * P + i] * vv[i];
-                t1[r * P + o] = hr[o] + s;
+                t1[r * P + o] = hr[o] + s * (drop > 0 ? mask_at(acts->mask_a, ((size_t)l * B + r) * P + o) : 1.0);
             }
             for (int pass = 0; pass < 2; pass++) {
                 double *src = pass == 0 ? t1 + r * P : t2 + r * P, *dst = pass == 0 ? x1 : hr;
@@ -252,12 +262,14 @@ static void naive_path(const ad_adaptor *m, const double *prm, int modality, con
                     for (int i = 0; i < P; i++)
                         s += w1[o * P + i] * x1[i];
                     f[o] = s > 0 ? s : 0;
+                    if (drop > 0)
+                        f[o] *= acts->f[((size_t)l * B + r) * F + o] > 0 ? keep : 0.0;
                 }
                 for (int o = 0; o < P; o++) {
                     double s = b2[o];
                     for (int i = 0; i < F; i++)
                         s += w2[o * F + i] * f[i];
-                    t2[r * P + o] = x1[o] + s;
+                    t2[r * P + o] = x1[o] + s * (drop > 0 ? mask_at(acts->mask_g, ((size_t)l * B + r) * P + o) : 1.0);
                 }
             }
         }
@@ -315,14 +327,15 @@ static double naive_model_loss(const ad_adaptor *m, const double *prm, const flo
     return loss;
 }
 
-/* Our float forward + contrastive loss + backward; returns the loss, leaves grads in m. */
+/* Our float forward + contrastive loss + backward; returns the loss, leaves grads in m.
+ * rng: dropout stream (NULL: evaluation mode). */
 static double model_loss_and_grad(ad_adaptor *m, const float *xv, const float *xt, int B,
-                                  float *v, float *t)
+                                  float *v, float *t, ad_rng *rng)
 {
     int P = m->cfg.proj;
     float *ws = malloc(sizeof(float) * ad_contrastive_workspace(B, B));
-    ck_assert_int_eq(ad_adaptor_forward(m, AD_IMAGE, xv, B, v, NULL), AD_OK);
-    ck_assert_int_eq(ad_adaptor_forward(m, AD_TEXT, xt, B, t, NULL), AD_OK);
+    ck_assert_int_eq(ad_adaptor_forward(m, AD_IMAGE, xv, B, v, rng), AD_OK);
+    ck_assert_int_eq(ad_adaptor_forward(m, AD_TEXT, xt, B, t, rng), AD_OK);
     ad_contrastive c = {.b = B, .G = B, .d = P, .offset = 0, .scale = expf(*m->logit_scale),
                         .image_weight = 0.75f, .norm = (float)B};
     double li, lt, dls;
@@ -346,10 +359,15 @@ static double model_loss_and_grad(ad_adaptor *m, const float *xv, const float *x
     return li + lt;
 }
 
+/* _i = 0: evaluation mode; 1: dropout 0.3 with the masks of the training forward. */
 START_TEST(adaptor_forward_and_gradients_match_naive_double)
 {
     ad_adaptor *m;
-    tu_assert_ok(ad_adaptor_create(&small_cfg, &m));
+    ad_adaptor_config cfg = small_cfg;
+    cfg.dropout = _i ? 0.3f : 0.0f;
+    ad_rng drop;
+    ad_rng_seed(&drop, 77, 1);
+    tu_assert_ok(ad_adaptor_create(&cfg, &m));
     ad_adaptor_init(m, 11);
     /* Non-trivial LayerNorm parameters and biases, so their gradients are exercised. */
     ad_rng r;
@@ -359,7 +377,7 @@ START_TEST(adaptor_forward_and_gradients_match_naive_double)
     int B = 6, P = small_cfg.proj;
     float *xv = randn((size_t)B * 5, 21, 1.0f), *xt = randn((size_t)B * 6, 22, 1.0f);
     float v[48], t[48];
-    double loss = model_loss_and_grad(m, xv, xt, B, v, t);
+    double loss = model_loss_and_grad(m, xv, xt, B, v, t, _i ? &drop : NULL);
 
     double *prm = malloc(m->nparams * sizeof(double));
     for (size_t i = 0; i < m->nparams; i++)
@@ -678,7 +696,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, l2norm_matches_naive_and_fd);
     tcase_add_test(tc, contrastive_loss_and_rank_decomposition);
-    tcase_add_test(tc, adaptor_forward_and_gradients_match_naive_double);
+    tcase_add_loop_test(tc, adaptor_forward_and_gradients_match_naive_double, 0, 2);
     tcase_add_test(tc, tokens_forward_and_gradients_match_naive_double);
     tcase_add_test(tc, reference_names_and_sizes);
     tcase_add_test(tc, dropout_is_seeded_and_differentiated);
