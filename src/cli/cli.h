@@ -35,12 +35,18 @@ int ad_cmd_encode_image(ad_cli *cli, int argc, char **argv);
 /* 1 when argv holds -h or --help. */
 int ad_cli_wants_help(int argc, char **argv);
 
-/* For subcommands driven by a job file: `adaptor CMD JOB.ini [--set s.k=v]...`.
- * Loads the job file and overrides, prints the effective configuration on rank 0, and
- * returns it. `extra` (may be NULL) receives options it does not know, in order, with
- * *nextra their count (argv storage, not copied). */
-int ad_cli_load_job(ad_cli *cli, int argc, char **argv, ad_config **cfg, char **extra,
-                    int *nextra);
+/* An option of a job command: value != NULL takes the next argument, else *flag = 1. */
+typedef struct ad_cli_opt {
+    const char *name;
+    const char **value;
+    int *flag;
+} ad_cli_opt;
+
+/* For subcommands driven by a job file: `adaptor CMD JOB.ini [--set s.k=v]... [options]`.
+ * Loads the job file and the overrides, applies [run] threads, prints the effective
+ * configuration on rank 0, and returns it. Options not in opts are errors. */
+int ad_cli_load_job(ad_cli *cli, int argc, char **argv, const ad_cli_opt *opts, int nopts,
+                    int require_job, ad_config **cfg);
 
 /* Reads stdin line by line (LF or CRLF), calling fn on each; fn sets *dropped when MGCA
  * drops the line's report. Errors get "stdin line N"; dropped lines are reported on stderr

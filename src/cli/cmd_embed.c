@@ -19,25 +19,14 @@ int ad_cmd_embed(ad_cli *cli, int argc, char **argv)
                "text encoder and vice versa (see README: embedding caches).\n");
         return AD_OK;
     }
-    char *extra[8];
-    int nextra = 0;
-    ad_config *cfg;
     const char *modality = "both";
-    /* --modality takes a value: pull it out before the job-file parser sees it. */
-    char *args[64];
-    int n = 0;
-    for (int i = 0; i < argc && n < 64; i++) {
-        if (strcmp(argv[i], "--modality") == 0 && i + 1 < argc) {
-            modality = argv[++i];
-            continue;
-        }
-        args[n++] = argv[i];
-    }
+    ad_cli_opt opts[] = {{"--modality", &modality, NULL}};
+    ad_config *cfg;
+    AD_TRY(ad_cli_load_job(cli, argc, argv, opts, 1, 1, &cfg));
+    int rc = AD_OK;
     if (strcmp(modality, "image") && strcmp(modality, "text") && strcmp(modality, "both"))
-        return ad_fail(AD_ERR_ARG, "embed: --modality must be image, text or both, not '%s'",
-                       modality);
-    AD_TRY(ad_cli_load_job(cli, n, args, &cfg, extra, &nextra));
-    int rc = nextra ? ad_fail(AD_ERR_ARG, "embed: unknown option %s", extra[0]) : AD_OK;
+        rc = ad_fail(AD_ERR_ARG, "embed: --modality must be image, text or both, not '%s'",
+                     modality);
     if (rc == AD_OK)
         rc = ad_embed(cli->comm, cfg, modality);
     ad_config_destroy(cfg);

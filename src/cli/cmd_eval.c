@@ -21,22 +21,10 @@ int ad_cmd_eval(ad_cli *cli, int argc, char **argv)
         return AD_OK;
     }
     const char *weights = NULL;
-    char *args[64];
-    int n = 0;
-    for (int i = 0; i < argc && n < 64; i++) {
-        if (strcmp(argv[i], "--weights") == 0 && i + 1 < argc) {
-            weights = argv[++i];
-            continue;
-        }
-        args[n++] = argv[i];
-    }
-    char *extra[8];
-    int nextra = 0;
+    ad_cli_opt opts[] = {{"--weights", &weights, NULL}};
     ad_config *cfg;
-    AD_TRY(ad_cli_load_job(cli, n, args, &cfg, extra, &nextra));
-    int rc = nextra ? ad_fail(AD_ERR_ARG, "eval: unknown option %s", extra[0]) : AD_OK;
-    if (rc == AD_OK)
-        rc = ad_evaluate(cli->comm, cfg, weights);
+    AD_TRY(ad_cli_load_job(cli, argc, argv, opts, 1, 1, &cfg));
+    int rc = ad_evaluate(cli->comm, cfg, weights);
     ad_config_destroy(cfg);
     return rc;
 }

@@ -42,12 +42,10 @@ int ad_cli_wants_help(int argc, char **argv)
     return 0;
 }
 
-int ad_cli_load_job(ad_cli *cli, int argc, char **argv, ad_config **cfg, char **extra,
-                    int *nextra)
+int ad_cli_load_job(ad_cli *cli, int argc, char **argv, const ad_cli_opt *opts, int nopts,
+                    int require_job, ad_config **cfg)
 {
     *cfg = NULL;
-    if (nextra)
-        *nextra = 0;
     const char *job = NULL;
     ad_config *c;
     AD_TRY(ad_config_create(&c));
@@ -56,12 +54,23 @@ int ad_cli_load_job(ad_cli *cli, int argc, char **argv, ad_config **cfg, char **
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--set") == 0) {
             i++;
-        } else if (strncmp(argv[i], "--", 2) == 0 || argv[i][0] == '-') {
-            if (!extra) {
-                rc = ad_fail(AD_ERR_ARG, "%s: unknown option %s", argv[0], argv[i]);
+            continue;
+        }
+        const ad_cli_opt *o = NULL;
+        for (int k = 0; k < nopts; k++)
+            if (strcmp(argv[i], opts[k].name) == 0)
+                o = &opts[k];
+        if (o && o->value) {
+            if (i + 1 >= argc) {
+                rc = ad_fail(AD_ERR_ARG, "%s: %s needs a value", argv[0], argv[i]);
                 goto fail;
             }
-            extra[(*nextra)++] = argv[i];
+            *o->value = argv[++i];
+        } else if (o) {
+            *o->flag = 1;
+        } else if (argv[i][0] == '-') {
+            rc = ad_fail(AD_ERR_ARG, "%s: unknown option %s (see --help)", argv[0], argv[i]);
+            goto fail;
         } else if (!job) {
             job = argv[i];
         } else {
@@ -69,6 +78,10 @@ int ad_cli_load_job(ad_cli *cli, int argc, char **argv, ad_config **cfg, char **
                          argv[i]);
             goto fail;
         }
+    }
+    if (!job && require_job) {
+        rc = ad_fail(AD_ERR_ARG, "%s: give a job file (see --help)", argv[0]);
+        goto fail;
     }
     if (job && (rc = ad_config_load_file(c, job)) != AD_OK)
         goto fail;
@@ -121,7 +134,7 @@ int ad_cmd_config(ad_cli *cli, int argc, char **argv)
         return ad_fail(AD_ERR_ARG, "config: give a job file (or --reference); see --help");
     ad_config *cfg;
     ad_log_set_quiet(1); /* the dump goes to stdout instead */
-    int rc = ad_cli_load_job(cli, argc, argv, &cfg, NULL, NULL);
+    int rc = ad_cli_load_job(cli, argc, argv, NULL, 0, 0, &cfg);
     ad_log_set_quiet(0);
     AD_TRY(rc);
     char *text = NULL;

@@ -71,7 +71,6 @@ typedef struct trainer {
     ad_ckpt_tensor *ctensors;
     ad_ckpt_layout layout;
     int64_t ckpt_every, keep, log_every;
-    float dropout_seed_salt;
 } trainer;
 
 static void share(int64_t G, int R, int r, int *first, int *n)
