@@ -15,9 +15,18 @@ size_t ad_contrastive_workspace(int b, int G) { return 4 * (size_t)b * (size_t)G
 AD_SIMD_CLONES
 static float softmax_lse(float *p, const float *l, int G)
 {
-    float mx = l[0];
+    float mx = l[0], nonfinite = 0;
     for (int j = 1; j < G; j++)
         mx = l[j] > mx ? l[j] : mx;
+    for (int j = 0; j < G; j++)
+        nonfinite += l[j] - l[j]; /* NaN when any logit is NaN or infinite */
+    if (nonfinite != 0 || !isfinite(mx)) {
+        /* A diverged run: report NaN (the trainer stops on it) rather than feed the fast
+         * exp a value it is not defined for. */
+        for (int j = 0; j < G; j++)
+            p[j] = NAN;
+        return NAN;
+    }
     float sum = 0;
     for (int j = 0; j < G; j++) {
         p[j] = ad_vexp(l[j] - mx);
