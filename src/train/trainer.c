@@ -349,7 +349,7 @@ static int open_metrics(trainer *t, int64_t start)
 static int train_loop(trainer *t, int64_t start)
 {
     ad_progress prog;
-    ad_progress_start(&prog, "pretrain step", "samples", t->total - start, t->log_every);
+    ad_progress_start(&prog, "pretrain step", "steps", t->total - start, t->log_every);
     prog.total = t->total - start;
     double t0 = ad_now();
     int64_t last_saved = start;
@@ -365,6 +365,8 @@ static int train_loop(trainer *t, int64_t start)
         ad_adaptor_batch batch = {t->xv + at * t->row_v, t->xt + at * t->row_t,
                                   t->tt ? t->tmask + at * t->tt : NULL, t->tv, t->tt};
         AD_TRY(ad_dp_step(t->dp, t->m, &batch, t->nloc, t->m->cfg.dropout > 0 ? &drop : NULL, &st));
+        if (!isfinite(st.loss) && t->metrics)
+            ad_metrics_flush(t->metrics); /* the history up to the failure, for diagnosis */
         if (!isfinite(st.loss))
             return ad_fail(AD_ERR_NUMERIC, "loss is %g at step %lld (epoch %lld); stopped without "
                            "saving; the last good checkpoint is step %lld", st.loss,
@@ -381,8 +383,8 @@ static int train_loop(trainer *t, int64_t start)
             AD_TRY(ad_metrics_append(t->metrics, &rec));
         }
         char extra[160];
-        snprintf(extra, sizeof extra, "epoch %lld  loss %.4f  lr %.3g  |g| %.3g",
-                 (long long)epoch, st.loss, lr, gnorm);
+        snprintf(extra, sizeof extra, "epoch %lld  loss %.4f  lr %.3g  |g| %.3g  %.0f samples/s",
+                 (long long)epoch, st.loss, lr, gnorm, (double)t->G / dt);
         ad_progress_step(&prog, 1, extra);
         int stop = g_stop_requested, any_stop;
         MPI_Allreduce(&stop, &any_stop, 1, MPI_INT, MPI_MAX, t->comm);
