@@ -5,7 +5,11 @@
  * key it does not name, every value is type-checked when it is set, and `adaptor keys`
  * prints the reference from it. Relative paths in a job file are resolved against the job
  * file's folder (so a job file works from any working directory); relative paths given with
- * --set are resolved against the working directory. */
+ * --set are resolved against the working directory.
+ *
+ * A job file may start with `[job] include = OTHER.ini` (relative to its own folder): the
+ * other file is read first and every key after the include overrides it, so a family of
+ * runs shares one base file. */
 #ifndef ADAPTOR_CONFIG_H
 #define ADAPTOR_CONFIG_H
 

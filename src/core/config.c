@@ -22,10 +22,7 @@ typedef struct cfg_value {
 struct ad_config {
     size_t nkeys;
     cfg_value *vals;
-    char *file;     /* job file, or NULL */
-    char *file_dir; /* its folder, for relative paths */
-    /* While parsing a file: keys already given in it, to reject duplicates. */
-    unsigned char *seen;
+    char *file; /* job file, or NULL */
 };
 
 static size_t schema_len(void)
@@ -98,8 +95,6 @@ void ad_config_destroy(ad_config *cfg)
     }
     free(cfg->vals);
     free(cfg->file);
-    free(cfg->file_dir);
-    free(cfg->seen);
     free(cfg);
 }
 
@@ -211,6 +206,39 @@ static int check_value(const ad_cfg_key *k, const char *value, const char *where
     return AD_OK;
 }
 
+/* Drops "." segments and "name/.." pairs from an absolute path, lexically (the stored
+ * configuration then reads as users expect; symlinked folders are not resolved). */
+static void normalize_path(char *p)
+{
+    if (p[0] != '/')
+        return;
+    size_t n = strlen(p);
+    char *buf = malloc(n + 2);
+    if (!buf)
+        return; /* the path stays correct, only less tidy */
+    size_t out = 0;
+    for (const char *in = p + 1; *in;) {
+        const char *end = strchr(in, '/');
+        size_t len = end ? (size_t)(end - in) : strlen(in);
+        if (len == 2 && in[0] == '.' && in[1] == '.') {
+            while (out > 0 && buf[out - 1] != '/')
+                out--;
+            if (out > 0)
+                out--; /* and the '/' before the dropped segment */
+        } else if (len > 0 && !(len == 1 && in[0] == '.')) {
+            buf[out++] = '/';
+            memcpy(buf + out, in, len);
+            out += len;
+        }
+        in += len + (end ? 1 : 0);
+    }
+    if (out == 0)
+        buf[out++] = '/';
+    buf[out] = '\0';
+    memcpy(p, buf, out + 1);
+    free(buf);
+}
+
 /* Relative paths from a job file are taken relative to the job file's folder. */
 static int resolve_path(const char *value, const char *base, char **out)
 {
@@ -220,6 +248,7 @@ static int resolve_path(const char *value, const char *base, char **out)
         return *out ? AD_OK : AD_ERR_NOMEM;
     }
     AD_TRY(ad_path_join(buf, sizeof buf, base, value));
+    normalize_path(buf);
     *out = ad_strdup(buf);
     return *out ? AD_OK : AD_ERR_NOMEM;
 }
@@ -279,19 +308,55 @@ int ad_config_set(ad_config *cfg, const char *section, const char *key, const ch
     return set_value(cfg, section, key, value, origin, origin, NULL);
 }
 
+/* One job file being read (an included file gets its own). */
 typedef struct parse_ctx {
     ad_config *cfg;
     int rc;
     int line;
+    int keys;            /* keys read so far in this file */
+    int depth;           /* include nesting */
+    const char *file;
+    const char *dir;     /* absolute folder of the file, for relative paths */
+    unsigned char *seen; /* keys given in this file, to reject duplicates */
 } parse_ctx;
 
+#define MAX_INCLUDE_DEPTH 8
+
+static int load_file(ad_config *cfg, const char *path, int depth);
+
+/* [job] include = FILE reads another job file first; the including file then overrides it.
+ * It must come before every other key, so that reading order is also precedence order. */
+static int include_file(parse_ctx *pc, const char *where, const char *value)
+{
+    if (pc->keys > 0)
+        return ad_fail(AD_ERR_CONFIG, "%s: [job] include must come before every other key", where);
+    if (pc->depth + 1 >= MAX_INCLUDE_DEPTH)
+        return ad_fail(AD_ERR_CONFIG, "%s: job files include each other more than %d deep", where,
+                       MAX_INCLUDE_DEPTH);
+    char *path;
+    AD_TRY(resolve_path(value, pc->dir, &path));
+    int rc = load_file(pc->cfg, path, pc->depth + 1);
+    free(path);
+    return rc == AD_OK ? AD_OK : ad_fail_ctx(rc, "%s: included", where);
+}
+
 static int job_line_handler(void *user, const char *section, const char *name, const char *value,
-                       int lineno)
+                            int lineno)
 {
     parse_ctx *pc = user;
     ad_config *cfg = pc->cfg;
     char where[4200];
-    snprintf(where, sizeof where, "%s:%d", cfg->file, lineno);
+    snprintf(where, sizeof where, "%s:%d", pc->file, lineno);
+    if (strcmp(section, "job") == 0) {
+        if (name && strcmp(name, "include") != 0) {
+            pc->rc = ad_fail(AD_ERR_CONFIG, "%s: unknown key '%s' in section [job] (include only)",
+                             where, name);
+            return 0;
+        }
+        if (name && (pc->rc = include_file(pc, where, value)) != AD_OK)
+            return 0;
+        return 1;
+    }
     if (!name) /* section header alone */ {
         if (!section_exists(section)) {
             pc->rc = ad_fail(AD_ERR_CONFIG, "%s: unknown section [%s]", where, section);
@@ -304,14 +369,15 @@ static int job_line_handler(void *user, const char *section, const char *name, c
         return 0;
     }
     long i = find_key(section, name);
-    if (i >= 0 && cfg->seen[i]) {
+    if (i >= 0 && pc->seen[i]) {
         pc->rc = ad_fail(AD_ERR_CONFIG, "%s: [%s] %s is given twice", where, section, name);
         return 0;
     }
-    pc->rc = set_value(cfg, section, name, value, where, where, cfg->file_dir);
+    pc->rc = set_value(cfg, section, name, value, where, where, pc->dir);
     if (pc->rc != AD_OK)
         return 0;
-    cfg->seen[i] = 1;
+    pc->seen[i] = 1;
+    pc->keys++;
     return 1;
 }
 
@@ -338,12 +404,8 @@ static int handler_counting(void *user, const char *section, const char *name,
     return job_line_handler(user, section, name, value, pc->line);
 }
 
-int ad_config_load_file(ad_config *cfg, const char *path)
+static int load_file(ad_config *cfg, const char *path, int depth)
 {
-    FILE *fp = fopen(path, "r");
-    if (!fp)
-        return ad_fail(AD_ERR_CONFIG, "%s: cannot open job file: %s", path, strerror(errno));
-    AD_TRY(replace_str(&cfg->file, path));
     char dir[4096], abs[4096];
     snprintf(dir, sizeof dir, "%s", path);
     char *slash = strrchr(dir, '/');
@@ -352,25 +414,30 @@ int ad_config_load_file(ad_config *cfg, const char *path)
     else
         snprintf(dir, sizeof dir, ".");
     AD_TRY(absolute_path(dir, abs, sizeof abs));
-    AD_TRY(replace_str(&cfg->file_dir, abs));
-    free(cfg->seen);
-    cfg->seen = ad_calloc(cfg->nkeys, 1, "configuration");
-    if (!cfg->seen) {
+    FILE *fp = fopen(path, "r");
+    if (!fp)
+        return ad_fail(AD_ERR_CONFIG, "%s: cannot open job file: %s", path, strerror(errno));
+    parse_ctx pc = {cfg, AD_OK, 0, 0, depth, path, abs, ad_calloc(cfg->nkeys, 1, "configuration")};
+    if (!pc.seen) {
         fclose(fp);
         return AD_ERR_NOMEM;
     }
-    parse_ctx pc = {cfg, AD_OK, 0};
     line_reader lr = {fp, &pc};
     int r = ini_parse_stream(read_line, &lr, handler_counting, &pc);
     fclose(fp);
-    free(cfg->seen);
-    cfg->seen = NULL;
+    free(pc.seen);
     if (pc.rc != AD_OK)
         return pc.rc;
     if (r != 0)
         return ad_fail(AD_ERR_CONFIG, "%s:%d: cannot parse this line (expected [section] or key = value)",
                        path, r);
     return AD_OK;
+}
+
+int ad_config_load_file(ad_config *cfg, const char *path)
+{
+    AD_TRY(replace_str(&cfg->file, path));
+    return load_file(cfg, path, 0);
 }
 
 int ad_config_set_override(ad_config *cfg, const char *assignment)

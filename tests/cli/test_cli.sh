@@ -50,6 +50,11 @@ expect 1 "--set train.epochs: \[train\] epochs = 'x'" -- "$A" config "$T/job.ini
 expect 1 "--set: unknown|unknown key 'nope'" -- "$A" config "$T/job.ini" --set adaptor.nope=1
 expect 1 "nothere.ini: cannot open job file" -- "$A" config "$T/nothere.ini"
 expect 2 "--set needs" -- "$A" config "$T/job.ini" --set
+# The shipped job files load.
+for f in "$(dirname "$0")"/../../jobs/demo.ini "$(dirname "$0")"/../../jobs/paper/*-*.ini; do
+  if "$A" config "$f" >/dev/null 2>"$T/err"; then ok; else bad "$f: $(cat "$T/err")"; fi
+done
+
 # Errors are one line.
 n=$("$A" config "$T/typo.ini" 2>&1 | wc -l)
 [ "$n" = 1 ] && ok || bad "error took $n lines"

@@ -3,6 +3,7 @@
 
 #include "adaptor/config.h"
 #include "adaptor/error.h"
+#include "adaptor/fsutil.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -187,6 +188,47 @@ START_TEST(dump_round_trips)
 }
 END_TEST
 
+START_TEST(include_then_override)
+{
+    char base[4200], sub[4300], path[4300];
+    snprintf(sub, sizeof sub, "%s/base", dir);
+    tu_assert_ok(ad_mkdir_p(sub));
+    snprintf(base, sizeof base, "%s/base/paper.ini", dir);
+    tu_write_text(base, "[train]\nlr = 2e-5\nepochs = 50\n[data]\nmanifest = mimic/master.csv\n");
+    job("run1.ini", "[job]\ninclude = base/paper.ini\n[train]\nepochs = 5\n", path, sizeof path);
+    ad_config *cfg = fresh();
+    tu_assert_ok(ad_config_load_file(cfg, path));
+    int64_t e;
+    double lr;
+    tu_assert_ok(ad_config_int(cfg, "train", "epochs", &e));
+    ck_assert_int_eq(e, 5);
+    tu_assert_ok(ad_config_float(cfg, "train", "lr", &lr));
+    ck_assert_double_eq_tol(lr, 2e-5, 1e-12);
+    /* paths in the included file are relative to the included file */
+    char want[4400];
+    snprintf(want, sizeof want, "%s/base/mimic/master.csv", dir);
+    ck_assert_str_eq(ad_config_get(cfg, "data", "manifest"), want);
+    /* ".." and "." are folded away */
+    job("dots.ini", "[output]\ndir = ./a/../b/./c/..\n", path, sizeof path);
+    tu_assert_ok(ad_config_load_file(cfg, path));
+    snprintf(want, sizeof want, "%s/b", dir);
+    ck_assert_str_eq(ad_config_get(cfg, "output", "dir"), want);
+    ad_config_destroy(cfg);
+
+    cfg = fresh();
+    job("late.ini", "[train]\nepochs = 5\n[job]\ninclude = base/paper.ini\n", path, sizeof path);
+    tu_assert_fails(ad_config_load_file(cfg, path), AD_ERR_CONFIG, "must come before");
+    job("missing.ini", "[job]\ninclude = nowhere.ini\n", path, sizeof path);
+    tu_assert_fails(ad_config_load_file(cfg, path), AD_ERR_CONFIG, "nowhere.ini");
+    ck_assert(strstr(ad_errmsg(), "missing.ini:2") != NULL);
+    job("self.ini", "[job]\ninclude = self.ini\n", path, sizeof path);
+    tu_assert_fails(ad_config_load_file(cfg, path), AD_ERR_CONFIG, "deep");
+    job("badkey.ini", "[job]\ninclued = base/paper.ini\n", path, sizeof path);
+    tu_assert_fails(ad_config_load_file(cfg, path), AD_ERR_CONFIG, "inclued");
+    ad_config_destroy(cfg);
+}
+END_TEST
+
 int main(void)
 {
     tu_tmpdir(dir, sizeof dir, "config");
@@ -197,6 +239,7 @@ int main(void)
     tcase_add_test(tc, errors_name_key_and_file);
     tcase_add_test(tc, required_keys);
     tcase_add_test(tc, dump_round_trips);
+    tcase_add_test(tc, include_then_override);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }
