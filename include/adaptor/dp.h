@@ -23,6 +23,7 @@
 typedef struct ad_dp_stats {
     double loss, loss_i2t, loss_t2i; /* global (identical on every rank) */
     int global_batch;
+    double comm_seconds; /* this rank's time inside the step's collectives */
 } ad_dp_stats;
 
 typedef struct ad_dp ad_dp;

@@ -2,6 +2,7 @@
 
 #include "adaptor/contrastive.h"
 #include "adaptor/error.h"
+#include "adaptor/log.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -104,8 +105,11 @@ static int forward(ad_dp *dp, ad_adaptor *m, const ad_adaptor_batch *x, int b, a
                    ad_contrastive *c, ad_dp_stats *st)
 {
     int P = m->cfg.proj;
+    st->comm_seconds = 0;
+    double t0 = ad_now();
     AD_TRY(mpi_check(MPI_Allgather(&b, 1, MPI_INT, dp->counts, 1, MPI_INT, dp->comm),
                      "MPI_Allgather of batch sizes"));
+    st->comm_seconds += ad_now() - t0;
     int G = 0;
     for (int r = 0; r < dp->size; r++) {
         dp->displs[r] = G;
@@ -123,10 +127,12 @@ static int forward(ad_dp *dp, ad_adaptor *m, const ad_adaptor_batch *x, int b, a
     const float *V = dp->v, *T = dp->t;
     int cols = b, offset = 0;
     if (dp->global_negatives) {
+        t0 = ad_now();
         AD_TRY(mpi_check(MPI_Allgatherv(dp->v, b * P, MPI_FLOAT, dp->V, dp->rcounts, dp->rdispls,
                                         MPI_FLOAT, dp->comm), "MPI_Allgatherv of image embeddings"));
         AD_TRY(mpi_check(MPI_Allgatherv(dp->t, b * P, MPI_FLOAT, dp->T, dp->rcounts, dp->rdispls,
                                         MPI_FLOAT, dp->comm), "MPI_Allgatherv of text embeddings"));
+        st->comm_seconds += ad_now() - t0;
         V = dp->V;
         T = dp->T;
         cols = G;
@@ -138,8 +144,10 @@ static int forward(ad_dp *dp, ad_adaptor *m, const ad_adaptor_batch *x, int b, a
     double parts[2] = {0, 0}, sums[2];
     if (b > 0)
         ad_contrastive_forward(c, &parts[0], &parts[1], dp->t, dp->v, T, V, dp->ws);
+    t0 = ad_now();
     AD_TRY(mpi_check(MPI_Allreduce(parts, sums, 2, MPI_DOUBLE, MPI_SUM, dp->comm),
                      "MPI_Allreduce of the loss"));
+    st->comm_seconds += ad_now() - t0;
     st->loss_i2t = sums[0];
     st->loss_t2i = sums[1];
     st->loss = sums[0] + sums[1];
@@ -173,6 +181,7 @@ int ad_dp_step(ad_dp *dp, ad_adaptor *m, const ad_adaptor_batch *x, int b, ad_rn
             dp->dt[i] += dp->dT[i];
         }
     }
+    double t0 = ad_now();
     if (dp->global_negatives) {
         /* Gradients on other ranks' rows go home; the receive buffer is the first b rows of
          * the (now free) gathered matrices. */
@@ -185,9 +194,16 @@ int ad_dp_step(ad_dp *dp, ad_adaptor *m, const ad_adaptor_batch *x, int b, ad_rn
             dp->dt[i] += dp->T[i];
         }
     }
+    st->comm_seconds += ad_now() - t0;
     if (b > 0)
         ad_adaptor_backward_pair(m, dp->dv, dp->dt);
     *m->glogit_scale += (float)dls;
-    return mpi_check(MPI_Allreduce(MPI_IN_PLACE, m->grads, (int)m->nparams, MPI_FLOAT, MPI_SUM,
-                                   dp->comm), "MPI_Allreduce of the gradients");
+    /* One all-reduce of the whole gradient buffer at the end: overlapping it with the
+     * backward pass would hide at most st->comm_seconds (a few % of a step on one node, see
+     * bench_pretrain). */
+    t0 = ad_now();
+    int rc = mpi_check(MPI_Allreduce(MPI_IN_PLACE, m->grads, (int)m->nparams, MPI_FLOAT, MPI_SUM,
+                                     dp->comm), "MPI_Allreduce of the gradients");
+    st->comm_seconds += ad_now() - t0;
+    return rc;
 }

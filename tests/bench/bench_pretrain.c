@@ -116,7 +116,7 @@ int main(int argc, char **argv)
         xv[i] = (float)ad_rng_normal(&r);
     for (size_t i = 0; i < (size_t)b * dt; i++)
         xt[i] = (float)ad_rng_normal(&r);
-    double cpu[16], wall[16], parts[16];
+    double cpu[16], wall[16], parts[16], comm[16];
     for (int k = 0; k <= reps; k++) {
         MPI_Barrier(MPI_COMM_WORLD);
         double c0 = bu_cpu_now(), w0 = ad_now();
@@ -132,9 +132,11 @@ int main(int argc, char **argv)
             cpu[k - 1] = bu_cpu_now() - c0;
             wall[k - 1] = ad_now() - w0;
             parts[k - 1] = bu_cpu_now() - o0;
+            comm[k - 1] = st.comm_seconds;
         }
     }
     double tc = bu_median(cpu, reps), tw = bu_median(wall, reps), topt = bu_median(parts, reps);
+    double tcomm = bu_median(comm, reps);
     double flops = step_flops(&c, b, G);
     double sg = sgemm_rate(b, c.proj, c.ffn, 5);
     struct rusage ru;
@@ -145,7 +147,8 @@ int main(int argc, char **argv)
                "rank(s), %zu parameters\n", dv, dt, c.proj, c.ffn, c.layers, G, size, m->nparams);
         printf("  per step (median of %d): %.3f s CPU, %.3f s wall (AdamW %.3f s)\n", reps, tc,
                tw, topt);
-        printf("  samples/s: %.1f (wall)\n", G / tw);
+        printf("  samples/s: %.1f (wall); collectives %.3f s per step (%.1f%% of the wall time)\n",
+               G / tw, tcomm, 100.0 * tcomm / tw);
         printf("  GFLOP/s per rank: %.1f; sgemm on the same shapes: %.1f; ratio %.2f\n",
                flops / tc / 1e9, sg, flops / tc / 1e9 / sg);
         printf("  peak memory (rank 0): %.0f MB\n", ru.ru_maxrss / 1024.0);
