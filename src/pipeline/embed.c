@@ -221,10 +221,15 @@ static int select_rows(const ad_manifest *m, const char *split, selection *s, in
     return AD_OK;
 }
 
+/* Where an embedding job's time goes (this rank's seconds). */
+typedef struct timers {
+    double read, prep, encode, io;
+} timers;
+
 /* Encodes rows [first, first + n) of the selection into e->out / e->mask; ids[] receives
  * the sample ids (negative for skipped bad rows). */
 static int encode_rows(encoder *e, const selection *s, int64_t first, int n, int skip_bad,
-                       const char *manifest, int64_t *ids, int64_t *bad)
+                       const char *manifest, int64_t *ids, int64_t *bad, timers *tm)
 {
     size_t per = (size_t)(e->tokens ? e->tokens : 1) * e->dim;
     int T = e->tokens ? e->tokens : 1;
@@ -238,8 +243,18 @@ static int encode_rows(encoder *e, const selection *s, int64_t first, int n, int
         for (int i = 0; i < n; i++) {
             int64_t r = first + i;
             ids[i] = s->ids[r];
-            int rc = ad_preprocess_file(s->image[r], e->depth16, e->resize, e->crop, NULL,
-                                        e->pixels + (size_t)good * img);
+            ad_image im = {0};
+            double t0 = ad_now();
+            int rc = ad_image_read_gray8(s->image[r], e->depth16, &im);
+            double t1 = ad_now();
+            if (rc == AD_OK)
+                rc = ad_preprocess_image(&im, e->resize, e->crop, NULL,
+                                         e->pixels + (size_t)good * img);
+            if (rc != AD_OK)
+                ad_fail_ctx(rc, "%s", s->image[r]);
+            ad_image_free(&im);
+            tm->read += t1 - t0;
+            tm->prep += ad_now() - t1;
             if (rc != AD_OK) {
                 if (!skip_bad) {
                     free(where);
@@ -253,9 +268,11 @@ static int encode_rows(encoder *e, const selection *s, int64_t first, int n, int
             }
             where[i] = good++;
         }
+        double t0 = ad_now();
         int rc = good ? ad_image_encoder_forward(e->img, e->pixels, good, e->crop, e->crop,
                                                  e->img_out, e->pos, e->out)
                       : AD_OK;
+        tm->encode += ad_now() - t0;
         /* Spread the encoded rows back into batch order, zeros for skipped ones. */
         for (int i = n - 1; rc == AD_OK && i >= 0; i--) {
             float *dst = e->out + (size_t)i * per;
@@ -268,6 +285,7 @@ static int encode_rows(encoder *e, const selection *s, int64_t first, int n, int
         free(where);
         return rc;
     }
+    double t0 = ad_now();
     for (int i = 0; i < n; i++) {
         int64_t r = first + i;
         ids[i] = s->ids[r];
@@ -278,26 +296,32 @@ static int encode_rows(encoder *e, const selection *s, int64_t first, int n, int
         if (e->tokens)
             memset(e->mask + (size_t)i * T, 1, (size_t)e->lengths[i]);
     }
+    double t1 = ad_now();
+    tm->read += t1 - t0; /* text: tokenizing */
+    int rc;
     if (e->tokens) {
         /* The cache's token axis is max_words long; the encoder pads only to the batch's
          * longest report, so spread its rows out. */
         int Tb = 0;
         for (int i = 0; i < n; i++)
             Tb = e->lengths[i] > Tb ? e->lengths[i] : Tb;
-        AD_TRY(ad_bert_forward(e->bert, e->ids, e->lengths, n, e->max_words, e->bert_out, e->out));
-        for (int i = n - 1; i >= 0; i--) {
+        rc = ad_bert_forward(e->bert, e->ids, e->lengths, n, e->max_words, e->bert_out, e->out);
+        for (int i = n - 1; rc == AD_OK && i >= 0; i--) {
             float *dst = e->out + (size_t)i * per;
             memmove(dst, e->out + (size_t)i * Tb * e->dim, (size_t)Tb * e->dim * sizeof(float));
             memset(dst + (size_t)Tb * e->dim, 0, (size_t)(T - Tb) * e->dim * sizeof(float));
         }
-        return AD_OK;
+    } else {
+        rc = ad_bert_forward(e->bert, e->ids, e->lengths, n, e->max_words, e->bert_out, e->out);
     }
-    return ad_bert_forward(e->bert, e->ids, e->lengths, n, e->max_words, e->bert_out, e->out);
+    tm->encode += ad_now() - t1;
+    return rc;
 }
 
 typedef struct split_stats {
     int64_t rows, dropped, bad, parts_done_before;
     double seconds;
+    timers tm;
 } split_stats;
 
 
@@ -372,23 +396,30 @@ static int embed_split(MPI_Comm comm, const ad_config *cfg, encoder *e, const se
         for (int64_t q = 0; q < rounds && rc == AD_OK; q++) {
             int64_t j = q * size + rank, at = j * e->batch;
             int nb = j < nbatches ? (int)(count - at < e->batch ? count - at : e->batch) : 0;
-            int lrc = nb ? encode_rows(e, s, first + at, nb, skip_bad, manifest, ids, &st->bad)
+            int lrc = nb ? encode_rows(e, s, first + at, nb, skip_bad, manifest, ids, &st->bad,
+                                       &st->tm)
                          : AD_OK;
             rc = ad_mpi_agree(comm, lrc, NULL);
+            double t0w = ad_now();
             if (rc == AD_OK)
                 rc = ad_cache_write_rows(w, nb ? at : 0, nb, ids, e->out,
                                          e->tokens ? e->mask : NULL);
+            st->tm.io += ad_now() - t0w;
         }
+        double t0c = ad_now();
         if (rc == AD_OK)
             rc = ad_cache_commit(w);
         else
             ad_cache_abort(w);
+        st->tm.io += ad_now() - t0c;
         if (rc == AD_OK)
             ad_progress_step(&prog, count, NULL);
     }
     free(ids);
+    double t0m = ad_now();
     if (rc == AD_OK)
         rc = ad_cache_merge_parts(comm, path, &e->meta, s->n, e->dim, e->tokens, part_rows, NULL);
+    st->tm.io += ad_now() - t0m;
     if (rc == AD_OK) {
         st->seconds += ad_now() - t0;
         prog.done = prog.total;
@@ -428,10 +459,22 @@ int ad_embed(MPI_Comm comm, const ad_config *cfg, const char *modality)
             if (rc == AD_OK) {
                 int64_t bad = 0;
                 MPI_Allreduce(&st[i].bad, &bad, 1, MPI_INT64_T, MPI_SUM, comm);
+                timers *tm = &st[i].tm;
+                double tot = tm->read + tm->prep + tm->encode + tm->io;
+                tot = tot > 0 ? tot : 1;
+                char where[160];
+                if (i == 0)
+                    snprintf(where, sizeof where, "decoding %.0f%%, preprocessing %.0f%%",
+                             100 * tm->read / tot, 100 * tm->prep / tot);
+                else
+                    snprintf(where, sizeof where, "WordPiece %.0f%%", 100 * tm->read / tot);
                 ad_info("embed %s %s: %lld rows (%lld dropped by MGCA's report rule, %lld bad "
-                        "rows skipped), %lld part(s) done before, %.1f s",
+                        "rows skipped), %lld part(s) done before, %.1f s, %.1f rows/s; rank 0's "
+                        "time: %s, encoder %.0f%%, cache I/O %.0f%%",
                         enc[i].meta.modality, splits[k], (long long)s.n, (long long)dropped,
-                        (long long)bad, (long long)st[i].parts_done_before, st[i].seconds);
+                        (long long)bad, (long long)st[i].parts_done_before, st[i].seconds,
+                        st[i].seconds > 0 ? (double)s.n / st[i].seconds : 0.0, where,
+                        100 * tm->encode / tot, 100 * tm->io / tot);
             }
         }
         selection_free(&s);
