@@ -10,10 +10,12 @@ OUT_DIR/expected.safetensors with ids, lengths and the pooled / cls / mean / tok
 import json
 import math
 import os
-import struct
 import sys
 
 import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import stio  # noqa: E402
 
 CONFIG = dict(architectures=["BertModel"], model_type="bert", hidden_size=48,
               num_hidden_layers=3, num_attention_heads=4, intermediate_size=96,
@@ -147,25 +149,8 @@ def bert_forward(w, ids, lengths, act="gelu"):
 
 
 def save_safetensors(path, tensors):
-    """Minimal safetensors writer (F32 / I32), names sorted like the official library."""
-    codes = {torch.float32: "F32", torch.int32: "I32"}
-    header, blobs, off = {}, [], 0
-    for name in sorted(tensors):
-        t = tensors[name].contiguous()
-        data = t.numpy().tobytes()
-        header[name] = {"dtype": codes[t.dtype], "shape": list(t.shape),
-                        "data_offsets": [off, off + len(data)]}
-        blobs.append(data)
-        off += len(data)
-    header["__metadata__"] = {"format": "pt"}
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * ((8 - len(h) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
-
+    """F32 / I32 tensors in the official layout (tests/ref/stio.py)."""
+    stio.write(path, {k: v.contiguous().numpy() for k, v in tensors.items()})
 
 def write_model(folder, tensors, config=None, with_config=True):
     os.makedirs(folder, exist_ok=True)

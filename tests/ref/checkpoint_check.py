@@ -11,31 +11,21 @@ Usage: checkpoint_check.py RUN_DIR"""
 import glob
 import json
 import os
-import struct
 import sys
 
 import numpy as np
 import torch
 from torch import nn
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import stio  # noqa: E402
+
 P, DV, DT, F, LAYERS, HEADS = 8, 12, 10, 16, 2, 2
 DTYPES = {"F32": np.float32, "I64": np.int64, "F64": np.float64}
 
 
 def read_safetensors(path):
-    with open(path, "rb") as f:
-        data = f.read()
-    (hlen,) = struct.unpack("<Q", data[:8])
-    header = json.loads(data[8:8 + hlen])
-    meta = header.pop("__metadata__", {})
-    base = 8 + hlen
-    out = {}
-    for name, info in header.items():
-        b, e = info["data_offsets"]
-        arr = np.frombuffer(data[base + b:base + e], dtype=DTYPES[info["dtype"]])
-        out[name] = arr.reshape(info["shape"]).copy()
-    return out, meta
-
+    return stio.read(path)
 
 def fnv1a64(path):
     h = 0xcbf29ce484222325

@@ -327,6 +327,50 @@ static double naive_model_loss(const ad_adaptor *m, const double *prm, const flo
     return loss;
 }
 
+/* The loss of the double-precision reference model as a function of its parameters. */
+typedef double (*naive_loss_fn)(const ad_adaptor *m, const double *prm, const void *ctx);
+
+/* Checks every tensor of m->grads against central differences of `loss` at prm; returns
+ * the largest |numeric gradient| of each tensor in gmax (may be NULL). float32 gradients of
+ * O(1) quantities: absolute 1e-5 plus 1e-4 of the tensor's own scale. */
+static void check_grads_fd(const ad_adaptor *m, double *prm, naive_loss_fn loss, const void *ctx,
+                           double *gmax_out)
+{
+    for (size_t k = 0; k < m->ntensors; k++) {
+        const ad_param_tensor *T = &m->tensors[k];
+        size_t n = T->ndim == 0 ? 1 : T->ndim == 1 ? (size_t)T->shape[0]
+                                                     : (size_t)(T->shape[0] * T->shape[1]);
+        double gmax = 0, err = 0;
+        for (size_t i = 0; i < n; i++) {
+            size_t j = T->offset + i;
+            double keep = prm[j], h = 1e-6;
+            prm[j] = keep + h;
+            double up = loss(m, prm, ctx);
+            prm[j] = keep - h;
+            double dn = loss(m, prm, ctx);
+            prm[j] = keep;
+            double num = (up - dn) / (2 * h);
+            gmax = fmax(gmax, fabs(num));
+            err = fmax(err, fabs(num - m->grads[j]));
+        }
+        ck_assert_msg(err <= 1e-4 * gmax + 1e-5, "%s: max |analytic - numeric| %.3g (max |g| %.3g)",
+                      T->name, err, gmax);
+        if (gmax_out)
+            gmax_out[k] = gmax;
+    }
+}
+
+typedef struct pooled_inputs {
+    const float *xv, *xt;
+    int B;
+} pooled_inputs;
+
+static double pooled_loss(const ad_adaptor *m, const double *prm, const void *ctx)
+{
+    const pooled_inputs *in = ctx;
+    return naive_model_loss(m, prm, in->xv, in->xt, in->B);
+}
+
 /* Our float forward + contrastive loss + backward; returns the loss, leaves grads in m.
  * rng: dropout stream (NULL: evaluation mode). */
 static double model_loss_and_grad(ad_adaptor *m, const float *xv, const float *xt, int B,
@@ -393,27 +437,8 @@ START_TEST(adaptor_forward_and_gradients_match_naive_double)
     ck_assert_msg(fabs(loss - nloss) < 1e-5 * nloss, "loss %.9g vs naive %.9g", loss, nloss);
 
     /* Every parameter's gradient against central differences of the double model. */
-    for (size_t k = 0; k < m->ntensors; k++) {
-        const ad_param_tensor *T = &m->tensors[k];
-        size_t n = T->ndim == 0 ? 1 : T->ndim == 1 ? (size_t)T->shape[0]
-                                                     : (size_t)(T->shape[0] * T->shape[1]);
-        double gmax = 0, err = 0;
-        for (size_t i = 0; i < n; i++) {
-            size_t j = T->offset + i;
-            double keep = prm[j], h = 1e-6;
-            prm[j] = keep + h;
-            double up = naive_model_loss(m, prm, xv, xt, B);
-            prm[j] = keep - h;
-            double dn = naive_model_loss(m, prm, xv, xt, B);
-            prm[j] = keep;
-            double num = (up - dn) / (2 * h);
-            gmax = fmax(gmax, fabs(num));
-            err = fmax(err, fabs(num - m->grads[j]));
-        }
-        /* float32 gradients of O(1) quantities: absolute 1e-5 plus 1e-4 of the tensor's scale */
-        ck_assert_msg(err <= 1e-4 * gmax + 1e-5, "%s: max |analytic - numeric| %.3g (max |g| %.3g)",
-                      T->name, err, gmax);
-    }
+    pooled_inputs in = {xv, xt, B};
+    check_grads_fd(m, prm, pooled_loss, &in, NULL);
     /* The Q and K blocks of in_proj cannot affect a one-key softmax: exactly zero. */
     for (int l = 0; l < small_cfg.layers; l++) {
         for (int i = 0; i < 2 * P * P; i++)
@@ -559,6 +584,18 @@ static double naive_tokens_loss(const ad_adaptor *m, const double *prm, const fl
     return loss;
 }
 
+typedef struct tokens_inputs {
+    const float *xv, *xt;
+    const uint8_t *tmask;
+    int Tv, Tt, B;
+} tokens_inputs;
+
+static double tokens_loss(const ad_adaptor *m, const double *prm, const void *ctx)
+{
+    const tokens_inputs *in = ctx;
+    return naive_tokens_loss(m, prm, in->xv, in->Tv, in->xt, in->Tt, in->tmask, in->B);
+}
+
 START_TEST(tokens_forward_and_gradients_match_naive_double)
 {
     ad_adaptor_config c = small_cfg;
@@ -597,29 +634,14 @@ START_TEST(tokens_forward_and_gradients_match_naive_double)
         prm[i] = m->params[i];
     double nloss = naive_tokens_loss(m, prm, xv, Tv, xt, Tt, tmask, B);
     ck_assert_msg(fabs(li + lt - nloss) < 1e-5 * nloss, "loss %.9g vs naive %.9g", li + lt, nloss);
-    for (size_t k = 0; k < m->ntensors; k++) {
-        const ad_param_tensor *T = &m->tensors[k];
-        size_t n = T->ndim == 0 ? 1 : T->ndim == 1 ? (size_t)T->shape[0]
-                                                     : (size_t)(T->shape[0] * T->shape[1]);
-        double gmax = 0, err = 0;
-        for (size_t i = 0; i < n; i++) {
-            size_t j = T->offset + i;
-            double keep = prm[j], h = 1e-6;
-            prm[j] = keep + h;
-            double up = naive_tokens_loss(m, prm, xv, Tv, xt, Tt, tmask, B);
-            prm[j] = keep - h;
-            double dn = naive_tokens_loss(m, prm, xv, Tv, xt, Tt, tmask, B);
-            prm[j] = keep;
-            double num = (up - dn) / (2 * h);
-            gmax = fmax(gmax, fabs(num));
-            err = fmax(err, fabs(num - m->grads[j]));
-        }
-        ck_assert_msg(err <= 1e-4 * gmax + 1e-5, "%s: max |analytic - numeric| %.3g (max |g| %.3g)",
-                      T->name, err, gmax);
-        /* Real cross-attention: the Q and K blocks now learn. */
-        if (strstr(T->name, "in_proj_weight"))
-            ck_assert_msg(gmax > 1e-4, "%s has no gradient in token mode", T->name);
-    }
+    tokens_inputs in = {xv, xt, tmask, Tv, Tt, B};
+    double *gmax = malloc(m->ntensors * sizeof(double));
+    check_grads_fd(m, prm, tokens_loss, &in, gmax);
+    /* Real cross-attention: the Q and K blocks now learn. */
+    for (size_t k = 0; k < m->ntensors; k++)
+        if (strstr(m->tensors[k].name, "in_proj_weight"))
+            ck_assert_msg(gmax[k] > 1e-4, "%s has no gradient in token mode", m->tensors[k].name);
+    free(gmax);
     /* Padded text tokens change nothing: perturbing them leaves the embeddings alone. */
     float v2[32], t2[32];
     xt[(1 * Tt + 3) * c.dt] += 5.0f;
