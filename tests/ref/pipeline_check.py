@@ -118,7 +118,7 @@ with open(img, "wb") as f:
     f.write(b"not an image")
 p = adaptor(2, "embed", job, "--set", "cache.dir=cache_s", "--set", "data.skip_bad_rows=true")
 check(p.returncode == 0 and "1 bad rows skipped" in p.stderr, f"skip_bad_rows: {errors(p)}")
-check(f"manifest.csv:" in p.stderr and "skipped" in p.stderr, "the skipped row is not reported")
+check("manifest.csv:" in p.stderr and "skipped" in p.stderr, "the skipped row is not reported")
 skipped = read_cache(os.path.join(WORK, "cache_s", os.path.basename(train)))
 check(-(victim_row + 1) in skipped["sample_id"], "the bad row is not marked")
 p = adaptor(2, "pretrain", job, "--set", "cache.dir=cache_s", "--set", "output.dir=run_s")

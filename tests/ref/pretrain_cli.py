@@ -91,7 +91,7 @@ def interrupted(ranks_first, ranks_then, name):
     p = run(ranks_then, job, "--set", f"output.dir={d}", "--set", "train.checkpoint_every=1000",
             "--resume")
     check(p.returncode == 0, f"{name}: resume failed: {error_line(p)}")
-    check(f"resume: " in p.stderr, f"{name}: resume did not report its checkpoint")
+    check("resume: " in p.stderr, f"{name}: resume did not report its checkpoint")
     with netCDF4.Dataset(os.path.join(d, "metrics.nc")) as ds:
         steps = list(ds.variables["step"][:])
     check(steps == list(range(1, T + 1)), f"{name}: metrics steps {steps[:3]}..{steps[-3:]}")

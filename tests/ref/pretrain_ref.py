@@ -13,7 +13,6 @@ entries is amplified in early updates. Losses must agree to 1e-5 relative; each 
 2e-5 of its largest absolute value (observed: 2e-7 and 1.5e-6, see the printed figures).
 
 usage: pretrain_ref.py MPIEXEC ADAPTOR WORKDIR"""
-import math
 import os
 import subprocess
 import sys
