@@ -1,332 +1,27 @@
 #include "adaptor/embed.h"
 
-#include "adaptor/bert.h"
 #include "adaptor/cache.h"
 #include "adaptor/error.h"
 #include "adaptor/fsutil.h"
-#include "adaptor/image.h"
-#include "adaptor/image_encoder.h"
+#include "adaptor/frozen.h"
 #include "adaptor/log.h"
-#include "adaptor/mpiutil.h"
-#include "adaptor/manifest.h"
 #include "adaptor/mgca_text.h"
+#include "adaptor/mpiutil.h"
 #include "adaptor/pipeline.h"
-#include "adaptor/preprocess.h"
-#include "adaptor/version.h"
-#include "adaptor/wordpiece.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* One frozen encoder, either side, behind "encode rows [0, n) of this batch". */
-typedef struct encoder {
-    int image; /* 1: image side */
-    int dim, tokens;
-    /* text */
-    ad_tokenizer *tok;
-    ad_bert *bert;
-    ad_bert_output bert_out;
-    int max_words;
-    int32_t *ids;
-    int *lengths;
-    /* image */
-    ad_image_encoder *img;
-    ad_image_output img_out;
-    ad_pos_interp pos;
-    ad_depth16 depth16;
-    int resize, crop;
-    float *pixels;
-    /* both */
-    int batch;
-    float *out; /* [batch, tokens or 1, dim] */
-    uint8_t *mask;
-    char meta_pre[512];
-    ad_cache_meta meta;
-} encoder;
-
-static void encoder_free(encoder *e)
-{
-    ad_tokenizer_destroy(e->tok);
-    ad_bert_destroy(e->bert);
-    ad_image_encoder_destroy(e->img);
-    free(e->ids);
-    free(e->lengths);
-    free(e->pixels);
-    free(e->out);
-    free(e->mask);
-}
-
-static const char *folder_name(const char *path)
-{
-    const char *s = strrchr(path, '/');
-    while (s && s[1] == '\0' && s > path) { /* trailing slash */
-        const char *p = s - 1;
-        while (p > path && *p != '/')
-            p--;
-        return *p == '/' ? p + 1 : p;
-    }
-    return s ? s + 1 : path;
-}
-
-static int encoder_open(encoder *e, const ad_config *cfg, int image, const char *config_text)
-{
-    memset(e, 0, sizeof *e);
-    e->image = image;
-    const char *sec = image ? "image_encoder" : "text_encoder";
-    const char *model;
-    int64_t batch;
-    AD_TRY(ad_config_string(cfg, sec, "model", &model));
-    AD_TRY(ad_config_int(cfg, sec, "batch_size", &batch));
-    e->batch = (int)batch;
-    if (image) {
-        ad_image_arch arch;
-        int64_t resize, crop;
-        AD_TRY(ad_image_arch_parse(ad_config_get(cfg, "image_encoder", "arch"), &arch));
-        AD_TRY(ad_image_output_parse(ad_config_get(cfg, "image_encoder", "output"), &e->img_out));
-        AD_TRY(ad_pos_interp_parse(ad_config_get(cfg, "image_encoder", "pos_interp"), &e->pos));
-        AD_TRY(ad_config_int(cfg, "data", "resize", &resize));
-        AD_TRY(ad_config_int(cfg, "data", "crop_size", &crop));
-        e->resize = (int)resize;
-        e->crop = (int)crop;
-        e->depth16 = strcmp(ad_config_get(cfg, "data", "depth16"), "max") == 0 ? AD_DEPTH16_MAX
-                                                                                : AD_DEPTH16_HIGHBYTE;
-        AD_TRY(ad_image_encoder_load(model, arch, &e->img));
-        e->dim = ad_image_encoder_dim(e->img);
-        int count;
-        AD_TRY(ad_image_encoder_count(e->img, e->img_out, e->crop, e->crop, &count));
-        e->tokens = e->img_out == AD_IMG_TOKENS ? count : 0;
-        e->pixels = ad_malloc((size_t)e->batch * 3 * e->crop * e->crop * sizeof(float), "images");
-        if (!e->pixels)
-            return AD_ERR_NOMEM;
-    } else {
-        int64_t mw;
-        AD_TRY(ad_config_int(cfg, "data", "max_words", &mw));
-        e->max_words = (int)mw;
-        AD_TRY(ad_bert_output_parse(ad_config_get(cfg, "text_encoder", "pooling"), &e->bert_out));
-        AD_TRY(ad_tokenizer_load(model, &e->tok));
-        AD_TRY(ad_bert_load(model, &e->bert));
-        const ad_bert_config *bc = ad_bert_get_config(e->bert);
-        if (e->bert_out == AD_BERT_POOLER && !bc->has_pooler)
-            return ad_fail(AD_ERR_CONFIG, "%s has no pooler.dense weights (a masked-language-"
-                           "modelling checkpoint): set [text_encoder] pooling = cls or mean "
-                           "(transformers would silently use a random pooler)", model);
-        if (e->max_words > bc->max_positions)
-            return ad_fail(AD_ERR_CONFIG, "%s: [data] max_words = %d exceeds the model's %d "
-                           "positions", ad_config_source(cfg), e->max_words,
-                           bc->max_positions);
-        e->dim = bc->hidden;
-        e->tokens = e->bert_out == AD_BERT_TOKENS ? e->max_words : 0;
-        e->ids = ad_malloc((size_t)e->batch * e->max_words * sizeof(int32_t), "token ids");
-        e->lengths = ad_malloc((size_t)e->batch * sizeof(int), "lengths");
-        if (!e->ids || !e->lengths)
-            return AD_ERR_NOMEM;
-    }
-    size_t per = (size_t)(e->tokens ? e->tokens : 1) * e->dim;
-    e->out = ad_malloc((size_t)e->batch * per * sizeof(float), "embeddings");
-    e->mask = ad_calloc((size_t)e->batch * (e->tokens ? e->tokens : 1), 1, "masks");
-    if (!e->out || !e->mask)
-        return AD_ERR_NOMEM;
-    AD_TRY(ad_cache_preprocessing(cfg, image ? "image" : "text", e->meta_pre, sizeof e->meta_pre));
-    e->meta = (ad_cache_meta){.modality = image ? "image" : "text", .encoder = folder_name(model),
-                              .encoder_path = model,
-                              .arch = image ? ad_config_get(cfg, "image_encoder", "arch") : "bert",
-                              .output = ad_config_get(cfg, sec, image ? "output" : "pooling"),
-                              .preprocessing = e->meta_pre, .config = config_text};
-    return AD_OK;
-}
-
-/* Per-row inputs the encoder needs: image paths or MGCA captions. */
-typedef struct selection {
-    int64_t n;
-    int64_t *ids;
-    const char **image; /* into the manifest */
-    char **caption;     /* owned */
-    int64_t *line;
-} selection;
-
-static void selection_free(selection *s)
-{
-    for (int64_t i = 0; s->caption && i < s->n; i++)
-        free(s->caption[i]);
-    free(s->caption);
-    free(s->ids);
-    free(s->image);
-    free(s->line);
-    memset(s, 0, sizeof *s);
-}
-
-/* The rows of a split: allowed views and a report that MGCA keeps. Identical on every rank
- * and for every encoder. */
-static int select_rows(const ad_manifest *m, const char *split, selection *s, int64_t *dropped)
-{
-    memset(s, 0, sizeof *s);
-    int64_t *idx, n;
-    AD_TRY(ad_manifest_select(m, split, NULL, 0, AD_MANIFEST_REQUIRE_ROWS, &idx, &n));
-    s->ids = ad_malloc((size_t)n * sizeof *s->ids, "row ids");
-    s->image = ad_malloc((size_t)n * sizeof *s->image, "image paths");
-    s->caption = ad_calloc((size_t)n, sizeof *s->caption, "captions");
-    s->line = ad_malloc((size_t)n * sizeof *s->line, "lines");
-    if (!s->ids || !s->image || !s->caption || !s->line) {
-        free(idx);
-        return AD_ERR_NOMEM;
-    }
-    *dropped = 0;
-    int nrep = ad_manifest_n_reports(m);
-    for (int64_t i = 0; i < n; i++) {
-        const ad_manifest_row *r = ad_manifest_row_at(m, idx[i]);
-        /* MGCA joins impression and findings; further report columns extend the second. */
-        const char *a = nrep > 0 ? r->reports[0] : "", *b = nrep > 1 ? r->reports[1] : NULL;
-        char *joined = NULL;
-        if (nrep > 2) {
-            size_t len = 1;
-            for (int k = 1; k < nrep; k++)
-                len += strlen(r->reports[k]) + 1;
-            joined = ad_malloc(len, "report");
-            if (!joined) {
-                free(idx);
-                return AD_ERR_NOMEM;
-            }
-            joined[0] = '\0';
-            for (int k = 1; k < nrep; k++) {
-                strcat(joined, r->reports[k]);
-                strcat(joined, " ");
-            }
-            b = joined;
-        }
-        char *cap = NULL;
-        int ntok = 0;
-        int rc = ad_mgca_caption(a, b, &cap, &ntok);
-        free(joined);
-        if (rc != AD_OK) {
-            free(idx);
-            return ad_fail_ctx(rc, "%s:%lld", ad_manifest_path(m), (long long)r->line);
-        }
-        if (ntok < AD_MGCA_MIN_TOKENS) {
-            free(cap);
-            (*dropped)++;
-            continue;
-        }
-        s->ids[s->n] = r->id;
-        s->image[s->n] = r->image;
-        s->line[s->n] = r->line;
-        s->caption[s->n] = cap;
-        s->n++;
-    }
-    free(idx);
-    if (s->n == 0)
-        return ad_fail(AD_ERR_CONFIG, "%s: no row of split '%s' has a report with %d or more "
-                       "tokens after MGCA preprocessing", ad_manifest_path(m), split,
-                       AD_MGCA_MIN_TOKENS);
-    return AD_OK;
-}
-
-/* Where an embedding job's time goes (this rank's seconds). */
-typedef struct timers {
-    double read, prep, encode, io;
-} timers;
-
-/* Encodes rows [first, first + n) of the selection into e->out / e->mask; ids[] receives
- * the sample ids (negative for skipped bad rows). */
-static int encode_rows(encoder *e, const selection *s, int64_t first, int n, int skip_bad,
-                       const char *manifest, int64_t *ids, int64_t *bad, timers *tm)
-{
-    size_t per = (size_t)(e->tokens ? e->tokens : 1) * e->dim;
-    int T = e->tokens ? e->tokens : 1;
-    memset(e->mask, 0, (size_t)n * T);
-    if (e->image) {
-        size_t img = (size_t)3 * e->crop * e->crop;
-        int good = 0;
-        int *where = ad_malloc((size_t)n * sizeof(int), "batch map");
-        if (!where)
-            return AD_ERR_NOMEM;
-        for (int i = 0; i < n; i++) {
-            int64_t r = first + i;
-            ids[i] = s->ids[r];
-            ad_image im = {0};
-            double t0 = ad_now();
-            int rc = ad_image_read_gray8(s->image[r], e->depth16, &im);
-            double t1 = ad_now();
-            if (rc == AD_OK)
-                rc = ad_preprocess_image(&im, e->resize, e->crop, NULL,
-                                         e->pixels + (size_t)good * img);
-            if (rc != AD_OK)
-                ad_fail_ctx(rc, "%s", s->image[r]);
-            ad_image_free(&im);
-            tm->read += t1 - t0;
-            tm->prep += ad_now() - t1;
-            if (rc != AD_OK) {
-                if (!skip_bad) {
-                    free(where);
-                    return ad_fail_ctx(rc, "%s:%lld", manifest, (long long)s->line[r]);
-                }
-                ad_warn("%s:%lld: skipped: %s", manifest, (long long)s->line[r], ad_errmsg());
-                ids[i] = -(s->ids[r] + 1);
-                (*bad)++;
-                where[i] = -1;
-                continue;
-            }
-            where[i] = good++;
-        }
-        double t0 = ad_now();
-        int rc = good ? ad_image_encoder_forward(e->img, e->pixels, good, e->crop, e->crop,
-                                                 e->img_out, e->pos, e->out)
-                      : AD_OK;
-        tm->encode += ad_now() - t0;
-        /* Spread the encoded rows back into batch order, zeros for skipped ones. */
-        for (int i = n - 1; rc == AD_OK && i >= 0; i--) {
-            float *dst = e->out + (size_t)i * per;
-            if (where[i] < 0)
-                memset(dst, 0, per * sizeof(float));
-            else if (where[i] != i)
-                memmove(dst, e->out + (size_t)where[i] * per, per * sizeof(float));
-            memset(e->mask + (size_t)i * T, where[i] >= 0, (size_t)T);
-        }
-        free(where);
-        return rc;
-    }
-    double t0 = ad_now();
-    for (int i = 0; i < n; i++) {
-        int64_t r = first + i;
-        ids[i] = s->ids[r];
-        int rc = ad_tokenizer_encode(e->tok, s->caption[r], e->max_words,
-                                     e->ids + (size_t)i * e->max_words, &e->lengths[i]);
-        if (rc != AD_OK)
-            return ad_fail_ctx(rc, "%s:%lld", manifest, (long long)s->line[r]);
-        if (e->tokens)
-            memset(e->mask + (size_t)i * T, 1, (size_t)e->lengths[i]);
-    }
-    double t1 = ad_now();
-    tm->read += t1 - t0; /* text: tokenizing */
-    int rc;
-    if (e->tokens) {
-        /* The cache's token axis is max_words long; the encoder pads only to the batch's
-         * longest report, so spread its rows out. */
-        int Tb = 0;
-        for (int i = 0; i < n; i++)
-            Tb = e->lengths[i] > Tb ? e->lengths[i] : Tb;
-        rc = ad_bert_forward(e->bert, e->ids, e->lengths, n, e->max_words, e->bert_out, e->out);
-        for (int i = n - 1; rc == AD_OK && i >= 0; i--) {
-            float *dst = e->out + (size_t)i * per;
-            memmove(dst, e->out + (size_t)i * Tb * e->dim, (size_t)Tb * e->dim * sizeof(float));
-            memset(dst + (size_t)Tb * e->dim, 0, (size_t)(T - Tb) * e->dim * sizeof(float));
-        }
-    } else {
-        rc = ad_bert_forward(e->bert, e->ids, e->lengths, n, e->max_words, e->bert_out, e->out);
-    }
-    tm->encode += ad_now() - t1;
-    return rc;
-}
-
 typedef struct split_stats {
     int64_t rows, dropped, bad, parts_done_before;
     double seconds;
-    timers tm;
+    ad_embed_timers tm;
 } split_stats;
 
 
 /* An existing cache is reused when it opens and holds exactly this selection. */
-static int cache_complete(const char *path, const selection *s, const encoder *e)
+static int cache_complete(const char *path, const ad_selection *s, const ad_frozen *e)
 {
     ad_cache *c;
     if (!ad_path_exists(path) || ad_cache_open(path, &c) != AD_OK) {
@@ -342,7 +37,7 @@ static int cache_complete(const char *path, const selection *s, const encoder *e
     return ok;
 }
 
-static int embed_split(MPI_Comm comm, const ad_config *cfg, encoder *e, const selection *s,
+static int embed_split(MPI_Comm comm, const ad_config *cfg, ad_frozen *e, const ad_selection *s,
                        const char *split, const char *manifest, split_stats *st)
 {
     int rank, size;
@@ -363,7 +58,7 @@ static int embed_split(MPI_Comm comm, const ad_config *cfg, encoder *e, const se
         AD_TRY(ad_mkdir_p(ad_config_get(cfg, "cache", "dir")));
     MPI_Barrier(comm);
     int64_t nparts = (s->n + part_rows - 1) / part_rows;
-    int64_t *ids = ad_malloc((size_t)e->batch * sizeof *ids, "ids");
+    int64_t *ids = ad_malloc((size_t)e->batch * 2 * sizeof *ids, "ids"), *rows = ids + e->batch;
     if (!ids)
         return AD_ERR_NOMEM;
     char label[96];
@@ -396,8 +91,10 @@ static int embed_split(MPI_Comm comm, const ad_config *cfg, encoder *e, const se
         for (int64_t q = 0; q < rounds && rc == AD_OK; q++) {
             int64_t j = q * size + rank, at = j * e->batch;
             int nb = j < nbatches ? (int)(count - at < e->batch ? count - at : e->batch) : 0;
-            int lrc = nb ? encode_rows(e, s, first + at, nb, skip_bad, manifest, ids, &st->bad,
-                                       &st->tm)
+            for (int i = 0; i < nb; i++)
+                rows[i] = first + at + i;
+            int lrc = nb ? ad_frozen_encode(e, s, rows, nb, skip_bad, manifest, NULL, ids,
+                                            &st->bad, &st->tm)
                          : AD_OK;
             rc = ad_mpi_agree(comm, lrc, NULL);
             double t0w = ad_now();
@@ -434,7 +131,7 @@ int ad_embed(MPI_Comm comm, const ad_config *cfg, const char *modality)
     char *config_text = NULL, **splits = NULL;
     int nsplits = 0;
     ad_manifest *m = NULL;
-    encoder enc[2];
+    ad_frozen enc[2];
     memset(enc, 0, sizeof enc);
     int rc = ad_config_dump(cfg, &config_text);
     if (rc == AD_OK)
@@ -442,14 +139,14 @@ int ad_embed(MPI_Comm comm, const ad_config *cfg, const char *modality)
     if (rc == AD_OK)
         rc = ad_manifest_open_config(cfg, AD_LABEL_UNCERTAIN, NULL, &m);
     if (rc == AD_OK && want_image)
-        rc = encoder_open(&enc[0], cfg, 1, config_text);
+        rc = ad_frozen_open(&enc[0], cfg, 1, config_text);
     if (rc == AD_OK && want_text)
-        rc = encoder_open(&enc[1], cfg, 0, config_text);
+        rc = ad_frozen_open(&enc[1], cfg, 0, config_text);
     rc = ad_mpi_agree(comm, rc, NULL);
     for (int k = 0; k < nsplits && rc == AD_OK; k++) {
-        selection s;
+        ad_selection s;
         int64_t dropped = 0;
-        rc = ad_mpi_agree(comm, select_rows(m, splits[k], &s, &dropped), NULL);
+        rc = ad_mpi_agree(comm, ad_select_rows(m, splits[k], &s, &dropped), NULL);
         split_stats st[2];
         memset(st, 0, sizeof st);
         for (int i = 0; i < 2 && rc == AD_OK; i++) {
@@ -459,7 +156,7 @@ int ad_embed(MPI_Comm comm, const ad_config *cfg, const char *modality)
             if (rc == AD_OK) {
                 int64_t bad = 0;
                 MPI_Allreduce(&st[i].bad, &bad, 1, MPI_INT64_T, MPI_SUM, comm);
-                timers *tm = &st[i].tm;
+                ad_embed_timers *tm = &st[i].tm;
                 double tot = tm->read + tm->prep + tm->encode + tm->io;
                 tot = tot > 0 ? tot : 1;
                 char where[160];
@@ -477,10 +174,10 @@ int ad_embed(MPI_Comm comm, const ad_config *cfg, const char *modality)
                         100 * tm->encode / tot, 100 * tm->io / tot);
             }
         }
-        selection_free(&s);
+        ad_selection_free(&s);
     }
-    encoder_free(&enc[0]);
-    encoder_free(&enc[1]);
+    ad_frozen_free(&enc[0]);
+    ad_frozen_free(&enc[1]);
     ad_manifest_close(m);
     free(splits);
     free(config_text);

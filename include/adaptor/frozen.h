@@ -1,0 +1,73 @@
+/* The frozen encoders of a job file, run over manifest rows: shared by `adaptor embed`
+ * (into caches) and `adaptor pretrain` with [train] source = online (every step). */
+#ifndef ADAPTOR_FROZEN_H
+#define ADAPTOR_FROZEN_H
+
+#include "adaptor/bert.h"
+#include "adaptor/cache.h"
+#include "adaptor/config.h"
+#include "adaptor/image.h"
+#include "adaptor/image_encoder.h"
+#include "adaptor/manifest.h"
+#include "adaptor/rng.h"
+#include "adaptor/wordpiece.h"
+
+#include <stdint.h>
+
+/* One frozen encoder, either side: [image_encoder] or [text_encoder] of the job file. */
+typedef struct ad_frozen {
+    int image; /* 1: image side */
+    int dim, tokens;
+    /* text */
+    ad_tokenizer *tok;
+    ad_bert *bert;
+    ad_bert_output bert_out;
+    int max_words;
+    int32_t *ids;
+    int *lengths;
+    /* image */
+    ad_image_encoder *img;
+    ad_image_output img_out;
+    ad_pos_interp pos;
+    ad_depth16 depth16;
+    int resize, crop;
+    float *pixels;
+    /* both */
+    int batch;
+    float *out; /* [batch, tokens or 1, dim] */
+    uint8_t *mask;
+    char meta_pre[512];
+    ad_cache_meta meta;
+} ad_frozen;
+
+int ad_frozen_open(ad_frozen *e, const ad_config *cfg, int image, const char *config_text);
+void ad_frozen_free(ad_frozen *e);
+
+/* Per-row inputs the encoder needs: image paths or MGCA captions. */
+typedef struct ad_selection {
+    int64_t n;
+    int64_t *ids;
+    const char **image; /* into the manifest */
+    char **caption;     /* owned */
+    int64_t *line;
+} ad_selection;
+
+/* The rows of a split: the allowed views, and a report that MGCA keeps (SPEC 2). The same
+ * on every rank and for every encoder. *dropped counts the reports MGCA dropped. */
+int ad_select_rows(const ad_manifest *m, const char *split, ad_selection *s, int64_t *dropped);
+void ad_selection_free(ad_selection *s);
+
+/* Where an encoding job's time goes (this rank's seconds). */
+typedef struct ad_embed_timers {
+    double read, prep, encode, io;
+} ad_embed_timers;
+
+/* Encodes the selection's rows rows[0..n) (n <= e->batch) into e->out / e->mask; ids[]
+ * receives their sample ids. crop: random-crop stream for training-time augmentation, or
+ * NULL for the centre crop. A row whose image cannot be used stops with its manifest line,
+ * or with skip_bad gets a zero embedding and id -(id + 1), counted in *bad. */
+int ad_frozen_encode(ad_frozen *e, const ad_selection *s, const int64_t *rows, int n,
+                     int skip_bad, const char *manifest, ad_rng *crop, int64_t *ids,
+                     int64_t *bad, ad_embed_timers *tm);
+
+#endif

@@ -1,0 +1,271 @@
+#include "adaptor/frozen.h"
+
+#include "adaptor/error.h"
+#include "adaptor/log.h"
+#include "adaptor/mgca_text.h"
+#include "adaptor/pipeline.h"
+#include "adaptor/preprocess.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void ad_frozen_free(ad_frozen *e)
+{
+    ad_tokenizer_destroy(e->tok);
+    ad_bert_destroy(e->bert);
+    ad_image_encoder_destroy(e->img);
+    free(e->ids);
+    free(e->lengths);
+    free(e->pixels);
+    free(e->out);
+    free(e->mask);
+}
+
+static const char *folder_name(const char *path)
+{
+    const char *s = strrchr(path, '/');
+    while (s && s[1] == '\0' && s > path) { /* trailing slash */
+        const char *p = s - 1;
+        while (p > path && *p != '/')
+            p--;
+        return *p == '/' ? p + 1 : p;
+    }
+    return s ? s + 1 : path;
+}
+
+int ad_frozen_open(ad_frozen *e, const ad_config *cfg, int image, const char *config_text)
+{
+    memset(e, 0, sizeof *e);
+    e->image = image;
+    const char *sec = image ? "image_encoder" : "text_encoder";
+    const char *model;
+    int64_t batch;
+    AD_TRY(ad_config_string(cfg, sec, "model", &model));
+    AD_TRY(ad_config_int(cfg, sec, "batch_size", &batch));
+    e->batch = (int)batch;
+    if (image) {
+        ad_image_arch arch;
+        int64_t resize, crop;
+        AD_TRY(ad_image_arch_parse(ad_config_get(cfg, "image_encoder", "arch"), &arch));
+        AD_TRY(ad_image_output_parse(ad_config_get(cfg, "image_encoder", "output"), &e->img_out));
+        AD_TRY(ad_pos_interp_parse(ad_config_get(cfg, "image_encoder", "pos_interp"), &e->pos));
+        AD_TRY(ad_config_int(cfg, "data", "resize", &resize));
+        AD_TRY(ad_config_int(cfg, "data", "crop_size", &crop));
+        e->resize = (int)resize;
+        e->crop = (int)crop;
+        e->depth16 = strcmp(ad_config_get(cfg, "data", "depth16"), "max") == 0 ? AD_DEPTH16_MAX
+                                                                                : AD_DEPTH16_HIGHBYTE;
+        AD_TRY(ad_image_encoder_load(model, arch, &e->img));
+        e->dim = ad_image_encoder_dim(e->img);
+        int count;
+        AD_TRY(ad_image_encoder_count(e->img, e->img_out, e->crop, e->crop, &count));
+        e->tokens = e->img_out == AD_IMG_TOKENS ? count : 0;
+        e->pixels = ad_malloc((size_t)e->batch * 3 * e->crop * e->crop * sizeof(float), "images");
+        if (!e->pixels)
+            return AD_ERR_NOMEM;
+    } else {
+        int64_t mw;
+        AD_TRY(ad_config_int(cfg, "data", "max_words", &mw));
+        e->max_words = (int)mw;
+        AD_TRY(ad_bert_output_parse(ad_config_get(cfg, "text_encoder", "pooling"), &e->bert_out));
+        AD_TRY(ad_tokenizer_load(model, &e->tok));
+        AD_TRY(ad_bert_load(model, &e->bert));
+        const ad_bert_config *bc = ad_bert_get_config(e->bert);
+        if (e->bert_out == AD_BERT_POOLER && !bc->has_pooler)
+            return ad_fail(AD_ERR_CONFIG, "%s has no pooler.dense weights (a masked-language-"
+                           "modelling checkpoint): set [text_encoder] pooling = cls or mean "
+                           "(transformers would silently use a random pooler)", model);
+        if (e->max_words > bc->max_positions)
+            return ad_fail(AD_ERR_CONFIG, "%s: [data] max_words = %d exceeds the model's %d "
+                           "positions", ad_config_source(cfg), e->max_words,
+                           bc->max_positions);
+        e->dim = bc->hidden;
+        e->tokens = e->bert_out == AD_BERT_TOKENS ? e->max_words : 0;
+        e->ids = ad_malloc((size_t)e->batch * e->max_words * sizeof(int32_t), "token ids");
+        e->lengths = ad_malloc((size_t)e->batch * sizeof(int), "lengths");
+        if (!e->ids || !e->lengths)
+            return AD_ERR_NOMEM;
+    }
+    size_t per = (size_t)(e->tokens ? e->tokens : 1) * e->dim;
+    e->out = ad_malloc((size_t)e->batch * per * sizeof(float), "embeddings");
+    e->mask = ad_calloc((size_t)e->batch * (e->tokens ? e->tokens : 1), 1, "masks");
+    if (!e->out || !e->mask)
+        return AD_ERR_NOMEM;
+    AD_TRY(ad_cache_preprocessing(cfg, image ? "image" : "text", e->meta_pre, sizeof e->meta_pre));
+    e->meta = (ad_cache_meta){.modality = image ? "image" : "text", .encoder = folder_name(model),
+                              .encoder_path = model,
+                              .arch = image ? ad_config_get(cfg, "image_encoder", "arch") : "bert",
+                              .output = ad_config_get(cfg, sec, image ? "output" : "pooling"),
+                              .preprocessing = e->meta_pre, .config = config_text};
+    return AD_OK;
+}
+
+
+void ad_selection_free(ad_selection *s)
+{
+    for (int64_t i = 0; s->caption && i < s->n; i++)
+        free(s->caption[i]);
+    free(s->caption);
+    free(s->ids);
+    free(s->image);
+    free(s->line);
+    memset(s, 0, sizeof *s);
+}
+
+/* The rows of a split: allowed views and a report that MGCA keeps. Identical on every rank
+ * and for every encoder. */
+int ad_select_rows(const ad_manifest *m, const char *split, ad_selection *s, int64_t *dropped)
+{
+    memset(s, 0, sizeof *s);
+    int64_t *idx, n;
+    AD_TRY(ad_manifest_select(m, split, NULL, 0, AD_MANIFEST_REQUIRE_ROWS, &idx, &n));
+    s->ids = ad_malloc((size_t)n * sizeof *s->ids, "row ids");
+    s->image = ad_malloc((size_t)n * sizeof *s->image, "image paths");
+    s->caption = ad_calloc((size_t)n, sizeof *s->caption, "captions");
+    s->line = ad_malloc((size_t)n * sizeof *s->line, "lines");
+    if (!s->ids || !s->image || !s->caption || !s->line) {
+        free(idx);
+        return AD_ERR_NOMEM;
+    }
+    *dropped = 0;
+    int nrep = ad_manifest_n_reports(m);
+    for (int64_t i = 0; i < n; i++) {
+        const ad_manifest_row *r = ad_manifest_row_at(m, idx[i]);
+        /* MGCA joins impression and findings; further report columns extend the second. */
+        const char *a = nrep > 0 ? r->reports[0] : "", *b = nrep > 1 ? r->reports[1] : NULL;
+        char *joined = NULL;
+        if (nrep > 2) {
+            size_t len = 1;
+            for (int k = 1; k < nrep; k++)
+                len += strlen(r->reports[k]) + 1;
+            joined = ad_malloc(len, "report");
+            if (!joined) {
+                free(idx);
+                return AD_ERR_NOMEM;
+            }
+            joined[0] = '\0';
+            for (int k = 1; k < nrep; k++) {
+                strcat(joined, r->reports[k]);
+                strcat(joined, " ");
+            }
+            b = joined;
+        }
+        char *cap = NULL;
+        int ntok = 0;
+        int rc = ad_mgca_caption(a, b, &cap, &ntok);
+        free(joined);
+        if (rc != AD_OK) {
+            free(idx);
+            return ad_fail_ctx(rc, "%s:%lld", ad_manifest_path(m), (long long)r->line);
+        }
+        if (ntok < AD_MGCA_MIN_TOKENS) {
+            free(cap);
+            (*dropped)++;
+            continue;
+        }
+        s->ids[s->n] = r->id;
+        s->image[s->n] = r->image;
+        s->line[s->n] = r->line;
+        s->caption[s->n] = cap;
+        s->n++;
+    }
+    free(idx);
+    if (s->n == 0)
+        return ad_fail(AD_ERR_CONFIG, "%s: no row of split '%s' has a report with %d or more "
+                       "tokens after MGCA preprocessing", ad_manifest_path(m), split,
+                       AD_MGCA_MIN_TOKENS);
+    return AD_OK;
+}
+
+
+int ad_frozen_encode(ad_frozen *e, const ad_selection *s, const int64_t *rows, int n,
+                     int skip_bad, const char *manifest, ad_rng *crop, int64_t *ids,
+                     int64_t *bad, ad_embed_timers *tm)
+{
+    size_t per = (size_t)(e->tokens ? e->tokens : 1) * e->dim;
+    int T = e->tokens ? e->tokens : 1;
+    memset(e->mask, 0, (size_t)n * T);
+    if (e->image) {
+        size_t img = (size_t)3 * e->crop * e->crop;
+        int good = 0;
+        int *where = ad_malloc((size_t)n * sizeof(int), "batch map");
+        if (!where)
+            return AD_ERR_NOMEM;
+        for (int i = 0; i < n; i++) {
+            int64_t r = rows[i];
+            ids[i] = s->ids[r];
+            ad_image im = {0};
+            double t0 = ad_now();
+            int rc = ad_image_read_gray8(s->image[r], e->depth16, &im);
+            double t1 = ad_now();
+            if (rc == AD_OK)
+                rc = ad_preprocess_image(&im, e->resize, e->crop, crop,
+                                         e->pixels + (size_t)good * img);
+            if (rc != AD_OK)
+                ad_fail_ctx(rc, "%s", s->image[r]);
+            ad_image_free(&im);
+            tm->read += t1 - t0;
+            tm->prep += ad_now() - t1;
+            if (rc != AD_OK) {
+                if (!skip_bad) {
+                    free(where);
+                    return ad_fail_ctx(rc, "%s:%lld", manifest, (long long)s->line[r]);
+                }
+                ad_warn("%s:%lld: skipped: %s", manifest, (long long)s->line[r], ad_errmsg());
+                ids[i] = -(s->ids[r] + 1);
+                (*bad)++;
+                where[i] = -1;
+                continue;
+            }
+            where[i] = good++;
+        }
+        double t0 = ad_now();
+        int rc = good ? ad_image_encoder_forward(e->img, e->pixels, good, e->crop, e->crop,
+                                                 e->img_out, e->pos, e->out)
+                      : AD_OK;
+        tm->encode += ad_now() - t0;
+        /* Spread the encoded rows back into batch order, zeros for skipped ones. */
+        for (int i = n - 1; rc == AD_OK && i >= 0; i--) {
+            float *dst = e->out + (size_t)i * per;
+            if (where[i] < 0)
+                memset(dst, 0, per * sizeof(float));
+            else if (where[i] != i)
+                memmove(dst, e->out + (size_t)where[i] * per, per * sizeof(float));
+            memset(e->mask + (size_t)i * T, where[i] >= 0, (size_t)T);
+        }
+        free(where);
+        return rc;
+    }
+    double t0 = ad_now();
+    for (int i = 0; i < n; i++) {
+        int64_t r = rows[i];
+        ids[i] = s->ids[r];
+        int rc = ad_tokenizer_encode(e->tok, s->caption[r], e->max_words,
+                                     e->ids + (size_t)i * e->max_words, &e->lengths[i]);
+        if (rc != AD_OK)
+            return ad_fail_ctx(rc, "%s:%lld", manifest, (long long)s->line[r]);
+        if (e->tokens)
+            memset(e->mask + (size_t)i * T, 1, (size_t)e->lengths[i]);
+    }
+    double t1 = ad_now();
+    tm->read += t1 - t0; /* text: tokenizing */
+    int rc;
+    if (e->tokens) {
+        /* The cache's token axis is max_words long; the encoder pads only to the batch's
+         * longest report, so spread its rows out. */
+        int Tb = 0;
+        for (int i = 0; i < n; i++)
+            Tb = e->lengths[i] > Tb ? e->lengths[i] : Tb;
+        rc = ad_bert_forward(e->bert, e->ids, e->lengths, n, e->max_words, e->bert_out, e->out);
+        for (int i = n - 1; rc == AD_OK && i >= 0; i--) {
+            float *dst = e->out + (size_t)i * per;
+            memmove(dst, e->out + (size_t)i * Tb * e->dim, (size_t)Tb * e->dim * sizeof(float));
+            memset(dst + (size_t)Tb * e->dim, 0, (size_t)(T - Tb) * e->dim * sizeof(float));
+        }
+    } else {
+        rc = ad_bert_forward(e->bert, e->ids, e->lengths, n, e->max_words, e->bert_out, e->out);
+    }
+    tm->encode += ad_now() - t1;
+    return rc;
+}
