@@ -49,6 +49,7 @@ const ad_cfg_key ad_config_schema[] = {
     {"adaptor", "init", P, NULL, NULL, "safetensors file with initial Adaptor weights"},
 
     {"train", "source", E, "cache", "cache|online", "embeddings from the cache or from the frozen encoders each step"},
+    {"train", "augment", E, "none", "none|random_crop", "online source: random crops of the resized image instead of the centre crop"},
     {"train", "batch_size", I, "1024", "1|100000000", "global batch (all ranks together)"},
     {"train", "epochs", I, "50", "1|1000000", "passes over the training split"},
     {"train", "max_steps", I, NULL, "1|1000000000000", "stop after this many updates (optional cap)"},

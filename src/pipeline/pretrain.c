@@ -6,6 +6,7 @@
 #include "adaptor/checkpoint.h"
 #include "adaptor/dp.h"
 #include "adaptor/error.h"
+#include "adaptor/frozen.h"
 #include "adaptor/fsutil.h"
 #include "adaptor/log.h"
 #include "adaptor/mpiutil.h"
@@ -59,6 +60,13 @@ typedef struct trainer {
     int64_t win_key, win_first, win_n; /* steps [first, first + n) of epoch win_key loaded */
     int64_t win_cap;      /* steps that fit in the buffers */
     int first, nloc;      /* this rank's share of every global batch */
+    int online;           /* [train] source = online: the frozen encoders run every step */
+    int augment;          /* online: random crops */
+    ad_manifest *man;     /* online: the manifest, its training rows and the encoders */
+    ad_selection sel;
+    ad_frozen enc[2];
+    const char *source;   /* what the samples come from, for messages */
+    int dv, dt;           /* embedding sizes */
     int tv, tt;           /* tokens per image / report (0: pooled caches) */
     size_t row_v, row_t;  /* floats per sample in each cache */
     float *xv, *xt;       /* [win_cap * nloc, row] this rank's rows of the loaded steps */
@@ -79,6 +87,8 @@ static void share(int64_t G, int R, int r, int *first, int *n)
     *n = (int)(base + (r < extra));
     *first = (int)(r * base + (r < extra ? r : extra));
 }
+
+static int build_order(trainer *t, int64_t epoch);
 
 static int open_caches(trainer *t)
 {
@@ -103,9 +113,84 @@ static int open_caches(trainer *t)
                            tokens ? "tokens" : "cls / pooler");
     t->tv = ad_cache_tokens(t->img);
     t->tt = ad_cache_tokens(t->txt);
-    t->row_v = (size_t)(t->tv ? t->tv : 1) * (size_t)ad_cache_dim(t->img);
-    t->row_t = (size_t)(t->tt ? t->tt : 1) * (size_t)ad_cache_dim(t->txt);
+    t->dv = ad_cache_dim(t->img);
+    t->dt = ad_cache_dim(t->txt);
+    t->row_v = (size_t)(t->tv ? t->tv : 1) * (size_t)t->dv;
+    t->row_t = (size_t)(t->tt ? t->tt : 1) * (size_t)t->dt;
+    t->source = ad_cache_path(t->img);
     return AD_OK;
+}
+
+/* [train] source = online: the training rows of the manifest (the selection embed uses) and
+ * both frozen encoders, run on every step's batch. */
+static int open_online(trainer *t)
+{
+    int64_t dropped;
+    AD_TRY(ad_manifest_open_config(t->cfg, AD_LABEL_UNCERTAIN, NULL, &t->man));
+    AD_TRY(ad_select_rows(t->man, "train", &t->sel, &dropped));
+    AD_TRY(ad_frozen_open(&t->enc[0], t->cfg, 1, t->config_text));
+    AD_TRY(ad_frozen_open(&t->enc[1], t->cfg, 0, t->config_text));
+    int tokens = strcmp(ad_config_get(t->cfg, "adaptor", "mode"), "tokens") == 0;
+    if ((t->enc[0].tokens > 0) != tokens || (t->enc[1].tokens > 0) != tokens)
+        return ad_fail(AD_ERR_CONFIG, "%s: [adaptor] mode = %s needs image_encoder.output and "
+                       "text_encoder.pooling = %s", ad_config_source(t->cfg),
+                       tokens ? "tokens" : "pooled", tokens ? "tokens" : "cls / pooler / mean");
+    t->N = t->sel.n;
+    t->online = 1;
+    t->augment = strcmp(ad_config_get(t->cfg, "train", "augment"), "random_crop") == 0;
+    t->tv = t->enc[0].tokens;
+    t->tt = t->enc[1].tokens;
+    t->dv = t->enc[0].dim;
+    t->dt = t->enc[1].dim;
+    t->row_v = (size_t)(t->tv ? t->tv : 1) * (size_t)t->dv;
+    t->row_t = (size_t)(t->tt ? t->tt : 1) * (size_t)t->dt;
+    t->source = ad_manifest_path(t->man);
+    if (dropped)
+        ad_info("pretrain: %lld training reports dropped by MGCA's rule", (long long)dropped);
+    return AD_OK;
+}
+
+/* One side of this rank's batch through its frozen encoder, in the encoder's batch size. */
+static int encode_side(trainer *t, int side, const int64_t *rows, ad_rng *crop)
+{
+    ad_frozen *e = &t->enc[side];
+    float *dst = side == 0 ? t->xv : t->xt;
+    size_t row = side == 0 ? t->row_v : t->row_t;
+    int T = e->tokens ? e->tokens : 1;
+    for (int at = 0; at < t->nloc; at += e->batch) {
+        int nb = t->nloc - at < e->batch ? t->nloc - at : e->batch;
+        int64_t ids[4096], bad = 0;
+        ad_embed_timers tm = {0, 0, 0, 0};
+        if (nb > 4096)
+            return ad_fail(AD_ERR_CONFIG, "encoder batch_size above 4096");
+        AD_TRY(ad_frozen_encode(e, &t->sel, rows + at, nb, 0, ad_manifest_path(t->man), crop,
+                                ids, &bad, &tm));
+        memcpy(dst + (size_t)at * row, e->out, (size_t)nb * row * sizeof(float));
+        if (side == 1 && e->tokens)
+            memcpy(t->tmask + (size_t)at * T, e->mask, (size_t)nb * T);
+    }
+    return AD_OK;
+}
+
+/* Online: this rank's share of step k's batch, encoded now (with a fresh random crop per
+ * step and rank when augmenting). */
+static int load_online(trainer *t, int64_t epoch, int64_t k, int64_t step)
+{
+    int64_t key = t->shuffle == SHUFFLE_EPOCH ? epoch : 0;
+    if (t->order_key != key) {
+        AD_TRY(build_order(t, epoch));
+        t->order_key = key;
+    }
+    int64_t rows[4096];
+    if (t->nloc > 4096)
+        return ad_fail(AD_ERR_CONFIG, "%s: online training takes at most 4096 pairs per rank "
+                       "and step", ad_config_source(t->cfg));
+    for (int i = 0; i < t->nloc; i++)
+        rows[i] = t->order[k * t->G + t->first + i];
+    ad_rng crop;
+    ad_rng_seed(&crop, t->seed, 0x43524f50ull ^ ((uint64_t)step << 20) ^ (uint64_t)t->rank);
+    AD_TRY(encode_side(t, 0, rows, t->augment ? &crop : NULL));
+    return encode_side(t, 1, rows, NULL);
 }
 
 static int build_order(trainer *t, int64_t epoch)
@@ -161,7 +246,7 @@ static int build_model(trainer *t)
     double wimg;
     ad_adaptor_config ac;
     AD_TRY(ad_config_float(c, "adaptor", "image_weight", &wimg));
-    AD_TRY(ad_adaptor_config_from(c, ad_cache_dim(t->img), ad_cache_dim(t->txt), t->tv > 0, &ac));
+    AD_TRY(ad_adaptor_config_from(c, t->dv, t->dt, t->tv > 0, &ac));
     AD_TRY(ad_adaptor_create(&ac, &t->m));
     ad_adaptor_init(t->m, t->seed);
     AD_TRY(ad_adaptor_layout(t->m, &t->ctensors, &t->layout));
@@ -197,7 +282,7 @@ static int plan(trainer *t)
     if (t->G > t->N)
         return ad_fail(AD_ERR_CONFIG, "%s: [train] batch_size = %lld is larger than the %lld "
                        "training samples in %s", ad_config_source(c), (long long)t->G,
-                       (long long)t->N, ad_cache_path(t->img));
+                       (long long)t->N, t->source);
     if (t->G < t->size)
         return ad_fail(AD_ERR_CONFIG, "%s: [train] batch_size = %lld is smaller than the %d "
                        "ranks (every rank needs at least one pair)", ad_config_source(c),
@@ -219,6 +304,8 @@ static int plan(trainer *t)
     const double budget = 1 << 30;
     double per_step = (double)t->nloc * (double)(t->row_v + t->row_t) * sizeof(float);
     t->win_cap = per_step * (double)t->spe <= budget ? t->spe : (int64_t)(budget / per_step);
+    if (t->online)
+        t->win_cap = 1; /* encoded step by step */
     if (t->win_cap < 1)
         t->win_cap = 1;
     size_t rows = (size_t)(t->win_cap * t->nloc);
@@ -355,13 +442,14 @@ static int train_loop(trainer *t, int64_t start)
     int64_t last_saved = start;
     for (int64_t step = start + 1; step <= t->total; step++) {
         int64_t epoch = (step - 1) / t->spe, k = (step - 1) % t->spe;
-        AD_TRY(ad_mpi_agree(t->comm, load_window(t, epoch, k), NULL));
+        AD_TRY(ad_mpi_agree(t->comm, t->online ? load_online(t, epoch, k, step)
+                                               : load_window(t, epoch, k), NULL));
         double lr = ad_schedule_lr(&t->sched, step);
         ad_rng drop;
         ad_rng_seed(&drop, t->seed, 0x44524f50ull ^ ((uint64_t)step << 20) ^ (uint64_t)t->rank);
         ad_dp_stats st;
         double ts = ad_now();
-        size_t at = (size_t)(k - t->win_first) * t->nloc;
+        size_t at = t->online ? 0 : (size_t)(k - t->win_first) * t->nloc;
         ad_adaptor_batch batch = {t->xv + at * t->row_v, t->xt + at * t->row_t,
                                   t->tt ? t->tmask + at * t->tt : NULL, t->tv, t->tt};
         AD_TRY(ad_dp_step(t->dp, t->m, &batch, t->nloc, t->m->cfg.dropout > 0 ? &drop : NULL, &st));
@@ -420,6 +508,10 @@ static void trainer_free(trainer *t)
     free(t->tmask);
     free(t->pair_img);
     free(t->pair_txt);
+    ad_frozen_free(&t->enc[0]);
+    ad_frozen_free(&t->enc[1]);
+    ad_selection_free(&t->sel);
+    ad_manifest_close(t->man);
     free(t->config_text);
 }
 
@@ -432,12 +524,11 @@ int ad_pretrain(MPI_Comm comm, const ad_config *cfg, int resume)
     MPI_Comm_rank(comm, &t.rank);
     MPI_Comm_size(comm, &t.size);
     int rc = ad_config_dump(cfg, &t.config_text);
-    if (rc == AD_OK && strcmp(ad_config_get(cfg, "train", "source"), "cache") != 0)
-        rc = ad_fail(AD_ERR_UNSUPPORTED, "%s: [train] source = online is not available yet; use "
-                     "cache", ad_config_source(cfg));
     rc = ad_mpi_agree(comm, rc, NULL);
     if (rc == AD_OK)
-        rc = ad_mpi_agree(comm, open_caches(&t), NULL);
+        rc = ad_mpi_agree(comm, strcmp(ad_config_get(cfg, "train", "source"), "online") == 0
+                                    ? open_online(&t)
+                                    : open_caches(&t), NULL);
     if (rc == AD_OK)
         rc = ad_mpi_agree(comm, plan(&t), NULL);
     if (rc == AD_OK)

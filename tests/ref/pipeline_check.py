@@ -136,5 +136,21 @@ check(any(r[2] == "zeroshot_auroc_Cardiomegaly" for r in recs), "eval.nc lacks z
 check(all(0 <= r[3] <= 1 for r in recs if "R@" in r[2]), "recall outside [0, 1]")
 check("retrieval on test" in p.stderr, "eval printed no table")
 
+# 5. online mode (encoders every step) without augmentation trains on the same embeddings
+#    as the caches: the same weights up to round-off; with random crops it still runs
+p = adaptor(2, "pretrain", job, "--set", "train.source=online", "--set", "output.dir=run_online")
+check(p.returncode == 0, f"online pretrain: {errors(p)}")
+if p.returncode == 0:
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import stio
+    a, _ = stio.read(os.path.join(WORK, "run", "model.safetensors"))
+    b, _ = stio.read(os.path.join(WORK, "run_online", "model.safetensors"))
+    err = max(float(np.max(np.abs(a[k] - b[k])) / max(np.max(np.abs(a[k])), 1e-30)) for k in a)
+    print(f"online vs cached embeddings: max weight difference {err:.3g}")
+    check(err < 1e-3, f"online and cached training differ by {err:.3g}")
+p = adaptor(2, "pretrain", job, "--set", "train.source=online", "--set", "train.augment=random_crop",
+            "--set", "output.dir=run_aug")
+check(p.returncode == 0, f"online pretrain with random crops: {errors(p)}")
+
 print(f"{passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)
