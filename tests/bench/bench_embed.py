@@ -1,0 +1,80 @@
+#!/usr/bin/python3
+"""`adaptor embed` throughput at 1 and 2 ranks: the demo's tiny encoders and BERT-base /
+DINOv2 ViT-B/14 shapes (random weights in HuggingFace layout), on a synthetic corpus, with
+where rank 0's time goes (decoding, preprocessing, encoder, cache I/O).
+
+usage: bench_embed.py ADAPTOR [WORKDIR] [N]      (mpirun from PATH; N corpus rows, default 100)"""
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "ref"))
+import bert_ref  # noqa: E402
+import vision_ref  # noqa: E402
+
+ADAPTOR = os.path.abspath(sys.argv[1])
+WORK = os.path.abspath(sys.argv[2] if len(sys.argv) > 2 else "/tmp/bench_embed")
+N = int(sys.argv[3]) if len(sys.argv) > 3 else 100
+ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+           OMP_NUM_THREADS="1", BLIS_NUM_THREADS="1")
+
+
+def run(ranks, *args):
+    cmd = ["mpirun", "-np", str(ranks), "--oversubscribe", "--bind-to", "core", ADAPTOR, *args]
+    p = subprocess.run(cmd, capture_output=True, text=True, env=ENV, cwd=WORK)
+    if p.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} failed:\n{p.stderr[-2000:]}")
+    return p.stderr
+
+
+shutil.rmtree(WORK, ignore_errors=True)
+os.makedirs(WORK)
+run(2, "synth", "corpus", "--n", str(N), "--seed", "3")
+models = os.path.join(WORK, "models")
+print("writing BERT-base and ViT-B/14 with random weights ...", flush=True)
+bert_ref.CONFIG.update(hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
+                       intermediate_size=3072, vocab_size=30522, max_position_embeddings=512)
+bert_ref.write_model(os.path.join(models, "bert-base"), bert_ref.random_weights())
+shutil.copy(os.path.join(WORK, "corpus", "models", "bert-tiny", "vocab.txt"),
+            os.path.join(models, "bert-base", "vocab.txt"))  # the reports' own words
+vit = dict(vision_ref.DINO, hidden_size=768, num_hidden_layers=12, num_attention_heads=12)
+vision_ref.save_model(os.path.join(models, "vit-base"), vision_ref.dino_weights(vit, 5), vit)
+
+with open(os.path.join(WORK, "job.ini"), "w") as f:
+    f.write("""[data]
+manifest = corpus/manifest.csv
+[text_encoder]
+model = corpus/models/bert-tiny
+batch_size = 32
+[image_encoder]
+model = corpus/models/dinov2-tiny
+batch_size = 16
+[cache]
+splits = train
+""")
+
+rows = []
+for label, mod, sets in [
+        ("demo DINOv2 (64-d)", "image", []),
+        ("demo BERT (64-d)", "text", []),
+        ("ViT-B/14", "image", ["image_encoder.model=models/vit-base"]),
+        ("BERT-base", "text", ["text_encoder.model=models/bert-base"])]:
+    for ranks in (1, 2):
+        cache = f"cache-{mod}-{len(rows)}"
+        args = ["embed", "job.ini", "--modality", mod, "--set", f"cache.dir={cache}"]
+        for s in sets:
+            args += ["--set", s]
+        t0 = time.time()
+        err = run(ranks, *args)
+        wall = time.time() - t0
+        line = [l for l in err.splitlines() if re.search(rf"embed {mod} train: \d+ rows", l)][0]
+        rate = float(re.search(r"([\d.]+) rows/s", line).group(1))
+        where = line.split("rank 0's time: ")[1]
+        rows.append((label, ranks, rate, rate / ranks, where, wall))
+        print(f"{label:20s} {ranks} rank(s): {rate:8.1f} rows/s ({rate / ranks:7.1f} per rank); "
+              f"{where}", flush=True)
+print(f"\n({N} synthetic rows, train split; one thread per rank; rows/s over the encoding "
+      "loop, not counting start-up)")
