@@ -3,7 +3,7 @@
 #   jobs/demo.sh [WORKDIR]      (default: ./work/demo; 2 cores, a few minutes)
 # Installs missing Debian packages (as root), builds adaptor, then runs the pipeline:
 #   synth -> embed (frozen encoders -> caches) -> pretrain (the Adaptor) -> eval.
-# RANKS (default 2) and DEMO_N (corpus size, default 1000) can be set in the environment.
+# RANKS (default 2) and DEMO_N (corpus size, default 3000) can be set in the environment.
 set -euo pipefail
 AD_ROOT=$(cd "$(dirname "$0")/.." && pwd)
 . "$AD_ROOT/scripts/bootstrap.sh"
@@ -29,7 +29,7 @@ JOB=("$AD_ROOT/jobs/demo.ini" --set "data.manifest=$WORK/corpus/manifest.csv"
 
 echo "== 1. synthetic corpus ($RANKS ranks)"
 if [ ! -f "$WORK/corpus/manifest.csv" ]; then
-  run mpirun -np "$RANKS" "$ADAPTOR" synth "$WORK/corpus" --n "${DEMO_N:-1000}" --seed 42
+  run mpirun -np "$RANKS" "$ADAPTOR" synth "$WORK/corpus" --n "${DEMO_N:-3000}" --seed 42
 fi
 
 echo "== 2. frozen encoders -> embedding caches"

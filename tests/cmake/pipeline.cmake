@@ -5,3 +5,11 @@ add_test(NAME cli.pipeline
                  ${MPIEXEC_EXECUTABLE} $<TARGET_FILE:adaptor> ${CMAKE_CURRENT_BINARY_DIR}/tmp/pipeline)
 set_tests_properties(cli.pipeline PROPERTIES ENVIRONMENT "${ADAPTOR_TEST_ENV}" LABELS "cli;mpi"
                      TIMEOUT 900)
+
+# The demo job learns: retrieval after pretraining above chance and the untrained Adaptor.
+add_test(NAME cli.e2e_learning
+         COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/ref/e2e_learning.py
+                 ${MPIEXEC_EXECUTABLE} $<TARGET_FILE:adaptor> ${CMAKE_SOURCE_DIR}
+                 ${CMAKE_CURRENT_BINARY_DIR}/tmp/e2e)
+set_tests_properties(cli.e2e_learning PROPERTIES ENVIRONMENT "${ADAPTOR_TEST_ENV}"
+                     LABELS "cli;mpi" TIMEOUT 1500)

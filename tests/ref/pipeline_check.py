@@ -81,12 +81,16 @@ p = adaptor(1, "embed", job)
 check(p.returncode == 0, f"embed on 1 rank: {errors(p)}")
 p = adaptor(3, "embed", job, "--set", "cache.dir=cache3")
 check(p.returncode == 0, f"embed on 3 ranks: {errors(p)}")
+p = adaptor(2, "embed", job, "--set", "cache.dir=cache2")
+check(p.returncode == 0, f"embed on 2 ranks: {errors(p)}")
 files = sorted(os.path.basename(f) for f in glob.glob(os.path.join(WORK, "cache1", "*.nc")))
 check(len(files) == 6, f"caches {files}")
 for name in files:
-    a, b = read_cache(os.path.join(WORK, "cache1", name)), read_cache(os.path.join(WORK, "cache3", name))
-    same = a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
-    check(same, f"{name}: 1 and 3 ranks differ")
+    a = read_cache(os.path.join(WORK, "cache1", name))
+    for other in ("cache2", "cache3"):
+        b = read_cache(os.path.join(WORK, other, name))
+        same = a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+        check(same, f"{name}: 1 rank and {other[-1]} ranks differ")
     check(np.all(np.diff(a["sample_id"]) > 0), f"{name}: sample ids not in manifest order")
 
 # 2. a bad image stops the job naming its manifest line; fixing it, the rerun continues
@@ -112,6 +116,31 @@ done_before = [l for l in p.stderr.splitlines() if "image train:" in l]
 check(done_before and " 0 part(s) done before" not in done_before[0], f"nothing resumed: {done_before}")
 again = read_cache(os.path.join(WORK, "cache_r", os.path.basename(train)))
 check(all(np.array_equal(again[k], ref[k]) for k in ref), "resumed cache differs from the uninterrupted one")
+
+# 2b. a job killed (SIGKILL) once its first part is committed continues from it
+import signal  # noqa: E402
+import time  # noqa: E402
+cmd = [MPI, "-np", "2", "--oversubscribe", ADAPTOR, "embed", job, "--set", "cache.dir=cache_k",
+       "--modality", "image"]
+proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV, cwd=WORK,
+                        start_new_session=True)
+deadline = time.time() + 120
+while time.time() < deadline and not glob.glob(os.path.join(WORK, "cache_k", "*-train.nc.parts", "*.nc")):
+    time.sleep(0.005)
+os.killpg(proc.pid, signal.SIGKILL)  # mpirun and every rank, as a node failure would
+proc.wait()
+time.sleep(0.5)
+check(subprocess.run(["pgrep", "-f", "cache.dir=cache_k"], capture_output=True).returncode != 0,
+      "ranks survived the kill")
+killed_parts = glob.glob(os.path.join(WORK, "cache_k", "*-train.nc.parts", "*.nc"))
+check(len(killed_parts) >= 1 and not os.path.exists(os.path.join(WORK, "cache_k", os.path.basename(train))),
+      f"kill left {len(killed_parts)} parts and a final cache: the kill came too late to test")
+p = adaptor(2, "embed", job, "--set", "cache.dir=cache_k", "--modality", "image")
+line = [l for l in p.stderr.splitlines() if "image train:" in l]
+check(p.returncode == 0 and line and " 0 part(s) done before" not in line[0],
+      f"embed after a kill: {errors(p)} {line}")
+after_kill = read_cache(os.path.join(WORK, "cache_k", os.path.basename(train)))
+check(all(np.array_equal(after_kill[k], ref[k]) for k in ref), "cache after a kill differs")
 
 # 3. skip_bad_rows: counted, marked with -(id + 1), left out by pretrain
 with open(img, "wb") as f:

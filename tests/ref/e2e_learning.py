@@ -1,0 +1,77 @@
+#!/usr/bin/python3
+"""End to end on the synthetic corpus: synth -> embed -> pretrain -> eval with the demo job,
+on 2 and on 3 ranks; after pretraining, retrieval on the test split must be clearly above
+chance and above the untrained Adaptor: Recall@1 at least twice chance and above the
+untrained model's, Recall@10 at least twice the untrained model's, median rank below 60% of
+the untrained model's. Zero-shot AUROC is printed for the record (on ~140 test images it is
+too noisy to assert). Everything is seeded, so the outcome is fixed for a given CPU.
+
+usage: e2e_learning.py MPIEXEC ADAPTOR SOURCE_DIR WORKDIR [N]"""
+import os
+import shutil
+import subprocess
+import sys
+
+import netCDF4
+
+MPI, ADAPTOR, SRC, WORK = sys.argv[1], os.path.abspath(sys.argv[2]), sys.argv[3], os.path.abspath(sys.argv[4])
+N = int(sys.argv[5]) if len(sys.argv) > 5 else 1500
+ENV = dict(os.environ, ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0")
+passed = failed = 0
+
+
+def check(cond, what):
+    global passed, failed
+    if cond:
+        passed += 1
+    else:
+        failed += 1
+        print("FAILED:", what)
+
+
+def adaptor(ranks, *args):
+    cmd = [MPI, "-np", str(ranks), "--oversubscribe", ADAPTOR, *args]
+    p = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=1200, cwd=WORK)
+    if p.returncode != 0:
+        print(p.stderr[-3000:])
+        sys.exit(f"{' '.join(args[:2])} on {ranks} ranks failed")
+    return p
+
+
+shutil.rmtree(WORK, ignore_errors=True)
+os.makedirs(WORK)
+job = os.path.join(SRC, "jobs", "demo.ini")
+sets = ["--set", f"data.manifest={WORK}/corpus/manifest.csv",
+        "--set", f"text_encoder.model={WORK}/corpus/models/bert-tiny",
+        "--set", f"image_encoder.model={WORK}/corpus/models/dinov2-tiny",
+        "--set", f"cache.dir={WORK}/cache"]
+adaptor(2, "synth", "corpus", "--n", str(N), "--seed", "11")
+adaptor(2, "embed", job, *sets)
+for ranks in (2, 3):
+    run = ["--set", f"output.dir={WORK}/run{ranks}"]
+    adaptor(ranks, "pretrain", job, *sets, *run)
+    adaptor(ranks, "eval", job, *sets, *run)
+    with netCDF4.Dataset(os.path.join(WORK, f"run{ranks}", "eval.nc")) as ds:
+        rec = {(s, m, k): float(v) for s, m, k, v in
+               zip(ds["split"][:], ds["model"][:], ds["metric"][:], ds["value"][:])}
+    with netCDF4.Dataset(os.path.join(WORK, "cache", [f for f in os.listdir(os.path.join(WORK, "cache"))
+                                                      if f.startswith("image") and f.endswith("-test.nc")][0])) as ds:
+        n_test = ds.dimensions["sample"].size
+    chance = 1.0 / n_test
+    for d in ("i2t", "t2i"):
+        r1 = {m: rec[("test", m, f"{d}_R@1")] for m in ("adaptor", "init", "projection")}
+        r10 = {m: rec[("test", m, f"{d}_R@10")] for m in ("adaptor", "init", "projection")}
+        med = {m: rec[("test", m, f"{d}_median_rank")] for m in ("adaptor", "init", "projection")}
+        print(f"{ranks} ranks, {d}: R@1 adaptor {r1['adaptor']:.4f}, projection "
+              f"{r1['projection']:.4f}, untrained {r1['init']:.4f}, chance {chance:.4f}; median "
+              f"rank {med['adaptor']:.1f} / {med['projection']:.1f} / {med['init']:.1f} of {n_test}")
+        check(r1["adaptor"] >= 2 * chance, f"{ranks} ranks {d}: R@1 {r1['adaptor']:.4f} not >= 2x chance")
+        check(r10["adaptor"] >= 2 * r10["init"], f"{ranks} ranks {d}: R@10 {r10['adaptor']:.3f} "
+              f"not >= 2x the untrained {r10['init']:.3f}")
+        check(r1["adaptor"] > r1["init"], f"{ranks} ranks {d}: R@1 not above the untrained Adaptor")
+        check(med["adaptor"] < 0.6 * med["init"], f"{ranks} ranks {d}: median rank not clearly better")
+    auc = {k[2]: v for k, v in rec.items() if k[0] == "test" and k[1] == "adaptor" and "zeroshot" in k[2]}
+    print(f"{ranks} ranks, zero-shot AUROC: " + ", ".join(f"{k[15:]} {v:.3f}" for k, v in sorted(auc.items())))
+
+print(f"{passed} passed, {failed} failed")
+sys.exit(1 if failed else 0)
