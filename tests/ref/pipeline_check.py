@@ -127,9 +127,13 @@ proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNUL
 deadline = time.time() + 120
 while time.time() < deadline and not glob.glob(os.path.join(WORK, "cache_k", "*-train.nc.parts", "*.nc")):
     time.sleep(0.005)
-os.killpg(proc.pid, signal.SIGKILL)  # mpirun and every rank, as a node failure would
+# mpirun and every rank at once, as a node failure would (ranks run in their own groups)
+os.killpg(proc.pid, signal.SIGKILL)
 proc.wait()
-time.sleep(0.5)
+for _ in range(100):
+    if subprocess.run(["pkill", "-9", "-f", "cache.dir=cache_k"]).returncode != 0:
+        break  # nothing left to kill
+    time.sleep(0.05)
 check(subprocess.run(["pgrep", "-f", "cache.dir=cache_k"], capture_output=True).returncode != 0,
       "ranks survived the kill")
 killed_parts = glob.glob(os.path.join(WORK, "cache_k", "*-train.nc.parts", "*.nc"))
