@@ -4,7 +4,8 @@
  * shared out over the ranks and scored three ways:
  *   projection  the frozen encoders through the trained projections only (normalize(x W^T));
  *   adaptor     the full trained Adaptor;
- *   init        the Adaptor as initialised from [train] seed, untrained (the baseline);
+ *   init_projection, init   the same two, untrained (initialised from [train] seed): the
+ *               baselines;
  * giving image-to-text and text-to-image Recall@K ([eval] recall_k), median and mean rank
  * over the whole split (include/adaptor/retrieval.h). With [data] label_columns, each
  * finding is also classified zero-shot from the prompts "<finding>" and "no <finding>"

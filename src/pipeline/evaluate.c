@@ -22,8 +22,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { V_PROJECTION, V_ADAPTOR, V_INIT, NVARIANTS };
-static const char *variant_name[NVARIANTS] = {"projection", "adaptor", "init"};
+enum { V_PROJECTION, V_ADAPTOR, V_INIT_PROJECTION, V_INIT, NVARIANTS };
+static const char *variant_name[NVARIANTS] = {"projection", "adaptor", "init_projection", "init"};
+/* The untrained variants use the second model (initialised from [train] seed). */
+static int untrained(int v) { return v == V_INIT || v == V_INIT_PROJECTION; }
+static int projection_only(int v) { return v == V_PROJECTION || v == V_INIT_PROJECTION; }
 
 typedef struct records {
     ad_eval_record *r;
@@ -113,7 +116,7 @@ static int embed_block(ad_adaptor *m, int variant, const block *b, float *v, flo
         int nb = (int)(b->n - s < chunk ? b->n - s : chunk);
         const float *xv = b->xv + (size_t)s * b->row_v, *xt = b->xt + (size_t)s * b->row_t;
         float *vo = v + (size_t)s * P, *to = t + (size_t)s * P;
-        if (variant == V_PROJECTION) {
+        if (projection_only(variant)) {
             /* The first token's row (the only one for pooled caches): leading dimension =
              * the whole sample. */
             ad_linear_forward(vo, P, xv, (int)b->row_v, m->w_img, NULL, nb, m->cfg.dv, P);
@@ -234,7 +237,7 @@ static int zero_shot(const ad_config *cfg, ad_adaptor *m, const float *v_all,
             fprintf(stderr, "\n");
             *printed = 1;
         }
-        fprintf(stderr, "  %-10s mean %.3f :", model, mean);
+        fprintf(stderr, "  %-15s mean %.3f :", model, mean);
         for (int k = 0; k < nlab; k++)
             fprintf(stderr, " %.3f", auc[k]);
         fprintf(stderr, "\n");
@@ -254,7 +257,7 @@ static int zero_shot(const ad_config *cfg, ad_adaptor *m, const float *v_all,
     return rc;
 }
 
-static int eval_split(MPI_Comm comm, const ad_config *cfg, ad_adaptor *models[NVARIANTS],
+static int eval_split(MPI_Comm comm, const ad_config *cfg, ad_adaptor *models[2],
                       block *b, const char *split, records *R)
 {
     int rank, size;
@@ -282,7 +285,7 @@ static int eval_split(MPI_Comm comm, const ad_config *cfg, ad_adaptor *models[NV
     if (rank == 0) {
         fprintf(stderr, "\nretrieval on %s (%lld pairs; chance Recall@1 %.4f)\n", split,
                 (long long)b->N, 1.0 / (double)b->N);
-        fprintf(stderr, "  %-10s |", "model");
+        fprintf(stderr, "  %-15s |", "model");
         for (int i = 0; i < nk; i++)
             fprintf(stderr, " i2t R@%-3d", k[i]);
         fprintf(stderr, " i2t medR |");
@@ -291,7 +294,7 @@ static int eval_split(MPI_Comm comm, const ad_config *cfg, ad_adaptor *models[NV
         fprintf(stderr, " t2i medR\n");
     }
     for (int var = 0; var < NVARIANTS && rc == AD_OK; var++) {
-        ad_adaptor *m = models[var == V_INIT ? 1 : 0];
+        ad_adaptor *m = models[untrained(var) ? 1 : 0];
         rc = ad_mpi_agree(comm, embed_block(m, var, b, v, t), NULL);
         ad_retrieval_result res;
         if (rc == AD_OK)
@@ -314,7 +317,7 @@ static int eval_split(MPI_Comm comm, const ad_config *cfg, ad_adaptor *models[NV
         if (rc == AD_OK)
             rc = add(R, split, name, "t2i_mean_rank", res.t2i.mean_rank);
         if (rc == AD_OK && rank == 0) {
-            fprintf(stderr, "  %-10s |", name);
+            fprintf(stderr, "  %-15s |", name);
             for (int i = 0; i < nk; i++)
                 fprintf(stderr, " %9.4f", res.i2t.recall[i]);
             fprintf(stderr, " %8.1f |", res.i2t.median_rank);
@@ -322,7 +325,7 @@ static int eval_split(MPI_Comm comm, const ad_config *cfg, ad_adaptor *models[NV
                 fprintf(stderr, " %9.4f", res.t2i.recall[i]);
             fprintf(stderr, " %8.1f\n", res.t2i.median_rank);
         }
-        if (rc == AD_OK && labels && var != V_INIT) {
+        if (rc == AD_OK && labels && !untrained(var)) {
             /* Zero-shot runs on rank 0 over every image of the split. */
             float *v_all = rank == 0 ? ad_malloc((size_t)b->N * P * sizeof(float), "embeddings") : NULL;
             int64_t *ids_all = rank == 0 ? ad_malloc((size_t)b->N * sizeof(int64_t), "ids") : NULL;
@@ -399,7 +402,7 @@ int ad_evaluate(MPI_Comm comm, const ad_config *cfg, const char *weights)
                 ad_adaptor_init(models[1], (uint64_t)seed);
             rc = ad_mpi_agree(comm, lrc, NULL);
         }
-        ad_adaptor *per[NVARIANTS] = {models[0], models[1], models[1]};
+        ad_adaptor *per[2] = {models[0], models[1]};
         if (rc == AD_OK)
             rc = eval_split(comm, cfg, per, &b, splits[s], &R);
         block_free(&b);
