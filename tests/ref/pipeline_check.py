@@ -120,7 +120,8 @@ check(all(np.array_equal(again[k], ref[k]) for k in ref), "resumed cache differs
 # 2b. a job killed (SIGKILL) once its first part is committed continues from it
 import signal  # noqa: E402
 import time  # noqa: E402
-cmd = [MPI, "-np", "2", "--oversubscribe", ADAPTOR, "embed", job, "--set", "cache.dir=cache_k",
+kdir = os.path.join(WORK, "cache_k")  # absolute: the pattern below names only this job
+cmd = [MPI, "-np", "2", "--oversubscribe", ADAPTOR, "embed", job, "--set", f"cache.dir={kdir}",
        "--modality", "image"]
 proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV, cwd=WORK,
                         start_new_session=True)
@@ -131,10 +132,10 @@ while time.time() < deadline and not glob.glob(os.path.join(WORK, "cache_k", "*-
 os.killpg(proc.pid, signal.SIGKILL)
 proc.wait()
 for _ in range(100):
-    if subprocess.run(["pkill", "-9", "-f", "cache.dir=cache_k"]).returncode != 0:
+    if subprocess.run(["pkill", "-9", "-f", f"cache.dir={kdir}"]).returncode != 0:
         break  # nothing left to kill
     time.sleep(0.05)
-check(subprocess.run(["pgrep", "-f", "cache.dir=cache_k"], capture_output=True).returncode != 0,
+check(subprocess.run(["pgrep", "-f", f"cache.dir={kdir}"], capture_output=True).returncode != 0,
       "ranks survived the kill")
 killed_parts = glob.glob(os.path.join(WORK, "cache_k", "*-train.nc.parts", "*.nc"))
 check(len(killed_parts) >= 1 and not os.path.exists(os.path.join(WORK, "cache_k", os.path.basename(train))),
