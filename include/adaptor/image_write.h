@@ -17,8 +17,11 @@ int ad_png_encode_gray(const void *pixels, int width, int height, int bit_depth,
 int ad_jpeg_encode_gray(const uint8_t *pixels, int width, int height, int quality,
                         unsigned char **out, size_t *len);
 
-/* Encode and write atomically; errors name `path`. */
-int ad_png_write_gray(const char *path, const void *pixels, int width, int height, int bit_depth);
-int ad_jpeg_write_gray(const char *path, const uint8_t *pixels, int width, int height, int quality);
+/* Encode and write under a temporary name renamed into place; errors name `path`. durable:
+ * fsync each file (1), or leave durability to one ad_sync_fs() of a whole batch (0). */
+int ad_png_write_gray(const char *path, const void *pixels, int width, int height, int bit_depth,
+                      int durable);
+int ad_jpeg_write_gray(const char *path, const uint8_t *pixels, int width, int height, int quality,
+                       int durable);
 
 #endif

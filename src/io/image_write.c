@@ -121,26 +121,29 @@ int ad_jpeg_encode_gray(const uint8_t *pixels, int width, int height, int qualit
     return AD_OK;
 }
 
-int ad_png_write_gray(const char *path, const void *pixels, int width, int height, int bit_depth)
+static int write_encoded(const char *path, int rc, unsigned char *buf, size_t len, int durable)
 {
-    unsigned char *buf;
-    size_t len;
-    int rc = ad_png_encode_gray(pixels, width, height, bit_depth, &buf, &len);
     if (rc != AD_OK)
         return ad_fail_ctx(rc, "%s", path);
-    rc = ad_write_file_atomic(path, buf, len);
+    rc = durable ? ad_write_file_atomic(path, buf, len) : ad_write_file_replace(path, buf, len);
     free(buf);
     return rc;
 }
 
-int ad_jpeg_write_gray(const char *path, const uint8_t *pixels, int width, int height, int quality)
+int ad_png_write_gray(const char *path, const void *pixels, int width, int height, int bit_depth,
+                      int durable)
 {
-    unsigned char *buf;
-    size_t len;
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    int rc = ad_png_encode_gray(pixels, width, height, bit_depth, &buf, &len);
+    return write_encoded(path, rc, buf, len, durable);
+}
+
+int ad_jpeg_write_gray(const char *path, const uint8_t *pixels, int width, int height, int quality,
+                       int durable)
+{
+    unsigned char *buf = NULL;
+    size_t len = 0;
     int rc = ad_jpeg_encode_gray(pixels, width, height, quality, &buf, &len);
-    if (rc != AD_OK)
-        return ad_fail_ctx(rc, "%s", path);
-    rc = ad_write_file_atomic(path, buf, len);
-    free(buf);
-    return rc;
+    return write_encoded(path, rc, buf, len, durable);
 }

@@ -61,32 +61,6 @@ static int ensure_parent(const char *path)
     return ad_mkdir_p(dirname(buf));
 }
 
-/* Encoded in memory, written without a per-file fsync (the corpus is synced once, before
- * the manifest marks it complete). */
-static int write_png(const char *path, const void *pix, int w, int h, int depth)
-{
-    unsigned char *buf;
-    size_t len;
-    int rc = ad_png_encode_gray(pix, w, h, depth, &buf, &len);
-    if (rc != AD_OK)
-        return ad_fail_ctx(rc, "%s", path);
-    rc = ad_write_file_replace(path, buf, len);
-    free(buf);
-    return rc;
-}
-
-static int write_jpeg(const char *path, const uint8_t *pix, int w, int h)
-{
-    unsigned char *buf;
-    size_t len;
-    int rc = ad_jpeg_encode_gray(pix, w, h, 90, &buf, &len);
-    if (rc != AD_OK)
-        return ad_fail_ctx(rc, "%s", path);
-    rc = ad_write_file_replace(path, buf, len);
-    free(buf);
-    return rc;
-}
-
 /* Draws row r and writes its image and mask under outdir. */
 static int write_row(const char *outdir, ad_synth_row *r, float *img, uint8_t *pix8,
                      uint16_t *pix16, uint8_t *mask)
@@ -99,18 +73,20 @@ static int write_row(const char *outdir, ad_synth_row *r, float *img, uint8_t *p
     if (r->format == AD_SYN_PNG16) {
         for (size_t i = 0; i < np; i++)
             pix16[i] = (uint16_t)lrint(img[i] * 65535.0f);
-        AD_TRY(write_png(path, pix16, r->width, r->height, 16));
+        AD_TRY(ad_png_write_gray(path, pix16, r->width, r->height, 16, 0));
     } else {
         for (size_t i = 0; i < np; i++)
             pix8[i] = (uint8_t)lrint(img[i] * 255.0f);
         if (r->format == AD_SYN_JPEG)
-            AD_TRY(write_jpeg(path, pix8, r->width, r->height));
+            AD_TRY(ad_jpeg_write_gray(path, pix8, r->width, r->height, 90, 0));
         else
-            AD_TRY(write_png(path, pix8, r->width, r->height, 8));
+            AD_TRY(ad_png_write_gray(path, pix8, r->width, r->height, 8, 0));
     }
     AD_TRY(ad_path_join(path, sizeof path, outdir, r->mask_path));
     AD_TRY(ensure_parent(path));
-    return write_png(path, mask, r->width, r->height, 8);
+    /* Not fsync'ed one by one: the corpus is synced once, before the manifest marks it
+     * complete. */
+    return ad_png_write_gray(path, mask, r->width, r->height, 8, 0);
 }
 
 static int write_images(const ad_synth_opts *o, const unsigned char *split, int rank, int size)

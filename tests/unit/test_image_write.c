@@ -21,7 +21,7 @@ START_TEST(test_png8_exact)
     uint8_t pix[W * H];
     for (int i = 0; i < W * H; i++)
         pix[i] = (uint8_t)((i * 97 + i / W) & 255);
-    tu_assert_ok(ad_png_write_gray(path, pix, W, H, 8));
+    tu_assert_ok(ad_png_write_gray(path, pix, W, H, 8, 1));
     ad_image img;
     tu_assert_ok(ad_image_read_gray8(path, AD_DEPTH16_HIGHBYTE, &img));
     ck_assert_int_eq(img.width, W);
@@ -39,7 +39,7 @@ START_TEST(test_png16_high_byte)
     uint16_t pix[W * H];
     for (int i = 0; i < W * H; i++) /* high and low bytes differ everywhere */
         pix[i] = (uint16_t)(0x0102 + (unsigned)i * 61u);
-    tu_assert_ok(ad_png_write_gray(path, pix, W, H, 16));
+    tu_assert_ok(ad_png_write_gray(path, pix, W, H, 16, 1));
     unsigned char head[26];
     FILE *fp = fopen(path, "rb");
     ck_assert_ptr_nonnull(fp);
@@ -67,7 +67,7 @@ START_TEST(test_jpeg_close)
     for (int y = 0; y < JH; y++)
         for (int x = 0; x < JW; x++)
             pix[y * JW + x] = (uint8_t)(40 + 2 * x + y);
-    tu_assert_ok(ad_jpeg_write_gray(path, pix, JW, JH, 90));
+    tu_assert_ok(ad_jpeg_write_gray(path, pix, JW, JH, 90, 1));
     ad_image img;
     tu_assert_ok(ad_image_read_gray8(path, AD_DEPTH16_HIGHBYTE, &img));
     ck_assert_int_eq(img.width, JW);
@@ -91,9 +91,9 @@ START_TEST(test_errors)
     tu_assert_fails(ad_png_encode_gray(pix, 2, 2, 12, &buf, &len), AD_ERR_ARG, "bit depth 12");
     tu_assert_fails(ad_jpeg_encode_gray(pix, 2, 2, 0, &buf, &len), AD_ERR_ARG, "quality 0");
     ck_assert_ptr_null(buf);
-    tu_assert_fails(ad_png_write_gray("/nonexistent-dir/a.png", pix, 2, 2, 8), AD_ERR_IO,
+    tu_assert_fails(ad_png_write_gray("/nonexistent-dir/a.png", pix, 2, 2, 8, 1), AD_ERR_IO,
                     "/nonexistent-dir/a.png");
-    tu_assert_fails(ad_jpeg_write_gray("/nonexistent-dir/a.jpg", pix, 2, 2, 90), AD_ERR_IO,
+    tu_assert_fails(ad_jpeg_write_gray("/nonexistent-dir/a.jpg", pix, 2, 2, 90, 1), AD_ERR_IO,
                     "/nonexistent-dir/a.jpg");
 }
 END_TEST
