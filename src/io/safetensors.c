@@ -579,7 +579,7 @@ int ad_st_read_f32(const ad_safetensors *st, const char *name, int ndim, const i
 {
     const ad_st_tensor *t = ad_st_find(st, name);
     if (!t)
-        return ad_fail(AD_ERR_FORMAT, "%s: no tensor '%s'", st->label, name);
+        return ad_fail(AD_ERR_FORMAT, "%s: tensor '%s' is missing", st->label, name);
     int same = t->ndim == ndim;
     for (int i = 0; same && i < ndim; i++)
         same = t->shape[i] == shape[i];

@@ -114,8 +114,6 @@ static int load(const ad_safetensors *st, float *dst, int ndim, int64_t d0, int6
 {
     char name[256];
     snprintf(name, sizeof name, fmt, l);
-    if (!ad_st_find(st, name))
-        return ad_fail(AD_ERR_FORMAT, "%s: tensor '%s' is missing", ad_st_path(st), name);
     int64_t shape[3] = {d0, d1, d2};
     return ad_st_read_f32(st, name, ndim, shape, dst);
 }
@@ -171,10 +169,7 @@ static int load_weights(ad_dinov2 *m, const ad_safetensors *st)
         AD_TRY(load(st, m->reg, 3, 1, c->registers, D, "embeddings.register_tokens", 0));
     AD_TRY(load(st, m->pos, 3, 1, npos, D, "embeddings.position_embeddings", 0));
     int64_t pw[4] = {D, 3, p, p};
-    const char *pname = "embeddings.patch_embeddings.projection.weight";
-    if (!ad_st_find(st, pname))
-        return ad_fail(AD_ERR_FORMAT, "%s: tensor '%s' is missing", ad_st_path(st), pname);
-    AD_TRY(ad_st_read_f32(st, pname, 4, pw, m->patch_w));
+    AD_TRY(ad_st_read_f32(st, "embeddings.patch_embeddings.projection.weight", 4, pw, m->patch_w));
     AD_TRY(load(st, m->patch_b, 1, D, 0, 0, "embeddings.patch_embeddings.projection.bias", 0));
     for (int l = 0; l < c->layers; l++)
         AD_TRY(load_layer(st, c, l, &m->layer[l]));

@@ -9,29 +9,20 @@ too noisy to assert). Everything is seeded, so the outcome is fixed for a given 
 usage: e2e_learning.py MPIEXEC ADAPTOR SOURCE_DIR WORKDIR [N]"""
 import os
 import shutil
-import subprocess
 import sys
 
 import netCDF4
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from clitest import Checks, mpirun  # noqa: E402
+
 MPI, ADAPTOR, SRC, WORK = sys.argv[1], os.path.abspath(sys.argv[2]), sys.argv[3], os.path.abspath(sys.argv[4])
 N = int(sys.argv[5]) if len(sys.argv) > 5 else 1500
-ENV = dict(os.environ, ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0")
-passed = failed = 0
-
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAILED:", what)
+check = Checks()
 
 
 def adaptor(ranks, *args):
-    cmd = [MPI, "-np", str(ranks), "--oversubscribe", ADAPTOR, *args]
-    p = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=1200, cwd=WORK)
+    p = mpirun(MPI, ADAPTOR, ranks, *args, cwd=WORK, timeout=1200)
     if p.returncode != 0:
         print(p.stderr[-3000:])
         sys.exit(f"{' '.join(args[:2])} on {ranks} ranks failed")
@@ -76,5 +67,4 @@ for ranks in (2, 3):
     auc = {k[2]: v for k, v in rec.items() if k[0] == "test" and k[1] == "adaptor" and "zeroshot" in k[2]}
     print(f"{ranks} ranks, zero-shot AUROC: " + ", ".join(f"{k[15:]} {v:.3f}" for k, v in sorted(auc.items())))
 
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+check.finish()

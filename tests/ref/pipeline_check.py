@@ -14,28 +14,17 @@ import sys
 import netCDF4
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from clitest import ENV, Checks, errors, mpirun  # noqa: E402
+import stio  # noqa: E402
+
 MPI, ADAPTOR, WORK = sys.argv[1], os.path.abspath(sys.argv[2]), os.path.abspath(sys.argv[3])
-ENV = dict(os.environ, ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0")
-passed = failed = 0
-
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAILED:", what)
+check = Checks()
 
 
 def adaptor(ranks, *args):
-    cmd = [MPI, "-np", str(ranks), "--oversubscribe", ADAPTOR, *args]
     # --set paths are relative to the working directory: run where the job file is.
-    return subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=600, cwd=WORK)
-
-
-def errors(p):
-    return " | ".join(l for l in p.stderr.splitlines() if l.startswith("adaptor: error"))
+    return mpirun(MPI, ADAPTOR, ranks, *args, cwd=WORK)
 
 
 def read_cache(path):
@@ -175,8 +164,6 @@ check("retrieval on test" in p.stderr, "eval printed no table")
 p = adaptor(2, "pretrain", job, "--set", "train.source=online", "--set", "output.dir=run_online")
 check(p.returncode == 0, f"online pretrain: {errors(p)}")
 if p.returncode == 0:
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    import stio
     a, _ = stio.read(os.path.join(WORK, "run", "model.safetensors"))
     b, _ = stio.read(os.path.join(WORK, "run_online", "model.safetensors"))
     err = max(float(np.max(np.abs(a[k] - b[k])) / max(np.max(np.abs(a[k])), 1e-30)) for k in a)
@@ -186,5 +173,4 @@ p = adaptor(2, "pretrain", job, "--set", "train.source=online", "--set", "train.
             "--set", "output.dir=run_aug")
 check(p.returncode == 0, f"online pretrain with random crops: {errors(p)}")
 
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+check.finish()

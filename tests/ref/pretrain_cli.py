@@ -16,19 +16,10 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pretrain_fixture as fx  # noqa: E402
 import stio  # noqa: E402
+from clitest import ENV, Checks, errors as error_line  # noqa: E402
 
 MPI, ADAPTOR, WORK = sys.argv[1:4]
-ENV = dict(os.environ, ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0")
-passed = failed = 0
-
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAILED:", what)
+check = Checks()
 
 
 def cmd(ranks, job, *args):
@@ -46,12 +37,6 @@ def weights(run_dir):
 
 def max_err(a, b):
     return max(float(np.max(np.abs(a[k] - b[k])) / max(np.max(np.abs(b[k])), 1e-30)) for k in b)
-
-
-def error_line(p):
-    """The error lines (one per failing rank; ranks that only saw a peer fail stay quiet)."""
-    lines = [l for l in p.stderr.splitlines() if l.startswith("adaptor: error")]
-    return " | ".join(lines) if lines else "(no error line) " + p.stderr[-300:]
 
 
 # Big enough that a step takes milliseconds, so a signal lands mid-run.
@@ -210,5 +195,4 @@ bad("diverges", "loss is", "train.lr=900", "train.epochs=20")
 p = run(1, job, "--set", f"output.dir={full}")
 check(p.returncode != 0 and "--resume" in error_line(p), f"rerun into a finished run: {error_line(p)}")
 
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+check.finish()

@@ -1,0 +1,36 @@
+"""Shared by the Python tests that drive the adaptor executable under mpirun: pass/fail
+counting with the plain "N passed, N failed" summary, the launch environment, and the
+one-line errors the program prints."""
+import os
+import subprocess
+import sys
+
+# LeakSanitizer cannot attribute Open MPI's exit-time allocations in launched processes.
+ENV = dict(os.environ, ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0")
+
+
+class Checks:
+    def __init__(self):
+        self.passed = self.failed = 0
+
+    def __call__(self, cond, what):
+        if cond:
+            self.passed += 1
+        else:
+            self.failed += 1
+            print("FAILED:", what)
+
+    def finish(self):
+        print(f"{self.passed} passed, {self.failed} failed")
+        sys.exit(1 if self.failed else 0)
+
+
+def mpirun(mpi, adaptor, ranks, *args, cwd=None, timeout=600):
+    cmd = [mpi, "-np", str(ranks), "--oversubscribe", adaptor, *args]
+    return subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=timeout, cwd=cwd)
+
+
+def errors(p):
+    """The error lines (one per failing rank; ranks that only saw a peer fail stay quiet)."""
+    lines = [l for l in p.stderr.splitlines() if l.startswith("adaptor: error")]
+    return " | ".join(lines) if lines else "(no error line) " + p.stderr[-300:]
