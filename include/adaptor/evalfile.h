@@ -3,7 +3,8 @@
  *
  *   dimension record (unlimited)
  *   string split(record), string model(record), string metric(record), double value(record)
- *   global attributes: adaptor_eval_version = 1, config, adaptor_version
+ *   global attributes: adaptor_eval_version = 1, config, adaptor_version, and for the
+ *   downstream stages `task` (classify | probe | segment), `dataset` and `data_pct`
  *
  * Written atomically (temporary file, fsync, rename) by one rank. */
 #ifndef ADAPTOR_EVALFILE_H
@@ -18,6 +19,14 @@ typedef struct ad_eval_record {
     double value;
 } ad_eval_record;
 
+/* A further text attribute of the file. */
+typedef struct ad_eval_attr {
+    const char *name;
+    const char *value;
+} ad_eval_attr;
+
 int ad_evalfile_write(const char *path, const ad_eval_record *rec, size_t n, const char *config);
+int ad_evalfile_write_attrs(const char *path, const ad_eval_record *rec, size_t n,
+                            const char *config, const ad_eval_attr *attrs, size_t nattrs);
 
 #endif

@@ -12,6 +12,12 @@
 
 int ad_evalfile_write(const char *path, const ad_eval_record *rec, size_t n, const char *config)
 {
+    return ad_evalfile_write_attrs(path, rec, n, config, NULL, 0);
+}
+
+int ad_evalfile_write_attrs(const char *path, const ad_eval_record *rec, size_t n,
+                            const char *config, const ad_eval_attr *attrs, size_t nattrs)
+{
     char tmp[4096];
     AD_TRY(ad_nc_tmp_name(tmp, sizeof tmp, path, (long)getpid()));
     int nc, st, dim, vs, vm, vk, vv;
@@ -34,6 +40,9 @@ int ad_evalfile_write(const char *path, const ad_eval_record *rec, size_t n, con
         (rc = ad_nc_put_text_att(nc, path, "adaptor_version",
                                  ADAPTOR_VERSION " " ADAPTOR_GIT_COMMIT)) != AD_OK)
         goto done;
+    for (size_t a = 0; a < nattrs; a++)
+        if ((rc = ad_nc_put_text_att(nc, path, attrs[a].name, attrs[a].value)) != AD_OK)
+            goto done;
     for (int c = 0; c < 3; c++) {
         cols[c] = ad_malloc((n ? n : 1) * sizeof(char *), "eval records");
         if (!cols[c]) {

@@ -30,4 +30,15 @@ void ad_relu_scale_backward(float *dy, const float *f, size_t n, float keep);
 void ad_mul_inplace(float *y, const float *mask, size_t n);
 void ad_add_inplace(float *y, const float *x, size_t n);
 
+/* Lays out the buffers of one token-mode block for (b, Tx, Tc) from base (NULL: only
+ * count) and returns the floats used. drop: dropout masks too. */
+size_t ad_tok_block_layout(ad_tok_block *k, float *base, int b, int Tx, int Tc, int P, int F,
+                           int NH, int drop);
+/* One attention block of token mode: y[b, Tx, P] = layer(x attending to ctx[b, Tc, P]).
+ * kmask: additive key mask [b, Tc] or NULL. k must be laid out for (b, Tx, Tc) (its q, kv,
+ * att, o and sublayer buffers); ctx == x gives self-attention. */
+void ad_tok_block_forward(const ad_adaptor *m, const ad_adaptor_layer *L, ad_tok_block *k,
+                          const float *x, int Tx, const float *ctx, int Tc, const float *kmask,
+                          int b, float *y, float p, ad_rng *rng);
+
 #endif

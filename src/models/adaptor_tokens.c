@@ -42,6 +42,17 @@ static float *take(bump *a, size_t n)
 }
 
 static void layout_block(bump *a, ad_tok_block *k, int b, int Tx, int Tc, int P, int F, int NH,
+                         int drop);
+
+size_t ad_tok_block_layout(ad_tok_block *k, float *base, int b, int Tx, int Tc, int P, int F,
+                           int NH, int drop)
+{
+    bump a = {base, 0};
+    layout_block(&a, k, b, Tx, Tc, P, F, NH, drop);
+    return a.used;
+}
+
+static void layout_block(bump *a, ad_tok_block *k, int b, int Tx, int Tc, int P, int F, int NH,
                          int drop)
 {
     size_t n = (size_t)b * Tx, nc = (size_t)b * Tc;
@@ -118,9 +129,9 @@ static int ensure(ad_adaptor *m, int b, int tv, int tt)
     return AD_OK;
 }
 
-static void block_forward(const ad_adaptor *m, const ad_adaptor_layer *L, ad_tok_block *k,
-                          const float *x, int Tx, const float *ctx, int Tc, const float *kmask,
-                          int b, float *y, float p, ad_rng *rng)
+void ad_tok_block_forward(const ad_adaptor *m, const ad_adaptor_layer *L, ad_tok_block *k,
+                         const float *x, int Tx, const float *ctx, int Tc, const float *kmask,
+                         int b, float *y, float p, ad_rng *rng)
 {
     int P = m->cfg.proj;
     size_t n = (size_t)b * Tx, np = n * P;
@@ -165,8 +176,8 @@ int ad_adaptor_tokens_forward(ad_adaptor *m, const ad_adaptor_batch *x, int b, f
     for (int l = 0; l < c->layers; l++) {
         const ad_adaptor_layer *L = &m->layer[l];
         float *Vl = a->V + l * sv, *Tl = a->T + l * st;
-        block_forward(m, L, &a->blk[2 * l], Vl, tv, Tl, tt, a->kmask, b, Vl + sv, p, rng);
-        block_forward(m, L, &a->blk[2 * l + 1], Tl, tt, Vl + sv, tv, NULL, b, Tl + st, p, rng);
+        ad_tok_block_forward(m, L, &a->blk[2 * l], Vl, tv, Tl, tt, a->kmask, b, Vl + sv, p, rng);
+        ad_tok_block_forward(m, L, &a->blk[2 * l + 1], Tl, tt, Vl + sv, tv, NULL, b, Tl + st, p, rng);
     }
     /* read-out: the first token of each sequence */
     const float *VL = a->V + (size_t)c->layers * sv, *TL = a->T + (size_t)c->layers * st;
