@@ -52,6 +52,7 @@ typedef struct ad_adaptor_layer {
 typedef struct ad_adaptor_acts {
     int b;                 /* rows of the last forward */
     int cap;               /* rows allocated */
+    int folded;            /* the last forward used the folded attention (adaptor.c) */
     float *x;              /* input embeddings [b, D] */
     float *proj_n;         /* norms of x W^T [b] */
     float *h;              /* layer inputs [L+1][b, P]; h[0] = normalised projection */
@@ -102,6 +103,10 @@ typedef struct ad_adaptor {
     float tok_dropout;
     float *scratch;          /* backward workspace */
     size_t scratch_cap;
+    /* Pooled attention folded into one product (see adaptor.c): per layer [P, P] weight
+     * Wo Wv and [P] bias Wo bv + bo, and the gradients w.r.t. them pending conversion. */
+    float *fold, *gfold;
+    int gfold_pending;
 } ad_adaptor;
 
 int ad_adaptor_create(const ad_adaptor_config *cfg, ad_adaptor **out);

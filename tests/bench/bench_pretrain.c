@@ -28,13 +28,22 @@
 
 
 /* FLOPs of one step on b local rows with G columns: the products this implementation
- * performs (no Q/K projections: they cannot change a one-key softmax). */
+ * performs (no Q/K projections: they cannot change a one-key softmax; when the 2b rows of a
+ * step exceed P the attention is folded into one [P, P] product, see adaptor.c). */
 static double step_flops(const ad_adaptor_config *c, double b, double G)
 {
-    double P = c->proj, F = c->ffn, L = c->layers;
-    double layer = 2 * b * (2 * P * P + 2 * P * F);    /* V, out, linear1, linear2 */
-    double fwd = 2 * b * (c->dv + c->dt) * P + 2 * L * layer;
-    double bwd = 2 * b * (c->dv + c->dt) * P + 2 * 2 * L * layer; /* no dx for projections */
+    double P = c->proj, F = c->ffn, L = c->layers, rows = 2 * b;
+    double ffn = 2 * rows * 2 * P * F; /* linear1, linear2 */
+    double attn_f, attn_b;
+    if (rows > P) {
+        attn_f = 2 * P * P * P + 2 * rows * P * P;             /* fold, one product */
+        attn_b = 2 * (2 * rows * P * P) + 2 * (2 * P * P * P); /* dW, dx; unfold */
+    } else {
+        attn_f = 2 * (2 * rows * P * P);                        /* V, out */
+        attn_b = 2 * attn_f;
+    }
+    double fwd = 2 * b * (c->dv + c->dt) * P + L * (ffn + attn_f);
+    double bwd = 2 * b * (c->dv + c->dt) * P + L * (2 * ffn + attn_b); /* no dx for projections */
     double loss = 2 * (2 * b * G * P) + 4 * (2 * b * G * P);
     return fwd + bwd + loss;
 }

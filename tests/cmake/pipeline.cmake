@@ -12,4 +12,4 @@ add_test(NAME cli.e2e_learning
                  ${MPIEXEC_EXECUTABLE} $<TARGET_FILE:adaptor> ${CMAKE_SOURCE_DIR}
                  ${CMAKE_CURRENT_BINARY_DIR}/tmp/e2e)
 set_tests_properties(cli.e2e_learning PROPERTIES ENVIRONMENT "${ADAPTOR_TEST_ENV}"
-                     LABELS "cli;mpi" TIMEOUT 1500)
+                     LABELS "cli;mpi;heavy" TIMEOUT 1500)

@@ -374,12 +374,17 @@ static double pooled_loss(const ad_adaptor *m, const double *prm, const void *ct
 /* Our float forward + contrastive loss + backward; returns the loss, leaves grads in m.
  * rng: dropout stream (NULL: evaluation mode). */
 static double model_loss_and_grad(ad_adaptor *m, const float *xv, const float *xt, int B,
-                                  float *v, float *t, ad_rng *rng)
+                                  float *v, float *t, ad_rng *rng, int pair)
 {
     int P = m->cfg.proj;
     float *ws = malloc(sizeof(float) * ad_contrastive_workspace(B, B));
-    ck_assert_int_eq(ad_adaptor_forward(m, AD_IMAGE, xv, B, v, rng), AD_OK);
-    ck_assert_int_eq(ad_adaptor_forward(m, AD_TEXT, xt, B, t, rng), AD_OK);
+    if (pair) {
+        ad_adaptor_batch x = {.xv = xv, .xt = xt};
+        ck_assert_int_eq(ad_adaptor_forward_pair(m, &x, B, v, t, rng), AD_OK);
+    } else {
+        ck_assert_int_eq(ad_adaptor_forward(m, AD_IMAGE, xv, B, v, rng), AD_OK);
+        ck_assert_int_eq(ad_adaptor_forward(m, AD_TEXT, xt, B, t, rng), AD_OK);
+    }
     ad_contrastive c = {.b = B, .G = B, .d = P, .offset = 0, .scale = expf(*m->logit_scale),
                         .image_weight = 0.75f, .norm = (float)B};
     double li, lt, dls;
@@ -392,8 +397,12 @@ static double model_loss_and_grad(ad_adaptor *m, const float *xv, const float *x
         dvl[i] += dV[i];
     }
     ad_adaptor_zero_grad(m);
-    ad_adaptor_backward(m, AD_IMAGE, dvl);
-    ad_adaptor_backward(m, AD_TEXT, dtl);
+    if (pair) {
+        ad_adaptor_backward_pair(m, dvl, dtl);
+    } else {
+        ad_adaptor_backward(m, AD_IMAGE, dvl);
+        ad_adaptor_backward(m, AD_TEXT, dtl);
+    }
     *m->glogit_scale += (float)dls;
     free(dtl);
     free(dvl);
@@ -403,12 +412,15 @@ static double model_loss_and_grad(ad_adaptor *m, const float *xv, const float *x
     return li + lt;
 }
 
-/* _i = 0: evaluation mode; 1: dropout 0.3 with the masks of the training forward. */
+/* _i bit 0 clear: evaluation mode; set: dropout 0.3 with the masks of the training forward.
+ * Bit 1 clear: one modality at a time (6 rows <= P = 8: attention as two products); set:
+ * both modalities together (12 rows > P: the folded attention of adaptor.c). */
 START_TEST(adaptor_forward_and_gradients_match_naive_double)
 {
     ad_adaptor *m;
     ad_adaptor_config cfg = small_cfg;
-    cfg.dropout = _i ? 0.3f : 0.0f;
+    cfg.dropout = (_i & 1) ? 0.3f : 0.0f;
+    int pair = (_i & 2) != 0;
     ad_rng drop;
     ad_rng_seed(&drop, 77, 1);
     tu_assert_ok(ad_adaptor_create(&cfg, &m));
@@ -421,7 +433,8 @@ START_TEST(adaptor_forward_and_gradients_match_naive_double)
     int B = 6, P = small_cfg.proj;
     float *xv = randn((size_t)B * 5, 21, 1.0f), *xt = randn((size_t)B * 6, 22, 1.0f);
     float v[48], t[48];
-    double loss = model_loss_and_grad(m, xv, xt, B, v, t, _i ? &drop : NULL);
+    double loss = model_loss_and_grad(m, xv, xt, B, v, t, (_i & 1) ? &drop : NULL, pair);
+    ck_assert_int_eq(m->acts[AD_IMAGE].folded, pair);
 
     double *prm = malloc(m->nparams * sizeof(double));
     for (size_t i = 0; i < m->nparams; i++)
@@ -718,7 +731,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, l2norm_matches_naive_and_fd);
     tcase_add_test(tc, contrastive_loss_and_rank_decomposition);
-    tcase_add_loop_test(tc, adaptor_forward_and_gradients_match_naive_double, 0, 2);
+    tcase_add_loop_test(tc, adaptor_forward_and_gradients_match_naive_double, 0, 4);
     tcase_add_test(tc, tokens_forward_and_gradients_match_naive_double);
     tcase_add_test(tc, reference_names_and_sizes);
     tcase_add_test(tc, dropout_is_seeded_and_differentiated);
