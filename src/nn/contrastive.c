@@ -6,6 +6,7 @@
 
 #include <math.h>
 #include <stddef.h>
+#include <string.h>
 
 size_t ad_contrastive_workspace(int b, int G) { return 4 * (size_t)b * (size_t)G; }
 
@@ -38,12 +39,9 @@ static float softmax_lse(float *p, const float *l, int G)
     return mx + logf(sum);
 }
 
-/* logits = s A B^T (kept for the gradient of the scale) and their row softmax in p; returns
- * the sum of -log p at each row's positive (row r's positive is column offset + r). */
-static double softmax_rows_nll(float *p, float *logits, const float *a, const float *bm, int b,
-                               int G, int d, float scale, int offset)
+/* Row softmaxes of logits already in place; the sum of -log p at each row's positive. */
+static double rows_nll(float *p, const float *logits, int b, int G, int offset)
 {
-    ad_gemm(0, 1, b, G, d, scale, a, d, bm, d, 0.0f, logits, G);
     double nll = 0;
     for (int r = 0; r < b; r++) {
         const float *lrow = logits + (size_t)r * G;
@@ -51,6 +49,35 @@ static double softmax_rows_nll(float *p, float *logits, const float *a, const fl
         nll += (double)lse - (double)lrow[offset + r];
     }
     return nll;
+}
+
+/* logits = s A B^T (kept for the gradient of the scale) and their row softmax in p. */
+static double softmax_rows_nll(float *p, float *logits, const float *a, const float *bm, int b,
+                               int G, int d, float scale, int offset)
+{
+    ad_gemm(0, 1, b, G, d, scale, a, d, bm, d, 0.0f, logits, G);
+    return rows_nll(p, logits, b, G, offset);
+}
+
+/* When a rank's rows are all the columns (one rank, or local negatives) the image logits
+ * are the transpose of the text logits: one product instead of two forward and two instead
+ * of four backward. */
+static int square(const ad_contrastive *c) { return c->b == c->G; }
+
+enum { TB = 32 }; /* transpose tile */
+
+/* dst[n, n] (+)= src^T, in tiles so both sides stay in cache. */
+static void transpose_into(float *dst, const float *src, int n, int add)
+{
+    for (int i0 = 0; i0 < n; i0 += TB)
+        for (int j0 = 0; j0 < n; j0 += TB) {
+            int i1 = i0 + TB < n ? i0 + TB : n, j1 = j0 + TB < n ? j0 + TB : n;
+            for (int i = i0; i < i1; i++)
+                for (int j = j0; j < j1; j++) {
+                    float x = src[(size_t)j * n + i];
+                    dst[(size_t)i * n + j] = add ? dst[(size_t)i * n + j] + x : x;
+                }
+        }
 }
 
 void ad_contrastive_forward(ad_contrastive *c, double *l_i2t, double *l_t2i, const float *t_loc,
@@ -61,10 +88,20 @@ void ad_contrastive_forward(ad_contrastive *c, double *l_i2t, double *l_t2i, con
     c->p_i2t = ws + bg;
     c->logits_t2i = ws + 2 * bg;
     c->logits_i2t = ws + 3 * bg;
-    double w = c->image_weight;
-    /* Column j of logits = s T v_j: each local image against every text. */
-    double i2t = softmax_rows_nll(c->p_i2t, c->logits_i2t, v_loc, T_all, c->b, c->G, c->d, c->scale, c->offset);
-    double t2i = softmax_rows_nll(c->p_t2i, c->logits_t2i, t_loc, V_all, c->b, c->G, c->d, c->scale, c->offset);
+    double w = c->image_weight, i2t, t2i;
+    if (square(c)) {
+        ad_gemm(0, 1, c->b, c->G, c->d, c->scale, t_loc, c->d, V_all, c->d, 0.0f, c->logits_t2i,
+                c->G);
+        transpose_into(c->logits_i2t, c->logits_t2i, c->G, 0);
+        i2t = rows_nll(c->p_i2t, c->logits_i2t, c->b, c->G, c->offset);
+        t2i = rows_nll(c->p_t2i, c->logits_t2i, c->b, c->G, c->offset);
+    } else {
+        /* Column j of logits = s T v_j: each local image against every text. */
+        i2t = softmax_rows_nll(c->p_i2t, c->logits_i2t, v_loc, T_all, c->b, c->G, c->d, c->scale,
+                               c->offset);
+        t2i = softmax_rows_nll(c->p_t2i, c->logits_t2i, t_loc, V_all, c->b, c->G, c->d, c->scale,
+                               c->offset);
+    }
     *l_i2t = (1.0 - w) * i2t / c->norm;
     *l_t2i = w * t2i / c->norm;
 }
@@ -95,6 +132,17 @@ void ad_contrastive_backward(const ad_contrastive *c, float *dt_loc, float *dv_l
     double ds = logits_grad(c->p_t2i, c->logits_t2i, b, G, c->offset, wt);
     ds += logits_grad(c->p_i2t, c->logits_i2t, b, G, c->offset, wi);
     float s = c->scale;
+    if (square(c)) {
+        /* Both softmaxes' gradients on the one logits matrix s t V^T; the gathered parts
+         * are all local, so they are returned in dt_loc / dv_loc and dT_all, dV_all are 0. */
+        transpose_into(c->p_t2i, c->p_i2t, G, 1);
+        ad_gemm(0, 0, b, d, G, s, c->p_t2i, G, V_all, d, 0.0f, dt_loc, d);
+        ad_gemm(1, 0, G, d, b, s, c->p_t2i, G, t_loc, d, 0.0f, dv_loc, d);
+        memset(dT_all, 0, (size_t)G * d * sizeof(float));
+        memset(dV_all, 0, (size_t)G * d * sizeof(float));
+        *dlogit_scale = ds;
+        return;
+    }
     /* text rows: logits = s t_loc V^T */
     ad_gemm(0, 0, b, d, G, s, c->p_t2i, G, V_all, d, 0.0f, dt_loc, d);
     ad_gemm(1, 0, G, d, b, s, c->p_t2i, G, t_loc, d, 0.0f, dV_all, d);

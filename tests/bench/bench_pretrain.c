@@ -44,7 +44,8 @@ static double step_flops(const ad_adaptor_config *c, double b, double G)
     }
     double fwd = 2 * b * (c->dv + c->dt) * P + L * (ffn + attn_f);
     double bwd = 2 * b * (c->dv + c->dt) * P + L * (2 * ffn + attn_b); /* no dx for projections */
-    double loss = 2 * (2 * b * G * P) + 4 * (2 * b * G * P);
+    /* logits and both backward products; one rank: the two directions share them */
+    double loss = (b == G ? 3 : 6) * (2 * b * G * P);
     return fwd + bwd + loss;
 }
 
