@@ -118,7 +118,7 @@ static inline ad_metrics_step cf_metrics_step(int64_t s)
     double x = (double)s;
     ad_metrics_step r = {s,          (int)(s / 4), 2.0 + 1.0 / x,    1.0 + x * 1e-3,
                          3.0 - x * 1e-3, 1e-4 * x, 0.5 * x, 2.6592 + x * 1e-4,
-                         100.0 + x,  0.25 * x};
+                         100.0 + x,  0.25 * x,         NULL};
     return r;
 }
 

@@ -10,7 +10,9 @@
  * over the whole split (include/adaptor/retrieval.h). With [data] label_columns, each
  * finding is also classified zero-shot from the prompts "<finding>" and "no <finding>"
  * (pooled mode), as AUROC per finding and their mean. Results go to <output dir>/eval.nc
- * (include/adaptor/evalfile.h) and are printed as a table by rank 0. */
+ * (include/adaptor/evalfile.h) and are printed as a table by rank 0. The image embeddings
+ * of each split before (the frozen encoder's) and after the trained Adaptor, with the
+ * findings' labels, go to <output dir>/embeddings.nc (include/adaptor/embfile.h). */
 #ifndef ADAPTOR_EVALUATE_H
 #define ADAPTOR_EVALUATE_H
 

@@ -4,9 +4,11 @@
  *   root group: unlimited dimension `step`; variables (step): int64 step (optimizer update,
  *     1-based), int epoch (0-based), double loss, loss_i2t, loss_t2i, lr, grad_norm,
  *     logit_scale, samples_per_s, wall_time (seconds since the run started, including
- *     earlier attempts of a resumed run).
+ *     earlier attempts of a resumed run); dimension `rank` and variables (step, rank) double
+ *     compute_time, comm_time, data_time: each rank's seconds of the step (NaN where a rank
+ *     did not exist, e.g. before a resume on more ranks).
  *   group `eval`: unlimited dimension `record`; variables (record): int64 step, int epoch,
- *     string split ("valid"), string metric ("i2t_R@1", "loss", ...), double value; one
+ *     string split ("valid"), string metric ("loss", "loss_i2t", "loss_t2i", ...), double value; one
  *     record per evaluated number, so evaluations can add metrics without a layout change.
  *   global attributes: adaptor_metrics_version = 1, config (the effective job file),
  *     adaptor_version, ranks (int).
@@ -26,6 +28,9 @@ typedef struct ad_metrics_step {
     int64_t step;
     int epoch;
     double loss, loss_i2t, loss_t2i, lr, grad_norm, logit_scale, samples_per_s, wall_time;
+    /* [ranks][3]: compute, communication and data seconds of each rank of the step (copied
+     * by ad_metrics_append; NULL: unknown). */
+    const double *rank_times;
 } ad_metrics_step;
 
 typedef struct ad_metrics_eval {
@@ -58,6 +63,9 @@ void ad_metrics_destroy(ad_metrics *m);
 
 int64_t ad_metrics_nsteps(const ad_metrics *m);
 const ad_metrics_step *ad_metrics_steps(const ad_metrics *m);
+/* Columns of the per-rank times and the times of step record i ([columns][3]). */
+int ad_metrics_rank_columns(const ad_metrics *m);
+const double *ad_metrics_rank_times(const ad_metrics *m, int64_t i);
 int64_t ad_metrics_nevals(const ad_metrics *m);
 const ad_metrics_eval *ad_metrics_evals(const ad_metrics *m);
 

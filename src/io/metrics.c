@@ -6,6 +6,7 @@
 #include "adaptor/version.h"
 #include "ncutil.h"
 
+#include <math.h>
 #include <netcdf.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -21,7 +22,12 @@ struct ad_metrics {
     int64_t nsteps, cap_steps;
     ad_metrics_eval *evals;
     int64_t nevals, cap_evals;
+    int rt_cols;        /* rank columns of the time table: max(ranks, those of a reloaded file) */
+    double *rt;         /* [step][rt_cols][3] */
+    int64_t cap_rt;     /* steps rt holds */
 };
+
+static const char *const time_names[3] = {"compute_time", "comm_time", "data_time"};
 
 /* The double columns of the step table, by name and place in ad_metrics_step. */
 static const struct {
@@ -55,6 +61,7 @@ int ad_metrics_create(const char *path, const char *config, int ranks, int flush
     int w = snprintf(m->path, sizeof m->path, "%s", path);
     m->config = ad_strdup(config ? config : "");
     m->ranks = ranks;
+    m->rt_cols = ranks > 0 ? ranks : 1;
     m->flush_every = flush_every;
     if (w < 0 || (size_t)w >= sizeof m->path || !m->config) {
         int rc = m->config ? ad_fail(AD_ERR_ARG, "path too long: %s", path) : AD_ERR_NOMEM;
@@ -72,6 +79,7 @@ void ad_metrics_destroy(ad_metrics *m)
     free(m->config);
     free(m->steps);
     free(m->evals);
+    free(m->rt);
     free(m);
 }
 
@@ -96,7 +104,13 @@ int ad_metrics_append(ad_metrics *m, const ad_metrics_step *rec)
         return ad_fail(AD_ERR_ARG, "%s: step %lld recorded after step %lld", m->path,
                        (long long)rec->step, (long long)m->steps[m->nsteps - 1].step);
     AD_TRY(grow((void **)&m->steps, &m->cap_steps, m->nsteps + 1, sizeof *m->steps, m->path));
-    m->steps[m->nsteps++] = *rec;
+    AD_TRY(grow((void **)&m->rt, &m->cap_rt, m->nsteps + 1, (size_t)m->rt_cols * 3 * sizeof(double),
+                m->path));
+    double *row = m->rt + (size_t)m->nsteps * m->rt_cols * 3;
+    for (int i = 0; i < m->rt_cols * 3; i++)
+        row[i] = rec->rank_times && i < m->ranks * 3 ? rec->rank_times[i] : NAN;
+    m->steps[m->nsteps] = *rec;
+    m->steps[m->nsteps++].rank_times = NULL;
     if (m->flush_every > 0 && ++m->since_flush >= m->flush_every)
         return ad_metrics_flush(m);
     return AD_OK;
@@ -135,11 +149,22 @@ static int def1(int g, const char *name, nc_type t, int dim, int *v)
 static int write_all(const ad_metrics *m, int nc, const char *p)
 {
     int st, d_step, d_rec, g, v[N_COLS], v_step, v_epoch, e_step, e_epoch, e_split, e_metric,
-        e_value, version = AD_METRICS_VERSION;
+        e_value, version = AD_METRICS_VERSION, d2[2], v_time[3];
     if ((st = nc_def_dim(nc, "step", NC_UNLIMITED, &d_step)) ||
         (st = def1(nc, "step", NC_INT64, d_step, &v_step)) ||
         (st = def1(nc, "epoch", NC_INT, d_step, &v_epoch)))
         return ad_nc_fail(st, p, "defining step records");
+    d2[0] = d_step;
+    if ((st = nc_def_dim(nc, "rank", (size_t)m->rt_cols, &d2[1])))
+        return ad_nc_fail(st, p, "defining the rank dimension");
+    for (int k = 0; k < 3; k++) {
+        size_t chunk[2] = {CHUNK / 8, (size_t)m->rt_cols};
+        double fill = NAN;
+        if ((st = nc_def_var(nc, time_names[k], NC_DOUBLE, 2, d2, &v_time[k])) ||
+            (st = nc_def_var_chunking(nc, v_time[k], NC_CHUNKED, chunk)) ||
+            (st = nc_def_var_fill(nc, v_time[k], 0, &fill)))
+            return ad_nc_fail(st, p, time_names[k]);
+    }
     for (int c = 0; c < N_COLS; c++)
         if ((st = def1(nc, step_cols[c].name, NC_DOUBLE, d_step, &v[c])))
             return ad_nc_fail(st, p, step_cols[c].name);
@@ -167,7 +192,8 @@ static int write_all(const ad_metrics *m, int nc, const char *p)
         double *f64;
         const char **s;
     } buf;
-    void *mem = ad_malloc((size_t)big * sizeof(double), "metrics column");
+    size_t per = (size_t)(m->rt_cols > 1 ? m->rt_cols : 1);
+    void *mem = ad_malloc((size_t)big * per * sizeof(double), "metrics column");
     if (!mem)
         return AD_ERR_NOMEM;
     buf.f64 = mem;
@@ -185,6 +211,13 @@ static int write_all(const ad_metrics *m, int nc, const char *p)
             for (int64_t i = 0; i < n; i++)
                 buf.f64[i] = *col(&m->steps[i], c);
             st = nc_put_vara_double(nc, v[c], &s0, &cn, buf.f64);
+        }
+        size_t start2[2] = {0, 0}, count2[2] = {cn, (size_t)m->rt_cols};
+        for (int k = 0; k < 3 && !st; k++) {
+            for (int64_t i = 0; i < n; i++)
+                for (int r = 0; r < m->rt_cols; r++)
+                    buf.f64[(size_t)i * m->rt_cols + r] = m->rt[((size_t)i * m->rt_cols + r) * 3 + k];
+            st = nc_put_vara_double(nc, v_time[k], start2, count2, buf.f64);
         }
     }
     if (ne && !st) {
@@ -289,6 +322,46 @@ static int load_steps(ad_metrics *m, int nc, const char *p, int64_t resume_step)
     return rc;
 }
 
+/* The per-rank times of the kept step records (files without them: NaN). The table gets
+ * max(file's ranks, this run's) columns. */
+static int load_rank_times(ad_metrics *m, int nc, const char *p)
+{
+    int v[3], dims[2], nd;
+    size_t nr = 0, len = 0;
+    int have = 1;
+    for (int k = 0; k < 3; k++)
+        if (nc_inq_varid(nc, time_names[k], &v[k]) || nc_inq_varndims(nc, v[k], &nd) || nd != 2)
+            have = 0;
+    if (have && !nc_inq_vardimid(nc, v[0], dims)) {
+        nc_inq_dimlen(nc, dims[0], &len);
+        nc_inq_dimlen(nc, dims[1], &nr);
+    }
+    if (have && (int64_t)len < m->nsteps)
+        return ad_fail(AD_ERR_FORMAT, "%s: %s has %zu records, step has %lld", p, time_names[0],
+                       len, (long long)m->nsteps);
+    if (have && (int)nr > m->rt_cols)
+        m->rt_cols = (int)nr;
+    int64_t n = m->nsteps;
+    AD_TRY(grow((void **)&m->rt, &m->cap_rt, n > 0 ? n : 1, (size_t)m->rt_cols * 3 * sizeof(double), p));
+    for (size_t i = 0; i < (size_t)n * m->rt_cols * 3; i++)
+        m->rt[i] = NAN;
+    if (!have || n == 0 || nr == 0)
+        return AD_OK;
+    double *d = ad_malloc((size_t)n * nr * sizeof *d, "metrics times");
+    if (!d)
+        return AD_ERR_NOMEM;
+    size_t start[2] = {0, 0}, count[2] = {(size_t)n, nr};
+    int st = NC_NOERR;
+    for (int k = 0; k < 3 && !st; k++) {
+        st = nc_get_vara_double(nc, v[k], start, count, d);
+        for (int64_t i = 0; !st && i < n; i++)
+            for (size_t r = 0; r < nr; r++)
+                m->rt[((size_t)i * m->rt_cols + r) * 3 + k] = d[(size_t)i * nr + r];
+    }
+    free(d);
+    return st ? ad_nc_fail(st, p, "reading per-rank times") : AD_OK;
+}
+
 static int load_evals(ad_metrics *m, int nc, const char *p, int64_t resume_step)
 {
     int g, v[5];
@@ -355,7 +428,8 @@ int ad_metrics_open_existing(const char *path, const char *config, int ranks, in
         else if (version != AD_METRICS_VERSION)
             rc = ad_fail(AD_ERR_FORMAT, "%s: adaptor_metrics_version is %d, this build reads %d",
                          path, version, AD_METRICS_VERSION);
-        else if ((rc = load_steps(m, nc, path, resume_step)) == AD_OK)
+        else if ((rc = load_steps(m, nc, path, resume_step)) == AD_OK &&
+                 (rc = load_rank_times(m, nc, path)) == AD_OK)
             rc = load_evals(m, nc, path, resume_step);
         nc_close(nc);
     }
@@ -365,4 +439,11 @@ int ad_metrics_open_existing(const char *path, const char *config, int ranks, in
     }
     *out = m;
     return AD_OK;
+}
+
+int ad_metrics_rank_columns(const ad_metrics *m) { return m->rt_cols; }
+
+const double *ad_metrics_rank_times(const ad_metrics *m, int64_t i)
+{
+    return m->rt + (size_t)i * m->rt_cols * 3;
 }

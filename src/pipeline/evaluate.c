@@ -5,6 +5,7 @@
 #include "adaptor/bert.h"
 #include "adaptor/cache.h"
 #include "adaptor/checkpoint.h"
+#include "adaptor/embfile.h"
 #include "adaptor/error.h"
 #include "adaptor/evalfile.h"
 #include "adaptor/fsutil.h"
@@ -140,15 +141,79 @@ static void prompt_of(const char *label, char *out, size_t n)
     out[i] = '\0';
 }
 
+/* Gathers every rank's n rows (the first `width` floats of rows `ld` apart) to rank 0, in
+ * rank order, into a malloc'ed [N][width] buffer (and, with ids_out, their sample ids).
+ * Collective; the outputs stay NULL on the other ranks. */
+static int gather_rows(MPI_Comm comm, const float *x, size_t ld, int width, const int64_t *ids,
+                       int64_t n, int64_t N, float **out, int64_t **ids_out)
+{
+    int rank, size;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    *out = NULL;
+    if (ids_out)
+        *ids_out = NULL;
+    float *all = rank == 0 ? ad_malloc((size_t)(N ? N : 1) * width * sizeof(float), "embeddings") : NULL;
+    int64_t *ids_all = rank == 0 && ids_out ? ad_malloc((size_t)(N ? N : 1) * sizeof(int64_t), "ids") : NULL;
+    int *cnt = ad_malloc(2 * (size_t)size * sizeof(int), "counts");
+    /* MPI_Gatherv sends contiguous rows: pack them when they are strided. */
+    float *packed = ld == (size_t)width ? NULL : ad_malloc((size_t)(n ? n : 1) * width * sizeof(float), "rows");
+    int lrc = (rank == 0 && (!all || (ids_out && !ids_all))) || !cnt || (ld != (size_t)width && !packed)
+                  ? AD_ERR_NOMEM : AD_OK;
+    int rc = ad_mpi_agree(comm, lrc, NULL);
+    if (rc == AD_OK) {
+        if (packed)
+            for (int64_t i = 0; i < n; i++)
+                memcpy(packed + (size_t)i * width, x + (size_t)i * ld, (size_t)width * sizeof(float));
+        int mine = (int)n, *displ = cnt + size;
+        MPI_Gather(&mine, 1, MPI_INT, cnt, 1, MPI_INT, 0, comm);
+        if (rank == 0) {
+            displ[0] = 0;
+            for (int r = 1; r < size; r++)
+                displ[r] = displ[r - 1] + cnt[r - 1];
+        }
+        if (ids_out)
+            MPI_Gatherv(ids, mine, MPI_INT64_T, ids_all, cnt, displ, MPI_INT64_T, 0, comm);
+        for (int r = 0; rank == 0 && r < size; r++) {
+            cnt[r] *= width;
+            displ[r] *= width;
+        }
+        MPI_Gatherv(packed ? packed : x, mine * width, MPI_FLOAT, all, cnt, displ, MPI_FLOAT, 0, comm);
+        *out = all;
+        if (ids_out)
+            *ids_out = ids_all;
+    } else {
+        free(all);
+        free(ids_all);
+    }
+    free(cnt);
+    free(packed);
+    return rc;
+}
+
+/* The manifest's labels of the samples ids[N] into lab[N][nlab]. */
+static int labels_of(const ad_manifest *man, const int64_t *ids, int64_t N, const char *split,
+                     int8_t *lab)
+{
+    int nlab = ad_manifest_n_labels(man);
+    for (int64_t i = 0; i < N; i++) {
+        const ad_manifest_row *row = ad_manifest_row_at(man, ids[i]);
+        if (!row)
+            return ad_fail(AD_ERR_FORMAT, "%s: the cache's sample_id %lld is not a row of %s",
+                           split, (long long)ids[i], ad_manifest_path(man));
+        memcpy(lab + (size_t)i * nlab, row->labels, (size_t)nlab);
+    }
+    return AD_OK;
+}
+
 /* Zero-shot AUROC per finding on rank 0 from the gathered image embeddings (pooled mode). */
-static int zero_shot(const ad_config *cfg, ad_adaptor *m, const float *v_all,
-                     const int64_t *ids_all, int64_t N, const char *split, const char *model,
-                     records *R, int *printed)
+static int zero_shot(const ad_config *cfg, const ad_manifest *man, ad_adaptor *m,
+                     const float *v_all, const int64_t *ids_all, int64_t N, const char *split,
+                     const char *model, records *R, int *printed)
 {
     char **labels;
     int nlab;
     AD_TRY(ad_config_list(cfg, "data", "label_columns", &labels, &nlab));
-    ad_manifest *man = NULL;
     ad_tokenizer *tok = NULL;
     ad_bert *bert = NULL;
     int P = m->cfg.proj, rc;
@@ -159,9 +224,7 @@ static int zero_shot(const ad_config *cfg, ad_adaptor *m, const float *v_all,
     int32_t *ids = NULL;
     int *len = NULL;
     ad_bert_output what;
-    rc = ad_manifest_open_config(cfg, AD_LABEL_UNCERTAIN, NULL, &man);
-    if (rc == AD_OK)
-        rc = ad_config_int(cfg, "data", "max_words", &mw);
+    rc = ad_config_int(cfg, "data", "max_words", &mw);
     if (rc == AD_OK)
         rc = ad_bert_output_parse(ad_config_get(cfg, "text_encoder", "pooling"), &what);
     if (rc == AD_OK)
@@ -210,15 +273,8 @@ static int zero_shot(const ad_config *cfg, ad_adaptor *m, const float *v_all,
     int nl = rc == AD_OK ? ad_manifest_n_labels(man) : 0;
     if (rc == AD_OK && nl != nlab)
         rc = ad_fail(AD_ERR_INTERNAL, "label columns %d vs %d", nl, nlab);
-    for (int64_t i = 0; rc == AD_OK && i < N; i++) {
-        const ad_manifest_row *row = ad_manifest_row_at(man, ids_all[i]);
-        if (!row) {
-            rc = ad_fail(AD_ERR_FORMAT, "%s: the cache's sample_id %lld is not a row of %s",
-                         split, (long long)ids_all[i], ad_manifest_path(man));
-            break;
-        }
-        memcpy(lab + (size_t)i * nlab, row->labels, (size_t)nlab);
-    }
+    if (rc == AD_OK)
+        rc = labels_of(man, ids_all, N, split, lab);
     if (rc == AD_OK)
         rc = ad_zeroshot_auroc(v_all, N, P, pos, neg, lab, nlab, (const char *const *)labels, auc,
                                &mean);
@@ -253,16 +309,55 @@ static int zero_shot(const ad_config *cfg, ad_adaptor *m, const float *v_all,
     free(labels);
     ad_bert_destroy(bert);
     ad_tokenizer_destroy(tok);
-    ad_manifest_close(man);
     return rc;
 }
 
-static int eval_split(MPI_Comm comm, const ad_config *cfg, ad_adaptor *models[2],
-                      block *b, const char *split, records *R)
+/* The split's frozen image embeddings (the first row of each sample) and the trained
+ * Adaptor's image output v, with their labels, as a group of embeddings.nc (rank 0). */
+static int save_embeddings(MPI_Comm comm, const ad_manifest *man, ad_embfile *ef,
+                           const block *b, const float *v, int P, const char *split)
 {
-    int rank, size;
+    int rank;
     MPI_Comm_rank(comm, &rank);
-    MPI_Comm_size(comm, &size);
+    int dv = ad_cache_dim(b->img);
+    float *before = NULL, *after = NULL;
+    int64_t *ids = NULL;
+    int rc = gather_rows(comm, b->xv, b->row_v, dv, b->ids, b->n, b->N, &before, &ids);
+    if (rc == AD_OK)
+        rc = gather_rows(comm, v, (size_t)P, P, NULL, b->n, b->N, &after, NULL);
+    if (rc == AD_OK) {
+        int lrc = AD_OK, nlab = man ? ad_manifest_n_labels(man) : 0;
+        int8_t *lab = NULL;
+        const char **names = NULL;
+        if (rank == 0) {
+            lab = ad_malloc((size_t)(b->N ? b->N : 1) * (nlab ? nlab : 1), "labels");
+            names = ad_malloc((size_t)(nlab ? nlab : 1) * sizeof *names, "label names");
+            lrc = lab && names ? AD_OK : AD_ERR_NOMEM;
+            for (int k = 0; k < nlab && lrc == AD_OK; k++)
+                names[k] = ad_manifest_label_name(man, k);
+            if (lrc == AD_OK && nlab)
+                lrc = labels_of(man, ids, b->N, split, lab);
+            ad_emb_split es = {split, b->N, ids, before, dv, after, P, lab, names, nlab};
+            if (lrc == AD_OK)
+                lrc = ad_embfile_put(ef, &es);
+        }
+        rc = ad_mpi_agree(comm, lrc, NULL);
+        free(lab);
+        free(names);
+    }
+    free(before);
+    free(after);
+    free(ids);
+    return rc;
+}
+
+/* man: the manifest (rank 0, NULL without [data] label_columns); ef: embeddings.nc (rank 0). */
+static int eval_split(MPI_Comm comm, const ad_config *cfg, const ad_manifest *man,
+                      ad_embfile *ef, ad_adaptor *models[2], block *b, const char *split,
+                      records *R)
+{
+    int rank;
+    MPI_Comm_rank(comm, &rank);
     char **ks;
     int nk;
     int k[AD_RETRIEVAL_MAX_K];
@@ -327,37 +422,31 @@ static int eval_split(MPI_Comm comm, const ad_config *cfg, ad_adaptor *models[2]
         }
         if (rc == AD_OK && labels && !untrained(var)) {
             /* Zero-shot runs on rank 0 over every image of the split. */
-            float *v_all = rank == 0 ? ad_malloc((size_t)b->N * P * sizeof(float), "embeddings") : NULL;
-            int64_t *ids_all = rank == 0 ? ad_malloc((size_t)b->N * sizeof(int64_t), "ids") : NULL;
-            int *cnt = ad_malloc(2 * (size_t)size * sizeof(int), "counts");
-            int lrc = (rank == 0 && (!v_all || !ids_all)) || !cnt ? AD_ERR_NOMEM : AD_OK;
-            rc = ad_mpi_agree(comm, lrc, NULL);
-            if (rc == AD_OK) {
-                int mine = (int)b->n, *displ = cnt + size;
-                MPI_Gather(&mine, 1, MPI_INT, cnt, 1, MPI_INT, 0, comm);
-                if (rank == 0) {
-                    displ[0] = 0;
-                    for (int r = 1; r < size; r++)
-                        displ[r] = displ[r - 1] + cnt[r - 1];
-                }
-                MPI_Gatherv(b->ids, mine, MPI_INT64_T, ids_all, cnt, displ, MPI_INT64_T, 0, comm);
-                for (int r = 0; rank == 0 && r < size; r++) {
-                    cnt[r] *= P;
-                    displ[r] *= P;
-                }
-                MPI_Gatherv(v, mine * P, MPI_FLOAT, v_all, cnt, displ, MPI_FLOAT, 0, comm);
-                lrc = rank == 0 ? zero_shot(cfg, m, v_all, ids_all, b->N, split, name, R, &printed)
-                                : AD_OK;
-                rc = ad_mpi_agree(comm, lrc, NULL);
-            }
+            float *v_all;
+            int64_t *ids_all;
+            rc = gather_rows(comm, v, (size_t)P, P, b->ids, b->n, b->N, &v_all, &ids_all);
+            if (rc == AD_OK)
+                rc = ad_mpi_agree(comm,
+                                  rank == 0 ? zero_shot(cfg, man, m, v_all, ids_all, b->N, split,
+                                                        name, R, &printed)
+                                            : AD_OK,
+                                  NULL);
             free(v_all);
             free(ids_all);
-            free(cnt);
         }
+        if (rc == AD_OK && var == V_ADAPTOR)
+            rc = save_embeddings(comm, man, ef, b, v, P, split);
     }
     free(v);
     free(t);
     return rc;
+}
+
+static int embfile_create(const ad_config *cfg, const char *config_text, ad_embfile **ef)
+{
+    char out[4200];
+    AD_TRY(ad_path_join(out, sizeof out, ad_config_get(cfg, "output", "dir"), "embeddings.nc"));
+    return ad_embfile_create(out, config_text, ef);
 }
 
 int ad_evaluate(MPI_Comm comm, const ad_config *cfg, const char *weights)
@@ -368,6 +457,8 @@ int ad_evaluate(MPI_Comm comm, const ad_config *cfg, const char *weights)
     int nsplits = 0;
     ad_adaptor *models[2] = {NULL, NULL};
     ad_ckpt_tensor *tensors = NULL;
+    ad_manifest *man = NULL;
+    ad_embfile *ef = NULL;
     records R = {0};
     int rc = ad_config_list(cfg, "eval", "splits", &splits, &nsplits);
     if (rc == AD_OK)
@@ -378,6 +469,8 @@ int ad_evaluate(MPI_Comm comm, const ad_config *cfg, const char *weights)
         rc = ad_path_join(path, sizeof path, ad_config_get(cfg, "output", "dir"), "model.safetensors");
         weights = path;
     }
+    if (rc == AD_OK && rank == 0 && ad_config_is_set(cfg, "data", "label_columns"))
+        rc = ad_manifest_open_config(cfg, AD_LABEL_UNCERTAIN, NULL, &man);
     rc = ad_mpi_agree(comm, rc, NULL);
     for (int s = 0; s < nsplits && rc == AD_OK; s++) {
         block b;
@@ -400,11 +493,13 @@ int ad_evaluate(MPI_Comm comm, const ad_config *cfg, const char *weights)
                 lrc = ad_ckpt_load_weights(weights, &layout, models[0]->params);
             if (lrc == AD_OK)
                 ad_adaptor_init(models[1], (uint64_t)seed);
+            if (lrc == AD_OK && rank == 0)
+                lrc = embfile_create(cfg, config_text, &ef);
             rc = ad_mpi_agree(comm, lrc, NULL);
         }
         ad_adaptor *per[2] = {models[0], models[1]};
         if (rc == AD_OK)
-            rc = eval_split(comm, cfg, per, &b, splits[s], &R);
+            rc = eval_split(comm, cfg, man, ef, per, &b, splits[s], &R);
         block_free(&b);
     }
     if (rc == AD_OK && rank == 0) {
@@ -414,8 +509,17 @@ int ad_evaluate(MPI_Comm comm, const ad_config *cfg, const char *weights)
             rc = ad_evalfile_write(out, R.r, R.n, config_text);
         if (rc == AD_OK)
             ad_info("\neval: %zu numbers written to %s", R.n, out);
+        if (rc == AD_OK && ef) {
+            rc = ad_embfile_commit(ef);
+            ef = NULL;
+            if (rc == AD_OK)
+                ad_info("eval: image embeddings before and after the Adaptor in %s/embeddings.nc",
+                        ad_config_get(cfg, "output", "dir"));
+        }
     }
     rc = ad_mpi_agree(comm, rc, NULL);
+    ad_embfile_abort(ef);
+    ad_manifest_close(man);
     free(R.r);
     free(tensors);
     ad_adaptor_destroy(models[0]);

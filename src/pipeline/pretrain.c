@@ -79,6 +79,10 @@ typedef struct trainer {
     ad_ckpt_tensor *ctensors;
     ad_ckpt_layout layout;
     int64_t ckpt_every, keep, log_every;
+    double *rank_times;   /* [size][3] gathered on rank 0 */
+    /* Validation split (pooled or token caches beside the training ones; NULL: none). */
+    ad_cache *vimg, *vtxt;
+    int64_t *vpair_img, *vpair_txt, vN;
 } trainer;
 
 static void share(int64_t G, int R, int r, int *first, int *n)
@@ -238,6 +242,77 @@ static int load_window(trainer *t, int64_t epoch, int64_t k)
         t->win_n = steps;
     }
     return rc;
+}
+
+/* The valid split's caches, when embed wrote them: the loss on them is logged per epoch. */
+static int open_valid(trainer *t)
+{
+    char pi[4096], pt[4096];
+    AD_TRY(ad_cache_file(t->cfg, "image", "valid", pi, sizeof pi));
+    AD_TRY(ad_cache_file(t->cfg, "text", "valid", pt, sizeof pt));
+    if (t->online || !ad_path_exists(pi) || !ad_path_exists(pt)) {
+        ad_info("pretrain: no valid-split caches%s: no validation loss",
+                t->online ? " (online training)" : "");
+        return AD_OK;
+    }
+    AD_TRY(ad_cache_open(pi, &t->vimg));
+    AD_TRY(ad_cache_open(pt, &t->vtxt));
+    int64_t dropped;
+    AD_TRY(ad_cache_pair_rows(t->vimg, t->vtxt, &t->vpair_img, &t->vpair_txt, &t->vN, &dropped));
+    if (ad_cache_dim(t->vimg) != t->dv || ad_cache_dim(t->vtxt) != t->dt ||
+        ad_cache_tokens(t->vimg) != t->tv || ad_cache_tokens(t->vtxt) != t->tt)
+        return ad_fail(AD_ERR_FORMAT, "%s: embeddings of another shape than the training "
+                       "caches (%s)", pi, t->source);
+    return AD_OK;
+}
+
+/* Mean contrastive loss over the valid split in batches of the training batch size (or the
+ * whole split when smaller: the loss depends on the number of negatives), no dropout. */
+static int validate(trainer *t, int64_t step, int64_t epoch)
+{
+    if (!t->vimg || t->vN == 0)
+        return AD_OK;
+    int64_t Gv = t->G < t->vN ? t->G : t->vN, nb = t->vN / Gv;
+    int first, n;
+    share(Gv, t->size, t->rank, &first, &n);
+    float *xv = ad_malloc((size_t)(n ? n : 1) * t->row_v * sizeof(float), "valid embeddings");
+    float *xt = ad_malloc((size_t)(n ? n : 1) * t->row_t * sizeof(float), "valid embeddings");
+    uint8_t *mask = ad_malloc((size_t)(n ? n : 1) * (size_t)(t->tt ? t->tt : 1), "valid masks");
+    int64_t *rows = ad_malloc((size_t)(n ? n : 1) * 2 * sizeof *rows, "valid rows");
+    int rc = xv && xt && mask && rows ? AD_OK : AD_ERR_NOMEM;
+    double sum[3] = {0, 0, 0};
+    for (int64_t k = 0; k < nb && rc == AD_OK; k++) {
+        for (int i = 0; i < n; i++) {
+            rows[i] = t->vpair_img[k * Gv + first + i];
+            rows[n + i] = t->vpair_txt[k * Gv + first + i];
+        }
+        rc = ad_cache_read_rows(t->vimg, rows, n, xv, NULL);
+        if (rc == AD_OK)
+            rc = ad_cache_read_rows(t->vtxt, rows + n, n, xt, t->tt ? mask : NULL);
+        rc = ad_mpi_agree(t->comm, rc, NULL);
+        ad_dp_stats st;
+        ad_adaptor_batch batch = {xv, xt, t->tt ? mask : NULL, t->tv, t->tt};
+        if (rc == AD_OK)
+            rc = ad_dp_eval(t->dp, t->m, &batch, n, &st);
+        if (rc == AD_OK) {
+            sum[0] += st.loss;
+            sum[1] += st.loss_i2t;
+            sum[2] += st.loss_t2i;
+        }
+    }
+    free(xv);
+    free(xt);
+    free(mask);
+    free(rows);
+    AD_TRY(rc);
+    static const char *const names[3] = {"loss", "loss_i2t", "loss_t2i"};
+    if (t->metrics)
+        for (int i = 0; i < 3; i++)
+            AD_TRY(ad_metrics_append_eval(t->metrics, step, (int)epoch, "valid", names[i],
+                                          sum[i] / (double)nb));
+    ad_info("epoch %lld: valid loss %.4f (%lld pairs in batches of %lld)", (long long)epoch,
+            sum[0] / (double)nb, (long long)(nb * Gv), (long long)Gv);
+    return AD_OK;
 }
 
 static int build_model(trainer *t)
@@ -442,8 +517,10 @@ static int train_loop(trainer *t, int64_t start)
     int64_t last_saved = start;
     for (int64_t step = start + 1; step <= t->total; step++) {
         int64_t epoch = (step - 1) / t->spe, k = (step - 1) % t->spe;
-        AD_TRY(ad_mpi_agree(t->comm, t->online ? load_online(t, epoch, k, step)
-                                               : load_window(t, epoch, k), NULL));
+        double td = ad_now();
+        int lrc = t->online ? load_online(t, epoch, k, step) : load_window(t, epoch, k);
+        td = ad_now() - td;
+        AD_TRY(ad_mpi_agree(t->comm, lrc, NULL));
         double lr = ad_schedule_lr(&t->sched, step);
         ad_rng drop;
         ad_rng_seed(&drop, t->seed, 0x44524f50ull ^ ((uint64_t)step << 20) ^ (uint64_t)t->rank);
@@ -462,14 +539,23 @@ static int train_loop(trainer *t, int64_t start)
         double gnorm = 0;
         AD_TRY(ad_adamw_step(t->opt, t->m->params, t->m->grads, lr, &gnorm));
         double dt = ad_now() - ts;
+        /* Every rank's compute / communication / data seconds, for the load-balance plots. */
+        double mine[3] = {dt - st.comm_seconds, st.comm_seconds, td};
+        AD_TRY(ad_mpi_agree(t->comm, MPI_Gather(mine, 3, MPI_DOUBLE, t->rank_times, 3,
+                                                MPI_DOUBLE, 0, t->comm) == MPI_SUCCESS
+                                         ? AD_OK
+                                         : ad_fail(AD_ERR_MPI, "MPI_Gather of step times failed"),
+                            NULL));
         if (t->metrics) {
             ad_metrics_step rec = {.step = step, .epoch = (int)epoch, .loss = st.loss,
                                    .loss_i2t = st.loss_i2t, .loss_t2i = st.loss_t2i, .lr = lr,
                                    .grad_norm = gnorm, .logit_scale = *t->m->logit_scale,
                                    .samples_per_s = (double)t->G / dt,
-                                   .wall_time = ad_now() - t0};
+                                   .wall_time = ad_now() - t0, .rank_times = t->rank_times};
             AD_TRY(ad_metrics_append(t->metrics, &rec));
         }
+        if (step % t->spe == 0 || step == t->total)
+            AD_TRY(validate(t, step, epoch));
         char extra[160];
         snprintf(extra, sizeof extra, "epoch %lld  loss %.4f  lr %.3g  |g| %.3g  %.0f samples/s",
                  (long long)epoch, st.loss, lr, gnorm, (double)t->G / dt);
@@ -497,6 +583,11 @@ static void trainer_free(trainer *t)
 {
     ad_cache_close(t->img);
     ad_cache_close(t->txt);
+    ad_cache_close(t->vimg);
+    ad_cache_close(t->vtxt);
+    free(t->vpair_img);
+    free(t->vpair_txt);
+    free(t->rank_times);
     ad_adaptor_destroy(t->m);
     ad_adamw_destroy(t->opt);
     ad_dp_destroy(t->dp);
@@ -531,6 +622,11 @@ int ad_pretrain(MPI_Comm comm, const ad_config *cfg, int resume)
                                     : open_caches(&t), NULL);
     if (rc == AD_OK)
         rc = ad_mpi_agree(comm, plan(&t), NULL);
+    if (rc == AD_OK)
+        rc = ad_mpi_agree(comm, open_valid(&t), NULL);
+    if (rc == AD_OK && !(t.rank_times = ad_calloc((size_t)t.size * 3, sizeof(double), "step times")))
+        rc = AD_ERR_NOMEM;
+    rc = ad_mpi_agree(comm, rc, NULL);
     if (rc == AD_OK)
         rc = ad_mpi_agree(comm, build_model(&t), NULL);
     if (rc == AD_OK)

@@ -8,6 +8,7 @@
 #include "adaptor/metrics.h"
 
 #include <dirent.h>
+#include <math.h>
 #include <mpi.h>
 #include <netcdf.h>
 #include <stdlib.h>
@@ -105,6 +106,64 @@ START_TEST(periodic_flush_and_resume)
 }
 END_TEST
 
+/* Per-rank times: written as (step, rank) variables read back with the plain netCDF API; a
+ * run resumed on more ranks keeps the old rows and pads the ranks they lacked with NaN. */
+START_TEST(per_rank_times_and_resume_on_more_ranks)
+{
+    tu_tmpdir(dir, sizeof dir, "metrics_ranks");
+    char p[4096];
+    tu_assert_ok(ad_path_join(p, sizeof p, dir, "metrics.nc"));
+    ad_metrics *m;
+    tu_assert_ok(ad_metrics_create(p, "", 2, 0, &m));
+    for (int64_t s = 1; s <= 4; s++) {
+        double t[6];
+        for (int i = 0; i < 6; i++)
+            t[i] = (double)s * 10 + i;
+        ad_metrics_step r = cf_metrics_step(s);
+        r.rank_times = t;
+        tu_assert_ok(ad_metrics_append(m, &r));
+    }
+    tu_assert_ok(ad_metrics_flush(m));
+    ad_metrics_destroy(m);
+
+    int nc, v, dims[2];
+    size_t len[2];
+    double comm[8];
+    ck_assert_int_eq(nc_open(p, NC_NOWRITE, &nc), NC_NOERR);
+    ck_assert_int_eq(nc_inq_varid(nc, "comm_time", &v), NC_NOERR);
+    nc_inq_vardimid(nc, v, dims);
+    nc_inq_dimlen(nc, dims[0], &len[0]);
+    nc_inq_dimlen(nc, dims[1], &len[1]);
+    ck_assert_int_eq(len[0], 4);
+    ck_assert_int_eq(len[1], 2);
+    ck_assert_int_eq(nc_get_var_double(nc, v, comm), NC_NOERR);
+    nc_close(nc);
+    for (int s = 0; s < 4; s++)
+        for (int r = 0; r < 2; r++) /* rank r's comm time is its element 3 r + 1 */
+            ck_assert(comm[s * 2 + r] == (double)(s + 1) * 10 + 3 * r + 1);
+
+    /* Resume after step 3 on 3 ranks. */
+    tu_assert_ok(ad_metrics_open_existing(p, "", 3, 0, 3, &m));
+    ck_assert_int_eq(ad_metrics_rank_columns(m), 3);
+    ck_assert_int_eq(ad_metrics_nsteps(m), 3);
+    const double *old = ad_metrics_rank_times(m, 2);
+    ck_assert(old[3 * 1 + 2] == 35.0 && isnan(old[3 * 2]));
+    double t3[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+    ad_metrics_step r = cf_metrics_step(4);
+    r.rank_times = t3;
+    tu_assert_ok(ad_metrics_append(m, &r));
+    tu_assert_ok(ad_metrics_flush(m));
+    ad_metrics_destroy(m);
+    double data[12];
+    ck_assert_int_eq(nc_open(p, NC_NOWRITE, &nc), NC_NOERR);
+    ck_assert_int_eq(nc_inq_varid(nc, "data_time", &v), NC_NOERR);
+    ck_assert_int_eq(nc_get_var_double(nc, v, data), NC_NOERR);
+    nc_close(nc);
+    ck_assert(data[0] == 12.0 && data[1] == 15.0 && isnan(data[2])); /* step 1 */
+    ck_assert(data[9] == 3.0 && data[10] == 6.0 && data[11] == 9.0); /* step 4, 3 ranks */
+}
+END_TEST
+
 START_TEST(bad_files_are_named)
 {
     tu_tmpdir(dir, sizeof dir, "metrics_bad");
@@ -151,6 +210,7 @@ static Suite *suite(void)
     Suite *s = suite_create("metrics");
     TCase *tc = tcase_create("metrics");
     tcase_add_test(tc, periodic_flush_and_resume);
+    tcase_add_test(tc, per_rank_times_and_resume_on_more_ranks);
     tcase_add_test(tc, bad_files_are_named);
     suite_add_tcase(s, tc);
     return s;

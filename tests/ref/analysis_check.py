@@ -1,0 +1,418 @@
+#!/usr/bin/python3
+"""`python3 -m analysis` on two small real runs, and `adaptor eval`'s embeddings.nc.
+
+1. synth (300 rows) -> embed -> pretrain (2 layers, checkpoints) -> eval on 2 ranks: run1;
+   pretrain + eval with 1 layer: run2.
+2. embeddings.nc against independent computations: image_before equals the image cache's
+   rows for each sample_id, image_after equals a numpy (float64) forward of the Adaptor from
+   model.safetensors (SPEC 5), labels equal the manifest's columns, the sample set equals
+   the test cache's.
+3. downstream eval.nc files written here with netCDF4 in the documented layout (task,
+   dataset, data_pct attributes; some in a sub-folder of run1, one named directly).
+4. `python3 -m analysis run1 run2 ... --out DIR`: every figure (PNG) and table exists; the
+   CSV beside each figure holds the netCDF numbers (loss, both directions and lr against step
+   and against step / updates per epoch, samples/s), the PCA map has one point per test
+   sample at the coordinates of a numpy SVD PCA (up to sign; t-SNE: the same samples) coloured by the manifest
+   labels; retrieval / zero-shot / downstream tables (CSV exact, markdown to 4 decimals)
+   equal the eval.nc values.
+5. A metrics.nc written here with [step, rank] times and an eval group (validation loss):
+   rank_times.csv holds the per-rank sums, the loss panel the validation points.
+6. Bad input: missing folder, folder without metrics.nc, a netCDF file of another program,
+   a text file, a metrics.nc missing a variable: exit status 2, one stderr line naming the
+   file, no traceback, no output folder.
+
+usage: analysis_check.py MPIEXEC ADAPTOR SOURCE_DIR WORKDIR"""
+import csv
+import glob
+import os
+import shutil
+import subprocess
+import sys
+
+import netCDF4
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from clitest import Checks, errors, mpirun  # noqa: E402
+import stio  # noqa: E402
+
+MPI, ADAPTOR, SRC, WORK = (sys.argv[1], os.path.abspath(sys.argv[2]), os.path.abspath(sys.argv[3]),
+                           os.path.abspath(sys.argv[4]))
+check = Checks()
+LABELS = ["Cardiomegaly", "Pleural Effusion", "Nodule"]
+
+
+def adaptor(*args):
+    p = mpirun(MPI, ADAPTOR, 2, *args, cwd=WORK)
+    if p.returncode != 0:
+        print(p.stderr[-3000:])
+        sys.exit(f"adaptor {' '.join(args[:2])} failed: {errors(p)}")
+    return p
+
+
+def analysis(*args):
+    env = dict(os.environ, PYTHONPATH=SRC)
+    return subprocess.run([sys.executable, "-m", "analysis", *args], capture_output=True, text=True,
+                          env=env, cwd=WORK, timeout=300)
+
+
+def read_csv(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def series(rows, panel, name):
+    sel = [r for r in rows if r["panel"] == panel and r["series"] == name]
+    return np.array([float(r["x"]) for r in sel]), np.array([float(r["y"]) for r in sel])
+
+
+def nc_records(path):
+    with netCDF4.Dataset(path) as ds:
+        return [(str(s), str(m), str(k), float(v))
+                for s, m, k, v in zip(ds["split"][:], ds["model"][:], ds["metric"][:], ds["value"][:])]
+
+
+def md_table(path):
+    """{row key (leading text cells joined by '|'): {column: cell}} of a markdown table."""
+    lines = [l for l in open(path) if l.startswith("|")]
+    head = [c.strip() for c in lines[0].strip().strip("|").split("|")]
+    out = []
+    for l in lines[2:]:
+        out.append(dict(zip(head, [c.strip() for c in l.strip().strip("|").split("|")])))
+    return out
+
+
+def md_equal(cell, value):
+    return cell != "" and abs(float(cell) - value) <= 0.5e-4 + 1e-12 * abs(value)
+
+
+# ---- 1. two runs ----
+shutil.rmtree(WORK, ignore_errors=True)
+os.makedirs(WORK)
+adaptor("synth", "corpus", "--n", "300", "--seed", "5")
+job = os.path.join(WORK, "job.ini")
+with open(job, "w") as f:
+    f.write(f"""[data]
+manifest = corpus/manifest.csv
+label_columns = {",".join(LABELS)}
+[text_encoder]
+model = corpus/models/bert-tiny
+batch_size = 32
+[image_encoder]
+model = corpus/models/dinov2-tiny
+batch_size = 16
+[cache]
+dir = cache
+[adaptor]
+projection_dim = 32
+num_heads = 4
+ffn_dim = 64
+[train]
+batch_size = 32
+epochs = 4
+lr = 1e-3
+checkpoint_every = 10
+[output]
+dir = run1
+""")
+adaptor("embed", job)
+adaptor("pretrain", job)
+adaptor("eval", job)
+two = ["--set", "output.dir=run2", "--set", "adaptor.num_layers=1", "--set", "train.epochs=3"]
+adaptor("pretrain", job, *two)
+adaptor("eval", job, *two)
+run1, run2 = os.path.join(WORK, "run1"), os.path.join(WORK, "run2")
+check(len(glob.glob(os.path.join(run1, "checkpoints", "step-*"))) >= 1, "run1 has no checkpoint")
+
+# ---- 2. embeddings.nc against the cache, the manifest and a numpy Adaptor ----
+with open(os.path.join(WORK, "corpus", "manifest.csv"), newline="") as f:
+    manifest = list(csv.DictReader(f))
+
+
+def manifest_labels(ids):
+    def val(s):
+        s = s.strip()
+        return -1 if s in ("", "-1", "-1.0") else int(float(s))
+    return np.array([[val(manifest[i][k]) for k in LABELS] for i in ids], dtype=np.int8)
+
+
+def cache(split):
+    path = glob.glob(os.path.join(WORK, "cache", f"image-*-{split}.nc"))[0]
+    with netCDF4.Dataset(path) as ds:
+        ds.set_auto_mask(False)
+        return np.array(ds["sample_id"][:]), np.array(ds["embedding"][:])
+
+
+def adaptor_image(weights, x):
+    t, _ = stio.read(weights)
+    t = {k: np.asarray(v, np.float64) for k, v in t.items()}
+
+    def ln(z, g, b):
+        mu = z.mean(1, keepdims=True)
+        var = ((z - mu) ** 2).mean(1, keepdims=True)
+        return (z - mu) / np.sqrt(var + 1e-5) * g + b
+    v = x.astype(np.float64) @ t["projection.visual_projection.weight"].T
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    P = v.shape[1]
+    layers = sorted({int(k.split(".")[2]) for k in t if k.startswith("adaptor_module.encoder.")
+                     and k.split(".")[2].isdigit()})
+    prefixes = [f"adaptor_module.encoder.{l}." for l in layers] or ["adaptor_module.encoder."]
+    for p in prefixes:
+        # One key per sequence: attention weight 1, MHA = out_proj(V projection of src).
+        vv = v @ t[p + "attn.in_proj_weight"][2 * P:].T + t[p + "attn.in_proj_bias"][2 * P:]
+        a = vv @ t[p + "attn.out_proj.weight"].T + t[p + "attn.out_proj.bias"]
+        x1 = ln(v + a, t[p + "norm1.weight"], t[p + "norm1.bias"])
+        h = np.maximum(x1 @ t[p + "linear1.weight"].T + t[p + "linear1.bias"], 0)
+        h = h @ t[p + "linear2.weight"].T + t[p + "linear2.bias"]
+        v = ln(x1 + h, t[p + "norm2.weight"], t[p + "norm2.bias"])
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+emb = {}
+for run in (run1, run2):
+    path = os.path.join(run, "embeddings.nc")
+    check(os.path.exists(path), f"{path} missing")
+    with netCDF4.Dataset(path) as ds:
+        ds.set_auto_mask(False)
+        check(ds.getncattr("adaptor_embeddings_version") == 1, "embeddings.nc version")
+        check("projection_dim = 32" in ds.getncattr("config") and run in ds.getncattr("config"),
+              "embeddings.nc config attribute")
+        check(sorted(ds.groups) == ["test", "valid"], f"groups {sorted(ds.groups)}")
+        for split, g in ds.groups.items():
+            ids = np.array(g["sample_id"][:])
+            before, after = np.array(g["image_before"][:]), np.array(g["image_after"][:])
+            labels = np.array(g["labels"][:])
+            cid, cemb = cache(split)
+            check(sorted(ids) == sorted(cid), f"{run} {split}: sample ids differ from the cache's")
+            row = {int(s): i for i, s in enumerate(cid)}
+            check(np.array_equal(before, cemb[[row[int(s)] for s in ids]]),
+                  f"{run} {split}: image_before is not the cache rows")
+            ref = adaptor_image(os.path.join(run, "model.safetensors"), before)
+            err = float(np.max(np.abs(after - ref)))
+            check(after.shape == ref.shape and err < 1e-5, f"{run} {split}: image_after vs numpy Adaptor {err:.3g}")
+            check(np.array_equal(labels, manifest_labels(ids)), f"{run} {split}: labels differ from the manifest")
+            check(list(g["label_names"][:]) == LABELS, f"label_names {list(g['label_names'][:])}")
+            emb[(os.path.basename(run), split)] = (ids, before, after, labels)
+print(f"embeddings.nc: {len(emb[('run1', 'test')][0])} test samples; image_after agrees with numpy")
+
+# ---- 3. downstream eval.nc files in the documented layout ----
+
+
+def write_eval(path, task, dataset, pct, records, config="[image_encoder]\nmodel = /x/dinov2-tiny\n"):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with netCDF4.Dataset(path, "w") as ds:
+        ds.createDimension("record", None)
+        cols = {k: ds.createVariable(k, str, ("record",)) for k in ("split", "model", "metric")}
+        val = ds.createVariable("value", "f8", ("record",))
+        for i, (s, m, k, v) in enumerate(records):
+            cols["split"][i], cols["model"][i], cols["metric"][i] = s, m, k
+            val[i] = v
+        ds.setncattr("adaptor_eval_version", np.int32(1))
+        ds.setncattr("config", config)
+        ds.setncattr("task", task)
+        ds.setncattr("dataset", dataset)
+        ds.setncattr("data_pct", pct)
+
+
+rng = np.random.default_rng(3)
+expect = {}  # (task, method, column) -> value
+for dataset in ("CheXpert", "RSNA"):
+    for pct in ("1", "10", "100"):
+        recs = []
+        for model in ("adaptor", "init"):
+            auc = [float(x) for x in rng.uniform(0.5, 0.9, 3)]
+            recs += [("valid", model, "auroc_mean", 0.0), ("test", model, "loss", 0.7)]
+            recs += [("test", model, f"auroc_{n}", a) for n, a in zip(LABELS, auc)]
+            recs.append(("test", model, "auroc_mean", float(np.mean(auc))))
+            expect[("classify", model, f"{dataset} {pct}%")] = float(np.mean(auc))
+        write_eval(os.path.join(run1, f"classify-{dataset}-{pct}", "eval.nc"), "classify", dataset, pct, recs)
+# multi-class (COVIDx in the paper): accuracy is the number shown
+write_eval(os.path.join(run1, "classify-covidx", "eval.nc"), "classify", "COVIDx", "100",
+           [("test", "adaptor", "auroc_mean", 0.9), ("test", "adaptor", "accuracy", 0.8125)],
+           config="[classify]\ntask = multiclass    ; from x.ini:2\n")
+expect[("classify", "adaptor", "COVIDx 100%")] = 0.8125
+seg = os.path.join(WORK, "seg-siim", "eval.nc")
+write_eval(seg, "segment", "SIIM", "10", [("test", "adaptor", "dice", 0.61), ("test", "adaptor", "loss", 0.3),
+                                          ("test", "unet", "dice", 0.55), ("test", "unet", "loss", 0.4)])
+expect[("segment", "adaptor", "SIIM 10%")] = 0.61
+expect[("segment", "unet", "SIIM 10%")] = 0.55
+
+# ---- 4. the analysis ----
+out = os.path.join(WORK, "out")
+p = analysis("run1", "run2", seg, "--out", out, "--tsne")
+check(p.returncode == 0, f"analysis: status {p.returncode}: {p.stderr[-2000:]}")
+names = ["training_step", "training_epoch", "throughput", "embeddings_test"]
+for n in names:
+    png = os.path.join(out, n + ".png")
+    ok = os.path.exists(png) and open(png, "rb").read(8) == b"\x89PNG\r\n\x1a\n" and os.path.getsize(png) > 5000
+    check(ok, f"{png} missing or not a PNG")
+    check(os.path.exists(os.path.join(out, n + ".csv")), f"{n}.csv missing")
+for n in ("retrieval", "zeroshot", "downstream_classify", "downstream_segment"):
+    for ext in (".csv", ".md"):
+        check(os.path.exists(os.path.join(out, n + ext)), f"{n}{ext} missing")
+check(os.path.exists(os.path.join(out, "summary.md")), "summary.md missing")
+
+metrics = {}
+for run in ("run1", "run2"):
+    with netCDF4.Dataset(os.path.join(WORK, run, "metrics.nc")) as ds:
+        metrics[run] = {k: np.array(ds[k][:]) for k in ("step", "epoch", "loss", "loss_i2t", "loss_t2i",
+                                                       "lr", "samples_per_s")}
+panels = {"loss": "loss (total)", "loss_i2t": "loss image-to-text", "loss_t2i": "loss text-to-image",
+          "lr": "learning rate"}
+if os.path.exists(os.path.join(out, "training_step.csv")):
+    for against in ("step", "epoch"):
+        rows = read_csv(os.path.join(out, f"training_{against}.csv"))
+        for run, m in metrics.items():
+            spe = np.sum(m["epoch"] == 0)  # every step is recorded: the first epoch's count
+            xs = m["step"] / (1.0 if against == "step" else spe)
+            for col, panel in panels.items():
+                x, y = series(rows, panel, run)
+                check(np.array_equal(x, xs) and np.array_equal(y, m[col]),
+                      f"training_{against}: {panel} of {run} is not metrics.nc's {col}")
+    rows = read_csv(os.path.join(out, "throughput.csv"))
+    for run, m in metrics.items():
+        x, y = series(rows, "throughput", run)
+        check(np.array_equal(x, m["step"]) and np.array_equal(y, m["samples_per_s"]),
+              f"throughput of {run} is not metrics.nc's samples_per_s")
+    check(len(metrics["run2"]["step"]) < len(metrics["run1"]["step"]), "run2 is not the shorter run")
+
+if os.path.exists(os.path.join(out, "embeddings_test.csv")):
+    rows = read_csv(os.path.join(out, "embeddings_test.csv"))
+    for run in ("run1", "run2"):
+        ids, before, after, labels = emb[(run, "test")]
+        for which, x in (("before", before), ("after", after)):
+            sel = [r for r in rows if r["panel"] == f"{run}: {which} (PCA)"]
+            check(len(sel) == len(ids), f"{run} {which}: {len(sel)} points for {len(ids)} test samples")
+            got = {int(r["sample_id"]): (float(r["x"]), float(r["y"]), r["series"]) for r in sel}
+            xc = x.astype(np.float64) - x.astype(np.float64).mean(0)
+            u, s, _ = np.linalg.svd(xc, full_matrices=False)
+            ref = u[:, :2] * s[:2]
+            pts = np.array([got.get(int(i), (np.nan, np.nan, ""))[:2] for i in ids])
+            signs = np.sign(np.sum(pts * ref, axis=0))
+            err = float(np.max(np.abs(pts - ref * signs))) / float(np.max(np.abs(ref)))
+            check(err < 1e-6, f"{run} {which}: PCA points differ from numpy's SVD by {err:.3g}")
+            want = []
+            for lab in labels:
+                pos = [LABELS[k] for k in range(len(LABELS)) if lab[k] == 1]
+                want.append(pos[0] if len(pos) == 1 else "several findings" if pos else
+                            "unknown" if np.any(lab < 0) else "no finding")
+            check([got.get(int(i), (0, 0, ""))[2] for i in ids] == want, f"{run} {which}: colours are not the labels")
+            tsne = [r for r in rows if r["panel"] == f"{run}: {which} (t-SNE)"]
+            check(sorted(int(r["sample_id"]) for r in tsne) == sorted(ids), f"{run} {which}: t-SNE points")
+
+# tables against eval.nc
+for run in ("run1", "run2"):
+    recs = [r for r in nc_records(os.path.join(WORK, run, "eval.nc")) if r[0] == "test"]
+    for table in ("retrieval", "zeroshot"):
+        path = os.path.join(out, table + ".csv")
+        if not os.path.exists(path):
+            continue
+        rows = {(r["run"], r["model"]): r for r in read_csv(path)}
+        md = {(r["run"], r["model"]): r for r in md_table(os.path.join(out, table + ".md"))}
+        n = 0
+        for _, model, metric, value in recs:
+            if (metric.startswith("zeroshot_")) != (table == "zeroshot"):
+                continue
+            r, m = rows.get((run, model), {}), md.get((run, model), {})
+            n += 1
+            check(r.get(metric) not in (None, "") and float(r[metric]) == value,
+                  f"{table}.csv {run}/{model}/{metric}: {r.get(metric)} vs {value}")
+            check(md_equal(m.get(metric, ""), value), f"{table}.md {run}/{model}/{metric}: {m.get(metric)} vs {value}")
+            check(r.get("image_encoder") == "dinov2-tiny" and r.get("text_encoder") == "bert-tiny",
+                  f"{table}.csv encoder pair {r.get('image_encoder')}/{r.get('text_encoder')}")
+        check(n >= (8 if table == "zeroshot" else 40), f"{table}: only {n} numbers of {run} checked")
+for task in ("classify", "segment"):
+    path = os.path.join(out, f"downstream_{task}.csv")
+    if not os.path.exists(path):
+        continue
+    rows = {r["method"]: r for r in read_csv(path)}
+    md = {r["method"]: r for r in md_table(os.path.join(out, f"downstream_{task}.md"))}
+    want = {(m, c): v for (t, m, c), v in expect.items() if t == task}
+    cols = [c for c in next(iter(rows.values())) if c != "method"] if rows else []
+    check(sorted(cols) == sorted({c for _, c in want}), f"downstream_{task} columns {cols}")
+    check(sorted(rows) == sorted({m for m, _ in want}), f"downstream_{task} rows {sorted(rows)}")
+    for (m, c), v in want.items():
+        check(rows.get(m, {}).get(c) not in (None, "") and float(rows[m][c]) == v,
+              f"downstream_{task}.csv {m}/{c}: {rows.get(m, {}).get(c)} vs {v}")
+        check(md_equal(md.get(m, {}).get(c, ""), v), f"downstream_{task}.md {m}/{c}")
+if os.path.exists(os.path.join(out, "downstream_classify.csv")):
+    cols = list(read_csv(os.path.join(out, "downstream_classify.csv"))[0])
+    check(cols == ["method", "COVIDx 100%", "CheXpert 1%", "CheXpert 10%", "CheXpert 100%", "RSNA 1%", "RSNA 10%", "RSNA 100%"],
+          f"downstream columns out of order: {cols}")
+
+# ---- 5. per-rank times and validation loss (a metrics.nc in the documented layout) ----
+fake = os.path.join(WORK, "timed")
+os.makedirs(fake)
+steps, ranks = 12, 3
+times = {k: rng.uniform(0.1, 1.0, (steps, ranks)) for k in ("compute_time", "comm_time", "data_time")}
+val = [(4, 0, 2.5), (8, 1, 2.25), (12, 2, 2.0)]  # (step, epoch, valid loss)
+with netCDF4.Dataset(os.path.join(fake, "metrics.nc"), "w") as ds:
+    ds.createDimension("step", None)
+    ds.createDimension("rank", ranks)
+    ds.createVariable("step", "i8", ("step",))[:] = np.arange(1, steps + 1)
+    ds.createVariable("epoch", "i4", ("step",))[:] = np.arange(steps) // 4
+    for k in ("loss", "loss_i2t", "loss_t2i", "lr", "grad_norm", "logit_scale", "samples_per_s", "wall_time"):
+        ds.createVariable(k, "f8", ("step",))[:] = rng.uniform(1, 2, steps)
+    for k, v in times.items():
+        ds.createVariable(k, "f8", ("step", "rank"))[:] = v
+    g = ds.createGroup("eval")
+    g.createDimension("record", None)
+    g.createVariable("step", "i8", ("record",))[:] = [v[0] for v in val]
+    g.createVariable("epoch", "i4", ("record",))[:] = [v[1] for v in val]
+    sp, mt = g.createVariable("split", str, ("record",)), g.createVariable("metric", str, ("record",))
+    vv = g.createVariable("value", "f8", ("record",))
+    for i, v in enumerate(val):
+        sp[i], mt[i], vv[i] = "valid", "loss", v[2]
+    ds.setncattr("adaptor_metrics_version", np.int32(1))
+    ds.setncattr("ranks", np.int32(ranks))
+    ds.setncattr("config", "")
+out2 = os.path.join(WORK, "out2")
+p = analysis("timed", "--out", out2)
+check(p.returncode == 0, f"analysis of the timed run: {p.stderr[-2000:]}")
+path = os.path.join(out2, "rank_times.csv")
+check(os.path.exists(path) and os.path.exists(os.path.join(out2, "rank_times.png")), "rank_times missing")
+if os.path.exists(path):
+    rows = read_csv(path)
+    below = np.zeros(ranks)
+    for k in ("compute_time", "comm_time", "data_time"):  # stacked in this order
+        sel = [r for r in rows if r["series"] == k]
+        x = np.array([float(r["x"]) for r in sel])
+        y, b = np.array([float(r["y"]) for r in sel]), np.array([float(r["bottom"]) for r in sel])
+        check(np.array_equal(x, np.arange(ranks)) and np.allclose(y, times[k].sum(0), rtol=1e-12)
+              and np.allclose(b, below, rtol=1e-12), f"rank_times {k}: {y} on {b}")
+        below += times[k].sum(0)
+if os.path.exists(os.path.join(out2, "training_epoch.csv")):
+    x, y = series(read_csv(os.path.join(out2, "training_epoch.csv")), "loss (total)", "timed valid loss")
+    check(np.allclose(x, [1, 2, 3]) and np.array_equal(y, [v[2] for v in val]),
+          f"validation loss points {x} {y}")
+check(os.path.exists(os.path.join(out2, "validation.csv")), "validation.csv missing")
+
+# ---- 6. bad input ----
+os.makedirs(os.path.join(WORK, "empty"))
+os.makedirs(os.path.join(WORK, "foreign"))
+with netCDF4.Dataset(os.path.join(WORK, "foreign", "metrics.nc"), "w") as ds:
+    ds.createDimension("x", 3)
+    ds.createVariable("t", "f4", ("x",))[:] = [1, 2, 3]
+    ds.title = "some other program"
+os.makedirs(os.path.join(WORK, "text"))
+with open(os.path.join(WORK, "text", "metrics.nc"), "w") as f:
+    f.write("step,loss\n1,2\n")
+os.makedirs(os.path.join(WORK, "noloss"))
+with netCDF4.Dataset(os.path.join(WORK, "noloss", "metrics.nc"), "w") as ds:
+    ds.createDimension("step", None)
+    ds.createVariable("step", "i8", ("step",))[:] = [1, 2]
+    ds.setncattr("adaptor_metrics_version", np.int32(1))
+cases = [(["nowhere"], "nowhere"), (["run1", "empty"], os.path.join("empty", "metrics.nc")),
+         (["foreign"], os.path.join("foreign", "metrics.nc")), (["text"], os.path.join("text", "metrics.nc")),
+         (["noloss"], "epoch"), ([os.path.join("foreign", "metrics.nc")], os.path.join("foreign", "metrics.nc"))]
+for args, named in cases:
+    bad_out = os.path.join(WORK, "bad-out")
+    p = analysis(*args, "--out", bad_out)
+    lines = p.stderr.strip().splitlines()
+    check(p.returncode == 2 and len(lines) == 1 and lines[0].startswith("analysis: error: ")
+          and named in lines[0] and "Traceback" not in p.stderr,
+          f"{args}: status {p.returncode}, stderr {p.stderr[-600:]!r}")
+    check(not os.path.exists(bad_out), f"{args}: output written despite the error")
+print("bad input:", analysis("foreign", "--out", "x").stderr.strip())
+
+check.finish()
