@@ -72,6 +72,15 @@ else()
   list(APPEND ADAPTOR_MISSING libscalapack-openmpi-dev)
   message(SEND_ERROR "adaptor: libscalapack-openmpi not found: apt-get install libscalapack-openmpi-dev")
 endif()
+# LAPACK by name (ScaLAPACK loads it anyway): the probe / PCA tests and benchmark compare
+# against a single-process dgels / dposv / dsyevd.
+find_library(LAPACK_LIBRARY NAMES lapack)
+if(LAPACK_LIBRARY)
+  list(APPEND ADAPTOR_DEPS ${LAPACK_LIBRARY})
+else()
+  list(APPEND ADAPTOR_MISSING liblapack-dev)
+  message(SEND_ERROR "adaptor: liblapack not found: apt-get install liblapack-dev")
+endif()
 adaptor_lib(CSV csv.h csv libcsv-dev)
 
 pkg_check_modules(CHECK QUIET IMPORTED_TARGET check)

@@ -28,6 +28,8 @@ int ad_cmd_config(ad_cli *cli, int argc, char **argv);
 int ad_cmd_tokenize(ad_cli *cli, int argc, char **argv);
 int ad_cmd_embed(ad_cli *cli, int argc, char **argv);
 int ad_cmd_eval(ad_cli *cli, int argc, char **argv);
+int ad_cmd_classify(ad_cli *cli, int argc, char **argv);
+int ad_cmd_segment(ad_cli *cli, int argc, char **argv);
 int ad_cmd_pretrain(ad_cli *cli, int argc, char **argv);
 int ad_cmd_encode_text(ad_cli *cli, int argc, char **argv);
 int ad_cmd_encode_image(ad_cli *cli, int argc, char **argv);

@@ -19,6 +19,8 @@ static const ad_command commands[] = {
     {"embed", "run the frozen encoders over the corpus into embedding caches", ad_cmd_embed},
     {"pretrain", "train the Adaptor on cached embeddings (data-parallel)", ad_cmd_pretrain},
     {"eval", "retrieval and zero-shot evaluation before and after the Adaptor", ad_cmd_eval},
+    {"classify", "train and evaluate a classification head on frozen (Adaptor) features", ad_cmd_classify},
+    {"segment", "train and evaluate a segmentation decoder on frozen encoder tokens", ad_cmd_segment},
     {"encode-text", "print text embeddings of texts read from stdin", ad_cmd_encode_text},
     {"encode-image", "write image embeddings of image files to a netCDF file", ad_cmd_encode_image},
     {NULL, NULL, NULL},

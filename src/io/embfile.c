@@ -86,13 +86,7 @@ int ad_embfile_put(ad_embfile *f, const ad_emb_split *s)
 
 int ad_embfile_commit(ad_embfile *f)
 {
-    int st = nc_close(f->nc), rc = AD_OK;
-    if (st)
-        rc = ad_nc_fail(st, f->tmp, "closing");
-    if (rc == AD_OK)
-        rc = ad_fsync_rename(f->tmp, f->path);
-    if (rc != AD_OK)
-        unlink(f->tmp);
+    int rc = ad_nc_commit(f->nc, AD_OK, f->tmp, f->path);
     free(f);
     return rc;
 }

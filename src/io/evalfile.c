@@ -71,12 +71,5 @@ done:
     for (int c = 0; c < 3; c++)
         free(cols[c]);
     free(vals);
-    st = nc_close(nc);
-    if (rc == AD_OK && st != NC_NOERR)
-        rc = ad_nc_fail(st, path, "close");
-    if (rc == AD_OK)
-        rc = ad_fsync_rename(tmp, path);
-    if (rc != AD_OK)
-        unlink(tmp);
-    return rc;
+    return ad_nc_commit(nc, rc, tmp, path);
 }

@@ -253,16 +253,9 @@ int ad_metrics_flush(ad_metrics *m)
     int st = nc_create(tmp, NC_NETCDF4 | NC_CLOBBER, &nc);
     if (st)
         return ad_nc_fail(st, tmp, "cannot create");
-    int rc = write_all(m, nc, tmp);
-    st = nc_close(nc);
-    if (rc == AD_OK && st)
-        rc = ad_nc_fail(st, tmp, "closing");
-    if (rc == AD_OK)
-        rc = ad_fsync_rename(tmp, m->path);
-    if (rc != AD_OK) {
-        unlink(tmp);
+    int rc = ad_nc_commit(nc, write_all(m, nc, tmp), tmp, m->path);
+    if (rc != AD_OK)
         return rc;
-    }
     m->since_flush = 0;
     return AD_OK;
 }

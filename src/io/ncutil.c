@@ -1,11 +1,13 @@
 #include "ncutil.h"
 
 #include "adaptor/error.h"
+#include "adaptor/fsutil.h"
 
 #include <netcdf.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int ad_nc_fail(int status, const char *path, const char *what)
 {
@@ -48,3 +50,14 @@ int ad_nc_tmp_name(char *out, size_t n, const char *path, long pid)
     return AD_OK;
 }
 
+int ad_nc_commit(int nc, int rc, const char *tmp, const char *path)
+{
+    int st = nc_close(nc);
+    if (rc == AD_OK && st != NC_NOERR)
+        rc = ad_nc_fail(st, tmp, "closing");
+    if (rc == AD_OK)
+        rc = ad_fsync_rename(tmp, path);
+    if (rc != AD_OK)
+        unlink(tmp);
+    return rc;
+}

@@ -8,6 +8,7 @@
 #include "adaptor/embfile.h"
 #include "adaptor/error.h"
 #include "adaptor/evalfile.h"
+#include "adaptor/pca.h"
 #include "adaptor/fsutil.h"
 #include "adaptor/l2norm.h"
 #include "adaptor/log.h"
@@ -351,6 +352,50 @@ static int save_embeddings(MPI_Comm comm, const ad_manifest *man, ad_embfile *ef
     return rc;
 }
 
+/* PCA (ScaLAPACK, over the ranks' own rows) of the split's image embeddings x [n, d] ->
+ * <output dir>/pca-<split>-<what>.nc for the analysis maps. Needs a row on every rank. */
+static int pca_export(MPI_Comm comm, const ad_config *cfg, const block *b, const float *x,
+                      int d, const char *split, const char *what, const char *source)
+{
+    int64_t m;
+    int size;
+    MPI_Comm_size(comm, &size);
+    AD_TRY(ad_config_int(cfg, "eval", "pca_components", &m));
+    if (m > d)
+        m = d;
+    if (m <= 0 || b->N < 2 || b->N < size) {
+        if (m > 0)
+            ad_info("eval: no PCA of %s (%lld samples for %d ranks)", split, (long long)b->N,
+                    size);
+        return AD_OK;
+    }
+    char name[128], path[4200];
+    snprintf(name, sizeof name, "pca-%s-%s.nc", split, what);
+    AD_TRY(ad_path_join(path, sizeof path, ad_config_get(cfg, "output", "dir"), name));
+    double *mean = ad_malloc((size_t)d * sizeof *mean, "pca"),
+           *comps = ad_malloc((size_t)m * d * sizeof *comps, "pca"),
+           *var = ad_malloc((size_t)m * sizeof *var, "pca"), total = 0;
+    float *proj = ad_malloc((size_t)(b->n ? b->n : 1) * m * sizeof *proj, "pca");
+    int rc = mean && comps && var && proj ? AD_OK : AD_ERR_NOMEM;
+    rc = ad_mpi_agree(comm, rc, NULL);
+    if (rc == AD_OK)
+        rc = ad_pca_fit(comm, x, b->n, d, (int)m, 0, 0, mean, comps, var, &total, proj);
+    if (rc == AD_OK) {
+        char *config_text = NULL;
+        rc = ad_config_dump(cfg, &config_text);
+        rc = ad_mpi_agree(comm, rc, NULL);
+        if (rc == AD_OK)
+            rc = ad_pca_write(comm, path, d, (int)m, mean, comps, var, total, proj, b->ids, b->n,
+                              source, config_text);
+        free(config_text);
+    }
+    free(mean);
+    free(comps);
+    free(var);
+    free(proj);
+    return rc;
+}
+
 /* man: the manifest (rank 0, NULL without [data] label_columns); ef: embeddings.nc (rank 0). */
 static int eval_split(MPI_Comm comm, const ad_config *cfg, const ad_manifest *man,
                       ad_embfile *ef, ad_adaptor *models[2], block *b, const char *split,
@@ -436,6 +481,11 @@ static int eval_split(MPI_Comm comm, const ad_config *cfg, const ad_manifest *ma
         }
         if (rc == AD_OK && var == V_ADAPTOR)
             rc = save_embeddings(comm, man, ef, b, v, P, split);
+        if (rc == AD_OK && var == V_ADAPTOR && !b->tv)
+            rc = pca_export(comm, cfg, b, b->xv, ad_cache_dim(b->img), split, "frozen",
+                            ad_cache_path(b->img));
+        if (rc == AD_OK && var == V_ADAPTOR)
+            rc = pca_export(comm, cfg, b, v, P, split, "adaptor", "Adaptor image output");
     }
     free(v);
     free(t);

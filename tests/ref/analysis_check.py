@@ -291,6 +291,20 @@ if os.path.exists(os.path.join(out, "embeddings_test.csv")):
             signs = np.sign(np.sum(pts * ref, axis=0))
             err = float(np.max(np.abs(pts - ref * signs))) / float(np.max(np.abs(ref)))
             check(err < 1e-6, f"{run} {which}: PCA points differ from numpy's SVD by {err:.3g}")
+            # adaptor eval's ScaLAPACK PCA of the same rows (pca-test-frozen/adaptor.nc)
+            pca_path = os.path.join(WORK, run, f"pca-test-{'frozen' if which == 'before' else 'adaptor'}.nc")
+            with netCDF4.Dataset(pca_path) as ds:
+                pid = np.array(ds.variables["sample_id"][:])
+                proj = np.array(ds.variables["projection"][:], dtype=np.float64)
+                ev = np.array(ds.variables["explained_variance"][:])
+            order = {int(i): k for k, i in enumerate(pid)}
+            pp = np.array([proj[order[int(i)]] for i in ids])
+            signs = np.sign(np.sum(pp * ref, axis=0))
+            perr = float(np.max(np.abs(pp - ref * signs))) / float(np.max(np.abs(ref)))
+            eerr = float(np.max(np.abs(ev - s[:2] ** 2 / (len(ids) - 1)) / ev[0]))
+            check(sorted(order) == sorted(int(i) for i in ids) and perr < 1e-4 and eerr < 1e-5,
+                  f"{pca_path}: projections differ from numpy's SVD by {perr:.3g}, "
+                  f"explained variance by {eerr:.3g}")
             want = []
             for lab in labels:
                 pos = [LABELS[k] for k in range(len(LABELS)) if lab[k] == 1]

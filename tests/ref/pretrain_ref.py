@@ -23,57 +23,16 @@ import sys
 import netCDF4
 import numpy as np
 import torch
-import torch.nn as nn
-import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pretrain_fixture as fx  # noqa: E402
 import stio  # noqa: E402
+import torch_adaptor as ta  # noqa: E402
 
 N, G, DV, DT, P, FF, HEADS, LAYERS = 48, 12, 10, 12, 16, 24, 4, 2
 NV = 20  # valid pairs: one batch of G (the rest is left out, as adaptor does)
 EPOCHS, LR, WARM, W_IMG = 5, 1e-3, 0.1, 0.75
 T = EPOCHS * (N // G)
-
-
-class Layer(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.attn = nn.MultiheadAttention(P, HEADS, dropout=0.0)
-        self.linear1 = nn.Linear(P, FF)
-        self.linear2 = nn.Linear(FF, P)
-        self.norm1 = nn.LayerNorm(P, eps=1e-5)
-        self.norm2 = nn.LayerNorm(P, eps=1e-5)
-
-    def forward(self, src, query):
-        a = self.attn(query, src, src, need_weights=False)[0]
-        x = self.norm1(src + a)
-        return self.norm2(x + self.linear2(torch.relu(self.linear1(x))))
-
-
-class Adaptor(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.projection = nn.Module()
-        self.projection.visual_projection = nn.Linear(DV, P, bias=False)
-        self.projection.text_projection = nn.Linear(DT, P, bias=False)
-        self.adaptor_module = nn.Module()
-        self.adaptor_module.encoder = nn.ModuleList([Layer() for _ in range(LAYERS)])
-        self.logit_scale = nn.Parameter(torch.tensor(2.6592))
-
-    def forward(self, xv, xt):
-        v = F.normalize(self.projection.visual_projection(xv), dim=-1)[None]
-        t = F.normalize(self.projection.text_projection(xt), dim=-1)[None]
-        for layer in self.adaptor_module.encoder:
-            v = layer(v, t)
-            t = layer(t, v)
-        v = F.normalize(v[0], dim=-1)
-        t = F.normalize(t[0], dim=-1)
-        logits = self.logit_scale.exp() * t @ v.T  # [text, image]
-        target = torch.arange(len(xv))
-        l_i2t = F.cross_entropy(logits.T, target)
-        l_t2i = F.cross_entropy(logits, target)
-        return (1 - W_IMG) * l_i2t + W_IMG * l_t2i
 
 
 def lr_at(k):
@@ -83,7 +42,7 @@ def lr_at(k):
 
 def reference(xv, xt, init_path, vv=None, vt=None):
     torch.manual_seed(1)
-    model = Adaptor()
+    model = ta.Adaptor(DV, DT, P, FF, HEADS, LAYERS)
     stio.write(init_path, {k: v.detach().numpy() for k, v in model.state_dict().items()})
     opt = torch.optim.AdamW(model.parameters(), lr=LR, betas=(0.9, 0.999), eps=1e-8,
                             weight_decay=0.01)
@@ -92,14 +51,16 @@ def reference(xv, xt, init_path, vv=None, vt=None):
         b = (k - 1) % (N // G)
         for g in opt.param_groups:
             g["lr"] = lr_at(k)
-        loss = model(torch.from_numpy(xv[b * G:(b + 1) * G]), torch.from_numpy(xt[b * G:(b + 1) * G]))
+        loss = model.loss(torch.from_numpy(xv[b * G:(b + 1) * G]),
+                          torch.from_numpy(xt[b * G:(b + 1) * G]), W_IMG)
         opt.zero_grad()
         loss.backward()
         opt.step()
         losses.append(loss.item())
         if vv is not None and k % (N // G) == 0:
             with torch.no_grad():
-                valid.append(model(torch.from_numpy(vv[:G]), torch.from_numpy(vt[:G])).item())
+                valid.append(model.loss(torch.from_numpy(vv[:G]), torch.from_numpy(vt[:G]),
+                                        W_IMG).item())
     w = {k: v.detach().numpy() for k, v in model.state_dict().items()}
     return np.array(losses), w, np.array(valid)
 

@@ -1,0 +1,181 @@
+/* `adaptor classify` (include/adaptor/classify.h): wiring of data, fraction, head or probe,
+ * metrics and eval.nc. */
+#include "adaptor/classify.h"
+
+#include "classify_internal.h"
+
+#include "adaptor/error.h"
+#include "adaptor/evalfile.h"
+#include "adaptor/fsutil.h"
+#include "adaptor/log.h"
+#include "adaptor/mpiutil.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* [classify] adaptor: a weights file, or unset / "none" for the baseline. */
+static const char *adaptor_weights(const ad_config *cfg)
+{
+    const char *a = ad_config_get(cfg, "classify", "adaptor");
+    if (!a || !*a)
+        return NULL;
+    const char *base = strrchr(a, '/');
+    base = base ? base + 1 : a;
+    return strcmp(base, "none") == 0 ? NULL : a;
+}
+
+static int train_opts(const ad_config *cfg, const cls_data *d, cls_train_opts *o)
+{
+    int64_t hidden, epochs, batch, seed;
+    double dropout;
+    memset(o, 0, sizeof *o);
+    AD_TRY(ad_head_parse_kind(ad_config_get(cfg, "classify", "head"), &o->head.kind));
+    AD_TRY(ad_config_int(cfg, "classify", "hidden", &hidden));
+    AD_TRY(ad_config_int(cfg, "classify", "epochs", &epochs));
+    AD_TRY(ad_config_int(cfg, "classify", "batch_size", &batch));
+    AD_TRY(ad_config_int(cfg, "classify", "seed", &seed));
+    AD_TRY(ad_config_float(cfg, "classify", "dropout", &dropout));
+    AD_TRY(ad_config_float(cfg, "classify", "lr", &o->lr));
+    AD_TRY(ad_config_float(cfg, "classify", "weight_decay", &o->weight_decay));
+    if (dropout >= 1)
+        return ad_fail(AD_ERR_CONFIG, "[classify] dropout = %g: must be below 1", dropout);
+    o->head.in = d->split[0].dim;
+    o->head.hidden = (int)hidden;
+    o->head.out = d->nlab;
+    o->head.dropout = o->head.kind == AD_HEAD_LINEAR ? (float)dropout : 0.0f;
+    o->head.bn_eps = 1e-5f;
+    o->head.bn_momentum = 0.1f;
+    o->epochs = epochs;
+    o->batch = batch;
+    o->seed = (uint64_t)seed;
+    return AD_OK;
+}
+
+/* Scores of every row of a split with the trained head (evaluation mode). */
+static int head_scores(ad_head *h, const cls_split *s, int K, float **out)
+{
+    *out = ad_malloc((size_t)(s->n ? s->n : 1) * K * sizeof(float), "scores");
+    if (!*out)
+        return AD_ERR_NOMEM;
+    return ad_head_forward(h, s->x, (int)s->n, *out, NULL, MPI_COMM_NULL);
+}
+
+static void print_table(const cls_records *R, const char *model)
+{
+    ad_info("\n%-8s %-22s %-28s %10s", "split", "model", "metric", "value");
+    for (size_t i = 0; i < R->n; i++)
+        if (strcmp(R->r[i].model, model) == 0)
+            ad_info("%-8s %-22s %-28s %10.6g", R->r[i].split, R->r[i].model, R->r[i].metric,
+                    R->r[i].value);
+}
+
+int ad_classify(MPI_Comm comm, const ad_config *cfg)
+{
+    int rank, size;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    cls_data d;
+    memset(&d, 0, sizeof d);
+    cls_records R = {0};
+    cls_train_opts o;
+    ad_head *h = NULL;
+    int64_t *sel = NULL, nsel = 0;
+    float *vs = NULL, *ts = NULL;
+    char *config_text = NULL, model[32], path[4200];
+    const char *weights = adaptor_weights(cfg);
+    const char *head = ad_config_get(cfg, "classify", "head");
+    double pct, sel_metric = 0;
+    int probe = head && strcmp(head, "probe") == 0;
+    int rc = ad_config_dump(cfg, &config_text);
+    if (rc == AD_OK)
+        rc = ad_config_require(cfg, "output", "dir");
+    if (rc == AD_OK)
+        rc = ad_config_float(cfg, "classify", "data_pct", &pct);
+    snprintf(model, sizeof model, "%s+%s", weights ? "adaptor" : "baseline", head ? head : "?");
+    rc = ad_mpi_agree(comm, rc, NULL);
+    if (rc == AD_OK)
+        rc = cls_data_load(comm, cfg, config_text, weights, &d);
+    if (rc == AD_OK) {
+        /* The fraction is drawn from the global training rows, before any sharding. */
+        int64_t seed;
+        char what[128];
+        rc = ad_config_int(cfg, "classify", "seed", &seed);
+        if (rc == AD_OK)
+            rc = ad_label_fraction(d.split[0].labels, d.split[0].n, d.nlab, d.task, pct,
+                                   (uint64_t)seed, &sel, &nsel);
+        snprintf(what, sizeof what, "classify: the %g%% training fraction (split %s)", 100 * pct,
+                 d.split[0].name);
+        if (rc == AD_OK && nsel == 0)
+            rc = ad_fail(AD_ERR_ARG, "%s: no rows (%lld training rows)", what,
+                         (long long)d.split[0].n);
+        if (rc == AD_OK)
+            rc = ad_cls_check_classes(d.split[0].labels, sel, nsel, d.nlab, d.task,
+                                      (const char *const *)d.label_names, what);
+        if (rc == AD_OK && nsel < size)
+            rc = ad_fail(AD_ERR_ARG, "classify: %d ranks but only %lld training rows in the "
+                         "%g%% fraction (use at most %lld ranks)", size, (long long)nsel,
+                         100 * pct, (long long)nsel);
+        if (rc == AD_OK)
+            ad_info("classify: %lld of %lld training rows (%g%%), %lld valid, %lld test; "
+                    "features %d, %s, %s", (long long)nsel, (long long)d.split[0].n, 100 * pct,
+                    (long long)d.split[1].n, (long long)d.split[2].n, d.split[0].dim,
+                    ad_cls_task_name(d.task), model);
+        rc = ad_mpi_agree(comm, rc, NULL);
+    }
+    if (rc == AD_OK && !probe) {
+        int64_t best_epoch = -1;
+        rc = train_opts(cfg, &d, &o);
+        if (rc == AD_OK)
+            rc = ad_head_create(&o.head, &h);
+        rc = ad_mpi_agree(comm, rc, NULL);
+        if (rc == AD_OK)
+            rc = cls_train_head(comm, &d, sel, nsel, &o, h, &best_epoch, &sel_metric);
+        if (rc == AD_OK)
+            rc = head_scores(h, &d.split[1], d.nlab, &vs);
+        if (rc == AD_OK)
+            rc = head_scores(h, &d.split[2], d.nlab, &ts);
+        if (rc == AD_OK)
+            rc = cls_record(&R, d.split[0].name, model, "best_epoch", (double)best_epoch);
+        rc = ad_mpi_agree(comm, rc, NULL);
+    } else if (rc == AD_OK) {
+        double lambda = 0;
+        rc = cls_probe(comm, &d, sel, nsel, &lambda, &vs, &ts);
+        if (rc == AD_OK)
+            rc = cls_record(&R, d.split[0].name, model, "best_lambda", lambda);
+    }
+    if (rc == AD_OK)
+        rc = cls_record(&R, d.split[0].name, model, "train_rows", (double)nsel);
+    double m;
+    if (rc == AD_OK)
+        rc = cls_metrics(&d, &d.split[1], vs, !probe, model, &R, &m);
+    if (rc == AD_OK)
+        rc = cls_metrics(&d, &d.split[2], ts, !probe, model, &R, &m);
+    rc = ad_mpi_agree(comm, rc, NULL);
+    if (rc == AD_OK && rank == 0) {
+        char pct_s[32];
+        snprintf(pct_s, sizeof pct_s, "%g", pct);
+        ad_eval_attr attrs[] = {{"task", "classify"},
+                                {"dataset", ad_config_get(cfg, "classify", "dataset")},
+                                {"data_pct", pct_s}};
+        rc = ad_mkdir_p(ad_config_get(cfg, "output", "dir"));
+        if (rc == AD_OK)
+            rc = ad_path_join(path, sizeof path, ad_config_get(cfg, "output", "dir"), "eval.nc");
+        if (rc == AD_OK)
+            rc = ad_evalfile_write_attrs(path, R.r, R.n, config_text, attrs, 3);
+        if (rc == AD_OK) {
+            print_table(&R, model);
+            ad_info("\nclassify: %zu numbers written to %s", R.n, path);
+        }
+    }
+    rc = ad_mpi_agree(comm, rc, NULL);
+    free(vs);
+    free(ts);
+    free(sel);
+    free(R.r);
+    ad_head_destroy(h);
+    cls_data_free(&d);
+    free(config_text);
+    return rc;
+}

@@ -1,0 +1,66 @@
+/* The pieces of `adaptor classify` (include/adaptor/classify.h): data, training, metrics. */
+#ifndef ADAPTOR_CLASSIFY_INTERNAL_H
+#define ADAPTOR_CLASSIFY_INTERNAL_H
+
+#include "adaptor/config.h"
+#include "adaptor/evalfile.h"
+#include "adaptor/head.h"
+#include "adaptor/label_fraction.h"
+
+#include <mpi.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* One split, the same on every rank: features [n, dim] and labels [n, nlab]. */
+typedef struct cls_split {
+    char name[32];
+    int64_t n;
+    int dim;
+    float *x;
+    int8_t *labels;
+} cls_split;
+
+typedef struct cls_data {
+    int nlab;
+    char **label_names; /* one allocation (ad_config_list) */
+    ad_cls_task task;
+    cls_split split[3]; /* train, valid, test */
+} cls_data;
+
+/* Manifest rows, cached frozen-encoder features, and (adaptor != NULL) the Adaptor's pooled
+ * image path over them. Collective. */
+int cls_data_load(MPI_Comm comm, const ad_config *cfg, const char *config_text,
+                  const char *adaptor, cls_data *d);
+void cls_data_free(cls_data *d);
+
+/* Records of eval.nc. */
+typedef struct cls_records {
+    ad_eval_record *r;
+    size_t n, cap;
+} cls_records;
+int cls_record(cls_records *R, const char *split, const char *model, const char *metric,
+               double value);
+
+/* Scores [n, nlab] of a split (logits, or probe scores) -> the selection metric (mean
+ * AUROC; multiclass: accuracy) and, with R != NULL, every record of that split.
+ * softmax: multiclass AUROC over softmax probabilities (heads) instead of raw scores. */
+int cls_metrics(const cls_data *d, const cls_split *s, const float *scores, int softmax,
+                const char *model, cls_records *R, double *select);
+
+typedef struct cls_train_opts {
+    ad_head_config head;
+    double lr, weight_decay;
+    int64_t epochs, batch;
+    uint64_t seed;
+} cls_train_opts;
+
+/* Trains a head on the rows sel[nsel] of d->split[0] (all ranks), choosing the epoch by
+ * validation; h ends with the best epoch's weights. */
+int cls_train_head(MPI_Comm comm, const cls_data *d, const int64_t *sel, int64_t nsel,
+                   const cls_train_opts *o, ad_head *h, int64_t *best_epoch, double *best);
+
+/* The ridge probe on the same rows; scores of valid and test ([n, nlab] each, malloc'ed). */
+int cls_probe(MPI_Comm comm, const cls_data *d, const int64_t *sel, int64_t nsel,
+              double *best_lambda, float **valid_scores, float **test_scores);
+
+#endif

@@ -1,0 +1,415 @@
+/* The rows, masks and token caches of `adaptor segment`. */
+#include "segment_internal.h"
+
+#include "adaptor/error.h"
+#include "adaptor/fsutil.h"
+#include "adaptor/frozen.h"
+#include "adaptor/log.h"
+#include "adaptor/mpiutil.h"
+#include "adaptor/pipeline.h"
+#include "adaptor/preprocess.h"
+#include "adaptor/segment.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int seg_config_with(const ad_config *cfg, const char *section, const char *key,
+                    const char *value, ad_config **out)
+{
+    ad_config *c;
+    AD_TRY(ad_config_create(&c));
+    int rc = AD_OK;
+    for (const ad_cfg_key *k = ad_config_schema; k->section && rc == AD_OK; k++) {
+        const char *v = ad_config_get(cfg, k->section, k->key);
+        if (v)
+            rc = ad_config_set(c, k->section, k->key, v, ad_config_source(cfg));
+    }
+    if (rc == AD_OK)
+        rc = ad_config_set(c, section, key, value, ad_config_source(cfg));
+    if (rc != AD_OK) {
+        ad_config_destroy(c);
+        return rc;
+    }
+    *out = c;
+    return AD_OK;
+}
+
+int ad_seg_mask_bit(const ad_config *cfg, int *bit)
+{
+    *bit = -1;
+    const char *v = ad_config_get(cfg, "segment", "mask_bit");
+    if (!v || !*v)
+        return AD_OK;
+    if (isdigit((unsigned char)v[0])) {
+        char *end;
+        long b = strtol(v, &end, 10);
+        if (*end || b > 7)
+            return ad_fail(AD_ERR_CONFIG, "%s: [segment] mask_bit = %s: give a bit 0..7 or a "
+                           "finding of [data] label_columns", ad_config_source(cfg), v);
+        *bit = (int)b;
+        return AD_OK;
+    }
+    char **labels = NULL;
+    int n = 0;
+    if (ad_config_is_set(cfg, "data", "label_columns"))
+        AD_TRY(ad_config_list(cfg, "data", "label_columns", &labels, &n));
+    for (int k = 0; k < n && *bit < 0; k++)
+        if (strcmp(labels[k], v) == 0)
+            *bit = k;
+    free(labels);
+    if (*bit < 0 || *bit > 7)
+        return ad_fail(AD_ERR_CONFIG, "%s: [segment] mask_bit = %s is not one of the first 8 "
+                       "findings of [data] label_columns", ad_config_source(cfg), v);
+    return AD_OK;
+}
+
+int seg_source_open(const ad_config *cfg, seg_source *src)
+{
+    memset(src, 0, sizeof *src);
+    int64_t resize, crop;
+    AD_TRY(ad_config_int(cfg, "data", "resize", &resize));
+    AD_TRY(ad_config_int(cfg, "data", "crop_size", &crop));
+    src->resize = (int)resize;
+    src->crop = (int)crop;
+    src->depth16 = strcmp(ad_config_get(cfg, "data", "depth16"), "max") == 0 ? AD_DEPTH16_MAX
+                                                                            : AD_DEPTH16_HIGHBYTE;
+    AD_TRY(ad_seg_mask_bit(cfg, &src->bit));
+    if (ad_config_is_set(cfg, "segment", "boxes")) {
+        char **cols;
+        int n;
+        AD_TRY(ad_config_list(cfg, "segment", "box_columns", &cols, &n));
+        int rc = n == 4 ? AD_OK
+                        : ad_fail(AD_ERR_CONFIG, "%s: [segment] box_columns needs 4 columns "
+                                  "(x, y, width, height), got %d", ad_config_source(cfg), n);
+        if (rc == AD_OK)
+            rc = ad_box_table_read(ad_config_get(cfg, "segment", "boxes"),
+                                   ad_config_get(cfg, "data", "image_root"),
+                                   ad_config_get(cfg, "data", "image_column"),
+                                   ad_config_get(cfg, "data", "split_column"),
+                                   (const char *const *)cols, &src->boxes);
+        free(cols);
+        AD_TRY(rc);
+        src->path = ad_box_table_path(src->boxes);
+        return AD_OK;
+    }
+    AD_TRY(ad_config_require(cfg, "data", "manifest"));
+    char **views = NULL;
+    int nviews = 0;
+    ad_manifest_spec spec = {.label_policy = AD_LABEL_AS_ZERO};
+    spec.image_root = ad_config_get(cfg, "data", "image_root");
+    spec.image_column = ad_config_get(cfg, "data", "image_column");
+    spec.split_column = ad_config_get(cfg, "data", "split_column");
+    spec.view_column = ad_config_get(cfg, "data", "view_column");
+    spec.mask_column = ad_config_get(cfg, "segment", "mask_column");
+    if (spec.view_column && *spec.view_column && ad_config_is_set(cfg, "data", "views"))
+        AD_TRY(ad_config_list(cfg, "data", "views", &views, &nviews));
+    spec.views = (const char *const *)views;
+    spec.n_views = nviews;
+    int rc = ad_manifest_open(ad_config_get(cfg, "data", "manifest"), &spec, &src->man);
+    free(views);
+    AD_TRY(rc);
+    src->path = ad_manifest_path(src->man);
+    return AD_OK;
+}
+
+void seg_source_close(seg_source *src)
+{
+    ad_manifest_close(src->man);
+    ad_box_table_close(src->boxes);
+    memset(src, 0, sizeof *src);
+}
+
+void seg_split_free(seg_split *s)
+{
+    free(s->image);
+    free(s->line);
+    free(s->id);
+    free(s->cand);
+    free(s->mask);
+    ad_cache_close(s->cache);
+    memset(s, 0, sizeof *s);
+}
+
+static int candidates(const seg_source *src, const char *split, seg_split *s)
+{
+    int64_t *idx = NULL, n = 0;
+    if (src->man) {
+        AD_TRY(ad_manifest_select(src->man, split, NULL, 0, AD_MANIFEST_REQUIRE_ROWS, &idx, &n));
+    } else {
+        int64_t N = ad_box_table_images(src->boxes);
+        idx = ad_malloc((size_t)(N ? N : 1) * sizeof *idx, "rows");
+        if (!idx)
+            return AD_ERR_NOMEM;
+        for (int64_t i = 0; i < N; i++)
+            if (strcmp(ad_box_table_at(src->boxes, i)->split, split) == 0)
+                idx[n++] = i;
+        if (n == 0) {
+            free(idx);
+            return ad_fail(AD_ERR_CONFIG, "%s: no image of split '%s'", src->path, split);
+        }
+    }
+    s->ncand = n;
+    s->image = ad_malloc((size_t)n * sizeof *s->image, "image paths");
+    s->line = ad_malloc((size_t)n * sizeof *s->line, "lines");
+    s->id = idx;
+    if (!s->image || !s->line)
+        return AD_ERR_NOMEM;
+    for (int64_t i = 0; i < n; i++) {
+        if (src->man) {
+            const ad_manifest_row *r = ad_manifest_row_at(src->man, idx[i]);
+            s->image[i] = r->image;
+            s->line[i] = r->line;
+        } else {
+            const ad_box_image *b = ad_box_table_at(src->boxes, idx[i]);
+            s->image[i] = b->image;
+            s->line[i] = b->line;
+        }
+    }
+    return AD_OK;
+}
+
+/* Candidate i's mask, preprocessed into out (crop * crop bytes). */
+static int load_mask(const seg_source *src, const seg_split *s, int64_t i, uint8_t *out)
+{
+    ad_image img = {0}, m = {0};
+    const char *mpath = NULL;
+    int rc = ad_image_read_gray8(s->image[i], src->depth16, &img);
+    if (rc == AD_OK && src->man) {
+        mpath = ad_manifest_row_at(src->man, s->id[i])->mask;
+        if (!mpath)
+            rc = ad_fail(AD_ERR_FORMAT, "the row has no mask (empty [segment] mask_column field)");
+        else if (!ad_path_exists(mpath))
+            rc = ad_fail(AD_ERR_IO, "%s: mask file not found", mpath);
+        else
+            rc = ad_mask_read(mpath, src->bit, &m);
+    } else if (rc == AD_OK) {
+        const ad_box_image *b = ad_box_table_at(src->boxes, s->id[i]);
+        rc = ad_mask_from_boxes(b->boxes, b->nboxes, img.width, img.height, &m);
+    }
+    if (rc == AD_OK && (m.width != img.width || m.height != img.height))
+        rc = ad_fail(AD_ERR_FORMAT, "%s: mask is %dx%d but its image %s is %dx%d", mpath,
+                     m.width, m.height, s->image[i], img.width, img.height);
+    int off = ad_center_crop_offset(src->resize, src->crop);
+    if (rc == AD_OK)
+        rc = ad_mask_preprocess(&m, src->resize, src->crop, off, off, out);
+    ad_image_free(&img);
+    ad_image_free(&m);
+    if (rc != AD_OK)
+        return ad_fail_ctx(rc, "%s:%lld", src->path, (long long)s->line[i]);
+    return AD_OK;
+}
+
+int seg_split_load(MPI_Comm comm, const seg_source *src, const char *split, int positive_only,
+                   seg_split *s)
+{
+    int rank, size;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    memset(s, 0, sizeof *s);
+    snprintf(s->name, sizeof s->name, "%s", split);
+    AD_TRY(ad_mpi_agree(comm, candidates(src, split, s), NULL));
+    size_t cc = (size_t)src->crop * (size_t)src->crop;
+    int64_t N = s->ncand;
+    s->mask = ad_malloc((size_t)N * cc, "masks");
+    int *cnt = ad_malloc(2 * (size_t)size * sizeof *cnt, "counts");
+    int lrc = s->mask && cnt ? AD_OK : AD_ERR_NOMEM;
+    /* Contiguous shares, gathered in candidate order. */
+    int64_t base = N / size, extra = N % size;
+    int64_t first = rank * base + (rank < extra ? rank : extra);
+    int64_t mine = base + (rank < extra);
+    for (int64_t i = first; lrc == AD_OK && i < first + mine; i++)
+        lrc = load_mask(src, s, i, s->mask + (size_t)i * cc);
+    int rc = ad_mpi_agree(comm, lrc, "reading masks");
+    if (rc != AD_OK) {
+        free(cnt);
+        return rc;
+    }
+    int *displ = cnt + size;
+    for (int r = 0; r < size; r++) {
+        cnt[r] = (int)(base + (r < extra));
+        displ[r] = (int)(r * base + (r < extra ? r : extra));
+    }
+    MPI_Datatype row;
+    MPI_Type_contiguous((int)cc, MPI_UNSIGNED_CHAR, &row);
+    MPI_Type_commit(&row);
+    int mrc = MPI_Allgatherv(MPI_IN_PLACE, 0, row, s->mask, cnt, displ, row, comm);
+    MPI_Type_free(&row);
+    free(cnt);
+    if (mrc != MPI_SUCCESS)
+        return ad_fail(AD_ERR_MPI, "gathering the masks of split %s failed", split);
+    s->cand = ad_malloc((size_t)(N ? N : 1) * sizeof *s->cand, "samples");
+    if (!s->cand)
+        return AD_ERR_NOMEM;
+    for (int64_t i = 0; i < N; i++) {
+        const uint8_t *m = s->mask + (size_t)i * cc;
+        int fg = 0;
+        for (size_t p = 0; p < cc && !fg; p++)
+            fg = m[p] != 0;
+        if (positive_only && !fg)
+            continue;
+        if (s->n != i)
+            memmove(s->mask + (size_t)s->n * cc, m, cc);
+        s->cand[s->n++] = i;
+    }
+    if (s->n == 0)
+        return ad_fail(AD_ERR_CONFIG, "%s: no row of split '%s' has foreground in its mask "
+                       "(check [segment] mask_bit, or set [segment] rows = all)", src->path, split);
+    return AD_OK;
+}
+
+int seg_split_keep(seg_split *s, const int64_t *idx, int64_t k, size_t cc)
+{
+    for (int64_t j = 0; j < k; j++) {
+        if (idx[j] < j || idx[j] >= s->n)
+            return ad_fail(AD_ERR_INTERNAL, "sample subset not ascending");
+        s->cand[j] = s->cand[idx[j]];
+        if (idx[j] != j)
+            memmove(s->mask + (size_t)j * cc, s->mask + (size_t)idx[j] * cc, cc);
+    }
+    s->n = k;
+    return AD_OK;
+}
+
+static uint32_t fnv1a32(uint32_t h, const char *p)
+{
+    for (; *p; p++) {
+        h ^= (unsigned char)*p;
+        h *= 16777619u;
+    }
+    return h;
+}
+
+/* "<cache dir>/segment-<the embedding-cache name with output = tokens>-<8 hex of the source
+ * file and the image list>.nc": keyed by the encoder, its preprocessing and exactly which
+ * images it holds (the sample ids are row numbers of the source). */
+static int token_cache_path(const ad_config *tcfg, const char *source, const seg_split *s,
+                            char *out, size_t n)
+{
+    char base[4096];
+    AD_TRY(ad_cache_file(tcfg, "image", s->name, base, sizeof base));
+    uint32_t h = fnv1a32(2166136261u, source);
+    for (int64_t i = 0; i < s->ncand; i++) {
+        h = fnv1a32(h, s->image[i]);
+        h = fnv1a32(h, "\n");
+    }
+    char *slash = strrchr(base, '/');
+    const char *file = slash ? slash + 1 : base;
+    size_t dl = slash ? (size_t)(slash - base) + 1 : 0;
+    size_t fl = strlen(file);
+    if (fl > 3 && strcmp(file + fl - 3, ".nc") == 0)
+        fl -= 3;
+    int w = snprintf(out, n, "%.*ssegment-%.*s-%08" PRIx32 ".nc", (int)dl, base, (int)fl, file, h);
+    if (w < 0 || (size_t)w >= n)
+        return ad_fail(AD_ERR_ARG, "token cache path too long under %s", base);
+    return AD_OK;
+}
+
+static int cache_matches(const char *path, const seg_split *s)
+{
+    ad_cache *c;
+    if (!ad_path_exists(path) || ad_cache_open(path, &c) != AD_OK) {
+        ad_clear_error();
+        return 0;
+    }
+    int ok = ad_cache_rows(c) == s->ncand && ad_cache_tokens(c) > 1;
+    const int64_t *ids = ad_cache_ids(c);
+    for (int64_t i = 0; ok && i < s->ncand; i++)
+        ok = ids[i] == s->id[i];
+    ad_cache_close(c);
+    return ok;
+}
+
+/* Rank 0 decides, so every rank takes the same branch. */
+static int rank0_matches(MPI_Comm comm, const char *path, const seg_split *s)
+{
+    int rank, ok = 0;
+    MPI_Comm_rank(comm, &rank);
+    if (rank == 0)
+        ok = cache_matches(path, s);
+    MPI_Bcast(&ok, 1, MPI_INT, 0, comm);
+    return ok;
+}
+
+static int write_token_cache(MPI_Comm comm, const ad_config *tcfg, const char *config_text,
+                             const seg_split *s, const char *manifest, const char *path)
+{
+    int rank, size;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    ad_frozen e;
+    int rc = ad_frozen_open(&e, tcfg, 1, config_text);
+    if (rc == AD_OK && e.tokens < 2)
+        rc = ad_fail(AD_ERR_CONFIG, "%s: the image encoder gives no patch tokens",
+                     ad_config_get(tcfg, "image_encoder", "model"));
+    int64_t *ids = rc == AD_OK ? ad_malloc((size_t)e.batch * 2 * sizeof *ids, "ids") : NULL;
+    if (rc == AD_OK && !ids)
+        rc = AD_ERR_NOMEM;
+    rc = ad_mpi_agree(comm, rc, NULL);
+    ad_cache_writer *w = NULL;
+    if (rc == AD_OK && rank == 0)
+        rc = ad_mkdir_p(ad_config_get(tcfg, "cache", "dir"));
+    rc = ad_mpi_agree(comm, rc, NULL);
+    e.meta.split = s->name;
+    if (rc == AD_OK)
+        rc = ad_cache_create(comm, path, &e.meta, s->ncand, e.dim, e.tokens, NULL, &w);
+    /* ad_frozen_encode reads only the ids, paths and lines of a selection. */
+    ad_selection sel = {.n = s->ncand, .ids = s->id, .image = s->image, .line = s->line};
+    int64_t nb_all = (s->ncand + e.batch - 1) / e.batch, rounds = (nb_all + size - 1) / size;
+    int64_t bad = 0, *rows = ids ? ids + e.batch : NULL;
+    ad_embed_timers tm = {0};
+    ad_progress prog;
+    char label[96];
+    snprintf(label, sizeof label, "segment: token cache %s", s->name);
+    ad_progress_start(&prog, label, "images", s->ncand, (int64_t)e.batch * size * 8);
+    for (int64_t q = 0; q < rounds && rc == AD_OK; q++) {
+        int64_t j = q * size + rank, at = j * e.batch;
+        int nb = j < nb_all ? (int)(s->ncand - at < e.batch ? s->ncand - at : e.batch) : 0;
+        for (int i = 0; i < nb; i++)
+            rows[i] = at + i;
+        int lrc = nb ? ad_frozen_encode(&e, &sel, rows, nb, 0, manifest, NULL, ids, &bad, &tm)
+                     : AD_OK;
+        rc = ad_mpi_agree(comm, lrc, NULL);
+        if (rc == AD_OK)
+            rc = ad_cache_write_rows(w, nb ? at : 0, nb, ids, e.out, e.mask);
+        int64_t done = (int64_t)e.batch * size;
+        if (rc == AD_OK)
+            ad_progress_step(&prog, q + 1 == rounds ? s->ncand - q * done : done, NULL);
+    }
+    if (w && rc == AD_OK)
+        rc = ad_cache_commit(w);
+    else if (w)
+        ad_cache_abort(w);
+    if (rc == AD_OK)
+        ad_progress_finish(&prog, path);
+    double tot = tm.read + tm.prep + tm.encode;
+    if (rc == AD_OK && tot > 0)
+        ad_info("segment: token cache %s: rank 0 spent %.1f s: decoding %.0f%%, preprocessing "
+                "%.0f%%, frozen encoder %.0f%% (%.1f images/s in the encoder)", s->name, tot,
+                100 * tm.read / tot, 100 * tm.prep / tot, 100 * tm.encode / tot,
+                tm.encode > 0 ? (double)s->ncand / size / tm.encode : 0.0);
+    free(ids);
+    ad_frozen_free(&e);
+    return rc;
+}
+
+int seg_token_cache(MPI_Comm comm, const ad_config *cfg, const char *config_text,
+                    const char *source, seg_split *s)
+{
+    ad_config *tcfg;
+    char path[4200];
+    AD_TRY(ad_mpi_agree(comm, seg_config_with(cfg, "image_encoder", "output", "tokens", &tcfg),
+                        NULL));
+    int rc = ad_mpi_agree(comm, token_cache_path(tcfg, source, s, path, sizeof path), NULL);
+    int ok = rc == AD_OK && rank0_matches(comm, path, s);
+    if (rc == AD_OK && !ok)
+        rc = write_token_cache(comm, tcfg, config_text, s, source, path);
+    else if (rc == AD_OK)
+        ad_info("segment: token cache %s: %s is complete, kept", s->name, path);
+    ad_config_destroy(tcfg);
+    if (rc == AD_OK)
+        rc = ad_mpi_agree(comm, ad_cache_open(path, &s->cache), NULL);
+    return rc;
+}

@@ -1,0 +1,204 @@
+/* The frozen part of `adaptor segment` (token cache -> Adaptor -> patch grid) and the
+ * decoder around it: loading, batch preparation, and scoring a split. */
+#include "segment_internal.h"
+
+#include "adaptor/adaptor_image.h"
+#include "adaptor/checkpoint.h"
+#include "adaptor/error.h"
+#include "adaptor/fsutil.h"
+#include "adaptor/log.h"
+#include "adaptor/mpiutil.h"
+#include "adaptor/pipeline.h"
+#include "adaptor/safetensors.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void seg_model_free(seg_model *m)
+{
+    free(m->tensors);
+    ad_adaptor_destroy(m->ad);
+    ad_segdec_destroy(m->dec);
+    free(m->tok);
+    free(m->adapted);
+    free(m->feat);
+    free(m->logits);
+    free(m->target);
+    free(m->dlogits);
+    free(m->tmask);
+    memset(m, 0, sizeof *m);
+}
+
+static int adaptor_weights_path(const ad_config *cfg, char *out, size_t n)
+{
+    if (ad_config_is_set(cfg, "segment", "weights")) {
+        snprintf(out, n, "%s", ad_config_get(cfg, "segment", "weights"));
+        return AD_OK;
+    }
+    AD_TRY(ad_config_require(cfg, "output", "dir"));
+    return ad_path_join(out, n, ad_config_get(cfg, "output", "dir"), "model.safetensors");
+}
+
+/* The trained Adaptor, its text width read from the checkpoint (the text side is unused). */
+static int load_adaptor(const ad_config *cfg, int dv, seg_model *m)
+{
+    char path[4200];
+    AD_TRY(adaptor_weights_path(cfg, path, sizeof path));
+    ad_safetensors *st;
+    AD_TRY(ad_st_open(path, &st));
+    const ad_st_tensor *tv = ad_st_find(st, "projection.visual_projection.weight");
+    const ad_st_tensor *tt = ad_st_find(st, "projection.text_projection.weight");
+    int rc = AD_OK;
+    if (!tv || !tt || tv->ndim != 2 || tt->ndim != 2)
+        rc = ad_fail(AD_ERR_FORMAT, "%s: not Adaptor weights (no 2-D projection.visual_projection"
+                     ".weight / projection.text_projection.weight)", path);
+    else if (tv->shape[1] != dv)
+        rc = ad_fail(AD_ERR_CONFIG, "%s: the Adaptor takes %lld-wide image embeddings, the "
+                     "image encoder gives %d", path, (long long)tv->shape[1], dv);
+    int dt = rc == AD_OK ? (int)tt->shape[1] : 0;
+    ad_st_close(st);
+    AD_TRY(rc);
+    ad_adaptor_config ac;
+    AD_TRY(ad_adaptor_config_from(cfg, dv, dt, strcmp(ad_config_get(cfg, "adaptor", "mode"),
+                                                      "tokens") == 0, &ac));
+    AD_TRY(ad_adaptor_create(&ac, &m->ad));
+    ad_ckpt_layout layout;
+    AD_TRY(ad_adaptor_layout(m->ad, &m->tensors, &layout));
+    return ad_ckpt_load_weights(path, &layout, m->ad->params);
+}
+
+int seg_model_create(const ad_config *cfg, const ad_cache *cache, int cap, int crop,
+                        seg_model *m)
+{
+    memset(m, 0, sizeof *m);
+    m->T = ad_cache_tokens(cache);
+    m->D = ad_cache_dim(cache);
+    int g = (int)lround(sqrt((double)(m->T - 1)));
+    if (m->T < 2 || g * g != m->T - 1)
+        return ad_fail(AD_ERR_FORMAT, "%s: %d tokens per image is not CLS + a square patch grid",
+                       ad_cache_path(cache), m->T);
+    m->grid = g;
+    if (strcmp(ad_config_get(cfg, "segment", "features"), "adaptor") == 0) {
+        AD_TRY(load_adaptor(cfg, m->D, m));
+        m->C = m->ad->cfg.proj;
+    } else {
+        m->C = m->D;
+    }
+    char **ch;
+    int nch;
+    AD_TRY(ad_config_list(cfg, "segment", "decoder_channels", &ch, &nch));
+    ad_segdec_config dc = ad_segdec_vit_config(m->C, g);
+    int rc = nch == 4 ? AD_OK
+                      : ad_fail(AD_ERR_CONFIG, "%s: [segment] decoder_channels needs 4 widths, "
+                                "got %d", ad_config_source(cfg), nch);
+    for (int i = 0; i < nch && rc == AD_OK; i++) {
+        char *end;
+        long v = strtol(ch[i], &end, 10);
+        if (*end || v < 1 || v > 65536)
+            rc = ad_fail(AD_ERR_CONFIG, "%s: [segment] decoder_channels: '%s' is not a width",
+                         ad_config_source(cfg), ch[i]);
+        dc.ch[i] = (int)v;
+    }
+    free(ch);
+    AD_TRY(rc);
+    AD_TRY(ad_segdec_create(&dc, &m->dec));
+    if (ad_segdec_out_size(m->dec) != crop)
+        return ad_fail(AD_ERR_CONFIG, "the decoder's %dx%d output differs from the %dx%d crop: "
+                       "the ViT decoder needs a %d-patch grid (crop 224, patch 14)",
+                       ad_segdec_out_size(m->dec), ad_segdec_out_size(m->dec), crop, crop, 16);
+    m->cc = crop * crop;
+    m->cap = cap;
+    size_t b = (size_t)cap;
+    m->tok = ad_malloc(b * m->T * m->D * sizeof(float), "tokens");
+    m->tmask = ad_malloc(b * m->T, "token masks");
+    m->adapted = m->ad ? ad_malloc(b * m->T * m->C * sizeof(float), "adapted tokens") : NULL;
+    m->feat = ad_malloc(b * g * g * m->C * sizeof(float), "decoder input");
+    m->logits = ad_malloc(b * m->cc * sizeof(float), "logits");
+    m->target = ad_malloc(b * m->cc * sizeof(float), "targets");
+    m->dlogits = ad_malloc(b * m->cc * sizeof(float), "logit gradients");
+    if (!m->tok || !m->tmask || (m->ad && !m->adapted) || !m->feat || !m->logits || !m->target ||
+        !m->dlogits)
+        return AD_ERR_NOMEM;
+    return AD_OK;
+}
+
+/* Decoder inputs and targets of samples idx[0..n) of split s. */
+int seg_prepare(seg_model *m, const seg_split *s, const int64_t *idx, int n)
+{
+    int64_t rows[256];
+    if (n > 256 || n > m->cap)
+        return ad_fail(AD_ERR_INTERNAL, "segment: batch of %d exceeds the buffers", n);
+    for (int i = 0; i < n; i++)
+        rows[i] = s->cand[idx[i]];
+    double t0 = ad_now();
+    AD_TRY(ad_cache_read_rows(s->cache, rows, n, m->tok, m->tmask));
+    double t1 = ad_now();
+    m->t_read += t1 - t0;
+    const float *src = m->tok;
+    if (m->ad) {
+        AD_TRY(ad_adaptor_image_selfattn(m->ad, m->tok, n, m->T, m->adapted));
+        src = m->adapted;
+    }
+    /* Drop the CLS token: the patch tokens, row-major over the grid, are the NHWC map. */
+    size_t gg = (size_t)m->grid * m->grid;
+    for (int i = 0; i < n; i++)
+        memcpy(m->feat + (size_t)i * gg * m->C, src + ((size_t)i * m->T + 1) * m->C,
+               gg * m->C * sizeof(float));
+    m->t_adaptor += ad_now() - t1;
+    for (int i = 0; i < n; i++) {
+        const uint8_t *mk = s->mask + (size_t)idx[i] * m->cc;
+        float *t = m->target + (size_t)i * m->cc;
+        for (int p = 0; p < m->cc; p++)
+            t[p] = mk[p];
+    }
+    return AD_OK;
+}
+
+
+
+/* The decoder (eval mode) and the constant predictions over a whole split, shared out in
+ * contiguous blocks; every rank ends with the totals. */
+int seg_score_split(MPI_Comm comm, seg_model *m, const seg_split *s, seg_scores *sc)
+{
+    int rank, size;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    memset(sc, 0, sizeof *sc);
+    int64_t base = s->n / size, extra = s->n % size;
+    int64_t first = rank * base + (rank < extra ? rank : extra), mine = base + (rank < extra);
+    int rc = AD_OK;
+    float *konst = ad_malloc((size_t)m->cc * sizeof(float), "constant prediction");
+    if (!konst)
+        rc = AD_ERR_NOMEM;
+    for (int64_t at = first; rc == AD_OK && at < first + mine; at += m->cap) {
+        int nb = (int)(first + mine - at < m->cap ? first + mine - at : m->cap);
+        int64_t idx[256];
+        for (int i = 0; i < nb; i++)
+            idx[i] = at + i;
+        rc = seg_prepare(m, s, idx, nb);
+        const float *in[1] = {m->feat};
+        double t0 = ad_now();
+        if (rc == AD_OK)
+            rc = ad_segdec_forward(m->dec, in, nb, m->logits, 0, MPI_COMM_NULL);
+        m->t_decoder += ad_now() - t0;
+        if (rc != AD_OK)
+            break;
+        ad_seg_counts_add(&sc->model, m->logits, m->target, nb, (size_t)m->cc);
+        for (int i = 0; i < nb; i++) {
+            const float *t = m->target + (size_t)i * m->cc;
+            for (int p = 0; p < m->cc; p++)
+                konst[p] = -1.0f;
+            ad_seg_counts_add(&sc->bg, konst, t, 1, (size_t)m->cc);
+            for (int p = 0; p < m->cc; p++)
+                konst[p] = 1.0f;
+            ad_seg_counts_add(&sc->fg, konst, t, 1, (size_t)m->cc);
+        }
+    }
+    free(konst);
+    AD_TRY(ad_mpi_agree(comm, rc, NULL));
+    AD_TRY(ad_seg_counts_allreduce(&sc->model, comm));
+    AD_TRY(ad_seg_counts_allreduce(&sc->bg, comm));
+    return ad_seg_counts_allreduce(&sc->fg, comm);
+}

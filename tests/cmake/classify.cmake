@@ -1,0 +1,8 @@
+# `adaptor classify` end to end: learning on a synthetic corpus, 1%/10%/100% fractions,
+# rank-count independence, bad input.
+add_test(NAME cli.classify
+         COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/ref/classify_cli.py
+                 ${MPIEXEC_EXECUTABLE} $<TARGET_FILE:adaptor> ${CMAKE_SOURCE_DIR}
+                 ${CMAKE_CURRENT_BINARY_DIR}/tmp/classify)
+set_tests_properties(cli.classify PROPERTIES ENVIRONMENT "${ADAPTOR_TEST_ENV}"
+                     LABELS "cli;mpi;heavy" TIMEOUT 600)
