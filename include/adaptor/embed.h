@@ -18,10 +18,30 @@
 #define ADAPTOR_EMBED_H
 
 #include "adaptor/config.h"
+#include "adaptor/frozen.h"
 
 #include <mpi.h>
 
 /* modality: "image", "text" or "both". */
 int ad_embed(MPI_Comm comm, const ad_config *cfg, const char *modality);
+
+/* What one ad_embed_selection did (this rank's bad rows and times). */
+typedef struct ad_embed_stats {
+    int64_t bad, parts_done_before;
+    double seconds;
+    ad_embed_timers tm;
+} ad_embed_stats;
+
+/* 1 when path opens as a cache of exactly the selection's rows (a row skipped as bad:
+ * -(id + 1)) with this width and token count; 0 otherwise (no error is left behind). */
+int ad_embed_cache_complete(const char *path, const ad_selection *s, int dim, int tokens);
+
+/* The frozen encoder e over every row of s into the cache at path (metadata e->meta), the
+ * way `embed` does it (above): parts of part_rows rows that survive a kill, batches of
+ * e->batch dealt round-robin so the contents do not depend on the rank count, progress on
+ * rank 0 under label. Collective over comm. st (accumulated) may be NULL. */
+int ad_embed_selection(MPI_Comm comm, ad_frozen *e, const ad_selection *s, const char *path,
+                       const char *label, int64_t part_rows, int skip_bad, const char *manifest,
+                       ad_embed_stats *st);
 
 #endif

@@ -19,6 +19,15 @@ typedef struct ad_eval_record {
     double value;
 } ad_eval_record;
 
+/* The records of a run, growing as the stages add numbers. Free R->r when done. */
+typedef struct ad_eval_records {
+    ad_eval_record *r;
+    size_t n, cap;
+} ad_eval_records;
+
+int ad_eval_records_add(ad_eval_records *R, const char *split, const char *model,
+                        const char *metric, double value);
+
 /* A further text attribute of the file. */
 typedef struct ad_eval_attr {
     const char *name;

@@ -7,8 +7,30 @@
 #include "ncutil.h"
 
 #include <netcdf.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
+
+int ad_eval_records_add(ad_eval_records *R, const char *split, const char *model,
+                        const char *metric, double value)
+{
+    if (R->n == R->cap) {
+        size_t cap = R->cap ? 2 * R->cap : 64;
+        ad_eval_record *nr = realloc(R->r, cap * sizeof *nr);
+        if (!nr)
+            return ad_fail(AD_ERR_NOMEM, "out of memory for evaluation records");
+        R->r = nr;
+        R->cap = cap;
+    }
+    ad_eval_record *e = &R->r[R->n++];
+    memset(e, 0, sizeof *e);
+    snprintf(e->split, sizeof e->split, "%s", split);
+    snprintf(e->model, sizeof e->model, "%s", model);
+    snprintf(e->metric, sizeof e->metric, "%s", metric);
+    e->value = value;
+    return AD_OK;
+}
 
 int ad_evalfile_write(const char *path, const ad_eval_record *rec, size_t n, const char *config)
 {

@@ -62,7 +62,7 @@ static int head_scores(ad_head *h, const cls_split *s, int K, float **out)
     return ad_head_forward(h, s->x, (int)s->n, *out, NULL, MPI_COMM_NULL);
 }
 
-static void print_table(const cls_records *R, const char *model)
+static void print_table(const ad_eval_records *R, const char *model)
 {
     ad_info("\n%-8s %-22s %-28s %10s", "split", "model", "metric", "value");
     for (size_t i = 0; i < R->n; i++)
@@ -78,7 +78,7 @@ int ad_classify(MPI_Comm comm, const ad_config *cfg)
     MPI_Comm_size(comm, &size);
     cls_data d;
     memset(&d, 0, sizeof d);
-    cls_records R = {0};
+    ad_eval_records R = {0};
     cls_train_opts o;
     ad_head *h = NULL;
     int64_t *sel = NULL, nsel = 0;
@@ -137,16 +137,16 @@ int ad_classify(MPI_Comm comm, const ad_config *cfg)
         if (rc == AD_OK)
             rc = head_scores(h, &d.split[2], d.nlab, &ts);
         if (rc == AD_OK)
-            rc = cls_record(&R, d.split[0].name, model, "best_epoch", (double)best_epoch);
+            rc = ad_eval_records_add(&R, d.split[0].name, model, "best_epoch", (double)best_epoch);
         rc = ad_mpi_agree(comm, rc, NULL);
     } else if (rc == AD_OK) {
         double lambda = 0;
         rc = cls_probe(comm, &d, sel, nsel, &lambda, &vs, &ts);
         if (rc == AD_OK)
-            rc = cls_record(&R, d.split[0].name, model, "best_lambda", lambda);
+            rc = ad_eval_records_add(&R, d.split[0].name, model, "best_lambda", lambda);
     }
     if (rc == AD_OK)
-        rc = cls_record(&R, d.split[0].name, model, "train_rows", (double)nsel);
+        rc = ad_eval_records_add(&R, d.split[0].name, model, "train_rows", (double)nsel);
     double m;
     if (rc == AD_OK)
         rc = cls_metrics(&d, &d.split[1], vs, !probe, model, &R, &m);

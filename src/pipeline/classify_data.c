@@ -2,8 +2,10 @@
  * Adaptor's image path over them, identical on every rank. */
 #include "classify_internal.h"
 
+
 #include "adaptor/adaptor_image.h"
 #include "adaptor/cache.h"
+#include "adaptor/embed.h"
 #include "adaptor/error.h"
 #include "adaptor/frozen.h"
 #include "adaptor/fsutil.h"
@@ -65,71 +67,6 @@ static int feature_path(const ad_config *cfg, const char *split, char *out, size
     return ad_path_join(out, n, ad_config_get(cfg, "cache", "dir"), name);
 }
 
-/* 1 when the cache at path holds exactly the selection's rows with width dim. */
-static int cache_matches(const char *path, const ad_selection *s, int dim)
-{
-    ad_cache *c;
-    if (!ad_path_exists(path) || ad_cache_open(path, &c) != AD_OK) {
-        ad_clear_error();
-        return 0;
-    }
-    int ok = ad_cache_rows(c) == s->n && ad_cache_dim(c) == dim && ad_cache_tokens(c) == 0;
-    const int64_t *ids = ad_cache_ids(c);
-    for (int64_t i = 0; ok && i < s->n; i++)
-        ok = ids[i] == s->ids[i];
-    ad_cache_close(c);
-    return ok;
-}
-
-/* Encodes the selection into a new cache: batches of a fixed composition dealt round-robin
- * (as `embed` does), so the features do not depend on the rank count. */
-static int encode_split(MPI_Comm comm, ad_frozen *e, const ad_selection *s, const char *path,
-                        const char *manifest)
-{
-    int rank, size;
-    MPI_Comm_rank(comm, &rank);
-    MPI_Comm_size(comm, &size);
-    int64_t *ids = ad_malloc((size_t)e->batch * 2 * sizeof *ids, "ids"), *rows = ids + e->batch;
-    int rc = ad_mpi_agree(comm, ids ? AD_OK : AD_ERR_NOMEM, NULL);
-    if (rc != AD_OK) {
-        free(ids);
-        return rc;
-    }
-    ad_cache_writer *w;
-    rc = ad_cache_create(comm, path, &e->meta, s->n, e->dim, 0, NULL, &w);
-    if (rc != AD_OK) {
-        free(ids);
-        return rc;
-    }
-    ad_progress prog;
-    char label[96];
-    snprintf(label, sizeof label, "classify features %s", e->meta.split);
-    ad_progress_start(&prog, label, "images", s->n, (int64_t)e->batch * size);
-    ad_embed_timers tm = {0};
-    int64_t bad = 0, nbatches = (s->n + e->batch - 1) / e->batch;
-    int64_t rounds = (nbatches + size - 1) / size;
-    for (int64_t q = 0; q < rounds && rc == AD_OK; q++) {
-        int64_t j = q * size + rank, at = j * e->batch;
-        int nb = j < nbatches ? (int)(s->n - at < e->batch ? s->n - at : e->batch) : 0;
-        for (int i = 0; i < nb; i++)
-            rows[i] = at + i;
-        int lrc = nb ? ad_frozen_encode(e, s, rows, nb, 0, manifest, NULL, ids, &bad, &tm) : AD_OK;
-        rc = ad_mpi_agree(comm, lrc, NULL);
-        if (rc == AD_OK)
-            rc = ad_cache_write_rows(w, nb ? at : 0, nb, ids, e->out, NULL);
-        int64_t done = (q + 1) * size * (int64_t)e->batch;
-        ad_progress_step(&prog, (done < s->n ? done : s->n) - prog.done, NULL);
-    }
-    free(ids);
-    if (rc == AD_OK)
-        rc = ad_cache_commit(w);
-    else
-        ad_cache_abort(w);
-    if (rc == AD_OK)
-        ad_progress_finish(&prog, path);
-    return rc;
-}
-
 static int select_split(const ad_manifest *m, const char *split, ad_selection *s)
 {
     memset(s, 0, sizeof *s);
@@ -159,7 +96,7 @@ static int split_features(MPI_Comm comm, const ad_config *cfg, ad_frozen *e,
     int rank;
     MPI_Comm_rank(comm, &rank);
     int rc = feature_path(cfg, split, path, sizeof path);
-    int have = rc == AD_OK && cache_matches(path, sel, e->dim);
+    int have = rc == AD_OK && ad_embed_cache_complete(path, sel, e->dim, 0);
     /* Every rank must take the same branch: rank 0's view of the file decides. */
     MPI_Bcast(&have, 1, MPI_INT, 0, comm);
     rc = ad_mpi_agree(comm, rc, NULL);
@@ -168,8 +105,14 @@ static int split_features(MPI_Comm comm, const ad_config *cfg, ad_frozen *e,
             rc = ad_mkdir_p(ad_config_get(cfg, "cache", "dir"));
         rc = ad_mpi_agree(comm, rc, NULL);
         e->meta.split = split;
+        char label[96];
+        snprintf(label, sizeof label, "classify features %s", split);
+        int64_t part_rows;
         if (rc == AD_OK)
-            rc = encode_split(comm, e, sel, path, ad_manifest_path(m));
+            rc = ad_config_int(cfg, "cache", "part_rows", &part_rows);
+        if (rc == AD_OK)
+            rc = ad_embed_selection(comm, e, sel, path, label, part_rows, 0, ad_manifest_path(m),
+                                    NULL);
     } else if (rc == AD_OK) {
         ad_info("classify %s: features from %s", split, path);
     }

@@ -34,18 +34,12 @@ int cls_data_load(MPI_Comm comm, const ad_config *cfg, const char *config_text,
 void cls_data_free(cls_data *d);
 
 /* Records of eval.nc. */
-typedef struct cls_records {
-    ad_eval_record *r;
-    size_t n, cap;
-} cls_records;
-int cls_record(cls_records *R, const char *split, const char *model, const char *metric,
-               double value);
 
 /* Scores [n, nlab] of a split (logits, or probe scores) -> the selection metric (mean
  * AUROC; multiclass: accuracy) and, with R != NULL, every record of that split.
  * softmax: multiclass AUROC over softmax probabilities (heads) instead of raw scores. */
 int cls_metrics(const cls_data *d, const cls_split *s, const float *scores, int softmax,
-                const char *model, cls_records *R, double *select);
+                const char *model, ad_eval_records *R, double *select);
 
 typedef struct cls_train_opts {
     ad_head_config head;

@@ -10,25 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-int cls_record(cls_records *R, const char *split, const char *model, const char *metric,
-               double value)
-{
-    if (R->n == R->cap) {
-        size_t cap = R->cap ? 2 * R->cap : 32;
-        ad_eval_record *r = realloc(R->r, cap * sizeof *r);
-        if (!r)
-            return ad_fail(AD_ERR_NOMEM, "classify: out of memory for results");
-        R->r = r;
-        R->cap = cap;
-    }
-    ad_eval_record *e = &R->r[R->n++];
-    memset(e, 0, sizeof *e);
-    snprintf(e->split, sizeof e->split, "%s", split);
-    snprintf(e->model, sizeof e->model, "%s", model);
-    snprintf(e->metric, sizeof e->metric, "%s", metric);
-    e->value = value;
-    return AD_OK;
-}
 
 /* Multi-class: per-row softmax in place (monotone per row, not per column, so one-vs-rest
  * AUROC depends on it). */
@@ -47,7 +28,7 @@ static void softmax_rows(float *p, int64_t n, int k)
 }
 
 int cls_metrics(const cls_data *d, const cls_split *s, const float *scores, int softmax,
-                const char *model, cls_records *R, double *select)
+                const char *model, ad_eval_records *R, double *select)
 {
     int K = d->nlab;
     int64_t n = s->n;
@@ -81,7 +62,7 @@ int cls_metrics(const cls_data *d, const cls_split *s, const float *scores, int 
         char name[64];
         snprintf(name, sizeof name, "auroc_%s", d->label_names[k]);
         if (rc == AD_OK && R)
-            rc = cls_record(R, s->name, model, name, auc);
+            rc = ad_eval_records_add(R, s->name, model, name, auc);
         sum += auc;
         used++;
     }
@@ -108,9 +89,9 @@ int cls_metrics(const cls_data *d, const cls_split *s, const float *scores, int 
     double acc = tot ? (double)hit / (double)tot : 0;
     double mean = used ? sum / used : NAN;
     if (rc == AD_OK && R && used)
-        rc = cls_record(R, s->name, model, "auroc_mean", mean);
+        rc = ad_eval_records_add(R, s->name, model, "auroc_mean", mean);
     if (rc == AD_OK && R)
-        rc = cls_record(R, s->name, model, "accuracy", acc);
+        rc = ad_eval_records_add(R, s->name, model, "accuracy", acc);
     if (rc == AD_OK && d->task != AD_TASK_MULTICLASS && !used)
         rc = ad_fail(AD_ERR_ARG, "classify %s: no label has both classes, so no AUROC", s->name);
     *select = d->task == AD_TASK_MULTICLASS ? acc : mean;

@@ -13,23 +13,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct split_stats {
-    int64_t rows, dropped, bad, parts_done_before;
-    double seconds;
-    ad_embed_timers tm;
-} split_stats;
-
-
-/* An existing cache is reused when it opens and holds exactly this selection. */
-static int cache_complete(const char *path, const ad_selection *s, const ad_frozen *e)
+int ad_embed_cache_complete(const char *path, const ad_selection *s, int dim, int tokens)
 {
     ad_cache *c;
     if (!ad_path_exists(path) || ad_cache_open(path, &c) != AD_OK) {
         ad_clear_error();
         return 0;
     }
-    int ok = ad_cache_rows(c) == s->n && ad_cache_dim(c) == e->dim &&
-             ad_cache_tokens(c) == e->tokens;
+    int ok = ad_cache_rows(c) == s->n && ad_cache_dim(c) == dim && ad_cache_tokens(c) == tokens;
     const int64_t *ids = ad_cache_ids(c);
     for (int64_t i = 0; ok && i < s->n; i++)
         ok = ids[i] == s->ids[i] || ids[i] == -(s->ids[i] + 1);
@@ -37,32 +28,23 @@ static int cache_complete(const char *path, const ad_selection *s, const ad_froz
     return ok;
 }
 
-static int embed_split(MPI_Comm comm, const ad_config *cfg, ad_frozen *e, const ad_selection *s,
-                       const char *split, const char *manifest, split_stats *st)
+int ad_embed_selection(MPI_Comm comm, ad_frozen *e, const ad_selection *s, const char *path,
+                       const char *label, int64_t part_rows, int skip_bad, const char *manifest,
+                       ad_embed_stats *st)
 {
     int rank, size;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
-    char path[4096];
-    AD_TRY(ad_cache_file(cfg, e->meta.modality, split, path, sizeof path));
-    e->meta.split = split;
-    if (cache_complete(path, s, e)) {
-        ad_info("embed %s %s: %s is complete, kept", e->meta.modality, split, path);
-        return AD_OK;
+    ad_embed_stats local;
+    if (!st) {
+        memset(&local, 0, sizeof local);
+        st = &local;
     }
-    int64_t part_rows;
-    int skip_bad;
-    AD_TRY(ad_config_int(cfg, "cache", "part_rows", &part_rows));
-    AD_TRY(ad_config_bool(cfg, "data", "skip_bad_rows", &skip_bad));
-    if (rank == 0)
-        AD_TRY(ad_mkdir_p(ad_config_get(cfg, "cache", "dir")));
-    MPI_Barrier(comm);
+    if (part_rows < 1)
+        return ad_fail(AD_ERR_ARG, "%s: part_rows must be positive", path);
     int64_t nparts = (s->n + part_rows - 1) / part_rows;
     int64_t *ids = ad_malloc((size_t)e->batch * 2 * sizeof *ids, "ids"), *rows = ids + e->batch;
-    if (!ids)
-        return AD_ERR_NOMEM;
-    char label[96];
-    snprintf(label, sizeof label, "embed %s %s", e->meta.modality, split);
+    AD_TRY(ad_mpi_agree(comm, ids ? AD_OK : AD_ERR_NOMEM, NULL));
     ad_progress prog;
     ad_progress_start(&prog, label, "rows", s->n, part_rows);
     double t0 = ad_now();
@@ -125,6 +107,28 @@ static int embed_split(MPI_Comm comm, const ad_config *cfg, ad_frozen *e, const 
     return rc;
 }
 
+static int embed_split(MPI_Comm comm, const ad_config *cfg, ad_frozen *e, const ad_selection *s,
+                       const char *split, const char *manifest, ad_embed_stats *st)
+{
+    char path[4096];
+    AD_TRY(ad_cache_file(cfg, e->meta.modality, split, path, sizeof path));
+    e->meta.split = split;
+    if (ad_embed_cache_complete(path, s, e->dim, e->tokens)) {
+        ad_info("embed %s %s: %s is complete, kept", e->meta.modality, split, path);
+        return AD_OK;
+    }
+    int64_t part_rows;
+    int skip_bad, rank;
+    MPI_Comm_rank(comm, &rank);
+    AD_TRY(ad_config_int(cfg, "cache", "part_rows", &part_rows));
+    AD_TRY(ad_config_bool(cfg, "data", "skip_bad_rows", &skip_bad));
+    AD_TRY(ad_mpi_agree(comm, rank == 0 ? ad_mkdir_p(ad_config_get(cfg, "cache", "dir")) : AD_OK,
+                        NULL));
+    char label[96];
+    snprintf(label, sizeof label, "embed %s %s", e->meta.modality, split);
+    return ad_embed_selection(comm, e, s, path, label, part_rows, skip_bad, manifest, st);
+}
+
 int ad_embed(MPI_Comm comm, const ad_config *cfg, const char *modality)
 {
     int want_image = strcmp(modality, "text") != 0, want_text = strcmp(modality, "image") != 0;
@@ -147,7 +151,7 @@ int ad_embed(MPI_Comm comm, const ad_config *cfg, const char *modality)
         ad_selection s;
         int64_t dropped = 0;
         rc = ad_mpi_agree(comm, ad_select_rows(m, splits[k], &s, &dropped), NULL);
-        split_stats st[2];
+        ad_embed_stats st[2];
         memset(st, 0, sizeof st);
         for (int i = 0; i < 2 && rc == AD_OK; i++) {
             if (!(i == 0 ? want_image : want_text))

@@ -30,28 +30,6 @@ static const char *variant_name[NVARIANTS] = {"projection", "adaptor", "init_pro
 static int untrained(int v) { return v == V_INIT || v == V_INIT_PROJECTION; }
 static int projection_only(int v) { return v == V_PROJECTION || v == V_INIT_PROJECTION; }
 
-typedef struct records {
-    ad_eval_record *r;
-    size_t n, cap;
-} records;
-
-static int add(records *R, const char *split, const char *model, const char *metric, double v)
-{
-    if (R->n == R->cap) {
-        size_t cap = R->cap ? 2 * R->cap : 64;
-        ad_eval_record *nr = realloc(R->r, cap * sizeof *nr);
-        if (!nr)
-            return ad_fail(AD_ERR_NOMEM, "out of memory for evaluation records");
-        R->r = nr;
-        R->cap = cap;
-    }
-    ad_eval_record *e = &R->r[R->n++];
-    snprintf(e->split, sizeof e->split, "%s", split);
-    snprintf(e->model, sizeof e->model, "%s", model);
-    snprintf(e->metric, sizeof e->metric, "%s", metric);
-    e->value = v;
-    return AD_OK;
-}
 
 
 /* One split's data on this rank: a contiguous block of the usable pairs. */
@@ -210,7 +188,7 @@ static int labels_of(const ad_manifest *man, const int64_t *ids, int64_t N, cons
 /* Zero-shot AUROC per finding on rank 0 from the gathered image embeddings (pooled mode). */
 static int zero_shot(const ad_config *cfg, const ad_manifest *man, ad_adaptor *m,
                      const float *v_all, const int64_t *ids_all, int64_t N, const char *split,
-                     const char *model, records *R, int *printed)
+                     const char *model, ad_eval_records *R, int *printed)
 {
     char **labels;
     int nlab;
@@ -282,10 +260,10 @@ static int zero_shot(const ad_config *cfg, const ad_manifest *man, ad_adaptor *m
     for (int k = 0; rc == AD_OK && k < nlab; k++) {
         char metric[64];
         snprintf(metric, sizeof metric, "zeroshot_auroc_%s", labels[k]);
-        rc = add(R, split, model, metric, auc[k]);
+        rc = ad_eval_records_add(R, split, model, metric, auc[k]);
     }
     if (rc == AD_OK)
-        rc = add(R, split, model, "zeroshot_auroc_mean", mean);
+        rc = ad_eval_records_add(R, split, model, "zeroshot_auroc_mean", mean);
     if (rc == AD_OK) {
         if (!*printed) {
             fprintf(stderr, "zero-shot AUROC (%s): ", split);
@@ -399,7 +377,7 @@ static int pca_export(MPI_Comm comm, const ad_config *cfg, const block *b, const
 /* man: the manifest (rank 0, NULL without [data] label_columns); ef: embeddings.nc (rank 0). */
 static int eval_split(MPI_Comm comm, const ad_config *cfg, const ad_manifest *man,
                       ad_embfile *ef, ad_adaptor *models[2], block *b, const char *split,
-                      records *R)
+                      ad_eval_records *R)
 {
     int rank;
     MPI_Comm_rank(comm, &rank);
@@ -443,19 +421,19 @@ static int eval_split(MPI_Comm comm, const ad_config *cfg, const ad_manifest *ma
         for (int i = 0; i < nk && rc == AD_OK; i++) {
             char metric[32];
             snprintf(metric, sizeof metric, "i2t_R@%d", k[i]);
-            rc = add(R, split, name, metric, res.i2t.recall[i]);
+            rc = ad_eval_records_add(R, split, name, metric, res.i2t.recall[i]);
             snprintf(metric, sizeof metric, "t2i_R@%d", k[i]);
             if (rc == AD_OK)
-                rc = add(R, split, name, metric, res.t2i.recall[i]);
+                rc = ad_eval_records_add(R, split, name, metric, res.t2i.recall[i]);
         }
         if (rc == AD_OK)
-            rc = add(R, split, name, "i2t_median_rank", res.i2t.median_rank);
+            rc = ad_eval_records_add(R, split, name, "i2t_median_rank", res.i2t.median_rank);
         if (rc == AD_OK)
-            rc = add(R, split, name, "t2i_median_rank", res.t2i.median_rank);
+            rc = ad_eval_records_add(R, split, name, "t2i_median_rank", res.t2i.median_rank);
         if (rc == AD_OK)
-            rc = add(R, split, name, "i2t_mean_rank", res.i2t.mean_rank);
+            rc = ad_eval_records_add(R, split, name, "i2t_mean_rank", res.i2t.mean_rank);
         if (rc == AD_OK)
-            rc = add(R, split, name, "t2i_mean_rank", res.t2i.mean_rank);
+            rc = ad_eval_records_add(R, split, name, "t2i_mean_rank", res.t2i.mean_rank);
         if (rc == AD_OK && rank == 0) {
             fprintf(stderr, "  %-15s |", name);
             for (int i = 0; i < nk; i++)
@@ -509,7 +487,7 @@ int ad_evaluate(MPI_Comm comm, const ad_config *cfg, const char *weights)
     ad_ckpt_tensor *tensors = NULL;
     ad_manifest *man = NULL;
     ad_embfile *ef = NULL;
-    records R = {0};
+    ad_eval_records R = {0};
     int rc = ad_config_list(cfg, "eval", "splits", &splits, &nsplits);
     if (rc == AD_OK)
         rc = ad_config_dump(cfg, &config_text);

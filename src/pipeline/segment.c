@@ -17,36 +17,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct records {
-    ad_eval_record *r;
-    size_t n, cap;
-} records;
 
-static int add(records *R, const char *split, const char *model, const char *metric, double v)
+static int record_scores(ad_eval_records *R, const char *split, const char *model, const ad_seg_counts *c)
 {
-    if (R->n == R->cap) {
-        size_t cap = R->cap ? 2 * R->cap : 64;
-        ad_eval_record *nr = realloc(R->r, cap * sizeof *nr);
-        if (!nr)
-            return ad_fail(AD_ERR_NOMEM, "out of memory for evaluation records");
-        R->r = nr;
-        R->cap = cap;
-    }
-    ad_eval_record *e = &R->r[R->n++];
-    snprintf(e->split, sizeof e->split, "%s", split);
-    snprintf(e->model, sizeof e->model, "%s", model);
-    snprintf(e->metric, sizeof e->metric, "%s", metric);
-    e->value = v;
-    return AD_OK;
-}
-
-static int record_scores(records *R, const char *split, const char *model, const ad_seg_counts *c)
-{
-    AD_TRY(add(R, split, model, "dice_mean", ad_seg_mean_dice(c)));
-    AD_TRY(add(R, split, model, "dice_global", ad_seg_global_dice(c)));
-    AD_TRY(add(R, split, model, "iou_mean", ad_seg_mean_iou(c)));
-    AD_TRY(add(R, split, model, "iou_global", ad_seg_global_iou(c)));
-    return add(R, split, model, "images", c->images);
+    AD_TRY(ad_eval_records_add(R, split, model, "dice_mean", ad_seg_mean_dice(c)));
+    AD_TRY(ad_eval_records_add(R, split, model, "dice_global", ad_seg_global_dice(c)));
+    AD_TRY(ad_eval_records_add(R, split, model, "iou_mean", ad_seg_mean_iou(c)));
+    AD_TRY(ad_eval_records_add(R, split, model, "iou_global", ad_seg_global_iou(c)));
+    return ad_eval_records_add(R, split, model, "images", c->images);
 }
 
 static void print_scores(const char *split, const char *model, const ad_seg_counts *c)
@@ -322,7 +300,7 @@ int ad_segment(MPI_Comm comm, const ad_config *cfg)
     seg_source src;
     seg_split sp[3];
     seg_model m;
-    records R = {0};
+    ad_eval_records R = {0};
     memset(sp, 0, sizeof sp);
     memset(&m, 0, sizeof m);
     memset(&src, 0, sizeof src);
@@ -401,7 +379,7 @@ int ad_segment(MPI_Comm comm, const ad_config *cfg)
             snprintf(pcts, sizeof pcts, "%g", pct);
             ad_eval_attr attrs[] = {{"task", "segment"}, {"dataset", dataset}, {"data_pct", pcts},
                                     {"features", feat}};
-            lrc = add(&R, splits[0], model, "images", (double)sp[0].n);
+            lrc = ad_eval_records_add(&R, splits[0], model, "images", (double)sp[0].n);
             if (lrc == AD_OK)
                 lrc = ad_path_join(out, sizeof out, dir, "eval.nc");
             if (lrc == AD_OK)

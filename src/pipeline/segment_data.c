@@ -1,6 +1,7 @@
 /* The rows, masks and token caches of `adaptor segment`. */
 #include "segment_internal.h"
 
+#include "adaptor/embed.h"
 #include "adaptor/error.h"
 #include "adaptor/fsutil.h"
 #include "adaptor/frozen.h"
@@ -307,92 +308,33 @@ static int token_cache_path(const ad_config *tcfg, const char *source, const seg
     return AD_OK;
 }
 
-static int cache_matches(const char *path, const seg_split *s)
-{
-    ad_cache *c;
-    if (!ad_path_exists(path) || ad_cache_open(path, &c) != AD_OK) {
-        ad_clear_error();
-        return 0;
-    }
-    int ok = ad_cache_rows(c) == s->ncand && ad_cache_tokens(c) > 1;
-    const int64_t *ids = ad_cache_ids(c);
-    for (int64_t i = 0; ok && i < s->ncand; i++)
-        ok = ids[i] == s->id[i];
-    ad_cache_close(c);
-    return ok;
-}
-
-/* Rank 0 decides, so every rank takes the same branch. */
-static int rank0_matches(MPI_Comm comm, const char *path, const seg_split *s)
-{
-    int rank, ok = 0;
-    MPI_Comm_rank(comm, &rank);
-    if (rank == 0)
-        ok = cache_matches(path, s);
-    MPI_Bcast(&ok, 1, MPI_INT, 0, comm);
-    return ok;
-}
-
-static int write_token_cache(MPI_Comm comm, const ad_config *tcfg, const char *config_text,
-                             const seg_split *s, const char *manifest, const char *path)
+/* The patch tokens of the split's candidate rows, encoded once into the embed-cache layout
+ * (resumable parts, rank-count independent; see embed.h) and kept while the rows match. */
+static int write_token_cache(MPI_Comm comm, ad_frozen *e, const ad_selection *sel,
+                             const ad_config *tcfg, const char *manifest, const char *path,
+                             const char *split)
 {
     int rank, size;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
-    ad_frozen e;
-    int rc = ad_frozen_open(&e, tcfg, 1, config_text);
-    if (rc == AD_OK && e.tokens < 2)
-        rc = ad_fail(AD_ERR_CONFIG, "%s: the image encoder gives no patch tokens",
-                     ad_config_get(tcfg, "image_encoder", "model"));
-    int64_t *ids = rc == AD_OK ? ad_malloc((size_t)e.batch * 2 * sizeof *ids, "ids") : NULL;
-    if (rc == AD_OK && !ids)
-        rc = AD_ERR_NOMEM;
-    rc = ad_mpi_agree(comm, rc, NULL);
-    ad_cache_writer *w = NULL;
-    if (rc == AD_OK && rank == 0)
-        rc = ad_mkdir_p(ad_config_get(tcfg, "cache", "dir"));
-    rc = ad_mpi_agree(comm, rc, NULL);
-    e.meta.split = s->name;
-    if (rc == AD_OK)
-        rc = ad_cache_create(comm, path, &e.meta, s->ncand, e.dim, e.tokens, NULL, &w);
-    /* ad_frozen_encode reads only the ids, paths and lines of a selection. */
-    ad_selection sel = {.n = s->ncand, .ids = s->id, .image = s->image, .line = s->line};
-    int64_t nb_all = (s->ncand + e.batch - 1) / e.batch, rounds = (nb_all + size - 1) / size;
-    int64_t bad = 0, *rows = ids ? ids + e.batch : NULL;
-    ad_embed_timers tm = {0};
-    ad_progress prog;
+    int64_t part_rows;
+    AD_TRY(ad_mpi_agree(comm, ad_config_int(tcfg, "cache", "part_rows", &part_rows), NULL));
+    AD_TRY(ad_mpi_agree(comm, rank == 0 ? ad_mkdir_p(ad_config_get(tcfg, "cache", "dir")) : AD_OK,
+                        NULL));
+    e->meta.split = split;
     char label[96];
-    snprintf(label, sizeof label, "segment: token cache %s", s->name);
-    ad_progress_start(&prog, label, "images", s->ncand, (int64_t)e.batch * size * 8);
-    for (int64_t q = 0; q < rounds && rc == AD_OK; q++) {
-        int64_t j = q * size + rank, at = j * e.batch;
-        int nb = j < nb_all ? (int)(s->ncand - at < e.batch ? s->ncand - at : e.batch) : 0;
-        for (int i = 0; i < nb; i++)
-            rows[i] = at + i;
-        int lrc = nb ? ad_frozen_encode(&e, &sel, rows, nb, 0, manifest, NULL, ids, &bad, &tm)
-                     : AD_OK;
-        rc = ad_mpi_agree(comm, lrc, NULL);
-        if (rc == AD_OK)
-            rc = ad_cache_write_rows(w, nb ? at : 0, nb, ids, e.out, e.mask);
-        int64_t done = (int64_t)e.batch * size;
-        if (rc == AD_OK)
-            ad_progress_step(&prog, q + 1 == rounds ? s->ncand - q * done : done, NULL);
-    }
-    if (w && rc == AD_OK)
-        rc = ad_cache_commit(w);
-    else if (w)
-        ad_cache_abort(w);
-    if (rc == AD_OK)
-        ad_progress_finish(&prog, path);
-    double tot = tm.read + tm.prep + tm.encode;
-    if (rc == AD_OK && tot > 0)
+    snprintf(label, sizeof label, "segment: token cache %s", split);
+    ad_embed_stats st;
+    memset(&st, 0, sizeof st);
+    AD_TRY(ad_embed_selection(comm, e, sel, path, label, part_rows, 0, manifest, &st));
+    const ad_embed_timers *tm = &st.tm;
+    double tot = tm->read + tm->prep + tm->encode;
+    if (tot > 0)
         ad_info("segment: token cache %s: rank 0 spent %.1f s: decoding %.0f%%, preprocessing "
-                "%.0f%%, frozen encoder %.0f%% (%.1f images/s in the encoder)", s->name, tot,
-                100 * tm.read / tot, 100 * tm.prep / tot, 100 * tm.encode / tot,
-                tm.encode > 0 ? (double)s->ncand / size / tm.encode : 0.0);
-    free(ids);
-    ad_frozen_free(&e);
-    return rc;
+                "%.0f%%, frozen encoder %.0f%% (%.1f images/s in the encoder)", split, tot,
+                100 * tm->read / tot, 100 * tm->prep / tot, 100 * tm->encode / tot,
+                tm->encode > 0 ? (double)sel->n / size / tm->encode : 0.0);
+    return AD_OK;
 }
 
 int seg_token_cache(MPI_Comm comm, const ad_config *cfg, const char *config_text,
@@ -400,14 +342,29 @@ int seg_token_cache(MPI_Comm comm, const ad_config *cfg, const char *config_text
 {
     ad_config *tcfg;
     char path[4200];
+    int rank;
+    MPI_Comm_rank(comm, &rank);
     AD_TRY(ad_mpi_agree(comm, seg_config_with(cfg, "image_encoder", "output", "tokens", &tcfg),
                         NULL));
-    int rc = ad_mpi_agree(comm, token_cache_path(tcfg, source, s, path, sizeof path), NULL);
-    int ok = rc == AD_OK && rank0_matches(comm, path, s);
+    ad_frozen e;
+    memset(&e, 0, sizeof e);
+    int rc = token_cache_path(tcfg, source, s, path, sizeof path);
+    if (rc == AD_OK)
+        rc = ad_frozen_open(&e, tcfg, 1, config_text);
+    if (rc == AD_OK && e.tokens < 2)
+        rc = ad_fail(AD_ERR_CONFIG, "%s: the image encoder gives no patch tokens",
+                     ad_config_get(tcfg, "image_encoder", "model"));
+    rc = ad_mpi_agree(comm, rc, NULL);
+    /* ad_frozen_encode reads only the ids, paths and lines of a selection. */
+    ad_selection sel = {.n = s->ncand, .ids = s->id, .image = s->image, .line = s->line};
+    /* Rank 0's view of the file decides, so every rank takes the same branch. */
+    int ok = rc == AD_OK && rank == 0 && ad_embed_cache_complete(path, &sel, e.dim, e.tokens);
+    MPI_Bcast(&ok, 1, MPI_INT, 0, comm);
     if (rc == AD_OK && !ok)
-        rc = write_token_cache(comm, tcfg, config_text, s, source, path);
+        rc = write_token_cache(comm, &e, &sel, tcfg, source, path, s->name);
     else if (rc == AD_OK)
         ad_info("segment: token cache %s: %s is complete, kept", s->name, path);
+    ad_frozen_free(&e);
     ad_config_destroy(tcfg);
     if (rc == AD_OK)
         rc = ad_mpi_agree(comm, ad_cache_open(path, &s->cache), NULL);
