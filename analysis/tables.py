@@ -139,8 +139,16 @@ def _pct_key(p):
         return (1, p)
 
 
+def _pct_label(p):
+    """eval.nc's data_pct is the fraction of the training labels ([classify] data_pct)."""
+    try:
+        return f"{100 * float(p):g}%"
+    except ValueError:
+        return str(p)
+
+
 def downstream_tables(runs, split):
-    """Per task: rows = methods (eval.nc `model`), columns = '<dataset> <data_pct>%',
+    """Per task: rows = methods (eval.nc `model`), columns = '<dataset> <100 data_pct>%',
     the task's headline metric; and every downstream record in one long CSV."""
     files = [(r, ev) for r in runs for ev in r.downstream]
     long_rows = []
@@ -166,13 +174,13 @@ def downstream_tables(runs, split):
         label = {rm: (rm[1] if models.count(rm[1]) == 1 else f"{rm[0]}: {rm[1]}") for rm in cells}
         cols = sorted({c for v in cells.values() for c in v},
                       key=lambda c: (c[0], _pct_key(c[1])))
-        names = [f"{d} {p}%" for d, p in cols]
+        names = [f"{d} {_pct_label(p)}" for d, p in cols]
         metric_note = (next(iter(used)) if len(used) == 1 else
                        ", ".join(f"{k} ({', '.join(d)})" for k, d in used.items()))
         t = Table(f"downstream_{task}", f"Downstream: {task} ({metric_note}; {split} split)",
                   ["method"], names, notes)
         for rm, vals in cells.items():
-            t.add([label[rm]], {f"{d} {p}%": vals[(d, p)] for d, p in cols if (d, p) in vals})
+            t.add([label[rm]], {f"{d} {_pct_label(p)}": vals[(d, p)] for d, p in cols if (d, p) in vals})
         tables.append(t)
     for r, ev in files:
         for s, model, metric, value in ev.records():

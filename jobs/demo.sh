@@ -2,7 +2,9 @@
 # The demo: the main job end to end on the embedded synthetic corpus, on this machine.
 #   jobs/demo.sh [WORKDIR]      (default: ./work/demo; 2 cores, a few minutes)
 # Installs missing Debian packages (as root), builds adaptor, then runs the pipeline:
-#   synth -> embed (frozen encoders -> caches) -> pretrain (the Adaptor) -> eval.
+#   synth -> embed (frozen encoders -> caches) -> pretrain (the Adaptor) -> eval,
+# the downstream tasks on the trained Adaptor (classify with 10% of the labels, with and
+# without the Adaptor; segment) and the offline analysis (figures and tables).
 # RANKS (default 2) and DEMO_N (corpus size, default 3000) can be set in the environment.
 set -euo pipefail
 AD_ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,6 +23,8 @@ ADAPTOR="$BUILD/adaptor"
 "$ADAPTOR" --version
 
 run() { echo "+ $*"; "$@"; }
+# Rank 0 prints the effective configuration at start; the demo keeps the console short.
+runq() { echo "+ $*"; "$@" 2> >(grep -v '^\(\[\|;\|[a-z_0-9]* = \|$\)' >&2); }
 # Every stage reads the same job file; paths are given relative to the work folder.
 JOB=("$AD_ROOT/jobs/demo.ini" --set "data.manifest=$WORK/corpus/manifest.csv"
      --set "text_encoder.model=$WORK/corpus/models/bert-tiny"
@@ -33,14 +37,32 @@ if [ ! -f "$WORK/corpus/manifest.csv" ]; then
 fi
 
 echo "== 2. frozen encoders -> embedding caches"
-run mpirun -np "$RANKS" "$ADAPTOR" embed "${JOB[@]}" 2> >(grep -v '^\(\[\|;\|[a-z_0-9]* = \|$\)' >&2)
+runq mpirun -np "$RANKS" "$ADAPTOR" embed "${JOB[@]}"
 
 echo "== 3. the Adaptor"
 rm -rf "$WORK/run"
-run mpirun -np "$RANKS" "$ADAPTOR" pretrain "${JOB[@]}" 2> >(grep -v '^\(\[\|;\|[a-z_0-9]* = \|$\)' >&2)
+runq mpirun -np "$RANKS" "$ADAPTOR" pretrain "${JOB[@]}"
 
 echo "== 4. evaluation (retrieval and zero-shot, before and after the Adaptor)"
-run mpirun -np "$RANKS" "$ADAPTOR" eval "${JOB[@]}" 2> >(grep -v '^\(\[\|;\|[a-z_0-9]* = \|$\)' >&2)
+runq mpirun -np "$RANKS" "$ADAPTOR" eval "${JOB[@]}"
 
-echo "== demo finished: corpus, caches and run (config.ini, metrics.nc, checkpoints/,"
-echo "   model.safetensors, eval.nc) in $WORK"
+PATHS=(--set "data.manifest=$WORK/corpus/manifest.csv"
+       --set "image_encoder.model=$WORK/corpus/models/dinov2-tiny" --set "cache.dir=$WORK/cache")
+
+echo "== 5. classification heads on 10% of the labels, with the Adaptor and without"
+for variant in adaptor baseline; do
+  weights=$WORK/run/model.safetensors
+  [ $variant = baseline ] && weights=none
+  runq mpirun -np "$RANKS" "$ADAPTOR" classify "$AD_ROOT/jobs/classify-demo.ini" "${PATHS[@]}" \
+    --set "classify.adaptor=$weights" --set "output.dir=$WORK/classify/$variant"
+done
+
+echo "== 6. segmentation decoder (pleural effusion masks) on the Adaptor's patch tokens"
+runq mpirun -np "$RANKS" "$ADAPTOR" segment "$AD_ROOT/jobs/segment-demo.ini" "${PATHS[@]}" \
+  --set "text_encoder.model=$WORK/corpus/models/bert-tiny" --set "output.dir=$WORK/run"
+
+echo "== 7. offline analysis: figures and tables from the netCDF outputs"
+run env PYTHONPATH="$AD_ROOT" /usr/bin/python3 -m analysis "$WORK/run" "$WORK/classify" --out "$WORK/analysis"
+
+echo "== demo finished in $WORK: corpus/, cache/, run/ (config.ini, metrics.nc, checkpoints/,"
+echo "   model.safetensors, eval.nc, embeddings.nc, pca-*.nc, segment/), classify/, analysis/"

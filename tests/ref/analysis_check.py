@@ -217,23 +217,23 @@ def write_eval(path, task, dataset, pct, records, config="[image_encoder]\nmodel
 rng = np.random.default_rng(3)
 expect = {}  # (task, method, column) -> value
 for dataset in ("CheXpert", "RSNA"):
-    for pct in ("1", "10", "100"):
+    for pct, shown in (("0.01", "1"), ("0.1", "10"), ("1.0", "100")):
         recs = []
         for model in ("adaptor", "init"):
             auc = [float(x) for x in rng.uniform(0.5, 0.9, 3)]
             recs += [("valid", model, "auroc_mean", 0.0), ("test", model, "loss", 0.7)]
             recs += [("test", model, f"auroc_{n}", a) for n, a in zip(LABELS, auc)]
             recs.append(("test", model, "auroc_mean", float(np.mean(auc))))
-            expect[("classify", model, f"{dataset} {pct}%")] = float(np.mean(auc))
-        write_eval(os.path.join(run1, f"classify-{dataset}-{pct}", "eval.nc"), "classify", dataset, pct, recs)
+            expect[("classify", model, f"{dataset} {shown}%")] = float(np.mean(auc))
+        write_eval(os.path.join(run1, f"classify-{dataset}-{shown}", "eval.nc"), "classify", dataset, pct, recs)
 # multi-class (COVIDx in the paper): accuracy is the number shown
-write_eval(os.path.join(run1, "classify-covidx", "eval.nc"), "classify", "COVIDx", "100",
+write_eval(os.path.join(run1, "classify-covidx", "eval.nc"), "classify", "COVIDx", "1.0",
            [("test", "adaptor", "auroc_mean", 0.9), ("test", "adaptor", "accuracy", 0.8125)],
            config="[classify]\ntask = multiclass    ; from x.ini:2\n")
 expect[("classify", "adaptor", "COVIDx 100%")] = 0.8125
 seg = os.path.join(WORK, "seg-siim", "eval.nc")
-write_eval(seg, "segment", "SIIM", "10", [("test", "adaptor", "dice", 0.61), ("test", "adaptor", "loss", 0.3),
-                                          ("test", "unet", "dice", 0.55), ("test", "unet", "loss", 0.4)])
+write_eval(seg, "segment", "SIIM", "0.1", [("test", "adaptor", "dice_mean", 0.61), ("test", "adaptor", "iou_mean", 0.3),
+                                           ("test", "unet", "dice_mean", 0.55), ("test", "unet", "iou_mean", 0.4)])
 expect[("segment", "adaptor", "SIIM 10%")] = 0.61
 expect[("segment", "unet", "SIIM 10%")] = 0.55
 

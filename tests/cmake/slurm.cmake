@@ -1,0 +1,19 @@
+# The Slurm batch scripts (slurm/). slurm.submit: argument checks and what the submit helpers
+# hand to sbatch, with stand-ins for sbatch/srun/adaptor (no Slurm needed). slurm.cluster: the
+# pipeline, a time-limited pretrain that requeues itself, and a sweep on a real single-node
+# Slurm the test starts and stops (skipped, status 77, where Slurm cannot run).
+add_test(NAME slurm.submit
+         COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/slurm/submit_check.py
+                 ${CMAKE_SOURCE_DIR} ${CMAKE_CURRENT_BINARY_DIR}/tmp/slurm_submit)
+set_tests_properties(slurm.submit PROPERTIES ENVIRONMENT "${ADAPTOR_TEST_ENV}" LABELS slurm
+                     TIMEOUT 120)
+
+add_test(NAME slurm.cluster
+         COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/slurm/slurm_check.py
+                 ${MPIEXEC_EXECUTABLE} $<TARGET_FILE:adaptor> ${CMAKE_SOURCE_DIR}
+                 ${CMAKE_CURRENT_BINARY_DIR}/tmp/slurm)
+# One Slurm per test process, on private ports and directories; the lock keeps two Slurm
+# tests of this build from sharing the two cores at once.
+set_tests_properties(slurm.cluster PROPERTIES ENVIRONMENT "${ADAPTOR_TEST_ENV}"
+                     LABELS "heavy;slurm" SKIP_RETURN_CODE 77 RESOURCE_LOCK adaptor_slurm
+                     TIMEOUT 900)
