@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """PyTorch twin of bench_pretrain.c: one training step (forward, backward, AdamW) of the
-reference Adaptor (tests/ref/pretrain_ref.py's module) at the given shapes, 1 CPU thread.
+reference Adaptor (tests/ref/torch_adaptor.py, the parity tests' model) at the given shapes,
+1 CPU thread.
 
 usage: bench_pretrain_torch.py DV DT P F LAYERS BATCH REPS; prints "samples/s: X" (median CPU
 time per step after one warm-up step)."""
@@ -12,24 +13,20 @@ import time
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "ref"))
-import pretrain_ref as ref  # noqa: E402
+import torch_adaptor as ta  # noqa: E402
 
 
 def main():
     dv, dt, p, f, layers, batch, reps = map(int, sys.argv[1:8])
     torch.set_num_threads(1)
-    ref.DV, ref.DT, ref.P, ref.FF, ref.LAYERS, ref.HEADS = dv, dt, p, f, layers, 12
     torch.manual_seed(0)
-    model = ref.Adaptor()
-    for m in model.modules():
-        if isinstance(m, torch.nn.Dropout):
-            m.p = 0.1
+    model = ta.Adaptor(dv, dt, p, f, 12, layers)
     opt = torch.optim.AdamW(model.parameters(), lr=2e-5, weight_decay=0.01)
     xv, xt = torch.randn(batch, dv), torch.randn(batch, dt)
     times = []
     for r in range(reps + 1):
         t0 = time.process_time()
-        loss = model(xv, xt)
+        loss = model.loss(xv, xt, 0.75)
         opt.zero_grad()
         loss.backward()
         opt.step()

@@ -38,13 +38,7 @@ def main():
     ctx = torch.randn(TT, DT)
     ctx_mask = torch.tensor([1] * TREAL + [0] * (TT - TREAL), dtype=torch.uint8)
     with torch.no_grad():
-        v = F.normalize(wv(xp), dim=-1)[:, None]
-        t = F.normalize(wt(xpt), dim=-1)[:, None]
-        for layer in enc:
-            v = layer.pooled(v, t)
-            t = layer.pooled(t, v)
-        pooled = F.normalize(v[:, 0], dim=-1)
-
+        pooled = m.pooled(xp, xpt)[0]
         V = F.normalize(wv(xv), dim=-1)
         T = F.normalize(wt(ctx), dim=-1)[None].repeat(B, 1, 1)
         pad = (ctx_mask == 0)[None].repeat(B, 1)
