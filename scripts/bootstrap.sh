@@ -57,7 +57,7 @@ ad_build() {
     cat "$dir.configure.log" >&2
     return 1
   }
-  cmake --build "$dir" -j "$(nproc)" >"$dir.build.log" 2>&1 || {
+  cmake --build "$dir" -j "$(getconf _NPROCESSORS_ONLN)" >"$dir.build.log" 2>&1 || {
     grep -E "error|warning" -A3 "$dir.build.log" | head -60 >&2
     echo "adaptor: build failed (log: $dir.build.log)" >&2
     return 1

@@ -12,7 +12,8 @@ ad_mpi_env
 
 quick=0
 [ "${1:-}" = "--quick" ] && quick=1
-jobs=$(nproc)
+# Not `nproc`: it honours OMP_NUM_THREADS, which ad_mpi_env sets to 1 for the ranks.
+jobs=$(getconf _NPROCESSORS_ONLN)
 status=0
 
 run_suite() {

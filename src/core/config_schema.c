@@ -78,6 +78,7 @@ const ad_cfg_key ad_config_schema[] = {
     {"segment", "features", E, "adaptor", "adaptor|encoder", "decoder input: the Adaptor's self-attention token path, or the frozen encoder's tokens (baseline)"},
     {"segment", "weights", P, NULL, NULL, "trained Adaptor weights (default: [output] dir/model.safetensors)"},
     {"segment", "decoder_channels", L, "512,256,128,64", NULL, "widths of the ViT decoder's four upsampling blocks"},
+    {"segment", "unet_channels", L, "256,128,64,32,16", NULL, "widths of the ResNet U-Net's five upsampling blocks ([image_encoder] arch = resnet)"},
     {"segment", "data_pct", F, "1.0", "0|1", "fraction of the training rows used (drawn with [train] seed)"},
     {"segment", "splits", L, "train,valid,test", NULL, "training, selection and test splits"},
     {"segment", "batch_size", I, "16", "1|1000000", "global batch (all ranks together)"},

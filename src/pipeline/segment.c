@@ -157,11 +157,10 @@ static int train(MPI_Comm comm, const train_opts *o, seg_model *m, const seg_spl
         /* agreed first: the forward's BatchNorm is collective */
         rc = ad_mpi_agree(comm, seg_prepare(m, tr, idx, (int)b), NULL);
         double t1 = ad_now();
-        const float *in[1] = {m->feat};
         ad_seg_loss_parts lp = {0};
         ad_segdec_zero_grad(m->dec);
         if (rc == AD_OK)
-            rc = ad_segdec_forward(m->dec, in, (int)b, m->logits, 1, comm);
+            rc = ad_segdec_forward(m->dec, m->in, (int)b, m->logits, 1, comm);
         if (rc == AD_OK)
             rc = ad_seg_mixed_loss(m->logits, m->target, (size_t)b * m->cc, 10.0f, 2.0f,
                                    m->dlogits, &lp, comm);
@@ -218,10 +217,11 @@ static int train(MPI_Comm comm, const train_opts *o, seg_model *m, const seg_spl
         double tot = m->t_read + m->t_adaptor + m->t_decoder + m->t_comm;
         tot = tot > 0 ? tot : 1;
         ad_info("segment: trained in %.1f s (+ %.1f s validating), %.1f images/s (%d rank%s); "
-                "rank 0's time: token reads %.0f%%, Adaptor %.0f%%, decoder %.0f%%, gradient "
+                "rank 0's time: inputs %.0f%%, %s %.0f%%, decoder %.0f%%, gradient "
                 "all-reduce %.0f%%", secs, t_valid, secs > 0 ? (double)images / secs : 0.0, size,
                 size > 1 ? "s" : "",
-                100 * m->t_read / tot, 100 * m->t_adaptor / tot, 100 * m->t_decoder / tot,
+                100 * m->t_read / tot, m->rn ? "frozen ResNet" : "Adaptor",
+                100 * m->t_adaptor / tot, 100 * m->t_decoder / tot,
                 100 * m->t_comm / tot);
         ad_info("segment: best %s Dice %.4f at update %lld", va->name, best, (long long)best_step);
         /* Every rank continues with the selected decoder. */
@@ -251,10 +251,10 @@ static int overlays(const ad_config *cfg, const seg_source *src, seg_model *m,
         int64_t idx[256];
         for (int i = 0; i < nb; i++)
             idx[i] = at + i;
-        const float *in[1] = {m->feat};
         rc = seg_prepare(m, te, idx, nb);
         if (rc == AD_OK)
-            rc = ad_segdec_forward(m->dec, in, nb, logits + (size_t)at * m->cc, 0, MPI_COMM_NULL);
+            rc = ad_segdec_forward(m->dec, m->in, nb, logits + (size_t)at * m->cc, 0,
+                                   MPI_COMM_NULL);
     }
     if (rc == AD_OK)
         rc = seg_write_overlays(dir, src, te, logits, n);
@@ -318,10 +318,12 @@ int ad_segment(MPI_Comm comm, const ad_config *cfg)
     if (rc == AD_OK && nsplits != 3)
         rc = ad_fail(AD_ERR_CONFIG, "%s: [segment] splits needs 3 names (train, selection, test)",
                      ad_config_source(cfg));
-    if (rc == AD_OK && strcmp(ad_config_get(cfg, "image_encoder", "arch"), "dinov2") != 0)
-        rc = ad_fail(AD_ERR_UNSUPPORTED, "%s: [image_encoder] arch = %s: `adaptor segment` "
-                     "trains the ViT decoder on DINOv2 tokens only (the ResNet U-Net is not "
-                     "wired yet)", ad_config_source(cfg), ad_config_get(cfg, "image_encoder", "arch"));
+    /* ResNet: the U-Net on the frozen stages; the Adaptor has no path over feature maps. */
+    int resnet = strcmp(ad_config_get(cfg, "image_encoder", "arch"), "resnet") == 0;
+    if (rc == AD_OK && resnet && strcmp(ad_config_get(cfg, "segment", "features"), "adaptor") == 0)
+        rc = ad_fail(AD_ERR_CONFIG, "%s: [segment] features = adaptor needs [image_encoder] arch "
+                     "= dinov2 (with arch = resnet the U-Net reads the frozen ResNet's stages: "
+                     "set features = encoder)", ad_config_source(cfg));
     if (rc == AD_OK)
         rc = seg_source_open(cfg, &src);
     if (rc == AD_OK && rank == 0)
@@ -334,7 +336,7 @@ int ad_segment(MPI_Comm comm, const ad_config *cfg)
         if (rc == AD_OK && s == 0)
             rc = ad_mpi_agree(comm, take_fraction(cfg, &sp[0], (size_t)src.crop * src.crop, dir,
                                                   rank, &pct), NULL);
-        if (rc == AD_OK)
+        if (rc == AD_OK && !resnet)
             rc = seg_token_cache(comm, cfg, config_text, src.path, &sp[s]);
         if (rc == AD_OK)
             ad_info("segment: split %s: %lld images (%lld candidates)", splits[s],
@@ -346,9 +348,7 @@ int ad_segment(MPI_Comm comm, const ad_config *cfg)
     cap = cap > 256 ? 256 : cap;
     if (rc == AD_OK)
         rc = ad_mpi_agree(comm, seg_model_create(cfg, sp[0].cache, cap, src.crop, &m), NULL);
-    const char *feat = ad_config_get(cfg, "segment", "features");
-    char model[32];
-    snprintf(model, sizeof model, "%s+vit_decoder", strcmp(feat, "adaptor") == 0 ? "adaptor" : "baseline");
+    const char *feat = ad_config_get(cfg, "segment", "features"), *model = seg_model_name(cfg);
     if (rc == AD_OK) {
         ad_segdec_init(m.dec, (uint64_t)o.seed);
         rc = ad_path_join(best, sizeof best, dir, "decoder.safetensors");

@@ -1,4 +1,4 @@
-/* The rows, masks and token caches of `adaptor segment`. */
+/* The rows, masks, images and token caches of `adaptor segment`. */
 #include "segment_internal.h"
 
 #include "adaptor/embed.h"
@@ -130,6 +130,7 @@ void seg_split_free(seg_split *s)
     free(s->id);
     free(s->cand);
     free(s->mask);
+    free(s->pix);
     ad_cache_close(s->cache);
     memset(s, 0, sizeof *s);
 }
@@ -172,10 +173,12 @@ static int candidates(const seg_source *src, const char *split, seg_split *s)
     return AD_OK;
 }
 
-/* Candidate i's mask, preprocessed into out (crop * crop bytes). */
-static int load_mask(const seg_source *src, const seg_split *s, int64_t i, uint8_t *out)
+/* Candidate i's mask and image, preprocessed into out and pix (crop * crop bytes each; the
+ * image is kept before normalisation, which ad_crop_normalize redoes per batch). */
+static int load_sample(const seg_source *src, const seg_split *s, int64_t i, uint8_t *out,
+                       uint8_t *pix)
 {
-    ad_image img = {0}, m = {0};
+    ad_image img = {0}, m = {0}, pad = {0};
     const char *mpath = NULL;
     int rc = ad_image_read_gray8(s->image[i], src->depth16, &img);
     if (rc == AD_OK && src->man) {
@@ -196,8 +199,14 @@ static int load_mask(const seg_source *src, const seg_split *s, int64_t i, uint8
     int off = ad_center_crop_offset(src->resize, src->crop);
     if (rc == AD_OK)
         rc = ad_mask_preprocess(&m, src->resize, src->crop, off, off, out);
+    if (rc == AD_OK)
+        rc = ad_resize_pad(&img, src->resize, &pad);
+    for (int y = 0; rc == AD_OK && y < src->crop; y++)
+        memcpy(pix + (size_t)y * src->crop, pad.pixels + (size_t)(off + y) * pad.width + off,
+               (size_t)src->crop);
     ad_image_free(&img);
     ad_image_free(&m);
+    ad_image_free(&pad);
     if (rc != AD_OK)
         return ad_fail_ctx(rc, "%s:%lld", src->path, (long long)s->line[i]);
     return AD_OK;
@@ -215,15 +224,16 @@ int seg_split_load(MPI_Comm comm, const seg_source *src, const char *split, int 
     size_t cc = (size_t)src->crop * (size_t)src->crop;
     int64_t N = s->ncand;
     s->mask = ad_malloc((size_t)N * cc, "masks");
+    s->pix = ad_malloc((size_t)N * cc, "images");
     int *cnt = ad_malloc(2 * (size_t)size * sizeof *cnt, "counts");
-    int lrc = s->mask && cnt ? AD_OK : AD_ERR_NOMEM;
+    int lrc = s->mask && s->pix && cnt ? AD_OK : AD_ERR_NOMEM;
     /* Contiguous shares, gathered in candidate order. */
     int64_t base = N / size, extra = N % size;
     int64_t first = rank * base + (rank < extra ? rank : extra);
     int64_t mine = base + (rank < extra);
     for (int64_t i = first; lrc == AD_OK && i < first + mine; i++)
-        lrc = load_mask(src, s, i, s->mask + (size_t)i * cc);
-    int rc = ad_mpi_agree(comm, lrc, "reading masks");
+        lrc = load_sample(src, s, i, s->mask + (size_t)i * cc, s->pix + (size_t)i * cc);
+    int rc = ad_mpi_agree(comm, lrc, "reading masks and images");
     if (rc != AD_OK) {
         free(cnt);
         return rc;
@@ -237,10 +247,12 @@ int seg_split_load(MPI_Comm comm, const seg_source *src, const char *split, int 
     MPI_Type_contiguous((int)cc, MPI_UNSIGNED_CHAR, &row);
     MPI_Type_commit(&row);
     int mrc = MPI_Allgatherv(MPI_IN_PLACE, 0, row, s->mask, cnt, displ, row, comm);
+    if (mrc == MPI_SUCCESS)
+        mrc = MPI_Allgatherv(MPI_IN_PLACE, 0, row, s->pix, cnt, displ, row, comm);
     MPI_Type_free(&row);
     free(cnt);
     if (mrc != MPI_SUCCESS)
-        return ad_fail(AD_ERR_MPI, "gathering the masks of split %s failed", split);
+        return ad_fail(AD_ERR_MPI, "gathering the masks and images of split %s failed", split);
     s->cand = ad_malloc((size_t)(N ? N : 1) * sizeof *s->cand, "samples");
     if (!s->cand)
         return AD_ERR_NOMEM;
@@ -251,8 +263,10 @@ int seg_split_load(MPI_Comm comm, const seg_source *src, const char *split, int 
             fg = m[p] != 0;
         if (positive_only && !fg)
             continue;
-        if (s->n != i)
+        if (s->n != i) {
             memmove(s->mask + (size_t)s->n * cc, m, cc);
+            memmove(s->pix + (size_t)s->n * cc, s->pix + (size_t)i * cc, cc);
+        }
         s->cand[s->n++] = i;
     }
     if (s->n == 0)
@@ -267,8 +281,10 @@ int seg_split_keep(seg_split *s, const int64_t *idx, int64_t k, size_t cc)
         if (idx[j] < j || idx[j] >= s->n)
             return ad_fail(AD_ERR_INTERNAL, "sample subset not ascending");
         s->cand[j] = s->cand[idx[j]];
-        if (idx[j] != j)
+        if (idx[j] != j) {
             memmove(s->mask + (size_t)j * cc, s->mask + (size_t)idx[j] * cc, cc);
+            memmove(s->pix + (size_t)j * cc, s->pix + (size_t)idx[j] * cc, cc);
+        }
     }
     s->n = k;
     return AD_OK;

@@ -1,5 +1,6 @@
-/* The frozen part of `adaptor segment` (token cache -> Adaptor -> patch grid) and the
- * decoder around it: loading, batch preparation, and scoring a split. */
+/* The frozen part of `adaptor segment` (token cache -> Adaptor -> patch grid, or the
+ * frozen ResNet's stages) and the decoder around it: loading, batch preparation, and
+ * scoring a split. */
 #include "segment_internal.h"
 
 #include "adaptor/adaptor_image.h"
@@ -9,6 +10,7 @@
 #include "adaptor/log.h"
 #include "adaptor/mpiutil.h"
 #include "adaptor/pipeline.h"
+#include "adaptor/preprocess.h"
 #include "adaptor/safetensors.h"
 
 #include <math.h>
@@ -28,6 +30,10 @@ void seg_model_free(seg_model *m)
     free(m->target);
     free(m->dlogits);
     free(m->tmask);
+    ad_resnet_destroy(m->rn);
+    free(m->img);
+    for (int k = 0; k < 5; k++)
+        free(m->stage[k]);
     memset(m, 0, sizeof *m);
 }
 
@@ -69,10 +75,38 @@ static int load_adaptor(const ad_config *cfg, int dv, seg_model *m)
     return ad_ckpt_load_weights(path, &layout, m->ad->params);
 }
 
-int seg_model_create(const ad_config *cfg, const ad_cache *cache, int cap, int crop,
-                        seg_model *m)
+const char *seg_model_name(const ad_config *cfg)
 {
-    memset(m, 0, sizeof *m);
+    if (strcmp(ad_config_get(cfg, "image_encoder", "arch"), "resnet") == 0)
+        return "baseline+unet_decoder";
+    return strcmp(ad_config_get(cfg, "segment", "features"), "adaptor") == 0
+               ? "adaptor+vit_decoder" : "baseline+vit_decoder";
+}
+
+/* [segment] <key>: exactly n block widths into out. */
+static int read_widths(const ad_config *cfg, const char *key, int n, int *out)
+{
+    char **ch;
+    int nch;
+    AD_TRY(ad_config_list(cfg, "segment", key, &ch, &nch));
+    int rc = nch == n ? AD_OK
+                      : ad_fail(AD_ERR_CONFIG, "%s: [segment] %s needs %d widths, got %d",
+                                ad_config_source(cfg), key, n, nch);
+    for (int i = 0; i < nch && rc == AD_OK; i++) {
+        char *end;
+        long v = strtol(ch[i], &end, 10);
+        if (*end || v < 1 || v > 65536)
+            rc = ad_fail(AD_ERR_CONFIG, "%s: [segment] %s: '%s' is not a width",
+                         ad_config_source(cfg), key, ch[i]);
+        out[i] = (int)v;
+    }
+    free(ch);
+    return rc;
+}
+
+/* The ViT decoder over the cache's CLS + g x g tokens, through the Adaptor or not. */
+static int vit_create(const ad_config *cfg, const ad_cache *cache, int cap, seg_model *m)
+{
     m->T = ad_cache_tokens(cache);
     m->D = ad_cache_dim(cache);
     int g = (int)lround(sqrt((double)(m->T - 1)));
@@ -86,50 +120,108 @@ int seg_model_create(const ad_config *cfg, const ad_cache *cache, int cap, int c
     } else {
         m->C = m->D;
     }
-    char **ch;
-    int nch;
-    AD_TRY(ad_config_list(cfg, "segment", "decoder_channels", &ch, &nch));
     ad_segdec_config dc = ad_segdec_vit_config(m->C, g);
-    int rc = nch == 4 ? AD_OK
-                      : ad_fail(AD_ERR_CONFIG, "%s: [segment] decoder_channels needs 4 widths, "
-                                "got %d", ad_config_source(cfg), nch);
-    for (int i = 0; i < nch && rc == AD_OK; i++) {
-        char *end;
-        long v = strtol(ch[i], &end, 10);
-        if (*end || v < 1 || v > 65536)
-            rc = ad_fail(AD_ERR_CONFIG, "%s: [segment] decoder_channels: '%s' is not a width",
-                         ad_config_source(cfg), ch[i]);
-        dc.ch[i] = (int)v;
-    }
-    free(ch);
-    AD_TRY(rc);
+    AD_TRY(read_widths(cfg, "decoder_channels", 4, dc.ch));
     AD_TRY(ad_segdec_create(&dc, &m->dec));
-    if (ad_segdec_out_size(m->dec) != crop)
+    if (ad_segdec_out_size(m->dec) != m->crop)
         return ad_fail(AD_ERR_CONFIG, "the decoder's %dx%d output differs from the %dx%d crop: "
                        "the ViT decoder needs a %d-patch grid (crop 224, patch 14)",
-                       ad_segdec_out_size(m->dec), ad_segdec_out_size(m->dec), crop, crop, 16);
-    m->cc = crop * crop;
-    m->cap = cap;
+                       ad_segdec_out_size(m->dec), ad_segdec_out_size(m->dec), m->crop, m->crop,
+                       16);
     size_t b = (size_t)cap;
     m->tok = ad_malloc(b * m->T * m->D * sizeof(float), "tokens");
     m->tmask = ad_malloc(b * m->T, "token masks");
     m->adapted = m->ad ? ad_malloc(b * m->T * m->C * sizeof(float), "adapted tokens") : NULL;
     m->feat = ad_malloc(b * g * g * m->C * sizeof(float), "decoder input");
+    if (!m->tok || !m->tmask || (m->ad && !m->adapted) || !m->feat)
+        return AD_ERR_NOMEM;
+    m->in[0] = m->feat;
+    return AD_OK;
+}
+
+/* The U-Net over the frozen ResNet's stages 4 (deepest), 3, 2, 1 at crop x crop, with the
+ * block widths of [segment] unet_channels (decoder_channels is the ViT decoder's). */
+static int unet_create(const ad_config *cfg, int cap, seg_model *m)
+{
+    const char *dir;
+    AD_TRY(ad_config_string(cfg, "image_encoder", "model", &dir));
+    AD_TRY(ad_resnet_load(dir, &m->rn));
+    int side[5], ch[5];
+    for (int k = 1; k < 5; k++) {
+        int ow;
+        int rc = ad_resnet_stage_shape(m->rn, k, m->crop, m->crop, &side[k], &ow, &ch[k]);
+        if (rc != AD_OK)
+            return ad_fail_ctx(rc, "%s: at crop %d", dir, m->crop);
+    }
+    ch[0] = 0;
+    ad_segdec_config dc = ad_segdec_unet_resnet_config(ch, side[4]);
+    AD_TRY(read_widths(cfg, "unet_channels", 5, dc.ch));
+    AD_TRY(ad_segdec_create(&dc, &m->dec));
+    int fit = ad_segdec_out_size(m->dec) == m->crop;
+    for (int i = 1; i < 4 && fit; i++) {
+        int s2, c2;
+        ad_segdec_input_shape(m->dec, i, &s2, &c2);
+        fit = s2 == side[4 - i] && c2 == ch[4 - i];
+    }
+    if (!fit)
+        return ad_fail(AD_ERR_CONFIG, "%s: ResNet stages of %dx%d, %dx%d, %dx%d, %dx%d at crop "
+                       "%d do not give the U-Net a %dx%d output (the crop must be a multiple "
+                       "of 32: [data] crop_size)", dir, side[1], side[1], side[2], side[2],
+                       side[3], side[3], side[4], side[4], m->crop, m->crop, m->crop);
+    m->grid = side[4];
+    m->C = ch[4];
+    size_t b = (size_t)cap;
+    m->img = ad_malloc(b * 3 * m->cc * sizeof(float), "images");
+    if (!m->img)
+        return AD_ERR_NOMEM;
+    for (int k = 1; k < 5; k++) {
+        m->stage[k] = ad_malloc(b * side[k] * side[k] * ch[k] * sizeof(float), "ResNet stages");
+        if (!m->stage[k])
+            return AD_ERR_NOMEM;
+    }
+    for (int i = 0; i < 4; i++)
+        m->in[i] = m->stage[4 - i];
+    return AD_OK;
+}
+
+int seg_model_create(const ad_config *cfg, const ad_cache *cache, int cap, int crop,
+                     seg_model *m)
+{
+    memset(m, 0, sizeof *m);
+    m->crop = crop;
+    m->cc = crop * crop;
+    m->cap = cap;
+    AD_TRY(cache ? vit_create(cfg, cache, cap, m) : unet_create(cfg, cap, m));
+    size_t b = (size_t)cap;
     m->logits = ad_malloc(b * m->cc * sizeof(float), "logits");
     m->target = ad_malloc(b * m->cc * sizeof(float), "targets");
     m->dlogits = ad_malloc(b * m->cc * sizeof(float), "logit gradients");
-    if (!m->tok || !m->tmask || (m->ad && !m->adapted) || !m->feat || !m->logits || !m->target ||
-        !m->dlogits)
+    if (!m->logits || !m->target || !m->dlogits)
         return AD_ERR_NOMEM;
     return AD_OK;
 }
 
-/* Decoder inputs and targets of samples idx[0..n) of split s. */
-int seg_prepare(seg_model *m, const seg_split *s, const int64_t *idx, int n)
+/* The frozen ResNet's stages of samples idx[0..n): normalised as `embed` does (SPEC 3). */
+static int resnet_features(seg_model *m, const seg_split *s, const int64_t *idx, int n)
+{
+    double t0 = ad_now();
+    for (int i = 0; i < n; i++) {
+        ad_image im = {.width = m->crop, .height = m->crop,
+                       .pixels = s->pix + (size_t)idx[i] * m->cc};
+        AD_TRY(ad_crop_normalize(&im, m->crop, 0, 0, m->img + (size_t)i * 3 * m->cc));
+    }
+    double t1 = ad_now();
+    m->t_read += t1 - t0;
+    float *const stages[5] = {NULL, m->stage[1], m->stage[2], m->stage[3], m->stage[4]};
+    int rc = ad_resnet_forward_stages(m->rn, m->img, n, m->crop, m->crop, stages);
+    m->t_adaptor += ad_now() - t1;
+    return rc;
+}
+
+/* The cache's tokens of samples idx[0..n), through the Adaptor or not, as the patch grid. */
+static int vit_features(seg_model *m, const seg_split *s, const int64_t *idx, int n)
 {
     int64_t rows[256];
-    if (n > 256 || n > m->cap)
-        return ad_fail(AD_ERR_INTERNAL, "segment: batch of %d exceeds the buffers", n);
     for (int i = 0; i < n; i++)
         rows[i] = s->cand[idx[i]];
     double t0 = ad_now();
@@ -147,6 +239,15 @@ int seg_prepare(seg_model *m, const seg_split *s, const int64_t *idx, int n)
         memcpy(m->feat + (size_t)i * gg * m->C, src + ((size_t)i * m->T + 1) * m->C,
                gg * m->C * sizeof(float));
     m->t_adaptor += ad_now() - t1;
+    return AD_OK;
+}
+
+/* Decoder inputs and targets of samples idx[0..n) of split s. */
+int seg_prepare(seg_model *m, const seg_split *s, const int64_t *idx, int n)
+{
+    if (n > 256 || n > m->cap)
+        return ad_fail(AD_ERR_INTERNAL, "segment: batch of %d exceeds the buffers", n);
+    AD_TRY(m->rn ? resnet_features(m, s, idx, n) : vit_features(m, s, idx, n));
     for (int i = 0; i < n; i++) {
         const uint8_t *mk = s->mask + (size_t)idx[i] * m->cc;
         float *t = m->target + (size_t)i * m->cc;
@@ -178,10 +279,9 @@ int seg_score_split(MPI_Comm comm, seg_model *m, const seg_split *s, seg_scores 
         for (int i = 0; i < nb; i++)
             idx[i] = at + i;
         rc = seg_prepare(m, s, idx, nb);
-        const float *in[1] = {m->feat};
         double t0 = ad_now();
         if (rc == AD_OK)
-            rc = ad_segdec_forward(m->dec, in, nb, m->logits, 0, MPI_COMM_NULL);
+            rc = ad_segdec_forward(m->dec, m->in, nb, m->logits, 0, MPI_COMM_NULL);
         m->t_decoder += ad_now() - t0;
         if (rc != AD_OK)
             break;

@@ -6,7 +6,6 @@
 #include "adaptor/error.h"
 #include "adaptor/fsutil.h"
 #include "adaptor/image_write.h"
-#include "adaptor/preprocess.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,28 +39,20 @@ int seg_write_overlays(const char *dir, const seg_source *src, const seg_split *
     AD_TRY(ad_mkdir_p(odir));
     int c = src->crop, gap = 4, W = 2 * c + gap;
     size_t cc = (size_t)c * c;
-    float *px = ad_malloc(3 * cc * sizeof(float), "overlay image");
-    uint8_t *gray = ad_malloc(cc, "overlay image"), *pred = ad_malloc(cc, "overlay mask");
+    uint8_t *pred = ad_malloc(cc, "overlay mask");
     uint8_t *out = ad_calloc((size_t)W * c, 1, "overlay");
-    int rc = px && gray && pred && out ? AD_OK : AD_ERR_NOMEM;
+    int rc = pred && out ? AD_OK : AD_ERR_NOMEM;
     for (int i = 0; rc == AD_OK && i < n; i++) {
         int64_t k = s->cand[i];
-        rc = ad_preprocess_file(s->image[k], src->depth16, src->resize, c, NULL, px);
-        if (rc != AD_OK)
-            break;
-        for (size_t p = 0; p < cc; p++) {
-            float v = (px[p] * 0.5f + 0.5f) * 255.0f; /* undo the normalisation */
-            gray[p] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v + 0.5f);
+        const uint8_t *gray = s->pix + (size_t)i * cc;
+        for (size_t p = 0; p < cc; p++)
             pred[p] = logits[(size_t)i * cc + p] > 0;
-        }
         memset(out, 0, (size_t)W * c);
         panel(out, W, gray, s->mask + (size_t)i * cc, c);
         panel(out + c + gap, W, gray, pred, c);
         snprintf(path, sizeof path, "%s/%02d-row%lld.png", odir, i, (long long)s->id[k]);
         rc = ad_png_write_gray(path, out, W, c, 8, 0);
     }
-    free(px);
-    free(gray);
     free(pred);
     free(out);
     return rc;

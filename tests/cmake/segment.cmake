@@ -8,7 +8,7 @@ set_tests_properties(ref.mask_ref PROPERTIES FIXTURES_SETUP mask_ref LABELS ref)
 set_tests_properties(unit.test_mask PROPERTIES FIXTURES_REQUIRED mask_ref)
 
 # The command end to end: learning above the constant baselines on 1 and 2 ranks, the same
-# label-fraction subset on both, the Adaptor path, and bad masks.
+# label-fraction subset on both, the Adaptor path, the ResNet U-Net path, and bad masks.
 add_test(NAME cli.segment
          COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/ref/segment_cli.py
                  ${MPIEXEC_EXECUTABLE} $<TARGET_FILE:adaptor> ${CMAKE_SOURCE_DIR}

@@ -9,6 +9,11 @@ bitmask PNGs).
    all-foreground baselines (whose values are checked against numpy on the masks); the
    1- and 2-rank runs train the same model (synchronised BatchNorm, global loss), so their
    test Dice agree closely.
+1b. [image_encoder] arch = resnet: the U-Net over the frozen synthetic ResNet's stages (small
+   widths, a short run) records "baseline+unet_decoder" with test Dice clearly above the
+   all-foreground baseline; its overlay's left panel outside the truth is the image after
+   SPEC 3's resize, pad and centre crop (cv2 INTER_AREA); features = adaptor with arch =
+   resnet is a one-line config error naming both keys.
 2. features = adaptor after a short pretrain: runs, records "adaptor+vit_decoder", and
    writes overlay PNGs.
 3. Bad inputs fail with one line naming the file and row: a mask of another size, a
@@ -19,6 +24,7 @@ import csv
 import os
 import shutil
 import sys
+import time
 
 import cv2
 import netCDF4
@@ -113,6 +119,40 @@ ids = [int(l.split(",")[0]) for l in subset[1].splitlines()[1:]]
 check(len(ids) == int(0.5 * len(positive) + 0.5), f"{len(ids)} training rows, expected round(0.5 * {len(positive)})")
 check(set(ids) <= set(positive) and len(set(ids)) == len(ids), "the training subset holds rows outside the positive train rows")
 check(abs(dice[1] - dice[2]) < 0.03, f"1 and 2 ranks train different models: test Dice {dice[1]:.4f} vs {dice[2]:.4f}")
+
+# ---- 1b. ResNet U-Net ----------------------------------------------------------------------
+RESNET = ["--set", f"image_encoder.model={CORPUS}/models/resnet-tiny", "--set", "image_encoder.arch=resnet"]
+t0 = time.time()
+run(2, "segment", JOB, *sets(out="unet"), *RESNET, "--set", "segment.features=encoder",
+    "--set", "segment.unet_channels=32,16,8,4,4", "--set", "segment.batch_size=4", "--set", "segment.lr=3e-3",
+    "--set", "segment.log_every=1000", "--set", "segment.max_steps=80", "--set", "segment.eval_every=40",
+    "--set", "segment.overlays=2")
+rec, attrs = records(os.path.join(WORK, "unet", "segment", "eval.nc"))
+m, fg = rec[("test", "baseline+unet_decoder", "dice_mean")], rec[("test", "all_foreground", "dice_mean")]
+print(f"resnet U-Net: test Dice {m:.4f}, all-foreground {fg:.4f}, valid "
+      f"{rec[('valid', 'baseline+unet_decoder', 'dice_mean')]:.4f}, {time.time() - t0:.1f} s")
+check(attrs.get("features") == "encoder", f"resnet: eval.nc features {attrs.get('features')}")
+check(m >= fg + 0.2, f"resnet: test Dice {m:.4f} not clearly above all-foreground {fg:.4f}")
+ov = sorted(os.listdir(os.path.join(WORK, "unet", "segment", "overlays")))
+check(len(ov) == 2, f"resnet overlays: {ov}")
+if ov:
+    r = rows[int(ov[0].split("row")[1].split(".")[0])]
+    img = cv2.imread(os.path.join(CORPUS, r["Path"]), cv2.IMREAD_GRAYSCALE)
+    h, w = img.shape
+    rh, rw = (256, int(float(w) * (256 / float(h)))) if h >= w else (int(float(h) * (256 / float(w))), 256)
+    pad = np.zeros((256, 256), np.uint8)
+    pad[(256 - rh) // 2:(256 - rh) // 2 + rh, (256 - rw) // 2:(256 - rw) // 2 + rw] = \
+        cv2.resize(img, (rw, rh), interpolation=cv2.INTER_AREA)
+    truth = crop_mask((cv2.imread(os.path.join(CORPUS, r["mask"]), cv2.IMREAD_UNCHANGED) >> 1) & 1)
+    left = cv2.imread(os.path.join(WORK, "unet", "segment", "overlays", ov[0]), cv2.IMREAD_UNCHANGED)[:, :224]
+    out = truth == 0
+    check(truth.sum() > 0 and np.array_equal(left[out], pad[16:240, 16:240][out]),
+          f"resnet overlay {ov[0]}: background differs from the preprocessed image")
+p = run(1, "segment", JOB, *sets(out="bad"), *RESNET, ok=False)
+msg = errors(p)
+check(p.returncode != 0 and "[segment] features = adaptor" in msg and "[image_encoder] arch" in msg
+      and len([l for l in p.stderr.splitlines() if l.startswith("adaptor: error")]) == 1,
+      f"resnet + adaptor: exit {p.returncode}, {msg}")
 
 # ---- 2. through a (briefly) pretrained Adaptor ------------------------------------------
 run(2, "embed", os.path.join(SRC, "jobs", "demo.ini"), *sets(out="pre"))
