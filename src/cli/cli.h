@@ -50,6 +50,11 @@ typedef struct ad_cli_opt {
 int ad_cli_load_job(ad_cli *cli, int argc, char **argv, const ad_cli_opt *opts, int nopts,
                     int require_job, ad_config **cfg);
 
+/* A job-file stage without options of its own (`adaptor CMD JOB.ini [--set s.k=v]...`):
+ * prints help on -h / --help, else loads the job and runs stage(comm, cfg). */
+typedef int (*ad_cli_stage_fn)(MPI_Comm comm, const ad_config *cfg);
+int ad_cli_run_stage(ad_cli *cli, int argc, char **argv, const char *help, ad_cli_stage_fn stage);
+
 /* Reads stdin line by line (LF or CRLF), calling fn on each; fn sets *dropped when MGCA
  * drops the line's report. Errors get "stdin line N"; dropped lines are reported on stderr
  * and make the whole call fail at the end (after every line was processed). */

@@ -44,6 +44,19 @@ int ad_cli_wants_help(int argc, char **argv)
     return 0;
 }
 
+int ad_cli_run_stage(ad_cli *cli, int argc, char **argv, const char *help, ad_cli_stage_fn stage)
+{
+    if (ad_cli_wants_help(argc, argv)) {
+        fputs(help, stdout);
+        return AD_OK;
+    }
+    ad_config *cfg;
+    AD_TRY(ad_cli_load_job(cli, argc, argv, NULL, 0, 1, &cfg));
+    int rc = stage(cli->comm, cfg);
+    ad_config_destroy(cfg);
+    return rc;
+}
+
 int ad_cli_load_job(ad_cli *cli, int argc, char **argv, const ad_cli_opt *opts, int nopts,
                     int require_job, ad_config **cfg)
 {
