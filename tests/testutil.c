@@ -2,6 +2,9 @@
 
 #include "adaptor/error.h"
 #include "adaptor/fsutil.h"
+#include "adaptor/rng.h"
+
+#include <mpi.h>
 
 #include <math.h>
 #include <stdio.h>
@@ -59,4 +62,35 @@ int tu_run_suite(Suite *s)
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+int tu_run_mpi_suite(int *argc, char ***argv, Suite *s)
+{
+    MPI_Init(argc, argv);
+    setenv("CK_FORK", "no", 1);
+    int rc = tu_run_suite(s);
+    MPI_Finalize();
+    return rc;
+}
+
+float *tu_rand_uniform(size_t n, float lo, float hi, uint64_t seed, uint64_t stream)
+{
+    ad_rng r;
+    ad_rng_seed(&r, seed, stream);
+    float *p = malloc(sizeof(float) * (n ? n : 1));
+    ck_assert_ptr_nonnull(p);
+    for (size_t i = 0; i < n; i++)
+        p[i] = lo + (hi - lo) * ad_rng_uniform(&r);
+    return p;
+}
+
+float *tu_rand_normal(size_t n, float scale, uint64_t seed, uint64_t stream)
+{
+    ad_rng r;
+    ad_rng_seed(&r, seed, stream);
+    float *p = malloc(sizeof(float) * (n ? n : 1));
+    ck_assert_ptr_nonnull(p);
+    for (size_t i = 0; i < n; i++)
+        p[i] = (float)ad_rng_normal(&r) * scale;
+    return p;
 }

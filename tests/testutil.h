@@ -3,6 +3,7 @@
 #define ADAPTOR_TESTUTIL_H
 
 #include <check.h>
+#include <stdint.h>
 #include <stddef.h>
 
 /* Absolute path of a file under tests/data/ (static buffer per call site is not safe:
@@ -16,6 +17,13 @@ void tu_write_text(const char *path, const char *text);
 double tu_max_rel_err(const float *a, const float *b, size_t n);
 /* Runs every test of the suite; returns the process exit status. */
 int tu_run_suite(Suite *s);
+/* For tests that use MPI: MPI_Init, Check without forking (MPI does not survive Check's
+ * fork per test), the suite, MPI_Finalize. */
+int tu_run_mpi_suite(int *argc, char ***argv, Suite *s);
+/* n floats (malloc'ed, freed by the caller) uniform in [lo, hi) / normal times scale, from
+ * the seeded stream (seed, stream). */
+float *tu_rand_uniform(size_t n, float lo, float hi, uint64_t seed, uint64_t stream);
+float *tu_rand_normal(size_t n, float scale, uint64_t seed, uint64_t stream);
 
 /* Asserts that an ad_* call failed with `code` and that its message mentions `needle`. */
 #define tu_assert_fails(expr, code, needle)                                                \

@@ -332,8 +332,9 @@ static int save_embeddings(MPI_Comm comm, const ad_manifest *man, ad_embfile *ef
 
 /* PCA (ScaLAPACK, over the ranks' own rows) of the split's image embeddings x [n, d] ->
  * <output dir>/pca-<split>-<what>.nc for the analysis maps. Needs a row on every rank. */
-static int pca_export(MPI_Comm comm, const ad_config *cfg, const block *b, const float *x,
-                      int d, const char *split, const char *what, const char *source)
+static int pca_export(MPI_Comm comm, const ad_config *cfg, const char *config_text,
+                      const block *b, const float *x, int d, const char *split, const char *what,
+                      const char *source)
 {
     int64_t m;
     int size;
@@ -358,15 +359,9 @@ static int pca_export(MPI_Comm comm, const ad_config *cfg, const block *b, const
     rc = ad_mpi_agree(comm, rc, NULL);
     if (rc == AD_OK)
         rc = ad_pca_fit(comm, x, b->n, d, (int)m, 0, 0, mean, comps, var, &total, proj);
-    if (rc == AD_OK) {
-        char *config_text = NULL;
-        rc = ad_config_dump(cfg, &config_text);
-        rc = ad_mpi_agree(comm, rc, NULL);
-        if (rc == AD_OK)
-            rc = ad_pca_write(comm, path, d, (int)m, mean, comps, var, total, proj, b->ids, b->n,
-                              source, config_text);
-        free(config_text);
-    }
+    if (rc == AD_OK)
+        rc = ad_pca_write(comm, path, d, (int)m, mean, comps, var, total, proj, b->ids, b->n,
+                          source, config_text);
     free(mean);
     free(comps);
     free(var);
@@ -375,9 +370,9 @@ static int pca_export(MPI_Comm comm, const ad_config *cfg, const block *b, const
 }
 
 /* man: the manifest (rank 0, NULL without [data] label_columns); ef: embeddings.nc (rank 0). */
-static int eval_split(MPI_Comm comm, const ad_config *cfg, const ad_manifest *man,
-                      ad_embfile *ef, ad_adaptor *models[2], block *b, const char *split,
-                      ad_eval_records *R)
+static int eval_split(MPI_Comm comm, const ad_config *cfg, const char *config_text,
+                      const ad_manifest *man, ad_embfile *ef, ad_adaptor *models[2], block *b,
+                      const char *split, ad_eval_records *R)
 {
     int rank;
     MPI_Comm_rank(comm, &rank);
@@ -460,10 +455,10 @@ static int eval_split(MPI_Comm comm, const ad_config *cfg, const ad_manifest *ma
         if (rc == AD_OK && var == V_ADAPTOR)
             rc = save_embeddings(comm, man, ef, b, v, P, split);
         if (rc == AD_OK && var == V_ADAPTOR && !b->tv)
-            rc = pca_export(comm, cfg, b, b->xv, ad_cache_dim(b->img), split, "frozen",
+            rc = pca_export(comm, cfg, config_text, b, b->xv, ad_cache_dim(b->img), split, "frozen",
                             ad_cache_path(b->img));
         if (rc == AD_OK && var == V_ADAPTOR)
-            rc = pca_export(comm, cfg, b, v, P, split, "adaptor", "Adaptor image output");
+            rc = pca_export(comm, cfg, config_text, b, v, P, split, "adaptor", "Adaptor image output");
     }
     free(v);
     free(t);
@@ -527,7 +522,7 @@ int ad_evaluate(MPI_Comm comm, const ad_config *cfg, const char *weights)
         }
         ad_adaptor *per[2] = {models[0], models[1]};
         if (rc == AD_OK)
-            rc = eval_split(comm, cfg, man, ef, per, &b, splits[s], &R);
+            rc = eval_split(comm, cfg, config_text, man, ef, per, &b, splits[s], &R);
         block_free(&b);
     }
     if (rc == AD_OK && rank == 0) {

@@ -14,16 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static float *randn(size_t n, uint64_t seed, float scale)
-{
-    float *p = malloc(n * sizeof(float));
-    ad_rng r;
-    ad_rng_seed(&r, seed, 7);
-    for (size_t i = 0; i < n; i++)
-        p[i] = (float)ad_rng_normal(&r) * scale;
-    return p;
-}
-
 /* ---- naive references ---------------------------------------------------------------- */
 
 static void naive_normalize(double *y, const float *x, int n, int d)
@@ -73,13 +63,13 @@ static double naive_loss(const float *t, const float *v, int G, int d, double sc
 START_TEST(l2norm_matches_naive_and_fd)
 {
     int n = 5, d = 7;
-    float *x = randn((size_t)n * d, 1, 1.0f), y[35], nrm[5], dy[35], dx[35];
+    float *x = tu_rand_normal((size_t)n * d, 1.0f, 1, 7), y[35], nrm[5], dy[35], dx[35];
     double ref[35];
     ad_l2norm_forward(y, nrm, x, n, d);
     naive_normalize(ref, x, n, d);
     for (int i = 0; i < n * d; i++)
         ck_assert_double_eq_tol(y[i], ref[i], 1e-6);
-    float *g = randn((size_t)n * d, 2, 1.0f);
+    float *g = tu_rand_normal((size_t)n * d, 1.0f, 2, 7);
     memcpy(dy, g, sizeof dy);
     ad_l2norm_backward(dx, dy, y, nrm, n, d);
     /* d/dx_i of sum(g . normalize(x)) by central differences in double */
@@ -111,7 +101,8 @@ START_TEST(contrastive_loss_and_rank_decomposition)
 {
     int G = 12, d = 6;
     double w = 0.75, ls = 2.6592;
-    float *t = randn((size_t)G * d, 3, 1.0f), *v = randn((size_t)G * d, 4, 1.0f);
+    float *t = tu_rand_normal((size_t)G * d, 1.0f, 3, 7);
+    float *v = tu_rand_normal((size_t)G * d, 1.0f, 4, 7);
     ad_l2norm_forward(t, NULL, t, G, d);
     ad_l2norm_forward(v, NULL, v, G, d);
     double want = naive_loss(t, v, G, d, exp(ls), w);
@@ -431,7 +422,8 @@ START_TEST(adaptor_forward_and_gradients_match_naive_double)
     for (size_t i = 0; i < m->nparams; i++)
         m->params[i] += 0.05f * (float)ad_rng_normal(&r);
     int B = 6, P = small_cfg.proj;
-    float *xv = randn((size_t)B * 5, 21, 1.0f), *xt = randn((size_t)B * 6, 22, 1.0f);
+    float *xv = tu_rand_normal((size_t)B * 5, 1.0f, 21, 7);
+    float *xt = tu_rand_normal((size_t)B * 6, 1.0f, 22, 7);
     float v[48], t[48];
     double loss = model_loss_and_grad(m, xv, xt, B, v, t, (_i & 1) ? &drop : NULL, pair);
     ck_assert_int_eq(m->acts[AD_IMAGE].folded, pair);
@@ -621,7 +613,8 @@ START_TEST(tokens_forward_and_gradients_match_naive_double)
     for (size_t i = 0; i < m->nparams; i++)
         m->params[i] += 0.05f * (float)ad_rng_normal(&r);
     int B = 4, Tv = 5, Tt = 4, P = c.proj;
-    float *xv = randn((size_t)B * Tv * c.dv, 31, 1.0f), *xt = randn((size_t)B * Tt * c.dt, 32, 1.0f);
+    float *xv = tu_rand_normal((size_t)B * Tv * c.dv, 1.0f, 31, 7);
+    float *xt = tu_rand_normal((size_t)B * Tt * c.dt, 1.0f, 32, 7);
     /* report lengths 4, 2, 3, 1: padding in every position but the first */
     uint8_t tmask[16] = {1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 0, 1, 0, 0, 0};
     ad_adaptor_batch batch = {xv, xt, tmask, Tv, Tt};
@@ -707,7 +700,7 @@ START_TEST(dropout_is_seeded_and_differentiated)
     tu_assert_ok(ad_adaptor_create(&c, &m));
     ad_adaptor_init(m, 3);
     int B = 4;
-    float *x = randn((size_t)B * 5, 8, 1.0f), o1[32], o2[32], o3[32];
+    float *x = tu_rand_normal((size_t)B * 5, 1.0f, 8, 7), o1[32], o2[32], o3[32];
     ad_rng r1, r2;
     ad_rng_seed(&r1, 9, 1);
     ad_rng_seed(&r2, 9, 1);

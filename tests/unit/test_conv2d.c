@@ -10,17 +10,6 @@
 #include <math.h>
 #include <stdlib.h>
 
-static float *rnd(size_t n, uint64_t seed)
-{
-    ad_rng r;
-    ad_rng_seed(&r, seed, 3);
-    float *p = malloc(sizeof(float) * (n ? n : 1));
-    ck_assert_ptr_nonnull(p);
-    for (size_t i = 0; i < n; i++)
-        p[i] = 2.0f * ad_rng_uniform(&r) - 1.0f;
-    return p;
-}
-
 /* y = conv(x, w OIHW) + b, NHWC in and out, in double. */
 static void direct(double *y, const float *x, const float *w_oihw, const float *b,
                    const ad_conv2d_desc *d, int B, int ih, int iw)
@@ -63,7 +52,9 @@ START_TEST(test_forward)
         int oh = ad_conv2d_out_dim(ih, d->kh, d->stride, d->pad);
         int ow = ad_conv2d_out_dim(iw, d->kw, d->stride, d->pad);
         size_t nw = (size_t)d->cout * d->cin * d->kh * d->kw, ny = (size_t)B * oh * ow * d->cout;
-        float *x = rnd((size_t)B * ih * iw * d->cin, 1), *w = rnd(nw, 2), *b = rnd(d->cout, 3);
+        float *x = tu_rand_uniform((size_t)B * ih * iw * d->cin, -1.0f, 1.0f, 1, 3);
+        float *w = tu_rand_uniform(nw, -1.0f, 1.0f, 2, 3);
+        float *b = tu_rand_uniform(d->cout, -1.0f, 1.0f, 3, 3);
         float *wp = malloc(sizeof(float) * nw), *y = malloc(sizeof(float) * ny);
         float *col = malloc(sizeof(float) * (ad_conv2d_col_floats(d, B, oh, ow) + 1));
         double *ref = malloc(sizeof(double) * ny), err = 0, scale = 0;
@@ -90,7 +81,10 @@ START_TEST(test_backward)
         int ow = ad_conv2d_out_dim(iw, d->kw, d->stride, d->pad);
         size_t nw = (size_t)d->cout * d->cin * d->kh * d->kw, ny = (size_t)B * oh * ow * d->cout;
         size_t nx = (size_t)B * ih * iw * d->cin;
-        float *x = rnd(nx, 4), *w = rnd(nw, 5), *b = rnd(d->cout, 6), *g = rnd(ny, 7);
+        float *x = tu_rand_uniform(nx, -1.0f, 1.0f, 4, 3);
+        float *w = tu_rand_uniform(nw, -1.0f, 1.0f, 5, 3);
+        float *b = tu_rand_uniform(d->cout, -1.0f, 1.0f, 6, 3);
+        float *g = tu_rand_uniform(ny, -1.0f, 1.0f, 7, 3);
         float *wp = malloc(sizeof(float) * nw), *dx = malloc(sizeof(float) * nx);
         float *dw = calloc(nw, sizeof(float)), *db = calloc(d->cout, sizeof(float));
         float *col = malloc(sizeof(float) * (ad_conv2d_col_floats(d, B, oh, ow) + 1));
@@ -148,7 +142,7 @@ END_TEST
 START_TEST(test_pooling)
 {
     int B = 2, ih = 9, iw = 8, C = 3;
-    float *x = rnd((size_t)B * ih * iw * C, 8);
+    float *x = tu_rand_uniform((size_t)B * ih * iw * C, -1.0f, 1.0f, 8, 3);
     int oh = ad_conv2d_out_dim(ih, 3, 2, 1), ow = ad_conv2d_out_dim(iw, 3, 2, 1);
     ck_assert_int_eq(oh, 5);
     ck_assert_int_eq(ow, 4);

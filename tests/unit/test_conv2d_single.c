@@ -8,17 +8,6 @@
 
 #include <stdlib.h>
 
-static float *rnd(size_t n, uint64_t seed)
-{
-    ad_rng r;
-    ad_rng_seed(&r, seed, 2);
-    float *p = malloc(sizeof(float) * (n ? n : 1));
-    ck_assert_ptr_nonnull(p);
-    for (size_t i = 0; i < n; i++)
-        p[i] = 2.0f * ad_rng_uniform(&r) - 1.0f;
-    return p;
-}
-
 START_TEST(test_against_gemm_path)
 {
     static const ad_conv2d_desc cases[] = {
@@ -32,7 +21,10 @@ START_TEST(test_against_gemm_path)
         int ow = ad_conv2d_out_dim(iw, d->kw, d->stride, d->pad);
         size_t nx = (size_t)B * ih * iw * d->cin, nw = (size_t)d->kh * d->kw * d->cin;
         size_t ny = (size_t)B * oh * ow;
-        float *x = rnd(nx, 1 + c), *w = rnd(nw, 20 + c), *b = rnd(1, 40 + c), *g = rnd(ny, 60 + c);
+        float *x = tu_rand_uniform(nx, -1.0f, 1.0f, 1 + c, 2);
+        float *w = tu_rand_uniform(nw, -1.0f, 1.0f, 20 + c, 2);
+        float *b = tu_rand_uniform(1, -1.0f, 1.0f, 40 + c, 2);
+        float *g = tu_rand_uniform(ny, -1.0f, 1.0f, 60 + c, 2);
         float *y1 = malloc(sizeof(float) * ny), *y2 = malloc(sizeof(float) * ny);
         float *dx1 = malloc(sizeof(float) * nx), *dx2 = malloc(sizeof(float) * nx);
         float *dw1 = calloc(nw, sizeof(float)), *dw2 = calloc(nw, sizeof(float));

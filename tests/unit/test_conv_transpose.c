@@ -11,17 +11,6 @@
 #include <math.h>
 #include <stdlib.h>
 
-static float *rnd(size_t n, uint64_t seed)
-{
-    ad_rng r;
-    ad_rng_seed(&r, seed, 5);
-    float *p = malloc(sizeof(float) * (n ? n : 1));
-    ck_assert_ptr_nonnull(p);
-    for (size_t i = 0; i < n; i++)
-        p[i] = 2.0f * ad_rng_uniform(&r) - 1.0f;
-    return p;
-}
-
 /* w_iohw: PyTorch layout [cin][cout][kh][kw]; x, y NHWC. */
 static void direct(double *y, const float *x, const float *w_iohw, const float *b,
                    const ad_conv2d_desc *d, int B, int ih, int iw)
@@ -64,7 +53,9 @@ START_TEST(test_forward)
         int oh = ad_conv_transpose2d_out_dim(ih, d->kh, d->stride, d->pad);
         int ow = ad_conv_transpose2d_out_dim(iw, d->kw, d->stride, d->pad);
         size_t nw = (size_t)d->cin * d->cout * d->kh * d->kw, ny = (size_t)B * oh * ow * d->cout;
-        float *x = rnd((size_t)B * ih * iw * d->cin, 1), *w = rnd(nw, 2), *b = rnd(d->cout, 3);
+        float *x = tu_rand_uniform((size_t)B * ih * iw * d->cin, -1.0f, 1.0f, 1, 5);
+        float *w = tu_rand_uniform(nw, -1.0f, 1.0f, 2, 5);
+        float *b = tu_rand_uniform(d->cout, -1.0f, 1.0f, 3, 5);
         float *wp = malloc(sizeof(float) * nw), *y = malloc(sizeof(float) * ny);
         float *col = malloc(sizeof(float) * (ad_conv_transpose2d_col_floats(d, B, ih, iw) + 1));
         double *ref = malloc(sizeof(double) * ny), err = 0, scale = 0;
@@ -99,7 +90,10 @@ START_TEST(test_backward)
         int ow = ad_conv_transpose2d_out_dim(iw, d->kw, d->stride, d->pad);
         size_t nw = (size_t)d->cin * d->cout * d->kh * d->kw, ny = (size_t)B * oh * ow * d->cout;
         size_t nx = (size_t)B * ih * iw * d->cin;
-        float *x = rnd(nx, 4), *w = rnd(nw, 5), *b = rnd(d->cout, 6), *g = rnd(ny, 7);
+        float *x = tu_rand_uniform(nx, -1.0f, 1.0f, 4, 5);
+        float *w = tu_rand_uniform(nw, -1.0f, 1.0f, 5, 5);
+        float *b = tu_rand_uniform(d->cout, -1.0f, 1.0f, 6, 5);
+        float *g = tu_rand_uniform(ny, -1.0f, 1.0f, 7, 5);
         float *wp = malloc(sizeof(float) * nw), *dx = malloc(sizeof(float) * nx);
         float *dw = calloc(nw, sizeof(float)), *db = calloc(d->cout, sizeof(float));
         float *col = malloc(sizeof(float) * (ad_conv_transpose2d_col_floats(d, B, ih, iw) + 1));
@@ -156,7 +150,10 @@ START_TEST(test_adjoint_of_conv)
         int ow = ad_conv_transpose2d_out_dim(iw, d->kw, d->stride, d->pad);
         size_t nw = (size_t)d->cin * d->cout * d->kh * d->kw, ny = (size_t)B * oh * ow * d->cout;
         size_t nx = (size_t)B * ih * iw * d->cin;
-        float *x = rnd(nx, 8), *w = rnd(nw, 9), *v = rnd(ny, 10), *wp = malloc(sizeof(float) * nw);
+        float *x = tu_rand_uniform(nx, -1.0f, 1.0f, 8, 5);
+        float *w = tu_rand_uniform(nw, -1.0f, 1.0f, 9, 5);
+        float *v = tu_rand_uniform(ny, -1.0f, 1.0f, 10, 5);
+        float *wp = malloc(sizeof(float) * nw);
         float *cv = malloc(sizeof(float) * nx);
         float *col = malloc(sizeof(float) * (ad_conv2d_col_floats(&conv, B, ih, iw) + 1));
         double *y = malloc(sizeof(double) * ny), rhs = 0;

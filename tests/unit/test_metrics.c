@@ -216,11 +216,4 @@ static Suite *suite(void)
     return s;
 }
 
-int main(int argc, char **argv)
-{
-    MPI_Init(&argc, &argv);
-    setenv("CK_FORK", "no", 1);
-    int rc = tu_run_suite(suite());
-    MPI_Finalize();
-    return rc;
-}
+int main(int argc, char **argv) { return tu_run_mpi_suite(&argc, &argv, suite()); }

@@ -11,17 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static float *rnd(size_t n, float lo, float hi, uint64_t seed)
-{
-    ad_rng r;
-    ad_rng_seed(&r, seed, 7);
-    float *p = malloc(sizeof(float) * (n ? n : 1));
-    ck_assert_ptr_nonnull(p);
-    for (size_t i = 0; i < n; i++)
-        p[i] = lo + (hi - lo) * ad_rng_uniform(&r);
-    return p;
-}
-
 static float *zeros(size_t n)
 {
     float *p = calloc(n ? n : 1, sizeof(float));
@@ -81,9 +70,9 @@ START_TEST(test_gemm_all_transposes)
     for (int ta = 0; ta < 2; ta++)
         for (int tb = 0; tb < 2; tb++) {
             int lda = (ta ? m : k) + pad, ldb = (tb ? k : n) + pad, ldc = n + pad;
-            float *a = rnd((size_t)(ta ? k : m) * lda, -1, 1, 1);
-            float *b = rnd((size_t)(tb ? n : k) * ldb, -1, 1, 2);
-            float *c = rnd((size_t)m * ldc, -1, 1, 3);
+            float *a = tu_rand_uniform((size_t)(ta ? k : m) * lda, -1, 1, 1, 7);
+            float *b = tu_rand_uniform((size_t)(tb ? n : k) * ldb, -1, 1, 2, 7);
+            float *c = tu_rand_uniform((size_t)m * ldc, -1, 1, 3, 7);
             double ref[7 * 5];
             for (int i = 0; i < m; i++)
                 for (int j = 0; j < n; j++) {
@@ -111,8 +100,9 @@ END_TEST
 START_TEST(test_linear_forward)
 {
     int n = 6, in = 13, out = 11, ldx = 16, ldy = 12;
-    float *x = rnd((size_t)n * ldx, -1, 1, 4), *w = rnd((size_t)out * in, -1, 1, 5);
-    float *b = rnd((size_t)out, -1, 1, 6), *y = zeros((size_t)n * ldy);
+    float *x = tu_rand_uniform((size_t)n * ldx, -1, 1, 4, 7);
+    float *w = tu_rand_uniform((size_t)out * in, -1, 1, 5, 7);
+    float *b = tu_rand_uniform((size_t)out, -1, 1, 6, 7), *y = zeros((size_t)n * ldy);
     for (int withb = 0; withb < 2; withb++) {
         ad_linear_forward(y, ldy, x, ldx, w, withb ? b : NULL, n, in, out);
         double ref[6 * 11];
@@ -149,10 +139,12 @@ static void lin_fwd(void *vc, const float *v, float *y)
 START_TEST(test_linear_backward)
 {
     int n = 5, in = 7, out = 4;
-    float *x = rnd((size_t)n * in, -1, 1, 8), *w = rnd((size_t)out * in, -1, 1, 9);
-    float *b = rnd((size_t)out, -1, 1, 10), *dy = rnd((size_t)n * out, -1, 1, 11);
-    float *dx = zeros((size_t)n * in), *dw = rnd((size_t)out * in, -1, 1, 12);
-    float *db = rnd((size_t)out, -1, 1, 13);
+    float *x = tu_rand_uniform((size_t)n * in, -1, 1, 8, 7);
+    float *w = tu_rand_uniform((size_t)out * in, -1, 1, 9, 7);
+    float *b = tu_rand_uniform((size_t)out, -1, 1, 10, 7);
+    float *dy = tu_rand_uniform((size_t)n * out, -1, 1, 11, 7);
+    float *dx = zeros((size_t)n * in), *dw = tu_rand_uniform((size_t)out * in, -1, 1, 12, 7);
+    float *db = tu_rand_uniform((size_t)out, -1, 1, 13, 7);
     float *dw0 = malloc(sizeof(float) * out * in), *db0 = malloc(sizeof(float) * out);
     memcpy(dw0, dw, sizeof(float) * out * in);
     memcpy(db0, db, sizeof(float) * out);
@@ -193,15 +185,18 @@ static void ln_ref(double *y, const float *x, const float *g, const float *b, in
 START_TEST(test_layernorm_forward)
 {
     int n = 9, d = 77;
-    float *x = rnd((size_t)n * d, -3, 5, 14), *g = rnd(d, 0.5f, 1.5f, 15), *b = rnd(d, -1, 1, 16);
+    float *x = tu_rand_uniform((size_t)n * d, -3, 5, 14, 7);
+    float *g = tu_rand_uniform(d, 0.5f, 1.5f, 15, 7);
+    float *b = tu_rand_uniform(d, -1, 1, 16, 7);
     float *y = zeros((size_t)n * d), *mean = zeros(n), *rstd = zeros(n);
     double *ref = malloc(sizeof(double) * n * d);
     ln_ref(ref, x, g, b, n, d, 1e-12);
     ad_layernorm_forward(y, mean, rstd, x, g, b, n, d, 1e-12f);
     assert_close(y, ref, (size_t)n * d, 2e-6, "layernorm");
     /* fused residual form: LN(h + bias + res), in place on res */
-    float *h = rnd((size_t)n * d, -1, 1, 17), *bias = rnd(d, -1, 1, 18);
-    float *res = rnd((size_t)n * d, -1, 1, 19), *sum = zeros((size_t)n * d);
+    float *h = tu_rand_uniform((size_t)n * d, -1, 1, 17, 7);
+    float *bias = tu_rand_uniform(d, -1, 1, 18, 7);
+    float *res = tu_rand_uniform((size_t)n * d, -1, 1, 19, 7), *sum = zeros((size_t)n * d);
     for (int r = 0; r < n; r++)
         for (int i = 0; i < d; i++)
             sum[r * d + i] = h[r * d + i] + bias[i] + res[r * d + i];
@@ -228,8 +223,10 @@ static void ln_fwd(void *vc, const float *v, float *y)
 START_TEST(test_layernorm_backward)
 {
     int n = 4, d = 19;
-    float *x = rnd((size_t)n * d, -2, 2, 20), *g = rnd(d, 0.5f, 1.5f, 21), *b = rnd(d, -1, 1, 22);
-    float *dy = rnd((size_t)n * d, -1, 1, 23), *y = zeros((size_t)n * d);
+    float *x = tu_rand_uniform((size_t)n * d, -2, 2, 20, 7);
+    float *g = tu_rand_uniform(d, 0.5f, 1.5f, 21, 7);
+    float *b = tu_rand_uniform(d, -1, 1, 22, 7);
+    float *dy = tu_rand_uniform((size_t)n * d, -1, 1, 23, 7), *y = zeros((size_t)n * d);
     float *mean = zeros(n), *rstd = zeros(n), *dx = zeros((size_t)n * d);
     float *dg = zeros(d), *db = zeros(d);
     ad_layernorm_forward(y, mean, rstd, x, g, b, n, d, 1e-5f);
@@ -277,7 +274,8 @@ START_TEST(test_activations_forward)
         ck_assert(y[i] == (x[i] > 0 ? x[i] : 0.0f));
     /* fused bias + gelu over rows */
     int rows = 3, d = 50;
-    float *h = rnd((size_t)rows * d, -4, 4, 24), *bias = rnd(d, -1, 1, 25);
+    float *h = tu_rand_uniform((size_t)rows * d, -4, 4, 24, 7);
+    float *bias = tu_rand_uniform(d, -1, 1, 25, 7);
     double href[150];
     for (int r = 0; r < rows; r++)
         for (int i = 0; i < d; i++) {
@@ -307,7 +305,10 @@ static void act_fwd(void *vc, const float *x, float *y)
 START_TEST(test_activations_backward)
 {
     size_t n = 64;
-    float *x = rnd(n, -4, 4, 26), *dy = rnd(n, -1, 1, 27), *dx = zeros(n), *y = zeros(n);
+    float *x = tu_rand_uniform(n, -4, 4, 26, 7);
+    float *dy = tu_rand_uniform(n, -1, 1, 27, 7);
+    float *dx = zeros(n);
+    float *y = zeros(n);
     /* keep relu inputs away from the kink where differences are meaningless */
     for (size_t i = 0; i < n; i++)
         if (fabsf(x[i]) < 0.05f)
@@ -332,7 +333,7 @@ END_TEST
 START_TEST(test_softmax_forward)
 {
     int n = 5, d = 37, ld = 40;
-    float *x = rnd((size_t)n * ld, -20, 20, 28), *y = zeros((size_t)n * ld);
+    float *x = tu_rand_uniform((size_t)n * ld, -20, 20, 28, 7), *y = zeros((size_t)n * ld);
     x[1 * ld + 3] = -FLT_MAX; /* an additive mask entry */
     x[2 * ld + 0] = -INFINITY;
     for (int i = 0; i < d; i++)
@@ -367,8 +368,8 @@ static void sm_fwd(void *vc, const float *x, float *y)
 START_TEST(test_softmax_backward)
 {
     int n = 3, d = 11;
-    float *x = rnd((size_t)n * d, -3, 3, 29), *y = zeros((size_t)n * d);
-    float *dy = rnd((size_t)n * d, -1, 1, 30), *dx = zeros((size_t)n * d);
+    float *x = tu_rand_uniform((size_t)n * d, -3, 3, 29, 7), *y = zeros((size_t)n * d);
+    float *dy = tu_rand_uniform((size_t)n * d, -1, 1, 30, 7), *dx = zeros((size_t)n * d);
     ad_softmax_forward(y, x, n, d, d);
     ad_softmax_backward(dx, dy, y, n, d, d);
     check_fd(sm_fwd, NULL, x, (size_t)n * d, (size_t)n * d, dy, dx, 1e-2f, 1e-3, "softmax'");
@@ -412,7 +413,7 @@ static void attention_ref(double *out, const float *qkv, const float *mask, int 
 START_TEST(test_attention_forward)
 {
     int B = 3, T = 9, C = 24, NH = 4;
-    float *qkv = rnd((size_t)B * T * 3 * C, -1.5f, 1.5f, 31);
+    float *qkv = tu_rand_uniform((size_t)B * T * 3 * C, -1.5f, 1.5f, 31, 7);
     float *mask = zeros((size_t)B * T), *out = zeros((size_t)B * T * C);
     float *att = zeros((size_t)B * NH * T * T), *scratch = zeros((size_t)T * T);
     int len[3] = {9, 4, 1};
@@ -449,10 +450,10 @@ static void att_fwd(void *vc, const float *qkv, float *y)
 START_TEST(test_attention_backward)
 {
     int B = 2, T = 5, C = 8, NH = 2;
-    float *qkv = rnd((size_t)B * T * 3 * C, -1, 1, 32), *mask = zeros((size_t)B * T);
+    float *qkv = tu_rand_uniform((size_t)B * T * 3 * C, -1, 1, 32, 7), *mask = zeros((size_t)B * T);
     mask[1 * T + 4] = -FLT_MAX;
     mask[1 * T + 3] = -FLT_MAX;
-    float *dout = rnd((size_t)B * T * C, -1, 1, 33), *out = zeros((size_t)B * T * C);
+    float *dout = tu_rand_uniform((size_t)B * T * C, -1, 1, 33, 7), *out = zeros((size_t)B * T * C);
     float *att = zeros((size_t)B * NH * T * T), *scratch = zeros((size_t)T * T);
     float *dqkv = zeros((size_t)B * T * 3 * C);
     ad_attention_forward(out, att, NULL, qkv, mask, B, T, C, NH);

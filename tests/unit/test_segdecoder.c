@@ -170,17 +170,6 @@ START_TEST(test_unet_reference)
 }
 END_TEST
 
-static float *randn(size_t n, uint64_t seed)
-{
-    ad_rng r;
-    ad_rng_seed(&r, seed, 11);
-    float *p = malloc(sizeof(float) * (n ? n : 1));
-    ck_assert_ptr_nonnull(p);
-    for (size_t i = 0; i < n; i++)
-        p[i] = (float)ad_rng_normal(&r);
-    return p;
-}
-
 /* L = sum g * logits (in double) of a training forward. */
 static double objective(ad_segdec *d, float *const *feats, int b, const float *g, float *logits)
 {
@@ -231,11 +220,12 @@ static void fd_case(ad_segdec_config cfg, uint64_t seed)
         ad_segdec_input_shape(d, i, &side, &ch);
         nf[i] = (size_t)b * side * side * ch;
         if (nf[i]) {
-            feats[i] = randn(nf[i], seed + 10 + (uint64_t)i);
+            feats[i] = tu_rand_normal(nf[i], 1.0f, seed + 10 + (uint64_t)i, 11);
             dfeats[i] = malloc(sizeof(float) * nf[i]);
         }
     }
-    float *g = randn((size_t)b * O * O, seed + 99), *logits = malloc(sizeof(float) * b * O * O);
+    float *g = tu_rand_normal((size_t)b * O * O, 1.0f, seed + 99, 11);
+    float *logits = malloc(sizeof(float) * b * O * O);
     objective(d, feats, b, g, logits);
     ad_segdec_zero_grad(d);
     tu_assert_ok(ad_segdec_backward(d, g, dfeats, MPI_COMM_NULL));
@@ -367,8 +357,9 @@ START_TEST(test_roundtrip)
     float *p = ad_segdec_params(a);
     for (size_t i = 0; i < ad_segdec_nparams(a); i++)
         p[i] += 0.01f * (float)i;
-    float *feats[4] = {randn(2 * 2 * 2 * 6, 1), randn(2 * 4 * 4 * 5, 2), randn(2 * 8 * 8 * 3, 3),
-                       NULL};
+    float *feats[4] = {tu_rand_normal(2 * 2 * 2 * 6, 1.0f, 1, 11),
+                       tu_rand_normal(2 * 4 * 4 * 5, 1.0f, 2, 11),
+                       tu_rand_normal(2 * 8 * 8 * 3, 1.0f, 3, 11), NULL};
     float la[2 * 16 * 16], lb[2 * 16 * 16];
     tu_assert_ok(ad_segdec_forward(a, (const float *const *)feats, 2, la, 1, MPI_COMM_NULL));
     char dir[4096], path[4200];
