@@ -388,12 +388,21 @@ typedef struct line_reader {
     parse_ctx *pc;
 } line_reader;
 
+/* libinih reads into a fixed buffer (INI_MAX_LINE, 200 bytes in Debian's build) and would
+ * parse the rest of a longer line as a line of its own: refuse such lines instead. */
 static char *read_line(char *str, int num, void *stream)
 {
     line_reader *lr = stream;
     char *r = fgets(str, num, lr->fp);
-    if (r)
-        lr->pc->line++;
+    if (!r)
+        return NULL;
+    lr->pc->line++;
+    if (!strchr(r, '\n') && !feof(lr->fp)) {
+        if (lr->pc->rc == AD_OK)
+            lr->pc->rc = ad_fail(AD_ERR_CONFIG, "%s:%d: line longer than %d characters",
+                                 lr->pc->file, lr->pc->line, num - 2);
+        return NULL;
+    }
     return r;
 }
 
@@ -636,10 +645,12 @@ int ad_config_dump(const ad_config *cfg, char **text)
             cur = k->section;
         }
         const cfg_value *v = &cfg->vals[i];
+        /* The origin comment is dropped where it would make the line too long to load. */
+        int note = v->value && strcmp(v->origin, "default") != 0 &&
+                   strlen(k->key) + strlen(v->value) + strlen(v->origin) + 15 <= INI_MAX_LINE - 1;
         if (v->value)
-            sb_printf(&b, "%s = %s%s%s\n", k->key, v->value,
-                      strcmp(v->origin, "default") == 0 ? "" : "    ; from ",
-                      strcmp(v->origin, "default") == 0 ? "" : v->origin);
+            sb_printf(&b, "%s = %s%s%s\n", k->key, v->value, note ? "    ; from " : "",
+                      note ? v->origin : "");
         else
             sb_printf(&b, ";%s =\n", k->key);
     }

@@ -5,10 +5,12 @@
 #include "cache_internal.h"
 #include "ncutil.h"
 
+#include <limits.h>
 #include <math.h>
 #include <netcdf.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 const char *const ad_cache_text_atts[AD_CACHE_N_TEXT_ATTS] = {
     "modality", "encoder", "encoder_path", "arch",           "output",
@@ -147,6 +149,16 @@ static int validate(ad_cache *c)
     if (nc_inq_var_deflate(c->ncid, c->v_emb, &shuffle, &deflate, &level) == NC_NOERR &&
         !deflate)
         nc_set_var_chunk_cache(c->ncid, c->v_emb, 0, 0, 0.0f);
+    /* The header alone can claim any size (unwritten netCDF-4 variables take no space):
+     * sample_id is always stored uncompressed, so a real cache holds 8 bytes per sample,
+     * and widths must fit the int the readers index with. Checked before allocating. */
+    struct stat sb;
+    if (stat(c->path, &sb) != 0 || (uint64_t)n > (uint64_t)sb.st_size / sizeof(int64_t))
+        return ad_fail(AD_ERR_FORMAT, "%s: header claims %zu samples, more than the %lld-byte "
+                       "file can hold (truncated or corrupt)", c->path, n, (long long)sb.st_size);
+    if (dim > INT_MAX || tokens > INT_MAX || (is_tok && tokens < 1))
+        return ad_fail(AD_ERR_FORMAT, "%s: dimensions dim = %zu, token = %zu out of range",
+                       c->path, dim, tokens);
     c->n = (int64_t)n;
     c->dim = (int)dim;
     c->tokens = is_tok ? (int)tokens : 0;

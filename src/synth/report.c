@@ -60,8 +60,8 @@ static const char *const opa_pos[] = {
     "{lobe} opacity may reflect atelectasis or pneumonia."};
 static const char *const opa_imp[] = {"{lobe} opacity, possibly pneumonia.",
                                       "consolidation in the {lobe}.",
-                                      "{lobe} opacity concerning for pneumonia in the appropriate "
-                                      "clinical setting."};
+                                      ("{lobe} opacity concerning for pneumonia in the appropriate "
+                                       "clinical setting.")};
 static const char *const opa_neg[] = {"no focal consolidation.", "there is no focal consolidation.",
                                       "no focal airspace opacity is seen.",
                                       "there is no focal opacity to suggest pneumonia."};
@@ -74,8 +74,8 @@ static const char *const ptx_neg[] = {"no pneumothorax.", "there is no pneumotho
                                       "no pneumothorax is seen.", "no evidence of pneumothorax."};
 
 static const char *const nod_pos[] = {"there is a nodule measuring {size} in the {zone}.",
-                                      "a nodular density measuring {size} projects over the "
-                                      "{zone}.",
+                                      ("a nodular density measuring {size} projects over the "
+                                       "{zone}."),
                                       "{size} nodule in the {zone}."};
 static const char *const nod_imp[] = {"{zone} nodule; recommend chest CT for further evaluation.",
                                       "{size} {zone} nodule."};

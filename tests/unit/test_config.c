@@ -229,6 +229,41 @@ START_TEST(include_then_override)
 }
 END_TEST
 
+/* libinih stops at 199 bytes per line and parses the rest as a line of its own: a comment's
+ * tail could set a key. Found by tests/fuzz/fuzz_ini.c. */
+START_TEST(long_lines_refused_and_dumps_reload)
+{
+    char path[4200], text[1024], pad[200];
+    memset(pad, 'x', sizeof pad - 1);
+    pad[sizeof pad - 1] = '\0';
+    /* The long line in the middle; its tail "epochs = 999" must not be read as a key. */
+    snprintf(text, sizeof text, "[train]\nlr = 1e-4 ; %.*sepochs = 999\nbatch_size = 8\n", 187,
+             pad);
+    job("long.ini", text, path, sizeof path);
+    ad_config *cfg = fresh();
+    tu_assert_fails(ad_config_load_file(cfg, path), AD_ERR_CONFIG, "long.ini:2: line longer than");
+    ck_assert_str_eq(ad_config_get(cfg, "train", "epochs"), "50");
+    ad_config_destroy(cfg);
+
+    /* A value that fits, from a source whose name does not fit beside it: the stored
+     * configuration drops the origin note and still loads to the same value. */
+    cfg = fresh();
+    char origin[200], value[160];
+    snprintf(origin, sizeof origin, "%.120s.ini:7", pad);
+    snprintf(value, sizeof value, "/runs/%.140s", pad);
+    tu_assert_ok(ad_config_set(cfg, "output", "dir", value, origin));
+    tu_assert_ok(ad_config_set(cfg, "train", "lr", "3e-4", origin));
+    tu_assert_ok(ad_config_write(cfg, dir));
+    snprintf(path, sizeof path, "%s/config.ini", dir);
+    ad_config *again = fresh();
+    tu_assert_ok(ad_config_load_file(again, path));
+    ck_assert_str_eq(ad_config_get(again, "output", "dir"), value);
+    ck_assert_str_eq(ad_config_get(again, "train", "lr"), "3e-4");
+    ad_config_destroy(again);
+    ad_config_destroy(cfg);
+}
+END_TEST
+
 int main(void)
 {
     tu_tmpdir(dir, sizeof dir, "config");
@@ -240,6 +275,7 @@ int main(void)
     tcase_add_test(tc, required_keys);
     tcase_add_test(tc, dump_round_trips);
     tcase_add_test(tc, include_then_override);
+    tcase_add_test(tc, long_lines_refused_and_dumps_reload);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }
