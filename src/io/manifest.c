@@ -356,6 +356,27 @@ static int feed(struct csv_parser *p, parse_state *st, const char *s, size_t n)
     return AD_OK;
 }
 
+/* The length of the physical line at s[0..n): through its '\n', or through a '\r' that no
+ * '\n' follows (libcsv ends a row there, so row numbers must count it as a line end).
+ * *ends is 0 when the buffer ends first. A '\r' at the end of the buffer peeks at fp. */
+static size_t line_len(const char *s, size_t n, FILE *fp, int *ends)
+{
+    *ends = 1;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '\n')
+            return i + 1;
+        if (s[i] != '\r')
+            continue;
+        int next = i + 1 < n ? (unsigned char)s[i + 1] : getc(fp);
+        if (i + 1 == n && next != EOF)
+            ungetc(next, fp);
+        if (next != '\n')
+            return i + 1;
+    }
+    *ends = 0;
+    return n;
+}
+
 static int parse_file(FILE *fp, parse_state *st)
 {
     struct csv_parser p;
@@ -374,10 +395,10 @@ static int parse_file(FILE *fp, parse_state *st)
         }
         first = 0;
         while (rc == AD_OK && got > 0) {
-            const char *nl = memchr(s, '\n', got);
-            size_t n = nl ? (size_t)(nl - s) + 1 : got;
+            int ends;
+            size_t n = line_len(s, got, fp, &ends);
             rc = feed(&p, st, s, n);
-            if (nl)
+            if (ends)
                 st->line++;
             s += n;
             got -= n;

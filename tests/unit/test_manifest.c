@@ -126,6 +126,13 @@ START_TEST(quoted_lf_bom)
     check_quoted("\n", "\xEF\xBB\xBF");
 }
 END_TEST
+/* A bare CR ends a row for libcsv, so it ends a line for the row numbers too (rows used to
+ * keep the line of the previous row: found by tests/fuzz/fuzz_manifest.c). */
+START_TEST(quoted_cr)
+{
+    check_quoted("\r", "");
+}
+END_TEST
 
 static int open_text(const char *text, ad_label_policy policy, ad_manifest **m, char *path,
                      size_t n)
@@ -388,6 +395,7 @@ static Suite *suite(void)
     tcase_add_test(tc, quoted_crlf);
     tcase_add_test(tc, quoted_crlf_bom);
     tcase_add_test(tc, quoted_lf_bom);
+    tcase_add_test(tc, quoted_cr);
     tcase_add_test(tc, missing_column);
     tcase_add_test(tc, short_row_names_its_line);
     tcase_add_test(tc, malformed_quotes);
