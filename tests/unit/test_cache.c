@@ -213,6 +213,43 @@ START_TEST(validation_errors_name_the_file)
 }
 END_TEST
 
+static void copy_global_atts(int in, int out)
+{
+    int natts;
+    nc_inq_natts(in, &natts);
+    for (int i = 0; i < natts; i++) {
+        char name[NC_MAX_NAME + 1];
+        nc_inq_attname(in, NC_GLOBAL, i, name);
+        ck_assert_int_eq(nc_copy_att(in, NC_GLOBAL, name, out, NC_GLOBAL), NC_NOERR);
+    }
+}
+
+/* A header claiming 2,000,000,001 samples in a few kB (netCDF-4 stores no unwritten data):
+ * refused before the 16 GB of sample ids are allocated (found by tests/fuzz/fuzz_cache.c). */
+START_TEST(header_sizes_checked_before_allocating)
+{
+    fresh_dir("cache_claims");
+    char p[4096], q[4096];
+    file_in(p, "real.nc");
+    file_in(q, "claims.nc");
+    tu_assert_ok(cf_write_cache(MPI_COMM_SELF, p, "image", 4, 3, 0));
+    int in, out, ds, dd, v, vid;
+    ck_assert_int_eq(nc_open(p, NC_NOWRITE, &in), NC_NOERR);
+    ck_assert_int_eq(nc_create(q, NC_NETCDF4 | NC_CLOBBER, &out), NC_NOERR);
+    nc_def_dim(out, "sample", 2000000001, &ds);
+    nc_def_dim(out, "dim", 3, &dd);
+    int dims[2] = {ds, dd};
+    nc_def_var(out, "embedding", NC_FLOAT, 2, dims, &v);
+    nc_def_var(out, "sample_id", NC_INT64, 1, &ds, &vid);
+    copy_global_atts(in, out);
+    ck_assert_int_eq(nc_close(out), NC_NOERR);
+    nc_close(in);
+    ad_cache *c;
+    tu_assert_fails(ad_cache_open(q, &c), AD_ERR_FORMAT, "claims 2000000001 samples");
+    ck_assert_ptr_null(c);
+}
+END_TEST
+
 /* A cache with the dimensions of `embedding` swapped, built with raw netCDF calls. */
 START_TEST(swapped_dimensions_are_rejected)
 {
@@ -232,13 +269,7 @@ START_TEST(swapped_dimensions_are_rejected)
     dims[1] = ds;
     nc_def_var(out, "embedding", NC_FLOAT, 2, dims, &v);
     nc_def_var(out, "sample_id", NC_INT64, 1, &ds, &vid);
-    int natts;
-    nc_inq_natts(in, &natts);
-    for (int i = 0; i < natts; i++) {
-        char name[NC_MAX_NAME + 1];
-        nc_inq_attname(in, NC_GLOBAL, i, name);
-        ck_assert_int_eq(nc_copy_att(in, NC_GLOBAL, name, out, NC_GLOBAL), NC_NOERR);
-    }
+    copy_global_atts(in, out);
     nc_enddef(out);
     long long ids[4] = {1, 2, 3, 4};
     float zero[12] = {0};
@@ -435,6 +466,7 @@ static Suite *suite(void)
     tcase_add_test(tc, token_round_trip);
     tcase_add_test(tc, validation_errors_name_the_file);
     tcase_add_test(tc, swapped_dimensions_are_rejected);
+    tcase_add_test(tc, header_sizes_checked_before_allocating);
     tcase_add_test(tc, writer_rejects_bad_rows);
     tcase_add_test(tc, abort_keeps_the_older_file);
     tcase_add_test(tc, pairs);
