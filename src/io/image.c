@@ -25,8 +25,11 @@
  * (29900 * 32768 / 100000), (58700 * 32768 / 100000); blue takes the rest of 32768. */
 enum { RGB_GRAY_RC = 9797, RGB_GRAY_GC = 19234, RGB_GRAY_BC = 32768 - 9797 - 19234 };
 
-/* Guards against decompression bombs; far above any radiograph. */
+/* Guards against decompression bombs; far above any radiograph. The side limit alone
+ * still lets a 400-byte 16-bit RGBA PNG ask for 8 GB, so the decoded size is bounded too
+ * (1 GiB: 32768^2 8-bit gray, 11585^2 16-bit RGBA). */
 enum { MAX_SIDE = 1 << 15 };
+#define MAX_DECODED_BYTES ((size_t)1 << 30)
 
 void ad_image_free(ad_image *img)
 {
@@ -359,6 +362,12 @@ static int decode_png(const uint8_t *buf, size_t len, ad_depth16 depth16, const 
     if ((err = spng_set_png_buffer(ctx, buf, len)) != 0 || (err = spng_get_ihdr(ctx, &ih)) != 0 ||
         (err = spng_decoded_image_size(ctx, SPNG_FMT_PNG, &size)) != 0) {
         rc = ad_fail(AD_ERR_FORMAT, "%s: bad PNG: %s", path, spng_strerror(err));
+        goto done;
+    }
+    if (size > MAX_DECODED_BYTES) {
+        rc = ad_fail(AD_ERR_FORMAT, "%s: PNG of %ux%u (%u-bit, colour type %u) decodes to %zu MB, "
+                     "over the %zu MB limit", path, ih.width, ih.height, ih.bit_depth,
+                     ih.color_type, size >> 20, MAX_DECODED_BYTES >> 20);
         goto done;
     }
     data = ad_malloc(size, path);

@@ -209,6 +209,17 @@ START_TEST(unsupported_variants_fail_cleanly)
 }
 END_TEST
 
+/* A 390-byte PNG whose header asks for 20000 x 20000 16-bit RGBA (3.2 GB decoded): refused
+ * before allocating (found by tests/fuzz; the side limit alone let it through). */
+START_TEST(decompression_bomb_refused)
+{
+    char dir[1024], p[1200];
+    tu_tmpdir(dir, sizeof dir, "image_bomb");
+    copy_image("images/bomb-rgba16-20000.png", dir, "bomb.png", 0, -1, p, sizeof p);
+    expect_failure(p, AD_ERR_FORMAT, "20000x20000 (16-bit, colour type 6) decodes to 3051 MB");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("image");
@@ -220,6 +231,7 @@ int main(void)
     tcase_add_test(tc, truncated_jpeg);
     tcase_add_test(tc, decode_from_memory_matches_file);
     tcase_add_test(tc, unsupported_variants_fail_cleanly);
+    tcase_add_test(tc, decompression_bomb_refused);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }
