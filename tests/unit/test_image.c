@@ -215,7 +215,7 @@ START_TEST(decompression_bomb_refused)
 {
     char dir[1024], p[1200];
     tu_tmpdir(dir, sizeof dir, "image_bomb");
-    copy_image("images/bomb-rgba16-20000.png", dir, "bomb.png", 0, -1, p, sizeof p);
+    copy_image("bad_images/bomb-rgba16-20000.png", dir, "bomb.png", 0, -1, p, sizeof p);
     expect_failure(p, AD_ERR_FORMAT, "20000x20000 (16-bit, colour type 6) decodes to 3051 MB");
 }
 END_TEST
