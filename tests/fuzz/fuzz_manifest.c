@@ -17,6 +17,13 @@ static const char *const mgca_labels[] = {"Cardiomegaly", "Pleural Effusion", "P
 static const char *const views[] = {"PA", "AP"};
 static const char *const iu_reports[] = {"Reports"};
 static const char *const iu_labels[] = {"No Finding", "Cardiomegaly", "Edema", "Support Devices"};
+static const ad_manifest_spec mgca = {
+    .image_column = "Path", .report_columns = mgca_reports, .n_report_columns = 2,
+    .split_column = "split", .view_column = "ViewPosition", .views = views, .n_views = 2,
+    .label_columns = mgca_labels, .n_label_columns = 3, .mask_column = "mask"};
+static const ad_manifest_spec iu = {
+    .image_root = "/images", .image_column = "uid", .report_columns = iu_reports,
+    .n_report_columns = 1, .label_columns = iu_labels, .n_label_columns = 4};
 
 static void check(const ad_manifest *m, const ad_manifest_spec *spec)
 {
@@ -62,28 +69,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char path[512];
     fz_write("manifest.csv", data, size, path, sizeof path);
-    ad_manifest_spec spec;
-    memset(&spec, 0, sizeof spec);
+    ad_manifest_spec spec = memmem(data, size, "Path", 4) ? mgca : iu;
     spec.label_policy = (ad_label_policy)(size % 3);
-    if (memmem(data, size, "Path", 4) != NULL) {
-        spec.image_column = "Path";
-        spec.report_columns = mgca_reports;
-        spec.n_report_columns = 2;
-        spec.split_column = "split";
-        spec.view_column = "ViewPosition";
-        spec.views = views;
-        spec.n_views = 2;
-        spec.label_columns = mgca_labels;
-        spec.n_label_columns = 3;
-        spec.mask_column = "mask";
-    } else {
-        spec.image_root = "/images";
-        spec.image_column = "uid";
-        spec.report_columns = iu_reports;
-        spec.n_report_columns = 1;
-        spec.label_columns = iu_labels;
-        spec.n_label_columns = 4;
-    }
     ad_manifest *m = NULL;
     if (ad_manifest_open(path, &spec, &m) != AD_OK) {
         fz_assert(m == NULL, "a failure leaves no object");
