@@ -47,7 +47,7 @@ static int parse(const cJSON *root, const char *path, ad_bert_config *c)
     c->eps = 1e-12f;
     const cJSON *eps = cJSON_GetObjectItemCaseSensitive(root, "layer_norm_eps");
     if (eps) {
-        if (!cJSON_IsNumber(eps) || !(eps->valuedouble > 0) || eps->valuedouble > 1)
+        if (!cJSON_IsNumber(eps) || !((float)eps->valuedouble > 0) || eps->valuedouble > 1)
             return ad_fail(AD_ERR_FORMAT, "%s: 'layer_norm_eps' must be a number in (0, 1]",
                            path);
         c->eps = (float)eps->valuedouble;

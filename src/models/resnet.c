@@ -216,7 +216,7 @@ static int read_config(const char *model_dir, float *eps)
         const cJSON *e = cJSON_GetObjectItemCaseSensitive(root, "batch_norm_eps");
         if (t && (!cJSON_IsString(t) || strcmp(t->valuestring, "torchvision_resnet") != 0))
             rc = ad_fail(AD_ERR_FORMAT, "%s: model_type is not \"torchvision_resnet\"", path);
-        else if (e && (!cJSON_IsNumber(e) || !(e->valuedouble > 0) || e->valuedouble > 1))
+        else if (e && (!cJSON_IsNumber(e) || !((float)e->valuedouble > 0) || e->valuedouble > 1))
             rc = ad_fail(AD_ERR_FORMAT, "%s: 'batch_norm_eps' must be a number in (0, 1]", path);
         else if (e)
             *eps = (float)e->valuedouble;
