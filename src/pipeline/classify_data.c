@@ -14,6 +14,7 @@
 #include "adaptor/mpiutil.h"
 #include "adaptor/pipeline.h"
 #include "adaptor/safetensors.h"
+#include "adaptor/share.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -183,13 +184,9 @@ static int adaptor_features(MPI_Comm comm, const ad_config *cfg, const char *wei
     for (int s = 0; s < 3 && rc == AD_OK; s++) {
         cls_split *sp = &d->split[s];
         int P = ac.proj;
-        int64_t first = 0;
-        for (int r = 0; r < size; r++) {
-            int64_t n = sp->n / size + (r < sp->n % size);
-            cnt[r] = (int)(n * P);
-            displ[r] = (int)(first * P);
-            first += n;
-        }
+        rc = ad_share_counts(sp->n, size, P, cnt, displ, "classify: Adaptor features");
+        if (rc != AD_OK)
+            break;
         float *out = ad_malloc((size_t)sp->n * P * sizeof(float), "adaptor features");
         int lrc = out ? AD_OK : AD_ERR_NOMEM;
         int64_t mine = cnt[rank] / P, at = displ[rank] / P;

@@ -17,6 +17,7 @@
 #include "adaptor/nn.h"
 #include "adaptor/pipeline.h"
 #include "adaptor/retrieval.h"
+#include "adaptor/share.h"
 #include "adaptor/wordpiece.h"
 
 #include <ctype.h>
@@ -63,9 +64,7 @@ static int block_load(block *b, const ad_config *cfg, const char *split, int ran
     AD_TRY(ad_cache_file(cfg, "text", split, path, sizeof path));
     AD_TRY(ad_cache_open(path, &b->txt));
     AD_TRY(ad_cache_pair_rows(b->img, b->txt, &ri, &rt, &b->N, &dropped));
-    int64_t base = b->N / size, extra = b->N % size;
-    b->n = base + (rank < extra);
-    b->first = rank * base + (rank < extra ? rank : extra);
+    ad_share(b->N, rank, size, &b->first, &b->n);
     b->tv = ad_cache_tokens(b->img);
     b->tt = ad_cache_tokens(b->txt);
     b->row_v = (size_t)(b->tv ? b->tv : 1) * ad_cache_dim(b->img);

@@ -1,3 +1,4 @@
+#include "adaptor/share.h"
 #include "adaptor/trainer.h"
 
 #include "adaptor/adamw.h"
@@ -84,13 +85,6 @@ typedef struct trainer {
     ad_cache *vimg, *vtxt;
     int64_t *vpair_img, *vpair_txt, vN;
 } trainer;
-
-static void share(int64_t G, int R, int r, int *first, int *n)
-{
-    int64_t base = G / R, extra = G % R;
-    *n = (int)(base + (r < extra));
-    *first = (int)(r * base + (r < extra ? r : extra));
-}
 
 static int build_order(trainer *t, int64_t epoch);
 
@@ -273,8 +267,9 @@ static int validate(trainer *t, int64_t step, int64_t epoch)
     if (!t->vimg || t->vN == 0)
         return AD_OK;
     int64_t Gv = t->G < t->vN ? t->G : t->vN, nb = t->vN / Gv;
-    int first, n;
-    share(Gv, t->size, t->rank, &first, &n);
+    int64_t first64, n64;
+    ad_share(Gv, t->rank, t->size, &first64, &n64);
+    int first = (int)first64, n = (int)n64;
     float *xv = ad_malloc((size_t)(n ? n : 1) * t->row_v * sizeof(float), "valid embeddings");
     float *xt = ad_malloc((size_t)(n ? n : 1) * t->row_t * sizeof(float), "valid embeddings");
     uint8_t *mask = ad_malloc((size_t)(n ? n : 1) * (size_t)(t->tt ? t->tt : 1), "valid masks");
@@ -373,7 +368,10 @@ static int plan(trainer *t)
     ad_sched_kind kind;
     AD_TRY(ad_schedule_parse_kind(ad_config_get(c, "train", "schedule"), &kind));
     AD_TRY(ad_schedule_init(&t->sched, kind, lr, t->total, warm));
-    share(t->G, t->size, t->rank, &t->first, &t->nloc);
+    int64_t first, nloc;
+    ad_share(t->G, t->rank, t->size, &first, &nloc);
+    t->first = (int)first;
+    t->nloc = (int)nloc;
     /* Embeddings held per rank: the whole epoch when it fits in the budget (pooled caches),
      * else as many steps as fit (token caches are two orders of magnitude larger). */
     const double budget = 1 << 30;

@@ -12,6 +12,7 @@
 #include "adaptor/pipeline.h"
 #include "adaptor/preprocess.h"
 #include "adaptor/safetensors.h"
+#include "adaptor/share.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -267,8 +268,8 @@ int seg_score_split(MPI_Comm comm, seg_model *m, const seg_split *s, seg_scores 
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
     memset(sc, 0, sizeof *sc);
-    int64_t base = s->n / size, extra = s->n % size;
-    int64_t first = rank * base + (rank < extra ? rank : extra), mine = base + (rank < extra);
+    int64_t first, mine;
+    ad_share(s->n, rank, size, &first, &mine);
     int rc = AD_OK;
     float *konst = ad_malloc((size_t)m->cc * sizeof(float), "constant prediction");
     if (!konst)
