@@ -4,6 +4,7 @@
 #define ADAPTOR_ADAPTOR_INTERNAL_H
 
 #include "adaptor/adaptor.h"
+#include "adaptor/dropout.h"
 
 /* Activations of "x1 = LN1(s1); y = LN2(x1 + drop(linear2(drop(relu(linear1(x1))))))" for n
  * rows. mask_g is NULL when dropout is off; the FFN's own dropout needs no mask (f > 0 marks
@@ -11,9 +12,6 @@
 typedef struct ad_sublayer {
     float *s1, *x1, *n1_mean, *n1_rstd, *f, *mask_g, *s2, *n2_mean, *n2_rstd;
 } ad_sublayer;
-
-/* Inverted dropout in place: y *= mask, mask in {0, 1/(1-p)}, as torch.nn.Dropout. */
-void ad_dropout_apply(float *y, float *mask, size_t n, float p, ad_rng *rng);
 
 /* s1 must already hold the residual sum x + dropout(attention output). */
 void ad_sublayer_forward(const ad_adaptor *m, const ad_adaptor_layer *L, const ad_sublayer *a,
@@ -27,7 +25,6 @@ void ad_sublayer_backward(const ad_adaptor *m, const ad_adaptor_layer *L, ad_ada
 /* dy = f > 0 ? dy * keep : 0: relu and inverted dropout together, from their output f. */
 void ad_relu_scale_backward(float *dy, const float *f, size_t n, float keep);
 
-void ad_mul_inplace(float *y, const float *mask, size_t n);
 void ad_add_inplace(float *y, const float *x, size_t n);
 
 /* Lays out the buffers of one token-mode block for (b, Tx, Tc) from base (NULL: only

@@ -142,7 +142,7 @@ void ad_tok_block_forward(const ad_adaptor *m, const ad_adaptor_layer *L, ad_tok
     ad_mha_forward(&s, k->o, k->att, NULL, k->q, k->kv, k->kv + P, kmask);
     ad_linear_forward(k->s1, P, k->o, P, L->out_w, L->out_b, (int)n, P, P);
     if (p > 0)
-        ad_dropout_apply(k->s1, k->mask_a, np, p, rng);
+        ad_dropout_forward(k->s1, k->mask_a, np, p, rng);
     ad_add_inplace(k->s1, x, np);
     ad_sublayer sl = {k->s1, k->x1, k->n1_mean, k->n1_rstd, k->f,
                       k->mask_g, k->s2, k->n2_mean, k->n2_rstd};
@@ -209,7 +209,7 @@ static void block_backward(const ad_adaptor *m, const ad_adaptor_layer *L, ad_ad
     const float *da = dx;
     if (p > 0) {
         memcpy(w0, dx, np * sizeof(float));
-        ad_mul_inplace(w0, k->mask_a, np);
+        ad_dropout_backward(w0, k->mask_a, np);
         da = w0;
     }
     float *dout = w1, *dq = w2, *dkv = w3;

@@ -162,9 +162,10 @@ static int train(MPI_Comm comm, const train_opts *o, seg_model *m, const seg_spl
         ad_segdec_zero_grad(m->dec);
         if (rc == AD_OK)
             rc = ad_segdec_forward(m->dec, m->in, (int)b, m->logits, 1, comm);
+        ad_reduce red = ad_mpi_sum(&comm);
         if (rc == AD_OK)
             rc = ad_seg_mixed_loss(m->logits, m->target, (size_t)b * m->cc, 10.0f, 2.0f,
-                                   m->dlogits, &lp, comm);
+                                   m->dlogits, &lp, &red);
         if (rc == AD_OK)
             rc = ad_segdec_backward(m->dec, m->dlogits, NULL, comm);
         double t2 = ad_now();

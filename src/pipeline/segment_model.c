@@ -299,7 +299,8 @@ int seg_score_split(MPI_Comm comm, seg_model *m, const seg_split *s, seg_scores 
     }
     free(konst);
     AD_TRY(ad_mpi_agree(comm, rc, NULL));
-    AD_TRY(ad_seg_counts_allreduce(&sc->model, comm));
-    AD_TRY(ad_seg_counts_allreduce(&sc->bg, comm));
-    return ad_seg_counts_allreduce(&sc->fg, comm);
+    ad_reduce red = ad_mpi_sum(&comm);
+    AD_TRY(ad_seg_counts_sum(&sc->model, &red));
+    AD_TRY(ad_seg_counts_sum(&sc->bg, &red));
+    return ad_seg_counts_sum(&sc->fg, &red);
 }

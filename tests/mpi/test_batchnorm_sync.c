@@ -5,6 +5,7 @@
 
 #include "adaptor/batchnorm.h"
 #include "adaptor/error.h"
+#include "adaptor/mpiutil.h"
 #include "adaptor/rng.h"
 
 #include <math.h>
@@ -47,11 +48,12 @@ static int run(bn_run *o, const float *x, const float *dy, size_t n, const float
         o->dg[j] = o->db[j] = 0;
     }
     ad_batchnorm_cache c = {o->xhat, o->mean, o->rstd, 0};
+    ad_reduce red = ad_mpi_sum(&comm);
     for (int it = 0; it < 2; it++)
         if (ad_batchnorm_forward_train(o->y, &c, x, g, be, o->rm, o->rv, n, C, 1e-5f, 0.1f,
-                                       comm))
+                                       &red))
             return 1;
-    return ad_batchnorm_backward(o->dx, o->dg, o->db, dy, &c, g, n, C, comm);
+    return ad_batchnorm_backward(o->dx, o->dg, o->db, dy, &c, g, n, C, &red);
 }
 
 static void free_run(bn_run *o)

@@ -6,6 +6,7 @@
 #include "mpitest.h"
 
 #include "adaptor/error.h"
+#include "adaptor/mpiutil.h"
 #include "adaptor/rng.h"
 #include "adaptor/seg_loss.h"
 #include "adaptor/segdecoder.h"
@@ -73,9 +74,10 @@ static int step(ad_segdec *d, float *const *gfeats, const float *masks, int firs
     ad_seg_loss_parts parts;
     ad_segdec_zero_grad(d);
     int rc = ad_segdec_forward(d, feats, n, o->logits, 1, comm);
+    ad_reduce red = ad_mpi_sum(&comm);
     if (rc == AD_OK)
         rc = ad_seg_mixed_loss(o->logits, masks + (size_t)first * hw, (size_t)n * hw, 10.0f,
-                               2.0f, dl, &parts, comm);
+                               2.0f, dl, &parts, &red);
     if (rc == AD_OK)
         rc = ad_segdec_backward(d, dl, dfeats, comm);
     if (rc == AD_OK)
