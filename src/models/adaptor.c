@@ -12,11 +12,15 @@
 
 /* ---- parameter layout -------------------------------------------------------------------- */
 
+enum { NAME_MAX_LEN = 96 };
+
 static void add_tensor(ad_adaptor *m, size_t *off, const char *name, int ndim, int64_t d0,
                        int64_t d1)
 {
-    ad_param_tensor *t = &m->tensors[m->ntensors++];
-    snprintf(t->name, sizeof t->name, "%s", name);
+    char *keep = m->names + m->ntensors * NAME_MAX_LEN;
+    ad_ckpt_tensor *t = &m->tensors[m->ntensors++];
+    snprintf(keep, NAME_MAX_LEN, "%s", name);
+    t->name = keep;
     t->offset = *off;
     t->ndim = ndim;
     t->shape[0] = d0;
@@ -58,6 +62,7 @@ static void build_layout(ad_adaptor *m)
     }
     add_tensor(m, &off, "logit_scale", 0, 0, 0);
     m->nparams = off;
+    m->layout = (ad_ckpt_layout){m->tensors, m->ntensors, m->nparams};
 }
 
 static void bind_views(ad_adaptor *m, float *base, float **w_img, float **w_txt,
@@ -94,9 +99,10 @@ int ad_adaptor_create(const ad_adaptor_config *cfg, ad_adaptor **out)
         return AD_ERR_NOMEM;
     m->cfg = *cfg;
     m->tensors = ad_calloc((size_t)cfg->layers * 12 + 3, sizeof *m->tensors, "adaptor tensors");
+    m->names = ad_calloc((size_t)cfg->layers * 12 + 3, NAME_MAX_LEN, "adaptor tensor names");
     m->layer = ad_calloc((size_t)cfg->layers, sizeof *m->layer, "adaptor layers");
     m->glayer = ad_calloc((size_t)cfg->layers, sizeof *m->glayer, "adaptor layers");
-    if (!m->tensors || !m->layer || !m->glayer) {
+    if (!m->tensors || !m->names || !m->layer || !m->glayer) {
         ad_adaptor_destroy(m);
         return AD_ERR_NOMEM;
     }
@@ -110,7 +116,9 @@ int ad_adaptor_create(const ad_adaptor_config *cfg, ad_adaptor **out)
     size_t nfold = (size_t)cfg->layers * ((size_t)cfg->proj * cfg->proj + cfg->proj);
     m->fold = ad_malloc(nfold * sizeof(float), "adaptor folded attention");
     m->gfold = ad_calloc(nfold, sizeof(float), "adaptor folded attention");
-    if (!m->fold || !m->gfold) {
+    m->acts = ad_calloc(2, sizeof *m->acts, "adaptor activations");
+    m->tok = ad_calloc(1, sizeof *m->tok, "adaptor activations");
+    if (!m->fold || !m->gfold || !m->acts || !m->tok) {
         ad_adaptor_destroy(m);
         return AD_ERR_NOMEM;
     }
@@ -137,14 +145,19 @@ void ad_adaptor_destroy(ad_adaptor *m)
     if (!m)
         return;
     ad_adaptor_tokens_free(m);
-    free_acts(&m->acts[0]);
-    free_acts(&m->acts[1]);
+    if (m->acts) {
+        free_acts(&m->acts[0]);
+        free_acts(&m->acts[1]);
+    }
+    free(m->acts);
+    free(m->tok);
     free(m->scratch);
     free(m->fold);
     free(m->gfold);
     free(m->params);
     free(m->grads);
     free(m->tensors);
+    free(m->names);
     free(m->layer);
     free(m->glayer);
     free(m);

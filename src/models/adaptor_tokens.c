@@ -22,10 +22,12 @@
 
 void ad_adaptor_tokens_free(ad_adaptor *m)
 {
-    free(m->tok.arena);
-    free(m->tok.blk);
-    free(m->tok.scratch);
-    memset(&m->tok, 0, sizeof m->tok);
+    if (!m->tok)
+        return;
+    free(m->tok->arena);
+    free(m->tok->blk);
+    free(m->tok->scratch);
+    memset(m->tok, 0, sizeof *m->tok);
 }
 
 /* Bump allocation from one arena: sizes are known from (b, Tv, Tt) alone. */
@@ -75,7 +77,7 @@ static void layout_block(bump *a, ad_tok_block *k, int b, int Tx, int Tc, int P,
 static size_t layout(ad_adaptor *m, float *base, int b, int tv, int tt)
 {
     const ad_adaptor_config *c = &m->cfg;
-    ad_tok_acts *a = &m->tok;
+    ad_tok_acts *a = m->tok;
     int P = c->proj, F = c->ffn, L = c->layers, drop = c->dropout > 0;
     bump ar = {base, 0};
     a->xv = take(&ar, (size_t)b * tv * c->dv);
@@ -98,7 +100,7 @@ static size_t layout(ad_adaptor *m, float *base, int b, int tv, int tt)
 
 static int ensure(ad_adaptor *m, int b, int tv, int tt)
 {
-    ad_tok_acts *a = &m->tok;
+    ad_tok_acts *a = m->tok;
     const ad_adaptor_config *c = &m->cfg;
     if (b <= a->cap_b && tv <= a->cap_tv && tt <= a->cap_tt) {
         layout(m, a->arena, b, tv, tt);
@@ -158,7 +160,7 @@ int ad_adaptor_tokens_forward(ad_adaptor *m, const ad_adaptor_batch *x, int b, f
         return ad_fail(AD_ERR_ARG, "adaptor: token mode needs image and text tokens (%d, %d)", tv,
                        tt);
     AD_TRY(ensure(m, b, tv, tt));
-    ad_tok_acts *a = &m->tok;
+    ad_tok_acts *a = m->tok;
     a->b = b;
     a->tv = tv;
     a->tt = tt;
@@ -226,7 +228,7 @@ static void block_backward(const ad_adaptor *m, const ad_adaptor_layer *L, ad_ad
 void ad_adaptor_tokens_backward(ad_adaptor *m, const float *dv, const float *dt)
 {
     const ad_adaptor_config *c = &m->cfg;
-    ad_tok_acts *a = &m->tok;
+    ad_tok_acts *a = m->tok;
     int b = a->b, tv = a->tv, tt = a->tt, P = c->proj;
     int T = tv > tt ? tv : tt, W = c->ffn > 2 * P ? c->ffn : 2 * P;
     size_t sv = (size_t)b * tv * P, st = (size_t)b * tt * P, wide = (size_t)b * T * W;

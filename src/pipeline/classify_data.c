@@ -151,8 +151,6 @@ static int adaptor_features(MPI_Comm comm, const ad_config *cfg, const char *wei
     MPI_Comm_size(comm, &size);
     ad_safetensors *st = NULL;
     ad_adaptor *m = NULL;
-    ad_ckpt_tensor *tensors = NULL;
-    ad_ckpt_layout layout;
     ad_adaptor_config ac;
     int dt = 0, rc = ad_st_open(weights, &st);
     if (rc == AD_OK) {
@@ -173,9 +171,7 @@ static int adaptor_features(MPI_Comm comm, const ad_config *cfg, const char *wei
     if (rc == AD_OK)
         rc = ad_adaptor_create(&ac, &m);
     if (rc == AD_OK)
-        rc = ad_adaptor_layout(m, &tensors, &layout);
-    if (rc == AD_OK)
-        rc = ad_ckpt_load_weights(weights, &layout, m->params);
+        rc = ad_ckpt_load_weights(weights, &m->layout, m->params);
     rc = ad_mpi_agree(comm, rc, NULL);
     int *cnt = ad_malloc(2 * (size_t)size * sizeof(int), "counts"), *displ = cnt ? cnt + size : NULL;
     if (rc == AD_OK && !cnt)
@@ -209,7 +205,6 @@ static int adaptor_features(MPI_Comm comm, const ad_config *cfg, const char *wei
         }
     }
     free(cnt);
-    free(tensors);
     ad_adaptor_destroy(m);
     return rc;
 }

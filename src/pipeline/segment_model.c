@@ -21,7 +21,6 @@
 
 void seg_model_free(seg_model *m)
 {
-    free(m->tensors);
     ad_adaptor_destroy(m->ad);
     ad_segdec_destroy(m->dec);
     free(m->tok);
@@ -71,9 +70,7 @@ static int load_adaptor(const ad_config *cfg, int dv, seg_model *m)
     AD_TRY(ad_adaptor_config_from(cfg, dv, dt, strcmp(ad_config_get(cfg, "adaptor", "mode"),
                                                       "tokens") == 0, &ac));
     AD_TRY(ad_adaptor_create(&ac, &m->ad));
-    ad_ckpt_layout layout;
-    AD_TRY(ad_adaptor_layout(m->ad, &m->tensors, &layout));
-    return ad_ckpt_load_weights(path, &layout, m->ad->params);
+    return ad_ckpt_load_weights(path, &m->ad->layout, m->ad->params);
 }
 
 const char *seg_model_name(const ad_config *cfg)
