@@ -74,8 +74,8 @@ static void check(int G)
     fill(dy, (size_t)G * C, 2);
     fill(g, C, 3);
     fill(be, C, 4);
-    int base = G / size, extra = G % size;
-    int n = base + (rank < extra), first = rank * base + (rank < extra ? rank : extra);
+    int first, n;
+    mt_share(G, size, rank, &first, &n);
     bn_run all, mine;
     MT_CHECK(run(&all, x, dy, (size_t)G, g, be, MPI_COMM_SELF) == AD_OK, "single: %s",
              ad_errmsg());
