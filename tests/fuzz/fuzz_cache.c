@@ -111,7 +111,7 @@ static int build(fz_reader *r, const char *path)
      * likely), embeddings from the input (NaN and inf included), masks 0/1. */
     int64_t rows = n < 0 ? (int64_t)(fz_u8(r) % 4) : n;
     int64_t width = (t > 0 && d_token >= 0 ? t : 1) * d;
-    if (rows > 0 && width > 0 && rows * width <= MAX_VALUES) {
+    if (rows > 0 && width > 0 && rows <= MAX_VALUES / width) {
         size_t start[3] = {0, 0, 0}, count[3] = {(size_t)rows, (size_t)(t > 0 ? t : d), (size_t)d};
         if (v_id >= 0) {
             long long ids[MAX_VALUES];
@@ -165,7 +165,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *mod = ad_cache_modality(c);
     fz_assert(strcmp(mod, "image") == 0 || strcmp(mod, "text") == 0, "modality");
     int64_t width = (int64_t)(tok ? tok : 1) * dim;
-    if (n * width <= MAX_VALUES) {
+    if (n <= MAX_VALUES / width) {
         int64_t rows[64];
         int64_t k = n < 64 ? n : 64;
         for (int64_t i = 0; i < k; i++)
