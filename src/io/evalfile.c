@@ -2,7 +2,7 @@
 
 #include "adaptor/error.h"
 #include "adaptor/fsutil.h"
-#include "adaptor/version.h"
+#include "adaptor/provenance.h"
 
 #include "ncutil.h"
 
@@ -32,13 +32,14 @@ int ad_eval_records_add(ad_eval_records *R, const char *split, const char *model
     return AD_OK;
 }
 
-int ad_evalfile_write(const char *path, const ad_eval_record *rec, size_t n, const char *config)
+int ad_evalfile_write(const char *path, const ad_eval_record *rec, size_t n,
+                      const ad_provenance *prov)
 {
-    return ad_evalfile_write_attrs(path, rec, n, config, NULL, 0);
+    return ad_evalfile_write_attrs(path, rec, n, prov, NULL, 0);
 }
 
 int ad_evalfile_write_attrs(const char *path, const ad_eval_record *rec, size_t n,
-                            const char *config, const ad_eval_attr *attrs, size_t nattrs)
+                            const ad_provenance *prov, const ad_eval_attr *attrs, size_t nattrs)
 {
     char tmp[4096];
     AD_TRY(ad_nc_tmp_name(tmp, sizeof tmp, path, (long)getpid()));
@@ -58,9 +59,7 @@ int ad_evalfile_write_attrs(const char *path, const ad_eval_record *rec, size_t 
         rc = ad_nc_fail(st, path, "define");
         goto done;
     }
-    if ((rc = ad_nc_put_text_att(nc, path, "config", config)) != AD_OK ||
-        (rc = ad_nc_put_text_att(nc, path, "adaptor_version",
-                                 ADAPTOR_VERSION " " ADAPTOR_GIT_COMMIT)) != AD_OK)
+    if ((rc = ad_prov_nc_put(nc, path, prov)) != AD_OK)
         goto done;
     for (size_t a = 0; a < nattrs; a++)
         if ((rc = ad_nc_put_text_att(nc, path, attrs[a].name, attrs[a].value)) != AD_OK)
