@@ -109,6 +109,18 @@ int ad_ckpt_load_weights(const char *path, const ad_ckpt_layout *layout, float *
  * prune after every save stays cheap. */
 int ad_ckpt_prune(const char *run_dir, int keep);
 
+/* One step folder of checkpoints/, as ad_ckpt_find_latest judges it. */
+typedef struct ad_ckpt_entry {
+    int64_t step;
+    int valid;           /* complete: trainer.json parses, sizes and checksums match */
+    char name[256];      /* folder name, e.g. "step-00000040" */
+    char problem[512];   /* why it is not valid ("" when valid) */
+} ad_ckpt_entry;
+
+/* Every step folder of <run_dir>/checkpoints, newest first, each verified (checksums
+ * included); *n = 0 when there is none. Free *entries with free(). */
+int ad_ckpt_list(const char *run_dir, ad_ckpt_entry **entries, size_t *n);
+
 /* FNV-1a 64 of a whole file (the checksum recorded in trainer.json). */
 int ad_ckpt_file_checksum(const char *path, uint64_t *hash, uint64_t *size);
 

@@ -37,6 +37,9 @@ typedef struct ad_eval_attr {
     const char *value;
 } ad_eval_attr;
 
+/* Reads every record of an eval.nc (appending to R); errors name the file. */
+int ad_evalfile_read(const char *path, ad_eval_records *R);
+
 int ad_evalfile_write(const char *path, const ad_eval_record *rec, size_t n,
                       const ad_provenance *prov);
 int ad_evalfile_write_attrs(const char *path, const ad_eval_record *rec, size_t n,
