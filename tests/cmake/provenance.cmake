@@ -7,3 +7,8 @@ add_test(NAME cli.provenance
                  ${CMAKE_CURRENT_BINARY_DIR}/tmp/provenance)
 set_tests_properties(cli.provenance PROPERTIES ENVIRONMENT "${ADAPTOR_TEST_ENV}"
                      LABELS "cli;mpi" TIMEOUT 900)
+add_test(NAME cli.status
+         COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/ref/status_check.py
+                 ${MPIEXEC_EXECUTABLE} $<TARGET_FILE:adaptor> ${CMAKE_CURRENT_BINARY_DIR}/tmp/status)
+set_tests_properties(cli.status PROPERTIES ENVIRONMENT "${ADAPTOR_TEST_ENV}"
+                     LABELS "cli;mpi" TIMEOUT 600)
