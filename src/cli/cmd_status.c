@@ -32,6 +32,31 @@ static void duration(char *out, size_t n, double s)
         snprintf(out, n, "%.1f h", s / 3600);
 }
 
+/* Per-label figures (auroc_<label>) stay in --json; the text shows their mean. */
+static int summary_metric(const char *m)
+{
+    const char *u = strstr(m, "auroc_");
+    return !u || strcmp(u, "auroc_mean") == 0;
+}
+
+/* eval.nc's records, one line per split and model, in file order. */
+static void print_eval(const ad_eval_records *R)
+{
+    for (size_t i = 0; i < R->n; i++) {
+        int first = 1;
+        for (size_t j = 0; j < i && first; j++)
+            first = strcmp(R->r[j].split, R->r[i].split) || strcmp(R->r[j].model, R->r[i].model);
+        if (!first)
+            continue;
+        printf("    %s %s:", R->r[i].split, R->r[i].model);
+        for (size_t j = i; j < R->n; j++)
+            if (!strcmp(R->r[j].split, R->r[i].split) && !strcmp(R->r[j].model, R->r[i].model) &&
+                summary_metric(R->r[j].metric))
+                printf(" %s %.4g", R->r[j].metric, R->r[j].value);
+        printf("\n");
+    }
+}
+
 static void print_text(const ad_run_status *s)
 {
     char eta[32], age[32];
@@ -51,11 +76,11 @@ static void print_text(const ad_run_status *s)
                s->epoch, s->loss, s->lr, s->samples_per_s);
     printf("  ETA        %s%s\n", eta,
            strcmp(s->state, "running") == 0 || s->eta_seconds <= 0 ? "" : " once resumed");
-    printf("  checkpoints");
+    printf("  checkpoints ");
     if (!s->nckpts)
-        printf(" none");
+        printf("none");
     for (size_t i = 0; i < s->nckpts; i++)
-        printf("%s%s %s", i ? "," : "", s->ckpts[i].name, s->ckpts[i].valid ? "valid" : "CORRUPT");
+        printf("%s%s %s", i ? ", " : "", s->ckpts[i].name, s->ckpts[i].valid ? "valid" : "CORRUPT");
     printf("\n");
     for (size_t i = 0; i < s->nckpts; i++)
         if (!s->ckpts[i].valid)
@@ -67,10 +92,8 @@ static void print_text(const ad_run_status *s)
     if (s->nvalid)
         printf("\n");
     if (s->eval.n)
-        printf("  eval.nc    %zu records\n", s->eval.n);
-    for (size_t i = 0; i < s->eval.n; i++)
-        printf("    %-6s %-16s %-28s %.4f\n", s->eval.r[i].split, s->eval.r[i].model,
-               s->eval.r[i].metric, s->eval.r[i].value);
+        printf("  eval.nc    %zu records (per-label AUROC: --json)\n", s->eval.n);
+    print_eval(&s->eval);
 }
 
 /* A number, or null when unknown (negative). */

@@ -13,6 +13,7 @@
 #include <netcdf.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static char dir[4096];
 
@@ -112,6 +113,34 @@ START_TEST(periodic_flush_and_resume)
     ck_assert_str_eq(ad_prov_config(second), "[train]\nlr = 2e-4\n");
     ad_prov_destroy(first);
     ad_prov_destroy(second);
+}
+END_TEST
+
+/* Time-based flushes (a run followed live): a record that arrives after the interval
+ * writes the file, one inside it does not; flushes every N records still happen. */
+START_TEST(flush_on_time)
+{
+    tu_tmpdir(dir, sizeof dir, "metrics_time");
+    char p[4096];
+    tu_assert_ok(ad_path_join(p, sizeof p, dir, "metrics.nc"));
+    ad_metrics *m;
+    tu_assert_ok(ad_metrics_create(p, NULL, 1, 0, &m));
+    ad_metrics_set_flush_seconds(m, 0.2);
+    ad_metrics_step r = cf_metrics_step(1);
+    tu_assert_ok(ad_metrics_append(m, &r));
+    ck_assert(!ad_path_exists(p)); /* inside the interval */
+    usleep(250000);
+    r = cf_metrics_step(2);
+    tu_assert_ok(ad_metrics_append(m, &r));
+    ck_assert_int_eq(steps_on_disk(p), 2);
+    r = cf_metrics_step(3);
+    tu_assert_ok(ad_metrics_append(m, &r));
+    ck_assert_int_eq(steps_on_disk(p), 2); /* the interval restarts at each flush */
+    usleep(250000);
+    r = cf_metrics_step(4);
+    tu_assert_ok(ad_metrics_append(m, &r));
+    ck_assert_int_eq(steps_on_disk(p), 4);
+    ad_metrics_destroy(m);
 }
 END_TEST
 
@@ -219,6 +248,7 @@ static Suite *suite(void)
     Suite *s = suite_create("metrics");
     TCase *tc = tcase_create("metrics");
     tcase_add_test(tc, periodic_flush_and_resume);
+    tcase_add_test(tc, flush_on_time);
     tcase_add_test(tc, per_rank_times_and_resume_on_more_ranks);
     tcase_add_test(tc, bad_files_are_named);
     suite_add_tcase(s, tc);
