@@ -33,7 +33,8 @@ typedef struct ad_run_status {
     double loss, lr, samples_per_s; /* last step; samples/s: median of the last steps */
     double seconds_per_step; /* median wall time per step over the last steps (0: unknown) */
     double eta_seconds;      /* (total - step) * seconds_per_step; < 0: unknown */
-    double age_seconds;      /* since state.json was last written (< 0: unknown) */
+    double age_seconds;      /* since state.json or metrics.nc was last written, whichever
+                              * is newer (< 0: unknown; a copy may not keep the times) */
     ad_ckpt_entry *ckpts;    /* newest first */
     size_t nckpts;
     ad_metrics_eval *valid;  /* the last step's validation records of metrics.nc */

@@ -64,7 +64,7 @@ static void print_text(const ad_run_status *s)
     duration(age, sizeof age, s->age_seconds);
     printf("%s\n  stage      %s\n  state      %s%s%s%s\n", s->dir, s->stage[0] ? s->stage : "?",
            s->state, s->detail[0] ? " (" : "", s->detail, s->detail[0] ? ")" : "");
-    if (s->have_state)
+    if (s->age_seconds >= 0)
         printf("  updated    %s ago\n", age);
     if (s->total > 0)
         printf("  step       %lld / %lld (%.1f%%)\n", (long long)s->step, (long long)s->total,

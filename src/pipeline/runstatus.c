@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -127,6 +128,8 @@ int ad_run_status_read(const char *dir, ad_run_status *s)
     AD_TRY(ad_runstate_read(dir, &s->s, &found));
     s->have_state = found;
     AD_TRY(ad_path_join(path, sizeof path, dir, "metrics.nc"));
+    struct stat sb;
+    double metrics_age = stat(path, &sb) == 0 ? ad_wall_clock() - (double)sb.st_mtime : -1;
     if (ad_path_exists(path))
         AD_TRY(read_metrics(path, s));
     AD_TRY(ad_ckpt_list(dir, &s->ckpts, &s->nckpts));
@@ -142,6 +145,9 @@ int ad_run_status_read(const char *dir, ad_run_status *s)
         s->step = s->s.step; /* a checkpoint newer than the last metrics flush */
     s->total = found ? s->s.total : 0;
     decide(s, ad_path_exists(final));
+    /* metrics.nc is rewritten every 30 s by a live run: the fresher of the two records. */
+    if (metrics_age >= 0 && (s->age_seconds < 0 || metrics_age < s->age_seconds))
+        s->age_seconds = metrics_age;
     if (strcmp(s->state, "finished") == 0)
         s->eta_seconds = 0;
     else if (s->total > 0 && s->seconds_per_step > 0)
