@@ -19,6 +19,16 @@ static inline int64_t cf_id(int64_t row) { return 1000 + 3 * row; }
 /* Token caches: row r has 1 + r % T real tokens, as a prefix. */
 static inline int cf_length(int64_t row, int T) { return 1 + (int)(row % T); }
 
+/* The provenance of the fixture caches: this process, config "[train]\nseed = 42\n" (made
+ * once, kept to the end of the test). */
+static inline const ad_provenance *cf_prov(void)
+{
+    static ad_provenance *p;
+    if (!p && ad_prov_create_local("[train]\nseed = 42\n", &p) != AD_OK)
+        return NULL;
+    return p;
+}
+
 static inline ad_cache_meta cf_meta(const char *modality, int tokens)
 {
     ad_cache_meta m = {modality,
@@ -28,7 +38,7 @@ static inline ad_cache_meta cf_meta(const char *modality, int tokens)
                        tokens ? "tokens" : (modality[0] == 'i' ? "cls" : "pooler"),
                        modality[0] == 'i' ? "resize=256 crop=224" : "max_words=112 mgca",
                        "train",
-                       "[train]\nseed = 42\n"};
+                       cf_prov()};
     return m;
 }
 

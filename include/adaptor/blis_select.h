@@ -15,6 +15,7 @@ int ad_blis_select(char *msg, size_t n);
 
 /* Threads BLIS may use per rank (1 in the tests and by default: one rank per core). */
 void ad_blis_set_threads(int n);
+int ad_blis_get_threads(void);
 
 /* Name of the kernel family BLIS is using now. */
 const char *ad_blis_arch_name(void);

@@ -16,8 +16,8 @@
  *   global attributes
  *     adaptor_cache_version = 1 (int), modality = "image" | "text", encoder (model folder
  *     name), encoder_path, arch, output = pooler | cls | mean | tokens, preprocessing (e.g.
- *     "resize=256 crop=224 depth16=highbyte" or "max_words=112 mgca"), split, config (the
- *     run's effective job file), adaptor_version.
+ *     "resize=256 crop=224 depth16=highbyte" or "max_words=112 mgca"), split, and the run's
+ *     provenance (provenance.h: adaptor_version, git_commit, hosts, ..., config).
  *   storage
  *     chunked by rows: one chunk = `chunk_rows` samples x all tokens x full dim (default:
  *     about 64 KiB per chunk, at least one sample), uncompressed unless deflate_level > 0
@@ -44,6 +44,8 @@
 #ifndef ADAPTOR_CACHE_H
 #define ADAPTOR_CACHE_H
 
+#include "adaptor/provenance.h"
+
 #include <mpi.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -60,7 +62,7 @@ typedef struct ad_cache_meta {
     const char *output;        /* pooler | cls | mean | tokens */
     const char *preprocessing;
     const char *split;
-    const char *config;        /* the effective job file text */
+    const ad_provenance *prov; /* the run's provenance, config included (may be NULL) */
 } ad_cache_meta;
 
 /* Storage tuning; a NULL pointer means the defaults (zeros). */

@@ -4,9 +4,12 @@
  *                                          names, so torch users can load_state_dict them
  *                  /optimizer.safetensors  "exp_avg.<name>", "exp_avg_sq.<name>" and the
  *                                          optimizer's update count as I64 scalar "step"
- *                  /trainer.json           step, epoch, position in the epoch, RNG states
- *                                          (hex), ranks, global batch, config text, version,
- *                                          and the size + FNV-1a 64 checksum of each file
+ *                  /trainer.json           step, epoch, position in the epoch, seed and RNG
+ *                                          states (hex), ranks, global batch, the run's
+ *                                          provenance (provenance.h, config included) and
+ *                                          the size + FNV-1a 64 checksum of each file
+ *
+ * Both safetensors files carry the provenance (config included) as __metadata__ strings.
  *
  * A save builds the whole folder as step-XXXXXXXX.tmp-<pid>, fsyncs every file, renames the
  * folder into place and fsyncs checkpoints/, so a crash leaves either the previous state or
@@ -19,6 +22,7 @@
 #ifndef ADAPTOR_CHECKPOINT_H
 #define ADAPTOR_CHECKPOINT_H
 
+#include "adaptor/provenance.h"
 #include "adaptor/rng.h"
 #include "adaptor/safetensors.h"
 
@@ -65,9 +69,11 @@ typedef struct ad_train_state {
     int64_t epoch_pos;   /* samples of this epoch's global order already consumed */
     int num_ranks;       /* ranks of the run that saved (informational) */
     int64_t global_batch;
+    uint64_t seed;       /* [train] seed the streams derive from (0 in older checkpoints) */
     int n_rng;
     ad_ckpt_rng rng[AD_CKPT_MAX_RNG];
-    char *config_text;   /* job file as saved (may be NULL); owned after load */
+    char *config_text;   /* load: the job file as saved; owned */
+    const ad_provenance *prov; /* save: stamped on every file, config included (may be NULL) */
 } ad_train_state;
 
 /* Frees what a load allocated (config_text) and zeroes the state. */
@@ -102,6 +108,18 @@ int ad_ckpt_load_weights(const char *path, const ad_ckpt_layout *layout, float *
  * trainer.json parses and the file sizes match: checksums are left to find / load so that a
  * prune after every save stays cheap. */
 int ad_ckpt_prune(const char *run_dir, int keep);
+
+/* One step folder of checkpoints/, as ad_ckpt_find_latest judges it. */
+typedef struct ad_ckpt_entry {
+    int64_t step;
+    int valid;           /* complete: trainer.json parses, sizes and checksums match */
+    char name[256];      /* folder name, e.g. "step-00000040" */
+    char problem[512];   /* why it is not valid ("" when valid) */
+} ad_ckpt_entry;
+
+/* Every step folder of <run_dir>/checkpoints, newest first, each verified (checksums
+ * included); *n = 0 when there is none. Free *entries with free(). */
+int ad_ckpt_list(const char *run_dir, ad_ckpt_entry **entries, size_t *n);
 
 /* FNV-1a 64 of a whole file (the checksum recorded in trainer.json). */
 int ad_ckpt_file_checksum(const char *path, uint64_t *hash, uint64_t *size);

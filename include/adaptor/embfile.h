@@ -10,13 +10,15 @@
  *     float image_after(sample, dim_after)    the trained Adaptor's image output (normalised)
  *     byte  labels(sample, label)        0 / 1 per finding, -1 unknown
  *     string label_names(label)          the [data] label_columns
- *   global attributes: adaptor_embeddings_version = 1, model = "adaptor", config (the
- *   effective job file), adaptor_version.
+ *   global attributes: adaptor_embeddings_version = 1, model = "adaptor", and the run's
+ *   provenance (provenance.h: adaptor_version, git_commit, hosts, ..., config).
  *
  * Written by one rank as "<path>.tmp.<pid>", fsync'ed and renamed on commit, so a reader
  * never sees a partial file under the final name. */
 #ifndef ADAPTOR_EMBFILE_H
 #define ADAPTOR_EMBFILE_H
+
+#include "adaptor/provenance.h"
 
 #include <stdint.h>
 
@@ -39,7 +41,7 @@ typedef struct ad_emb_split {
 } ad_emb_split;
 
 /* Creates the temporary file beside path. */
-int ad_embfile_create(const char *path, const char *config, ad_embfile **f);
+int ad_embfile_create(const char *path, const ad_provenance *prov, ad_embfile **f);
 /* Adds one split's group (each split once). */
 int ad_embfile_put(ad_embfile *f, const ad_emb_split *s);
 /* Closes, fsyncs and renames into place; frees f (also on failure, removing the temporary

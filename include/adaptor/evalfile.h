@@ -3,12 +3,15 @@
  *
  *   dimension record (unlimited)
  *   string split(record), string model(record), string metric(record), double value(record)
- *   global attributes: adaptor_eval_version = 1, config, adaptor_version, and for the
- *   downstream stages `task` (classify | probe | segment), `dataset` and `data_pct`
+ *   global attributes: adaptor_eval_version = 1, the run's provenance (provenance.h:
+ *   version, commit, hosts, ..., config), and for the downstream stages `task` (classify |
+ *   probe | segment), `dataset` and `data_pct`
  *
  * Written atomically (temporary file, fsync, rename) by one rank. */
 #ifndef ADAPTOR_EVALFILE_H
 #define ADAPTOR_EVALFILE_H
+
+#include "adaptor/provenance.h"
 
 #include <stddef.h>
 
@@ -34,8 +37,12 @@ typedef struct ad_eval_attr {
     const char *value;
 } ad_eval_attr;
 
-int ad_evalfile_write(const char *path, const ad_eval_record *rec, size_t n, const char *config);
+/* Reads every record of an eval.nc (appending to R); errors name the file. */
+int ad_evalfile_read(const char *path, ad_eval_records *R);
+
+int ad_evalfile_write(const char *path, const ad_eval_record *rec, size_t n,
+                      const ad_provenance *prov);
 int ad_evalfile_write_attrs(const char *path, const ad_eval_record *rec, size_t n,
-                            const char *config, const ad_eval_attr *attrs, size_t nattrs);
+                            const ad_provenance *prov, const ad_eval_attr *attrs, size_t nattrs);
 
 #endif

@@ -40,7 +40,7 @@ typedef struct ad_frozen {
     ad_cache_meta meta;
 } ad_frozen;
 
-int ad_frozen_open(ad_frozen *e, const ad_config *cfg, int image, const char *config_text);
+int ad_frozen_open(ad_frozen *e, const ad_config *cfg, int image, const ad_provenance *prov);
 void ad_frozen_free(ad_frozen *e);
 
 /* Per-row inputs the encoder needs: image paths or MGCA captions. */

@@ -15,6 +15,8 @@
 #ifndef ADAPTOR_PCA_H
 #define ADAPTOR_PCA_H
 
+#include "adaptor/provenance.h"
+
 #include <mpi.h>
 #include <stdint.h>
 
@@ -33,13 +35,13 @@ int ad_pca_fit(MPI_Comm comm, const float *x_local, int64_t n_local, int d, int 
  *               double explained_variance(component), double explained_variance_ratio(component),
  *               float projection(sample, component), int64 sample_id(sample)
  *   attributes  adaptor_pca_version = 1, total_variance (double), source (what was
- *               analysed, e.g. the cache path), config, adaptor_version
+ *               analysed, e.g. the cache path), and the run's provenance (provenance.h)
  * Collective over comm: every rank passes its rows' projections proj_local [n_local][m]
  * and sample ids ids_local [n_local] (rank order); rank 0 gathers them and writes the file
- * atomically (temporary name, fsync, rename). source, config may be NULL. */
+ * atomically (temporary name, fsync, rename). source and prov may be NULL. */
 int ad_pca_write(MPI_Comm comm, const char *path, int d, int m, const double *mean,
                  const double *comps, const double *explained_var, double total_var,
                  const float *proj_local, const int64_t *ids_local, int64_t n_local,
-                 const char *source, const char *config);
+                 const char *source, const ad_provenance *prov);
 
 #endif

@@ -30,6 +30,8 @@
 #ifndef ADAPTOR_SEGDECODER_H
 #define ADAPTOR_SEGDECODER_H
 
+#include "adaptor/provenance.h"
+
 #include <mpi.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -99,9 +101,9 @@ int ad_segdec_backward(ad_segdec *d, const float *dlogits, float *const *dfeats,
 double ad_segdec_flops(const ad_segdec *d, int b);
 
 /* safetensors with the PyTorch names above (F32), with metadata "segdec_config" describing
- * the configuration. load checks every tensor's shape against this decoder's configuration
+ * the configuration and the run's provenance (prov may be NULL). load checks every tensor's shape against this decoder's configuration
  * and fails naming the tensor and file. */
-int ad_segdec_save(const ad_segdec *d, const char *path);
+int ad_segdec_save(const ad_segdec *d, const char *path, const ad_provenance *prov);
 int ad_segdec_load(ad_segdec *d, const char *path);
 
 #endif

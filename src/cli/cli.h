@@ -33,6 +33,7 @@ int ad_cmd_segment(ad_cli *cli, int argc, char **argv);
 int ad_cmd_pretrain(ad_cli *cli, int argc, char **argv);
 int ad_cmd_encode_text(ad_cli *cli, int argc, char **argv);
 int ad_cmd_encode_image(ad_cli *cli, int argc, char **argv);
+int ad_cmd_status(ad_cli *cli, int argc, char **argv);
 
 /* 1 when argv holds -h or --help. */
 int ad_cli_wants_help(int argc, char **argv);

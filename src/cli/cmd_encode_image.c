@@ -4,6 +4,7 @@
 #include "cli.h"
 
 #include "adaptor/error.h"
+#include "adaptor/provenance.h"
 #include "adaptor/fsutil.h"
 #include "adaptor/image_encoder.h"
 #include "adaptor/preprocess.h"
@@ -140,6 +141,11 @@ static int nc_define(ncfile *f, const char *tmp, const options *o, int count, in
     int sizes[2] = {o->resize, o->crop};
     AD_TRY(nc_check(nc_put_att_int(f->ncid, NC_GLOBAL, "resize_crop", NC_INT, 2, sizes), tmp,
                     "write attribute"));
+    ad_provenance *prov; /* this process alone: a serial tool without a job file */
+    AD_TRY(ad_prov_create_local(NULL, &prov));
+    int rc = ad_prov_nc_put(f->ncid, tmp, prov);
+    ad_prov_destroy(prov);
+    AD_TRY(rc);
     return nc_check(nc_enddef(f->ncid), tmp, "end definitions");
 }
 

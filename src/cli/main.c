@@ -23,6 +23,8 @@ static const ad_command commands[] = {
     {"segment", "train and evaluate a segmentation decoder on frozen encoder tokens", ad_cmd_segment},
     {"encode-text", "print text embeddings of texts read from stdin", ad_cmd_encode_text},
     {"encode-image", "write image embeddings of image files to a netCDF file", ad_cmd_encode_image},
+    {"status", "where a run is: state, step, loss, ETA, checkpoints, eval (no MPI needed)",
+     ad_cmd_status},
     {NULL, NULL, NULL},
 };
 
@@ -188,6 +190,16 @@ int main(int argc, char **argv)
         return 1;
     }
 
+    if (cmd->run == ad_cmd_status) {
+        /* Reads files only: no MPI (cli.comm is MPI_COMM_NULL), so it runs on a login node
+         * or a laptop, beside a live job or on a copied folder. */
+        ad_cli one = {MPI_COMM_NULL, 0, 1, blis_msg};
+        ad_log_init(0, 1);
+        int rc = cmd->run(&one, argc - 1, argv + 1);
+        if (rc != AD_OK)
+            fprintf(stderr, "adaptor: error: %s\n", ad_errmsg());
+        return rc == AD_OK ? 0 : rc == AD_ERR_ARG ? 2 : 1;
+    }
     MPI_Init(&argc, &argv);
     ad_cli cli = {MPI_COMM_WORLD, 0, 1, blis_msg};
     MPI_Comm_rank(cli.comm, &cli.rank);

@@ -95,3 +95,9 @@ int ad_blis_select(char *msg, size_t n)
 }
 
 void ad_blis_set_threads(int n) { bli_thread_set_num_threads(n > 0 ? n : 1); }
+
+int ad_blis_get_threads(void)
+{
+    int n = (int)bli_thread_get_num_threads();
+    return n > 0 ? n : 1;
+}

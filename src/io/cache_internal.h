@@ -13,7 +13,10 @@
 #define AD_CACHE_VAR_ID "sample_id"
 #define AD_CACHE_ATT_VERSION "adaptor_cache_version"
 
-/* The text attributes, in the order of ad_cache_meta's fields, then adaptor_version. */
+/* The text attributes a reader requires: those of ad_cache_meta's text fields, in their
+ * order (the first AD_CACHE_N_META_ATTS), then config and adaptor_version from the
+ * provenance stamp. */
+#define AD_CACHE_N_META_ATTS 7
 #define AD_CACHE_N_TEXT_ATTS 9
 extern const char *const ad_cache_text_atts[AD_CACHE_N_TEXT_ATTS];
 

@@ -3,7 +3,7 @@
 
 #include "adaptor/error.h"
 #include "adaptor/fsutil.h"
-#include "adaptor/version.h"
+#include "adaptor/provenance.h"
 #include "cache_internal.h"
 #include "ncutil.h"
 
@@ -87,11 +87,12 @@ static int define_layout(ad_cache_writer *w, const ad_cache_meta *meta,
     int version = AD_CACHE_VERSION;
     if ((st = nc_put_att_int(w->ncid, NC_GLOBAL, AD_CACHE_ATT_VERSION, NC_INT, 1, &version)))
         return ad_nc_fail(st, p, AD_CACHE_ATT_VERSION);
-    const char *values[AD_CACHE_N_TEXT_ATTS] = {
+    const char *values[AD_CACHE_N_META_ATTS] = {
         meta->modality, meta->encoder, meta->encoder_path, meta->arch, meta->output,
-        meta->preprocessing, meta->split, meta->config, ADAPTOR_VERSION};
-    for (int i = 0; i < AD_CACHE_N_TEXT_ATTS; i++)
+        meta->preprocessing, meta->split};
+    for (int i = 0; i < AD_CACHE_N_META_ATTS; i++)
         AD_TRY(ad_nc_put_text_att(w->ncid, p, ad_cache_text_atts[i], values[i]));
+    AD_TRY(ad_prov_nc_put(w->ncid, p, meta->prov));
 
     if ((st = nc_enddef(w->ncid)))
         return ad_nc_fail(st, p, "leaving define mode");

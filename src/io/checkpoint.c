@@ -3,7 +3,7 @@
 
 #include "adaptor/error.h"
 #include "adaptor/fsutil.h"
-#include "adaptor/version.h"
+#include "adaptor/provenance.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -92,7 +92,8 @@ static int add_tensors(ad_st_writer *w, const char *prefix, const ad_ckpt_layout
 /* Writes <dir>/<file> from the layout's tensors under each prefix; step >= 0 adds the I64
  * scalar "step" (the optimizer file). */
 static int write_st(const char *dir, const char *file, const ad_ckpt_layout *l, int nbuf,
-                    const char *const *prefixes, const float *const *bufs, int64_t step)
+                    const char *const *prefixes, const float *const *bufs, int64_t step,
+                    const ad_provenance *prov)
 {
     char path[4096], text[64];
     AD_TRY(ad_path_join(path, sizeof path, dir, file));
@@ -100,7 +101,7 @@ static int write_st(const char *dir, const char *file, const ad_ckpt_layout *l, 
     AD_TRY(ad_st_writer_create(&w));
     int rc = AD_OK;
     AD_CHECK(ad_st_writer_set_metadata(w, "format", "pt"));
-    AD_CHECK(ad_st_writer_set_metadata(w, "producer", "adaptor " ADAPTOR_VERSION));
+    AD_CHECK(ad_prov_st_put(w, prov));
     for (int b = 0; b < nbuf; b++)
         AD_CHECK(add_tensors(w, prefixes[b], l, bufs[b]));
     if (step >= 0) {
@@ -121,8 +122,8 @@ static int write_folder(const char *dir, const ad_ckpt_layout *l, const ad_ckpt_
     const float *model_buf[] = {buf->params};
     const char *opt_prefix[] = {EXP_AVG, EXP_AVG_SQ};
     const float *opt_buf[] = {buf->exp_avg, buf->exp_avg_sq};
-    AD_TRY(write_st(dir, AD_CKPT_MODEL, l, 1, model_prefix, model_buf, -1));
-    AD_TRY(write_st(dir, AD_CKPT_OPTIM, l, 2, opt_prefix, opt_buf, buf->opt_step));
+    AD_TRY(write_st(dir, AD_CKPT_MODEL, l, 1, model_prefix, model_buf, -1, st->prov));
+    AD_TRY(write_st(dir, AD_CKPT_OPTIM, l, 2, opt_prefix, opt_buf, buf->opt_step, st->prov));
     ad_ckpt_sums sums;
     char path[4096];
     for (int i = 0; i < AD_CKPT_NFILES; i++) {

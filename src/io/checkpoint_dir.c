@@ -272,6 +272,33 @@ int ad_ckpt_find_latest(const char *run_dir, char *dir, size_t n, int64_t *step)
     return rc;
 }
 
+int ad_ckpt_list(const char *run_dir, ad_ckpt_entry **entries, size_t *n)
+{
+    *entries = NULL;
+    *n = 0;
+    char ckdir[4096], path[4096];
+    AD_TRY(ad_path_join(ckdir, sizeof ckdir, run_dir, AD_CKPT_DIR));
+    ckpt_listing l;
+    AD_TRY(list_checkpoints(ckdir, &l));
+    ad_ckpt_entry *out = ad_calloc(l.n_steps ? l.n_steps : 1, sizeof *out, "checkpoint list");
+    if (!out) {
+        listing_free(&l);
+        return AD_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < l.n_steps; i++) {
+        out[i].step = l.steps[i].step;
+        snprintf(out[i].name, sizeof out[i].name, "%s", l.steps[i].name);
+        out[i].valid = check_entry(ckdir, &l.steps[i], 1, path, sizeof path) == AD_OK;
+        if (!out[i].valid)
+            snprintf(out[i].problem, sizeof out[i].problem, "%s", ad_errmsg());
+        ad_clear_error();
+    }
+    *entries = out;
+    *n = l.n_steps;
+    listing_free(&l);
+    return AD_OK;
+}
+
 int ad_ckpt_prune(const char *run_dir, int keep)
 {
     if (keep < 1)

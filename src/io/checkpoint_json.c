@@ -3,7 +3,7 @@
 #include "checkpoint_priv.h"
 
 #include "adaptor/error.h"
-#include "adaptor/version.h"
+#include "adaptor/provenance.h"
 
 #include <cjson/cJSON.h>
 #include <inttypes.h>
@@ -51,6 +51,9 @@ static int build(cJSON *root, const ad_train_state *st, const ad_ckpt_sums *sums
              add_num(root, "epoch_position", (double)st->epoch_pos) &&
              add_num(root, "num_ranks", st->num_ranks) &&
              add_num(root, "global_batch", (double)st->global_batch);
+    char seed[17];
+    hex64(seed, st->seed);
+    ok = ok && add_str(root, "seed", seed);
     cJSON *rng = ok ? cJSON_AddObjectToObject(root, "rng") : NULL;
     for (int i = 0; rng && ok && i < st->n_rng; i++) {
         char hex[4 * 16 + 1];
@@ -58,9 +61,7 @@ static int build(cJSON *root, const ad_train_state *st, const ad_ckpt_sums *sums
             hex64(hex + 16 * j, st->rng[i].state.s[j]);
         ok = add_str(rng, st->rng[i].name, hex);
     }
-    ok = ok && rng && add_str(root, "adaptor_version", ADAPTOR_VERSION) &&
-         add_str(root, "git_commit", ADAPTOR_GIT_COMMIT) &&
-         add_str(root, "config", st->config_text ? st->config_text : "");
+    ok = ok && rng && ad_prov_json_add(root, st->prov) == AD_OK;
     cJSON *files = ok ? cJSON_AddObjectToObject(root, "files") : NULL;
     for (int i = 0; files && ok && i < AD_CKPT_NFILES; i++) {
         cJSON *f = cJSON_AddObjectToObject(files, ad_ckpt_files[i]);
@@ -167,6 +168,9 @@ static int parse_root(const char *path, const cJSON *root, ad_train_state *st,
     if (ranks > 1 << 30)
         return ad_fail(AD_ERR_FORMAT, "%s: num_ranks %lld out of range", path, (long long)ranks);
     st->num_ranks = (int)ranks;
+    const char *seed = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "seed"));
+    if (seed && (strlen(seed) != 16 || !parse_hex64(seed, &st->seed)))
+        return ad_fail(AD_ERR_FORMAT, "%s: 'seed' is not 16 hex digits", path);
     AD_TRY(parse_rngs(path, cJSON_GetObjectItemCaseSensitive(root, "rng"), st));
     const char *cfg = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "config"));
     if (!cfg)

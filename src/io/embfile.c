@@ -3,7 +3,7 @@
 
 #include "adaptor/error.h"
 #include "adaptor/fsutil.h"
-#include "adaptor/version.h"
+#include "adaptor/provenance.h"
 #include "ncutil.h"
 
 #include <netcdf.h>
@@ -16,7 +16,7 @@ struct ad_embfile {
     int nc;
 };
 
-int ad_embfile_create(const char *path, const char *config, ad_embfile **out)
+int ad_embfile_create(const char *path, const ad_provenance *prov, ad_embfile **out)
 {
     *out = NULL;
     ad_embfile *f = ad_calloc(1, sizeof *f, "embeddings file");
@@ -38,10 +38,7 @@ int ad_embfile_create(const char *path, const char *config, ad_embfile **out)
     if (rc == AD_OK)
         rc = ad_nc_put_text_att(f->nc, f->tmp, "model", "adaptor");
     if (rc == AD_OK)
-        rc = ad_nc_put_text_att(f->nc, f->tmp, "config", config);
-    if (rc == AD_OK)
-        rc = ad_nc_put_text_att(f->nc, f->tmp, "adaptor_version",
-                                ADAPTOR_VERSION " " ADAPTOR_GIT_COMMIT);
+        rc = ad_prov_nc_put(f->nc, f->tmp, prov);
     if (rc != AD_OK) {
         ad_embfile_abort(f);
         return rc;

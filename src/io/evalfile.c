@@ -2,7 +2,7 @@
 
 #include "adaptor/error.h"
 #include "adaptor/fsutil.h"
-#include "adaptor/version.h"
+#include "adaptor/provenance.h"
 
 #include "ncutil.h"
 
@@ -32,13 +32,65 @@ int ad_eval_records_add(ad_eval_records *R, const char *split, const char *model
     return AD_OK;
 }
 
-int ad_evalfile_write(const char *path, const ad_eval_record *rec, size_t n, const char *config)
+int ad_evalfile_read(const char *path, ad_eval_records *R)
 {
-    return ad_evalfile_write_attrs(path, rec, n, config, NULL, 0);
+    int nc, st = nc_open(path, NC_NOWRITE, &nc), v[4], dim;
+    if (st)
+        return ad_nc_fail(st, path, "cannot open");
+    static const char *const names[4] = {"split", "model", "metric", "value"};
+    size_t n = 0, got = 0;
+    int rc = AD_OK;
+    for (int i = 0; i < 4 && rc == AD_OK; i++) {
+        nc_type t;
+        int nd;
+        size_t len = 0;
+        if (nc_inq_varid(nc, names[i], &v[i]) || nc_inq_vartype(nc, v[i], &t) ||
+            t != (i < 3 ? NC_STRING : NC_DOUBLE) || nc_inq_varndims(nc, v[i], &nd) || nd != 1 ||
+            nc_inq_vardimid(nc, v[i], &dim) || nc_inq_dimlen(nc, dim, &len) || (i && len != n))
+            rc = ad_fail(AD_ERR_FORMAT, "%s: missing or malformed variable %s", path, names[i]);
+        n = len;
+    }
+    char **col[3] = {NULL, NULL, NULL};
+    double *val = NULL;
+    if (rc == AD_OK && n) {
+        for (int i = 0; i < 3 && rc == AD_OK; i++) {
+            size_t s0 = 0;
+            col[i] = ad_calloc(n, sizeof(char *), "eval records");
+            if (!col[i])
+                rc = AD_ERR_NOMEM;
+            else if ((st = nc_get_vara_string(nc, v[i], &s0, &n, col[i])))
+                rc = ad_nc_fail(st, path, names[i]);
+            else
+                got |= 1u << i;
+        }
+        size_t s0 = 0;
+        val = rc == AD_OK ? ad_malloc(n * sizeof *val, "eval values") : NULL;
+        if (rc == AD_OK && !val)
+            rc = AD_ERR_NOMEM;
+        if (rc == AD_OK && (st = nc_get_vara_double(nc, v[3], &s0, &n, val)))
+            rc = ad_nc_fail(st, path, "value");
+    }
+    for (size_t i = 0; rc == AD_OK && i < n; i++)
+        rc = ad_eval_records_add(R, col[0][i] ? col[0][i] : "", col[1][i] ? col[1][i] : "",
+                                 col[2][i] ? col[2][i] : "", val[i]);
+    for (int i = 0; i < 3; i++) {
+        if (got & (1u << i))
+            nc_free_string(n, col[i]);
+        free(col[i]);
+    }
+    free(val);
+    nc_close(nc);
+    return rc;
+}
+
+int ad_evalfile_write(const char *path, const ad_eval_record *rec, size_t n,
+                      const ad_provenance *prov)
+{
+    return ad_evalfile_write_attrs(path, rec, n, prov, NULL, 0);
 }
 
 int ad_evalfile_write_attrs(const char *path, const ad_eval_record *rec, size_t n,
-                            const char *config, const ad_eval_attr *attrs, size_t nattrs)
+                            const ad_provenance *prov, const ad_eval_attr *attrs, size_t nattrs)
 {
     char tmp[4096];
     AD_TRY(ad_nc_tmp_name(tmp, sizeof tmp, path, (long)getpid()));
@@ -58,9 +110,7 @@ int ad_evalfile_write_attrs(const char *path, const ad_eval_record *rec, size_t 
         rc = ad_nc_fail(st, path, "define");
         goto done;
     }
-    if ((rc = ad_nc_put_text_att(nc, path, "config", config)) != AD_OK ||
-        (rc = ad_nc_put_text_att(nc, path, "adaptor_version",
-                                 ADAPTOR_VERSION " " ADAPTOR_GIT_COMMIT)) != AD_OK)
+    if ((rc = ad_prov_nc_put(nc, path, prov)) != AD_OK)
         goto done;
     for (size_t a = 0; a < nattrs; a++)
         if ((rc = ad_nc_put_text_att(nc, path, attrs[a].name, attrs[a].value)) != AD_OK)

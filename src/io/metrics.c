@@ -3,7 +3,8 @@
 
 #include "adaptor/error.h"
 #include "adaptor/fsutil.h"
-#include "adaptor/version.h"
+#include "adaptor/log.h"
+#include "adaptor/provenance.h"
 #include "ncutil.h"
 
 #include <math.h>
@@ -16,8 +17,9 @@
 
 struct ad_metrics {
     char path[4096];
-    char *config;
+    const ad_provenance *prov; /* borrowed */
     int ranks, flush_every, since_flush;
+    double flush_seconds, last_flush; /* time-based flushes (0: none); ad_now() of the last */
     ad_metrics_step *steps;
     int64_t nsteps, cap_steps;
     ad_metrics_eval *evals;
@@ -51,7 +53,7 @@ static double *col(ad_metrics_step *s, int c)
     return (double *)(void *)((char *)s + step_cols[c].off);
 }
 
-int ad_metrics_create(const char *path, const char *config, int ranks, int flush_every,
+int ad_metrics_create(const char *path, const ad_provenance *prov, int ranks, int flush_every,
                       ad_metrics **out)
 {
     *out = NULL;
@@ -59,14 +61,14 @@ int ad_metrics_create(const char *path, const char *config, int ranks, int flush
     if (!m)
         return AD_ERR_NOMEM;
     int w = snprintf(m->path, sizeof m->path, "%s", path);
-    m->config = ad_strdup(config ? config : "");
+    m->prov = prov;
     m->ranks = ranks;
     m->rt_cols = ranks > 0 ? ranks : 1;
     m->flush_every = flush_every;
-    if (w < 0 || (size_t)w >= sizeof m->path || !m->config) {
-        int rc = m->config ? ad_fail(AD_ERR_ARG, "path too long: %s", path) : AD_ERR_NOMEM;
+    m->last_flush = ad_now();
+    if (w < 0 || (size_t)w >= sizeof m->path) {
         ad_metrics_destroy(m);
-        return rc;
+        return ad_fail(AD_ERR_ARG, "path too long: %s", path);
     }
     *out = m;
     return AD_OK;
@@ -76,7 +78,6 @@ void ad_metrics_destroy(ad_metrics *m)
 {
     if (!m)
         return;
-    free(m->config);
     free(m->steps);
     free(m->evals);
     free(m->rt);
@@ -112,6 +113,8 @@ int ad_metrics_append(ad_metrics *m, const ad_metrics_step *rec)
     m->steps[m->nsteps] = *rec;
     m->steps[m->nsteps++].rank_times = NULL;
     if (m->flush_every > 0 && ++m->since_flush >= m->flush_every)
+        return ad_metrics_flush(m);
+    if (m->flush_seconds > 0 && ad_now() - m->last_flush >= m->flush_seconds)
         return ad_metrics_flush(m);
     return AD_OK;
 }
@@ -174,11 +177,9 @@ static int write_all(const ad_metrics *m, int nc, const char *p)
         (st = def1(g, "split", NC_STRING, d_rec, &e_split)) ||
         (st = def1(g, "metric", NC_STRING, d_rec, &e_metric)) ||
         (st = def1(g, "value", NC_DOUBLE, d_rec, &e_value)) ||
-        (st = nc_put_att_int(nc, NC_GLOBAL, "adaptor_metrics_version", NC_INT, 1, &version)) ||
-        (st = nc_put_att_int(nc, NC_GLOBAL, "ranks", NC_INT, 1, &m->ranks)))
+        (st = nc_put_att_int(nc, NC_GLOBAL, "adaptor_metrics_version", NC_INT, 1, &version)))
         return ad_nc_fail(st, p, "defining eval records");
-    AD_TRY(ad_nc_put_text_att(nc, p, "config", m->config));
-    AD_TRY(ad_nc_put_text_att(nc, p, "adaptor_version", ADAPTOR_VERSION));
+    AD_TRY(ad_prov_nc_put(nc, p, m->prov));
     if ((st = nc_enddef(nc)))
         return ad_nc_fail(st, p, "leaving define mode");
 
@@ -257,8 +258,11 @@ int ad_metrics_flush(ad_metrics *m)
     if (rc != AD_OK)
         return rc;
     m->since_flush = 0;
+    m->last_flush = ad_now();
     return AD_OK;
 }
+
+void ad_metrics_set_flush_seconds(ad_metrics *m, double seconds) { m->flush_seconds = seconds; }
 
 /* ---- reading back ---- */
 
@@ -406,11 +410,11 @@ static int load_evals(ad_metrics *m, int nc, const char *p, int64_t resume_step)
     return rc;
 }
 
-int ad_metrics_open_existing(const char *path, const char *config, int ranks, int flush_every,
-                             int64_t resume_step, ad_metrics **out)
+int ad_metrics_open_existing(const char *path, const ad_provenance *prov, int ranks,
+                             int flush_every, int64_t resume_step, ad_metrics **out)
 {
     ad_metrics *m;
-    AD_TRY(ad_metrics_create(path, config, ranks, flush_every, &m));
+    AD_TRY(ad_metrics_create(path, prov, ranks, flush_every, &m));
     int nc, version = 0, st = nc_open(path, NC_NOWRITE, &nc), rc;
     if (st) {
         rc = st > 0 ? ad_nc_fail(st, path, "cannot open")

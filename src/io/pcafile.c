@@ -3,7 +3,7 @@
 
 #include "adaptor/error.h"
 #include "adaptor/fsutil.h"
-#include "adaptor/version.h"
+#include "adaptor/provenance.h"
 
 #include "ncutil.h"
 
@@ -14,7 +14,7 @@
 
 static int write_nc(const char *path, int d, int m, const double *mean, const double *comps,
                     const double *ev, double total, const float *proj, const long long *ids,
-                    int64_t n, const char *source, const char *config)
+                    int64_t n, const char *source, const ad_provenance *prov)
 {
     char tmp[4096];
     AD_TRY(ad_nc_tmp_name(tmp, sizeof tmp, path, (long)getpid()));
@@ -51,9 +51,7 @@ static int write_nc(const char *path, int d, int m, const double *mean, const do
         goto done;
     }
     if ((rc = ad_nc_put_text_att(nc, path, "source", source)) != AD_OK ||
-        (rc = ad_nc_put_text_att(nc, path, "config", config)) != AD_OK ||
-        (rc = ad_nc_put_text_att(nc, path, "adaptor_version",
-                                 ADAPTOR_VERSION " " ADAPTOR_GIT_COMMIT)) != AD_OK)
+        (rc = ad_prov_nc_put(nc, path, prov)) != AD_OK)
         goto done;
     if ((st = nc_put_var_double(nc, vmean, mean)) || (st = nc_put_var_double(nc, vcomp, comps)) ||
         (st = nc_put_var_double(nc, vev, ev)) || (st = nc_put_var_double(nc, vratio, ratio)) ||
@@ -68,7 +66,7 @@ done:
 int ad_pca_write(MPI_Comm comm, const char *path, int d, int m, const double *mean,
                  const double *comps, const double *explained_var, double total_var,
                  const float *proj_local, const int64_t *ids_local, int64_t n_local,
-                 const char *source, const char *config)
+                 const char *source, const ad_provenance *prov)
 {
     int rank, size, rc = AD_OK;
     MPI_Comm_rank(comm, &rank);
@@ -113,7 +111,7 @@ int ad_pca_write(MPI_Comm comm, const char *path, int d, int m, const double *me
         rc = ad_fail(AD_ERR_MPI, "%s: gathering PCA projections failed", path);
     if (rc == AD_OK && rank == 0)
         rc = write_nc(path, d, m, mean, comps, explained_var, total_var, proj, ids, n, source,
-                      config);
+                      prov);
     free(cnt);
     free(proj);
     free(ids);

@@ -1,6 +1,7 @@
 /* Decoder weights as safetensors with PyTorch state_dict names and layouts. */
 #include "adaptor/conv2d.h"
 #include "adaptor/error.h"
+#include "adaptor/provenance.h"
 #include "adaptor/safetensors.h"
 #include "segdecoder_internal.h"
 
@@ -59,7 +60,7 @@ static void describe(const ad_segdec *d, char *buf, size_t n)
         k += snprintf(buf + k, n - (size_t)k, "%s%d", i ? "," : " skip_ch=", c->skip_ch[i]);
 }
 
-int ad_segdec_save(const ad_segdec *dc, const char *path)
+int ad_segdec_save(const ad_segdec *dc, const char *path, const ad_provenance *prov)
 {
     ad_segdec *d = (ad_segdec *)dc; /* read only: home() serves both buffers */
     ad_st_writer *w;
@@ -70,6 +71,7 @@ int ad_segdec_save(const ad_segdec *dc, const char *path)
     describe(d, desc, sizeof desc);
     AD_CHECK(ad_st_writer_set_metadata(w, "format", "pt"));
     AD_CHECK(ad_st_writer_set_metadata(w, "segdec_config", desc));
+    AD_CHECK(ad_prov_st_put(w, prov));
     for (size_t i = 0; i < d->ntensors; i++) {
         const seg_tensor *t = &d->tensors[i];
         const float *src = home(d, t);

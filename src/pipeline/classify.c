@@ -83,12 +83,13 @@ int ad_classify(MPI_Comm comm, const ad_config *cfg)
     ad_head *h = NULL;
     int64_t *sel = NULL, nsel = 0;
     float *vs = NULL, *ts = NULL;
-    char *config_text = NULL, model[32], path[4200];
+    ad_provenance *prov = NULL;
+    char model[32], path[4200];
     const char *weights = adaptor_weights(cfg);
     const char *head = ad_config_get(cfg, "classify", "head");
     double pct, sel_metric = 0;
     int probe = head && strcmp(head, "probe") == 0;
-    int rc = ad_config_dump(cfg, &config_text);
+    int rc = ad_prov_create(comm, cfg, &prov);
     if (rc == AD_OK)
         rc = ad_config_require(cfg, "output", "dir");
     if (rc == AD_OK)
@@ -96,7 +97,7 @@ int ad_classify(MPI_Comm comm, const ad_config *cfg)
     snprintf(model, sizeof model, "%s+%s", weights ? "adaptor" : "baseline", head ? head : "?");
     rc = ad_mpi_agree(comm, rc, NULL);
     if (rc == AD_OK)
-        rc = cls_data_load(comm, cfg, config_text, weights, &d);
+        rc = cls_data_load(comm, cfg, prov, weights, &d);
     if (rc == AD_OK) {
         /* The fraction is drawn from the global training rows, before any sharding. */
         int64_t seed;
@@ -163,7 +164,7 @@ int ad_classify(MPI_Comm comm, const ad_config *cfg)
         if (rc == AD_OK)
             rc = ad_path_join(path, sizeof path, ad_config_get(cfg, "output", "dir"), "eval.nc");
         if (rc == AD_OK)
-            rc = ad_evalfile_write_attrs(path, R.r, R.n, config_text, attrs, 3);
+            rc = ad_evalfile_write_attrs(path, R.r, R.n, prov, attrs, 3);
         if (rc == AD_OK) {
             print_table(&R, model);
             ad_info("\nclassify: %zu numbers written to %s", R.n, path);
@@ -176,6 +177,6 @@ int ad_classify(MPI_Comm comm, const ad_config *cfg)
     free(R.r);
     ad_head_destroy(h);
     cls_data_free(&d);
-    free(config_text);
+    ad_prov_destroy(prov);
     return rc;
 }

@@ -209,7 +209,7 @@ static int adaptor_features(MPI_Comm comm, const ad_config *cfg, const char *wei
     return rc;
 }
 
-int cls_data_load(MPI_Comm comm, const ad_config *cfg, const char *config_text,
+int cls_data_load(MPI_Comm comm, const ad_config *cfg, const ad_provenance *prov,
                   const char *adaptor, cls_data *d)
 {
     memset(d, 0, sizeof *d);
@@ -236,7 +236,7 @@ int cls_data_load(MPI_Comm comm, const ad_config *cfg, const char *config_text,
         rc = ad_fail(AD_ERR_UNSUPPORTED, "classify: [image_encoder] output = tokens is not "
                                          "supported (use cls or mean)");
     if (rc == AD_OK)
-        rc = ad_frozen_open(&e, cfg, 1, config_text);
+        rc = ad_frozen_open(&e, cfg, 1, prov);
     have_e = rc == AD_OK;
     rc = ad_mpi_agree(comm, rc, NULL);
     for (int s = 0; s < 3 && rc == AD_OK; s++) {

@@ -29,7 +29,7 @@ typedef struct cls_data {
 
 /* Manifest rows, cached frozen-encoder features, and (adaptor != NULL) the Adaptor's pooled
  * image path over them. Collective. */
-int cls_data_load(MPI_Comm comm, const ad_config *cfg, const char *config_text,
+int cls_data_load(MPI_Comm comm, const ad_config *cfg, const ad_provenance *prov,
                   const char *adaptor, cls_data *d);
 void cls_data_free(cls_data *d);
 

@@ -132,20 +132,21 @@ static int embed_split(MPI_Comm comm, const ad_config *cfg, ad_frozen *e, const 
 int ad_embed(MPI_Comm comm, const ad_config *cfg, const char *modality)
 {
     int want_image = strcmp(modality, "text") != 0, want_text = strcmp(modality, "image") != 0;
-    char *config_text = NULL, **splits = NULL;
+    ad_provenance *prov = NULL;
+    char **splits = NULL;
     int nsplits = 0;
     ad_manifest *m = NULL;
     ad_frozen enc[2];
     memset(enc, 0, sizeof enc);
-    int rc = ad_config_dump(cfg, &config_text);
+    int rc = ad_prov_create(comm, cfg, &prov);
     if (rc == AD_OK)
         rc = ad_config_list(cfg, "cache", "splits", &splits, &nsplits);
     if (rc == AD_OK)
         rc = ad_manifest_open_config(cfg, AD_LABEL_UNCERTAIN, NULL, &m);
     if (rc == AD_OK && want_image)
-        rc = ad_frozen_open(&enc[0], cfg, 1, config_text);
+        rc = ad_frozen_open(&enc[0], cfg, 1, prov);
     if (rc == AD_OK && want_text)
-        rc = ad_frozen_open(&enc[1], cfg, 0, config_text);
+        rc = ad_frozen_open(&enc[1], cfg, 0, prov);
     rc = ad_mpi_agree(comm, rc, NULL);
     for (int k = 0; k < nsplits && rc == AD_OK; k++) {
         ad_selection s;
@@ -184,6 +185,6 @@ int ad_embed(MPI_Comm comm, const ad_config *cfg, const char *modality)
     ad_frozen_free(&enc[1]);
     ad_manifest_close(m);
     free(splits);
-    free(config_text);
+    ad_prov_destroy(prov);
     return rc;
 }

@@ -331,7 +331,7 @@ static int save_embeddings(MPI_Comm comm, const ad_manifest *man, ad_embfile *ef
 
 /* PCA (ScaLAPACK, over the ranks' own rows) of the split's image embeddings x [n, d] ->
  * <output dir>/pca-<split>-<what>.nc for the analysis maps. Needs a row on every rank. */
-static int pca_export(MPI_Comm comm, const ad_config *cfg, const char *config_text,
+static int pca_export(MPI_Comm comm, const ad_config *cfg, const ad_provenance *prov,
                       const block *b, const float *x, int d, const char *split, const char *what,
                       const char *source)
 {
@@ -360,7 +360,7 @@ static int pca_export(MPI_Comm comm, const ad_config *cfg, const char *config_te
         rc = ad_pca_fit(comm, x, b->n, d, (int)m, 0, 0, mean, comps, var, &total, proj);
     if (rc == AD_OK)
         rc = ad_pca_write(comm, path, d, (int)m, mean, comps, var, total, proj, b->ids, b->n,
-                          source, config_text);
+                          source, prov);
     free(mean);
     free(comps);
     free(var);
@@ -369,7 +369,7 @@ static int pca_export(MPI_Comm comm, const ad_config *cfg, const char *config_te
 }
 
 /* man: the manifest (rank 0, NULL without [data] label_columns); ef: embeddings.nc (rank 0). */
-static int eval_split(MPI_Comm comm, const ad_config *cfg, const char *config_text,
+static int eval_split(MPI_Comm comm, const ad_config *cfg, const ad_provenance *prov,
                       const ad_manifest *man, ad_embfile *ef, ad_adaptor *models[2], block *b,
                       const char *split, ad_eval_records *R)
 {
@@ -454,36 +454,37 @@ static int eval_split(MPI_Comm comm, const ad_config *cfg, const char *config_te
         if (rc == AD_OK && var == V_ADAPTOR)
             rc = save_embeddings(comm, man, ef, b, v, P, split);
         if (rc == AD_OK && var == V_ADAPTOR && !b->tv)
-            rc = pca_export(comm, cfg, config_text, b, b->xv, ad_cache_dim(b->img), split, "frozen",
+            rc = pca_export(comm, cfg, prov, b, b->xv, ad_cache_dim(b->img), split, "frozen",
                             ad_cache_path(b->img));
         if (rc == AD_OK && var == V_ADAPTOR)
-            rc = pca_export(comm, cfg, config_text, b, v, P, split, "adaptor", "Adaptor image output");
+            rc = pca_export(comm, cfg, prov, b, v, P, split, "adaptor", "Adaptor image output");
     }
     free(v);
     free(t);
     return rc;
 }
 
-static int embfile_create(const ad_config *cfg, const char *config_text, ad_embfile **ef)
+static int embfile_create(const ad_config *cfg, const ad_provenance *prov, ad_embfile **ef)
 {
     char out[4200];
     AD_TRY(ad_path_join(out, sizeof out, ad_config_get(cfg, "output", "dir"), "embeddings.nc"));
-    return ad_embfile_create(out, config_text, ef);
+    return ad_embfile_create(out, prov, ef);
 }
 
 int ad_evaluate(MPI_Comm comm, const ad_config *cfg, const char *weights)
 {
     int rank;
     MPI_Comm_rank(comm, &rank);
-    char **splits = NULL, *config_text = NULL, path[4200];
+    char **splits = NULL, path[4200];
     int nsplits = 0;
     ad_adaptor *models[2] = {NULL, NULL};
     ad_manifest *man = NULL;
     ad_embfile *ef = NULL;
     ad_eval_records R = {0};
-    int rc = ad_config_list(cfg, "eval", "splits", &splits, &nsplits);
+    ad_provenance *prov = NULL;
+    int rc = ad_prov_create(comm, cfg, &prov); /* collective: first, on every rank */
     if (rc == AD_OK)
-        rc = ad_config_dump(cfg, &config_text);
+        rc = ad_config_list(cfg, "eval", "splits", &splits, &nsplits);
     if (rc == AD_OK)
         rc = ad_config_require(cfg, "output", "dir");
     if (rc == AD_OK && !weights) {
@@ -512,19 +513,19 @@ int ad_evaluate(MPI_Comm comm, const ad_config *cfg, const char *weights)
             if (lrc == AD_OK)
                 ad_adaptor_init(models[1], (uint64_t)seed);
             if (lrc == AD_OK && rank == 0)
-                lrc = embfile_create(cfg, config_text, &ef);
+                lrc = embfile_create(cfg, prov, &ef);
             rc = ad_mpi_agree(comm, lrc, NULL);
         }
         ad_adaptor *per[2] = {models[0], models[1]};
         if (rc == AD_OK)
-            rc = eval_split(comm, cfg, config_text, man, ef, per, &b, splits[s], &R);
+            rc = eval_split(comm, cfg, prov, man, ef, per, &b, splits[s], &R);
         block_free(&b);
     }
     if (rc == AD_OK && rank == 0) {
         char out[4200];
         rc = ad_path_join(out, sizeof out, ad_config_get(cfg, "output", "dir"), "eval.nc");
         if (rc == AD_OK)
-            rc = ad_evalfile_write(out, R.r, R.n, config_text);
+            rc = ad_evalfile_write(out, R.r, R.n, prov);
         if (rc == AD_OK)
             ad_info("\neval: %zu numbers written to %s", R.n, out);
         if (rc == AD_OK && ef) {
@@ -542,6 +543,6 @@ int ad_evaluate(MPI_Comm comm, const ad_config *cfg, const char *weights)
     ad_adaptor_destroy(models[0]);
     ad_adaptor_destroy(models[1]);
     free(splits);
-    free(config_text);
+    ad_prov_destroy(prov);
     return rc;
 }

@@ -34,7 +34,7 @@ static const char *folder_name(const char *path)
     return s ? s + 1 : path;
 }
 
-int ad_frozen_open(ad_frozen *e, const ad_config *cfg, int image, const char *config_text)
+int ad_frozen_open(ad_frozen *e, const ad_config *cfg, int image, const ad_provenance *prov)
 {
     memset(e, 0, sizeof *e);
     e->image = image;
@@ -97,7 +97,7 @@ int ad_frozen_open(ad_frozen *e, const ad_config *cfg, int image, const char *co
                               .encoder_path = model,
                               .arch = image ? ad_config_get(cfg, "image_encoder", "arch") : "bert",
                               .output = ad_config_get(cfg, sec, image ? "output" : "pooling"),
-                              .preprocessing = e->meta_pre, .config = config_text};
+                              .preprocessing = e->meta_pre, .prov = prov};
     return AD_OK;
 }
 

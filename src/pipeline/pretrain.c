@@ -13,10 +13,11 @@
 #include "adaptor/mpiutil.h"
 #include "adaptor/metrics.h"
 #include "adaptor/pipeline.h"
+#include "adaptor/provenance.h"
 #include "adaptor/rng.h"
+#include "adaptor/runstate.h"
 #include "adaptor/safetensors.h"
 #include "adaptor/schedule.h"
-#include "adaptor/version.h"
 
 #include <math.h>
 #include <signal.h>
@@ -49,7 +50,8 @@ typedef struct trainer {
     MPI_Comm comm;
     int rank, size;
     const ad_config *cfg;
-    char *config_text;
+    ad_provenance *prov;  /* stamped on every output; config included */
+    ad_runstate state;    /* rank 0: state.json of the run folder (state.stage "" until open) */
     char run_dir[4096];
     ad_cache *img, *txt;
     int64_t *pair_img, *pair_txt; /* sample k = image row pair_img[k], text row pair_txt[k] */
@@ -83,6 +85,22 @@ typedef struct trainer {
     ad_cache *vimg, *vtxt;
     int64_t *vpair_img, *vpair_txt, vN;
 } trainer;
+
+/* The RNG streams of the run: all derive from [train] seed, keyed so that a stream never
+ * depends on the rank count or on how the run was cut by resumes. */
+static uint64_t order_stream(const trainer *t, int64_t epoch)
+{
+    return t->shuffle == SHUFFLE_EPOCH ? 0x5348554646ull + (uint64_t)epoch : 0x5348554646ull;
+}
+
+static uint64_t step_stream(uint64_t kind, int64_t step, int rank)
+{
+    return kind ^ ((uint64_t)step << 20) ^ (uint64_t)rank;
+}
+
+#define METRICS_FLUSH_SECONDS 30.0
+#define CROP_STREAM 0x43524f50ull
+#define DROPOUT_STREAM 0x44524f50ull
 
 static int build_order(trainer *t, int64_t epoch);
 
@@ -124,8 +142,8 @@ static int open_online(trainer *t)
     int64_t dropped;
     AD_TRY(ad_manifest_open_config(t->cfg, AD_LABEL_UNCERTAIN, NULL, &t->man));
     AD_TRY(ad_select_rows(t->man, "train", &t->sel, &dropped));
-    AD_TRY(ad_frozen_open(&t->enc[0], t->cfg, 1, t->config_text));
-    AD_TRY(ad_frozen_open(&t->enc[1], t->cfg, 0, t->config_text));
+    AD_TRY(ad_frozen_open(&t->enc[0], t->cfg, 1, t->prov));
+    AD_TRY(ad_frozen_open(&t->enc[1], t->cfg, 0, t->prov));
     int tokens = strcmp(ad_config_get(t->cfg, "adaptor", "mode"), "tokens") == 0;
     if ((ad_frozen_tokens(&t->enc[0]) > 0) != tokens ||
         (ad_frozen_tokens(&t->enc[1]) > 0) != tokens)
@@ -171,7 +189,7 @@ static int load_online(trainer *t, int64_t epoch, int64_t k, int64_t step)
     for (int i = 0; i < t->nloc; i++)
         rows[i] = t->order[k * t->G + t->first + i];
     ad_rng crop;
-    ad_rng_seed(&crop, t->seed, 0x43524f50ull ^ ((uint64_t)step << 20) ^ (uint64_t)t->rank);
+    ad_rng_seed(&crop, t->seed, step_stream(CROP_STREAM, step, t->rank));
     AD_TRY(encode_side(t, 0, rows, t->augment ? &crop : NULL));
     return encode_side(t, 1, rows, NULL);
 }
@@ -183,8 +201,7 @@ static int build_order(trainer *t, int64_t epoch)
     if (t->shuffle == SHUFFLE_NONE)
         return AD_OK;
     ad_rng r;
-    ad_rng_seed(&r, t->seed, t->shuffle == SHUFFLE_EPOCH ? 0x5348554646ull + (uint64_t)epoch
-                                                          : 0x5348554646ull);
+    ad_rng_seed(&r, t->seed, order_stream(t, epoch));
     ad_rng_shuffle(&r, t->order, t->N);
     return AD_OK;
 }
@@ -376,6 +393,24 @@ static int plan(trainer *t)
     return AD_OK;
 }
 
+/* The streams the run continues with after `step`: the epoch order and rank 0's dropout (and
+ * crop) streams of the next step. Resume re-derives them from the seed; they are recorded
+ * so that a checkpoint says which randomness produced it. */
+static void record_streams(const trainer *t, int64_t step, ad_train_state *st)
+{
+    int64_t epoch = t->spe ? step / t->spe : 0;
+    st->n_rng = 0;
+    if (t->shuffle != SHUFFLE_NONE) {
+        snprintf(st->rng[st->n_rng].name, AD_CKPT_RNG_NAME, "order");
+        ad_rng_seed(&st->rng[st->n_rng++].state, t->seed, order_stream(t, epoch));
+    }
+    snprintf(st->rng[st->n_rng].name, AD_CKPT_RNG_NAME, "dropout_rank0");
+    ad_rng_seed(&st->rng[st->n_rng++].state, t->seed, step_stream(DROPOUT_STREAM, step + 1, 0));
+    if (t->augment) {
+        snprintf(st->rng[st->n_rng].name, AD_CKPT_RNG_NAME, "crop_rank0");
+        ad_rng_seed(&st->rng[st->n_rng++].state, t->seed, step_stream(CROP_STREAM, step + 1, 0));
+    }
+}
 
 static int save_checkpoint(trainer *t, int64_t step)
 {
@@ -383,8 +418,9 @@ static int save_checkpoint(trainer *t, int64_t step)
     if (t->rank == 0) {
         ad_train_state st = {.step = step, .epoch = t->spe ? step / t->spe : 0,
                              .epoch_pos = (t->spe ? step % t->spe : 0) * t->G,
-                             .num_ranks = t->size, .global_batch = t->G, .n_rng = 0,
-                             .config_text = t->config_text};
+                             .num_ranks = t->size, .global_batch = t->G, .seed = t->seed,
+                             .prov = t->prov};
+        record_streams(t, step, &st);
         ad_ckpt_buffers buf = {t->m->params, ad_adamw_exp_avg(t->opt),
                                ad_adamw_exp_avg_sq(t->opt), ad_adamw_step_count(t->opt)};
         char dir[4096];
@@ -395,6 +431,9 @@ static int save_checkpoint(trainer *t, int64_t step)
             rc = ad_metrics_flush(t->metrics);
         if (rc == AD_OK)
             ad_info("checkpoint: %s", dir);
+        t->state.step = step;
+        if (rc == AD_OK)
+            rc = ad_runstate_write(t->run_dir, &t->state, "running", NULL);
     }
     return ad_mpi_agree(t->comm, rc, NULL);
 }
@@ -413,9 +452,7 @@ static int write_final(trainer *t)
     if (rc == AD_OK)
         rc = ad_st_writer_set_metadata(w, "format", "pt");
     if (rc == AD_OK)
-        rc = ad_st_writer_set_metadata(w, "config", t->config_text);
-    if (rc == AD_OK)
-        rc = ad_st_writer_set_metadata(w, "adaptor_version", ADAPTOR_VERSION " " ADAPTOR_GIT_COMMIT);
+        rc = ad_prov_st_put(w, t->prov);
     char path[4200];
     if (rc == AD_OK)
         rc = ad_path_join(path, sizeof path, t->run_dir, "model.safetensors");
@@ -486,8 +523,14 @@ static int open_metrics(trainer *t, int64_t start)
     AD_TRY(ad_path_join(path, sizeof path, t->run_dir, "metrics.nc"));
     int flush = (int)(t->ckpt_every > 0 ? t->ckpt_every : 100);
     if (start > 0 && ad_path_exists(path))
-        return ad_metrics_open_existing(path, t->config_text, t->size, flush, start, &t->metrics);
-    return ad_metrics_create(path, t->config_text, t->size, flush, &t->metrics);
+        AD_TRY(ad_metrics_open_existing(path, t->prov, t->size, flush, start, &t->metrics));
+    else
+        AD_TRY(ad_metrics_create(path, t->prov, t->size, flush, &t->metrics));
+    /* Often enough to follow a run live (`adaptor status`), rarely enough to cost nothing
+     * measurable: a rewrite of the whole file takes milliseconds. */
+    ad_metrics_set_flush_seconds(t->metrics, METRICS_FLUSH_SECONDS);
+    ad_runstate_begin(&t->state, "pretrain", start, t->total);
+    return ad_runstate_write(t->run_dir, &t->state, "running", NULL);
 }
 
 static int train_loop(trainer *t, int64_t start)
@@ -505,7 +548,7 @@ static int train_loop(trainer *t, int64_t start)
         AD_TRY(ad_mpi_agree(t->comm, lrc, NULL));
         double lr = ad_schedule_lr(&t->sched, step);
         ad_rng drop;
-        ad_rng_seed(&drop, t->seed, 0x44524f50ull ^ ((uint64_t)step << 20) ^ (uint64_t)t->rank);
+        ad_rng_seed(&drop, t->seed, step_stream(DROPOUT_STREAM, step, t->rank));
         ad_dp_stats st;
         double ts = ad_now();
         size_t at = t->online ? 0 : (size_t)(k - t->win_first) * t->nloc;
@@ -582,7 +625,20 @@ static void trainer_free(trainer *t)
     ad_frozen_free(&t->enc[1]);
     ad_selection_free(&t->sel);
     ad_manifest_close(t->man);
-    free(t->config_text);
+    ad_prov_destroy(t->prov);
+}
+
+/* Rank 0: how the stage ended, in state.json (not over a failure's message). */
+static void record_end(trainer *t, int rc)
+{
+    if (t->rank != 0 || !t->state.stage[0])
+        return;
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", rc == AD_ERR_PEER ? "another rank failed (see its error)"
+                                    : rc != AD_OK && rc != AD_STOPPED ? ad_errmsg() : "");
+    const char *state = rc == AD_OK ? "finished" : rc == AD_STOPPED ? "stopped" : "failed";
+    if (ad_runstate_write(t->run_dir, &t->state, state, msg) != AD_OK && rc != AD_OK)
+        ad_fail(rc, "%s", msg);
 }
 
 int ad_pretrain(MPI_Comm comm, const ad_config *cfg, int resume)
@@ -593,8 +649,7 @@ int ad_pretrain(MPI_Comm comm, const ad_config *cfg, int resume)
     t.cfg = cfg;
     MPI_Comm_rank(comm, &t.rank);
     MPI_Comm_size(comm, &t.size);
-    int rc = ad_config_dump(cfg, &t.config_text);
-    rc = ad_mpi_agree(comm, rc, NULL);
+    int rc = ad_mpi_agree(comm, ad_prov_create(comm, cfg, &t.prov), NULL);
     if (rc == AD_OK)
         rc = ad_mpi_agree(comm, strcmp(ad_config_get(cfg, "train", "source"), "online") == 0
                                     ? open_online(&t)
@@ -627,6 +682,9 @@ int ad_pretrain(MPI_Comm comm, const ad_config *cfg, int resume)
         rc = ad_mpi_agree(comm, write_final(&t), NULL);
     if (rc == AD_OK && t.metrics)
         rc = ad_metrics_flush(t.metrics);
+    if (rc == AD_OK)
+        t.state.step = t.total;
+    record_end(&t, rc);
     trainer_free(&t);
     return rc;
 }

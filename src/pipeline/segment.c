@@ -87,6 +87,7 @@ static int take_fraction(const ad_config *cfg, seg_split *train, size_t cc, cons
 typedef struct train_opts {
     int64_t batch, epochs, max_steps, eval_every, log_every, seed;
     double lr, wd;
+    const ad_provenance *prov; /* stamped on the saved decoder */
 } train_opts;
 
 static int read_opts(const ad_config *cfg, train_opts *o)
@@ -205,7 +206,7 @@ static int train(MPI_Comm comm, const train_opts *o, seg_model *m, const seg_spl
             if (rc == AD_OK && d > best) {
                 best = d;
                 best_step = k;
-                rc = ad_mpi_agree(comm, rank == 0 ? ad_segdec_save(m->dec, best_path) : AD_OK,
+                rc = ad_mpi_agree(comm, rank == 0 ? ad_segdec_save(m->dec, best_path, o->prov) : AD_OK,
                                   NULL);
             }
             if (rc == AD_OK)
@@ -306,15 +307,17 @@ int ad_segment(MPI_Comm comm, const ad_config *cfg)
     memset(sp, 0, sizeof sp);
     memset(&m, 0, sizeof m);
     memset(&src, 0, sizeof src);
-    char dir[4200], best[4300], **splits = NULL, *config_text = NULL;
+    char dir[4200], best[4300], **splits = NULL;
     int nsplits = 0, positive = strcmp(ad_config_get(cfg, "segment", "rows"), "positive") == 0;
     double pct = 1;
     train_opts o;
-    int rc = output_dir(cfg, dir, sizeof dir);
+    ad_provenance *prov = NULL;
+    int rc = ad_prov_create(comm, cfg, &prov); /* collective: first, on every rank */
+    if (rc == AD_OK)
+        rc = output_dir(cfg, dir, sizeof dir);
     if (rc == AD_OK)
         rc = read_opts(cfg, &o);
-    if (rc == AD_OK)
-        rc = ad_config_dump(cfg, &config_text);
+    o.prov = prov;
     if (rc == AD_OK)
         rc = ad_config_list(cfg, "segment", "splits", &splits, &nsplits);
     if (rc == AD_OK && nsplits != 3)
@@ -339,7 +342,7 @@ int ad_segment(MPI_Comm comm, const ad_config *cfg)
             rc = ad_mpi_agree(comm, take_fraction(cfg, &sp[0], (size_t)src.crop * src.crop, dir,
                                                   rank, &pct), NULL);
         if (rc == AD_OK && !resnet)
-            rc = seg_token_cache(comm, cfg, config_text, src.path, &sp[s]);
+            rc = seg_token_cache(comm, cfg, prov, src.path, &sp[s]);
         if (rc == AD_OK)
             ad_info("segment: split %s: %lld images (%lld candidates)", splits[s],
                     (long long)sp[s].n, (long long)sp[s].ncand);
@@ -385,7 +388,7 @@ int ad_segment(MPI_Comm comm, const ad_config *cfg)
             if (lrc == AD_OK)
                 lrc = ad_path_join(out, sizeof out, dir, "eval.nc");
             if (lrc == AD_OK)
-                lrc = ad_evalfile_write_attrs(out, R.r, R.n, config_text, attrs, 4);
+                lrc = ad_evalfile_write_attrs(out, R.r, R.n, prov, attrs, 4);
             if (lrc == AD_OK)
                 lrc = overlays(cfg, &src, &m, &sp[2], dir);
             if (lrc == AD_OK)
@@ -399,6 +402,6 @@ int ad_segment(MPI_Comm comm, const ad_config *cfg)
         seg_split_free(&sp[s]);
     seg_source_close(&src);
     free(splits);
-    free(config_text);
+    ad_prov_destroy(prov);
     return rc;
 }

@@ -354,7 +354,7 @@ static int write_token_cache(MPI_Comm comm, ad_frozen *e, const ad_selection *se
     return AD_OK;
 }
 
-int seg_token_cache(MPI_Comm comm, const ad_config *cfg, const char *config_text,
+int seg_token_cache(MPI_Comm comm, const ad_config *cfg, const ad_provenance *prov,
                     const char *source, seg_split *s)
 {
     ad_config *tcfg;
@@ -367,7 +367,7 @@ int seg_token_cache(MPI_Comm comm, const ad_config *cfg, const char *config_text
     memset(&e, 0, sizeof e);
     int rc = token_cache_path(tcfg, source, s, path, sizeof path);
     if (rc == AD_OK)
-        rc = ad_frozen_open(&e, tcfg, 1, config_text);
+        rc = ad_frozen_open(&e, tcfg, 1, prov);
     if (rc == AD_OK && e.tokens < 2)
         rc = ad_fail(AD_ERR_CONFIG, "%s: the image encoder gives no patch tokens",
                      ad_config_get(tcfg, "image_encoder", "model"));

@@ -58,7 +58,7 @@ void seg_split_free(seg_split *s);
 /* Collective: opens the split's token cache, writing it first with the frozen image
  * encoder (tokens output) when it is missing or holds other rows. source: the manifest or
  * box CSV, for messages. */
-int seg_token_cache(MPI_Comm comm, const ad_config *cfg, const char *config_text,
+int seg_token_cache(MPI_Comm comm, const ad_config *cfg, const ad_provenance *prov,
                     const char *source, seg_split *s);
 
 /* A copy of cfg with one key changed. */

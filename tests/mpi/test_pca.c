@@ -167,7 +167,7 @@ static void run(int n, int d, int m, int mode, int write)
         for (int i = 0; i < cnt; i++)
             ids[i] = 1000 + lo + i;
         int rc = ad_pca_write(MPI_COMM_WORLD, path, d, m, mean, comps, ev, total, proj, ids, cnt,
-                              "test", "[pca]");
+                              "test", NULL);
         MT_CHECK(rc == AD_OK, "write: %s", ad_errmsg());
         /* The reference file content: every rank's projections in rank order. */
         float *all = malloc(sizeof(float) * n * m);

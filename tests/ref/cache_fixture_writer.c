@@ -12,12 +12,14 @@
 #include <mpi.h>
 #include <stdio.h>
 
-static int write_split(const char *path, const char *modality, int64_t n, int D, int T)
+static int write_split(const char *path, const char *modality, int64_t n, int D, int T,
+                       const ad_provenance *prov)
 {
     int rank, size;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
     ad_cache_meta meta = cf_meta(modality, T);
+    meta.prov = prov;
     ad_cache_writer *w;
     AD_TRY(ad_cache_create(MPI_COMM_WORLD, path, &meta, n, D, T, NULL, &w));
     int64_t a = n * rank / size, b = n * (rank + 1) / size;
@@ -29,10 +31,10 @@ static int write_split(const char *path, const char *modality, int64_t n, int D,
     return ad_cache_commit(w);
 }
 
-static int write_metrics(const char *path, int ranks)
+static int write_metrics(const char *path, int ranks, const ad_provenance *prov)
 {
     ad_metrics *m;
-    AD_TRY(ad_metrics_create(path, "[train]\nseed = 42\n", ranks, 2, &m));
+    AD_TRY(ad_metrics_create(path, prov, ranks, 2, &m));
     int rc = AD_OK;
     for (int64_t s = 1; s <= 5 && rc == AD_OK; s++) {
         ad_metrics_step r = cf_metrics_step(s);
@@ -55,12 +57,16 @@ int main(int argc, char **argv)
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
     char p[4096];
+    ad_provenance *prov = NULL; /* gathered over both ranks: host names, rank count */
+    if (rc == AD_OK)
+        rc = ad_prov_create(MPI_COMM_WORLD, NULL, &prov);
     if (rc == AD_OK && (rc = ad_path_join(p, sizeof p, argv[1], "image_train.nc")) == AD_OK)
-        rc = write_split(p, "image", 13, 6, 0);
+        rc = write_split(p, "image", 13, 6, 0, prov);
     if (rc == AD_OK && (rc = ad_path_join(p, sizeof p, argv[1], "text_train.nc")) == AD_OK)
-        rc = write_split(p, "text", 13, 4, 7);
+        rc = write_split(p, "text", 13, 4, 7, prov);
     if (rc == AD_OK && rank == 0 && (rc = ad_path_join(p, sizeof p, argv[1], "metrics.nc")) == AD_OK)
-        rc = write_metrics(p, size);
+        rc = write_metrics(p, size, prov);
+    ad_prov_destroy(prov);
     if (rc != AD_OK)
         fprintf(stderr, "cache_fixture_writer: %s\n", ad_errmsg());
     MPI_Finalize();

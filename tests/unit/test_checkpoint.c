@@ -129,7 +129,11 @@ static void make_state(ad_train_state *st, int64_t step)
     snprintf(st->rng[1].name, sizeof st->rng[1].name, "dropout");
     ad_rng_seed(&st->rng[1].state, 42, (uint64_t)step);
     (void)ad_rng_u64(&st->rng[1].state);
-    st->config_text = (char *)CONFIG_TEXT;
+    static ad_provenance *prov; /* made once, kept to the end of the test */
+    if (!prov)
+        tu_assert_ok(ad_prov_create_local(CONFIG_TEXT, &prov));
+    st->prov = prov;
+    st->seed = 0xfedcba9876543210ull;
 }
 
 /* Saves step `step` with values shifted by the step, so loads can tell checkpoints apart. */
@@ -217,7 +221,22 @@ START_TEST(test_round_trip)
         ck_assert(memcmp(&back.rng[i].state, &st.rng[i].state, sizeof(ad_rng)) == 0);
     }
     ck_assert_str_eq(back.config_text, CONFIG_TEXT);
+    ck_assert(back.seed == 0xfedcba9876543210ull);
     ad_train_state_clear(&back);
+
+    /* Both safetensors files carry the provenance, the configuration included. */
+    for (int f = 0; f < 2; f++) {
+        char path[4200];
+        ad_safetensors *sf;
+        snprintf(path, sizeof path, "%s/%s", dir, f ? "optimizer.safetensors" : "model.safetensors");
+        tu_assert_ok(ad_st_open(path, &sf));
+        ck_assert_str_eq(ad_st_metadata(sf, "format"), "pt");
+        ck_assert_str_eq(ad_st_metadata(sf, "config"), CONFIG_TEXT);
+        for (size_t i = 0; i < ad_prov_count(st.prov); i++)
+            ck_assert_str_eq(ad_st_metadata(sf, ad_prov_key(st.prov, i)),
+                             ad_prov_value(st.prov, i));
+        ad_st_close(sf);
+    }
     ck_assert_ptr_null(back.config_text);
 
     /* Weights only (evaluation), from the folder or the file. */

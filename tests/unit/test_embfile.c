@@ -52,7 +52,9 @@ START_TEST(layout_round_trip)
     int8_t labels[N * K] = {0, 1, 1, 1, -1, 0, 0, 0, 1, -1};
     const char *names[K] = {"Cardiomegaly", "Pleural Effusion"};
     ad_embfile *f;
-    tu_assert_ok(ad_embfile_create(p, "[train]\nlr = 1\n", &f));
+    ad_provenance *prov;
+    tu_assert_ok(ad_prov_create_local("[train]\nlr = 1\n", &prov));
+    tu_assert_ok(ad_embfile_create(p, prov, &f));
     ad_emb_split test = {"test", N, ids, before, D, after, P, labels, names, K};
     tu_assert_ok(ad_embfile_put(f, &test));
     ad_emb_split valid = {"valid", 2, ids, before, D, after, P, NULL, NULL, 0};
@@ -71,6 +73,10 @@ START_TEST(layout_round_trip)
     char text[64] = {0};
     ck_assert_int_eq(nc_get_att_text(nc, NC_GLOBAL, "config", text), NC_NOERR);
     ck_assert_str_eq(text, "[train]\nlr = 1\n");
+    char host[256] = {0};
+    ck_assert_int_eq(nc_get_att_text(nc, NC_GLOBAL, "hosts", host), NC_NOERR);
+    ck_assert_str_eq(host, ad_prov_get(prov, "hosts"));
+    ad_prov_destroy(prov);
     int g = grp(nc, "test");
     ck_assert_uint_eq(dimlen(g, "sample"), N);
     ck_assert_uint_eq(dimlen(g, "dim_before"), D);
@@ -105,7 +111,7 @@ START_TEST(abort_and_bad_input)
     char p[4096];
     tu_assert_ok(ad_path_join(p, sizeof p, dir, "embeddings.nc"));
     ad_embfile *f;
-    tu_assert_ok(ad_embfile_create(p, "", &f));
+    tu_assert_ok(ad_embfile_create(p, NULL, &f));
     int64_t id = 1;
     float x = 1;
     ad_emb_split s = {"test", 1, &id, &x, 0, &x, 1, NULL, NULL, 0};
@@ -118,7 +124,7 @@ START_TEST(abort_and_bad_input)
     ad_embfile_abort(NULL);
 
     tu_assert_ok(ad_path_join(p, sizeof p, dir, "nodir/embeddings.nc"));
-    tu_assert_fails(ad_embfile_create(p, "", &f), AD_ERR_IO, "nodir/embeddings.nc");
+    tu_assert_fails(ad_embfile_create(p, NULL, &f), AD_ERR_IO, "nodir/embeddings.nc");
     ck_assert_ptr_null(f);
 }
 END_TEST

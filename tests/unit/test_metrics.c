@@ -5,6 +5,7 @@
 
 #include "adaptor/error.h"
 #include "adaptor/fsutil.h"
+#include "adaptor/log.h"
 #include "adaptor/metrics.h"
 
 #include <dirent.h>
@@ -13,6 +14,7 @@
 #include <netcdf.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static char dir[4096];
 
@@ -29,7 +31,7 @@ static void assert_rec(const ad_metrics_step *a, int64_t s)
 static int64_t steps_on_disk(const char *p)
 {
     ad_metrics *m;
-    tu_assert_ok(ad_metrics_open_existing(p, "", 1, 0, INT64_MAX, &m));
+    tu_assert_ok(ad_metrics_open_existing(p, NULL, 1, 0, INT64_MAX, &m));
     int64_t n = ad_metrics_nsteps(m);
     for (int64_t i = 0; i < n; i++)
         assert_rec(&ad_metrics_steps(m)[i], i + 1);
@@ -55,7 +57,10 @@ START_TEST(periodic_flush_and_resume)
     char p[4096];
     tu_assert_ok(ad_path_join(p, sizeof p, dir, "metrics.nc"));
     ad_metrics *m;
-    tu_assert_ok(ad_metrics_create(p, "[train]\nlr = 1e-4\n", 3, 4, &m));
+    ad_provenance *first, *second;
+    tu_assert_ok(ad_prov_create_local("[train]\nlr = 1e-4\n", &first));
+    tu_assert_ok(ad_prov_create_local("[train]\nlr = 2e-4\n", &second));
+    tu_assert_ok(ad_metrics_create(p, first, 3, 4, &m));
     for (int64_t s = 1; s <= 10; s++) {
         ad_metrics_step r = cf_metrics_step(s);
         if (s == 1)
@@ -74,7 +79,7 @@ START_TEST(periodic_flush_and_resume)
     ck_assert_int_eq(dir_entries(dir), 1); /* no temporary left behind */
 
     /* Resume from step 6: steps 7.. and the eval of step 10 are dropped. */
-    tu_assert_ok(ad_metrics_open_existing(p, "[train]\nlr = 2e-4\n", 2, 0, 6, &m));
+    tu_assert_ok(ad_metrics_open_existing(p, second, 2, 0, 6, &m));
     ck_assert_int_eq(ad_metrics_nsteps(m), 6);
     ck_assert_int_eq(ad_metrics_nevals(m), 2);
     const ad_metrics_eval *e = ad_metrics_evals(m);
@@ -94,15 +99,56 @@ START_TEST(periodic_flush_and_resume)
     ad_metrics_destroy(m);
     ck_assert_int_eq(steps_on_disk(p), 12);
 
-    /* The attributes are the resumed run's. */
-    int nc, ranks;
-    char cfg[64] = {0};
+    /* The attributes are the resumed run's provenance, every pair of it. */
+    int nc;
     ck_assert_int_eq(nc_open(p, NC_NOWRITE, &nc), NC_NOERR);
-    ck_assert_int_eq(nc_get_att_int(nc, NC_GLOBAL, "ranks", &ranks), NC_NOERR);
-    ck_assert_int_eq(nc_get_att_text(nc, NC_GLOBAL, "config", cfg), NC_NOERR);
+    for (size_t i = 0; i < ad_prov_count(second); i++) {
+        char text[256] = {0};
+        size_t len = 0;
+        ck_assert_int_eq(nc_inq_attlen(nc, NC_GLOBAL, ad_prov_key(second, i), &len), NC_NOERR);
+        ck_assert_uint_lt(len, sizeof text);
+        ck_assert_int_eq(nc_get_att_text(nc, NC_GLOBAL, ad_prov_key(second, i), text), NC_NOERR);
+        ck_assert_str_eq(text, ad_prov_value(second, i));
+    }
     nc_close(nc);
-    ck_assert_int_eq(ranks, 2);
-    ck_assert_str_eq(cfg, "[train]\nlr = 2e-4\n");
+    ck_assert_str_eq(ad_prov_config(second), "[train]\nlr = 2e-4\n");
+    ad_prov_destroy(first);
+    ad_prov_destroy(second);
+}
+END_TEST
+
+/* Time-based flushes (a run followed live): a record that arrives after the interval
+ * writes the file, one inside it does not; flushes every N records still happen. */
+START_TEST(flush_on_time)
+{
+    tu_tmpdir(dir, sizeof dir, "metrics_time");
+    char p[4096];
+    tu_assert_ok(ad_path_join(p, sizeof p, dir, "metrics.nc"));
+    ad_metrics *m;
+    const double interval = 0.5;
+    tu_assert_ok(ad_metrics_create(p, NULL, 1, 0, &m));
+    ad_metrics_set_flush_seconds(m, interval);
+    /* Only what happened inside the interval is asserted as "not flushed": a loaded machine
+     * (sanitizers) may stall between two calls. */
+    double t0 = ad_now();
+    ad_metrics_step r = cf_metrics_step(1);
+    tu_assert_ok(ad_metrics_append(m, &r));
+    if (ad_now() - t0 < interval)
+        ck_assert(!ad_path_exists(p));
+    usleep(600000);
+    r = cf_metrics_step(2);
+    tu_assert_ok(ad_metrics_append(m, &r));
+    ck_assert_int_eq(steps_on_disk(p), 2);
+    t0 = ad_now();
+    r = cf_metrics_step(3);
+    tu_assert_ok(ad_metrics_append(m, &r));
+    if (ad_now() - t0 < interval)
+        ck_assert_int_eq(steps_on_disk(p), 2); /* the interval restarts at each flush */
+    usleep(600000);
+    r = cf_metrics_step(4);
+    tu_assert_ok(ad_metrics_append(m, &r));
+    ck_assert_int_eq(steps_on_disk(p), 4);
+    ad_metrics_destroy(m);
 }
 END_TEST
 
@@ -114,7 +160,7 @@ START_TEST(per_rank_times_and_resume_on_more_ranks)
     char p[4096];
     tu_assert_ok(ad_path_join(p, sizeof p, dir, "metrics.nc"));
     ad_metrics *m;
-    tu_assert_ok(ad_metrics_create(p, "", 2, 0, &m));
+    tu_assert_ok(ad_metrics_create(p, NULL, 2, 0, &m));
     for (int64_t s = 1; s <= 4; s++) {
         double t[6];
         for (int i = 0; i < 6; i++)
@@ -143,7 +189,7 @@ START_TEST(per_rank_times_and_resume_on_more_ranks)
             ck_assert(comm[s * 2 + r] == (double)(s + 1) * 10 + 3 * r + 1);
 
     /* Resume after step 3 on 3 ranks. */
-    tu_assert_ok(ad_metrics_open_existing(p, "", 3, 0, 3, &m));
+    tu_assert_ok(ad_metrics_open_existing(p, NULL, 3, 0, 3, &m));
     ck_assert_int_eq(ad_metrics_rank_columns(m), 3);
     ck_assert_int_eq(ad_metrics_nsteps(m), 3);
     const double *old = ad_metrics_rank_times(m, 2);
@@ -170,21 +216,21 @@ START_TEST(bad_files_are_named)
     char p[4096];
     ad_metrics *m;
     tu_assert_ok(ad_path_join(p, sizeof p, dir, "absent.nc"));
-    tu_assert_fails(ad_metrics_open_existing(p, "", 1, 0, 5, &m), AD_ERR_IO, p);
+    tu_assert_fails(ad_metrics_open_existing(p, NULL, 1, 0, 5, &m), AD_ERR_IO, p);
     tu_assert_ok(ad_path_join(p, sizeof p, dir, "text.nc"));
     tu_write_text(p, "step,loss\n1,2\n");
-    tu_assert_fails(ad_metrics_open_existing(p, "", 1, 0, 5, &m), AD_ERR_FORMAT,
+    tu_assert_fails(ad_metrics_open_existing(p, NULL, 1, 0, 5, &m), AD_ERR_FORMAT,
                     "not a netCDF file");
     /* Some other netCDF file. */
     int nc;
     tu_assert_ok(ad_path_join(p, sizeof p, dir, "other.nc"));
     ck_assert_int_eq(nc_create(p, NC_NETCDF4, &nc), NC_NOERR);
     nc_close(nc);
-    tu_assert_fails(ad_metrics_open_existing(p, "", 1, 0, 5, &m), AD_ERR_FORMAT,
+    tu_assert_fails(ad_metrics_open_existing(p, NULL, 1, 0, 5, &m), AD_ERR_FORMAT,
                     "missing attribute adaptor_metrics_version");
     /* A metrics file lacking a column. */
     tu_assert_ok(ad_path_join(p, sizeof p, dir, "nolr.nc"));
-    tu_assert_ok(ad_metrics_create(p, "", 1, 0, &m));
+    tu_assert_ok(ad_metrics_create(p, NULL, 1, 0, &m));
     ad_metrics_step r = cf_metrics_step(1);
     tu_assert_ok(ad_metrics_append(m, &r));
     tu_assert_ok(ad_metrics_flush(m));
@@ -195,11 +241,11 @@ START_TEST(bad_files_are_named)
     nc_redef(nc);
     ck_assert_int_eq(nc_rename_var(nc, v, "learning_rate"), NC_NOERR);
     nc_close(nc);
-    tu_assert_fails(ad_metrics_open_existing(p, "", 1, 0, 5, &m), AD_ERR_FORMAT, "variable lr");
+    tu_assert_fails(ad_metrics_open_existing(p, NULL, 1, 0, 5, &m), AD_ERR_FORMAT, "variable lr");
 
     /* A flush that cannot write keeps the existing file and leaves no temporary. */
     tu_assert_ok(ad_path_join(p, sizeof p, dir, "nodir/metrics.nc"));
-    tu_assert_ok(ad_metrics_create(p, "", 1, 0, &m));
+    tu_assert_ok(ad_metrics_create(p, NULL, 1, 0, &m));
     tu_assert_fails(ad_metrics_flush(m), AD_ERR_IO, "nodir/metrics.nc");
     ad_metrics_destroy(m);
 }
@@ -210,6 +256,7 @@ static Suite *suite(void)
     Suite *s = suite_create("metrics");
     TCase *tc = tcase_create("metrics");
     tcase_add_test(tc, periodic_flush_and_resume);
+    tcase_add_test(tc, flush_on_time);
     tcase_add_test(tc, per_rank_times_and_resume_on_more_ranks);
     tcase_add_test(tc, bad_files_are_named);
     suite_add_tcase(s, tc);

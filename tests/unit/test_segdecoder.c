@@ -135,7 +135,7 @@ static void reference_case(const char *kind, ad_segdec_config cfg)
     /* the running statistics, through the writer with PyTorch's names */
     tu_tmpdir(dir, sizeof dir, "segdec_ref");
     snprintf(out, sizeof out, "%s/after.safetensors", dir);
-    tu_assert_ok(ad_segdec_save(d, out));
+    tu_assert_ok(ad_segdec_save(d, out, NULL));
     ad_safetensors *got;
     tu_assert_ok(ad_st_open(out, &got));
     ck_assert_int_gt(compare_prefixed(io, "after.", got, 1e-5), 0);
@@ -146,7 +146,7 @@ static void reference_case(const char *kind, ad_segdec_config cfg)
     free(ref);
     /* the gradients, written as if they were the weights (same names and layouts) */
     memcpy(ad_segdec_params(d), ad_segdec_grads(d), sizeof(float) * ad_segdec_nparams(d));
-    tu_assert_ok(ad_segdec_save(d, out));
+    tu_assert_ok(ad_segdec_save(d, out, NULL));
     tu_assert_ok(ad_st_open(out, &got));
     ck_assert_int_eq(compare_prefixed(io, "grad.", got, 2e-4), (int)ad_st_count(got) -
                      (cfg.kind == AD_SEGDEC_VIT ? 5 : 6) * 3); /* minus BN buffers */
@@ -365,7 +365,7 @@ START_TEST(test_roundtrip)
     char dir[4096], path[4200];
     tu_tmpdir(dir, sizeof dir, "segdec_rt");
     snprintf(path, sizeof path, "%s/dec.safetensors", dir);
-    tu_assert_ok(ad_segdec_save(a, path));
+    tu_assert_ok(ad_segdec_save(a, path, NULL));
     tu_assert_ok(ad_segdec_load(b, path));
     tu_assert_ok(ad_segdec_forward(a, (const float *const *)feats, 2, la, 0, MPI_COMM_NULL));
     tu_assert_ok(ad_segdec_forward(b, (const float *const *)feats, 2, lb, 0, MPI_COMM_NULL));
