@@ -50,6 +50,7 @@ typedef struct ad_selection {
     const char **image; /* into the manifest */
     char **caption;     /* owned */
     int64_t *line;
+    int64_t view_dropped; /* rows of the split whose view is not one of [data] views */
 } ad_selection;
 
 /* The rows of a split: the allowed views, and a report that MGCA keeps (SPEC 2). The same

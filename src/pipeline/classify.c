@@ -9,6 +9,7 @@
 #include "adaptor/fsutil.h"
 #include "adaptor/log.h"
 #include "adaptor/mpiutil.h"
+#include "adaptor/table.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -62,13 +63,46 @@ static int head_scores(ad_head *h, const cls_split *s, int K, float **out)
     return ad_head_forward(h, s->x, (int)s->n, *out, NULL, MPI_COMM_NULL);
 }
 
-static void print_table(const ad_eval_records *R, const char *model)
+/* The model's records as one table: a row per metric, a column per evaluated split
+ * (split[1], split[2]); the training split's records (rows used, the selected epoch or
+ * ridge value) go into the title. */
+static int print_table(const ad_eval_records *R, const char *model, const char *const split[3])
 {
-    ad_info("\n%-8s %-22s %-28s %10s", "split", "model", "metric", "value");
-    for (size_t i = 0; i < R->n; i++)
-        if (strcmp(R->r[i].model, model) == 0)
-            ad_info("%-8s %-22s %-28s %10.6g", R->r[i].split, R->r[i].model, R->r[i].metric,
-                    R->r[i].value);
+    char title[512];
+    int len = snprintf(title, sizeof title, "classify %s", model), any = 0;
+    for (size_t i = 0; i < R->n; i++) {
+        if (strcmp(R->r[i].split, split[0]) != 0 || strcmp(R->r[i].model, model) != 0)
+            continue;
+        if (len < (int)sizeof title)
+            len += any ? snprintf(title + len, sizeof title - (size_t)len, ",")
+                       : snprintf(title + len, sizeof title - (size_t)len, " (%s:", split[0]);
+        if (len < (int)sizeof title)
+            len += snprintf(title + len, sizeof title - (size_t)len, " %s %g", R->r[i].metric,
+                            R->r[i].value);
+        any = 1;
+    }
+    if (any && len < (int)sizeof title)
+        snprintf(title + len, sizeof title - (size_t)len, ")");
+    const ad_table_col cols[2] = {{split[1], 4}, {split[2], 4}};
+    ad_table *t;
+    AD_TRY(ad_table_create(title, "metric", cols, 2, &t));
+    int rc = AD_OK;
+    /* the metrics in the order of the first evaluated split's records */
+    for (size_t i = 0; i < R->n && rc == AD_OK; i++) {
+        if (strcmp(R->r[i].split, split[1]) != 0 || strcmp(R->r[i].model, model) != 0)
+            continue;
+        double row[2] = {NAN, NAN};
+        for (size_t j = 0; j < R->n; j++)
+            for (int s = 1; s < 3; s++)
+                if (strcmp(R->r[j].split, split[s]) == 0 && strcmp(R->r[j].model, model) == 0 &&
+                    strcmp(R->r[j].metric, R->r[i].metric) == 0)
+                    row[s - 1] = R->r[j].value;
+        rc = ad_table_add(t, R->r[i].metric, row);
+    }
+    if (rc == AD_OK)
+        rc = ad_table_print(t);
+    ad_table_destroy(t);
+    return rc;
 }
 
 int ad_classify(MPI_Comm comm, const ad_config *cfg)
@@ -164,10 +198,11 @@ int ad_classify(MPI_Comm comm, const ad_config *cfg)
             rc = ad_path_join(path, sizeof path, ad_config_get(cfg, "output", "dir"), "eval.nc");
         if (rc == AD_OK)
             rc = ad_evalfile_write_attrs(path, R.r, R.n, config_text, attrs, 3);
-        if (rc == AD_OK) {
-            print_table(&R, model);
-            ad_info("\nclassify: %zu numbers written to %s", R.n, path);
-        }
+        const char *names[3] = {d.split[0].name, d.split[1].name, d.split[2].name};
+        if (rc == AD_OK)
+            rc = print_table(&R, model, names);
+        if (rc == AD_OK)
+            ad_info("classify: %zu numbers written to %s", R.n, path);
     }
     rc = ad_mpi_agree(comm, rc, NULL);
     free(vs);

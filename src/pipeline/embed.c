@@ -169,10 +169,11 @@ int ad_embed(MPI_Comm comm, const ad_config *cfg, const char *modality)
                              100 * tm->read / tot, 100 * tm->prep / tot);
                 else
                     snprintf(where, sizeof where, "WordPiece %.0f%%", 100 * tm->read / tot);
-                ad_info("embed %s %s: %lld rows (%lld dropped by MGCA's report rule, %lld bad "
-                        "rows skipped), %lld part(s) done before, %.1f s, %.1f rows/s; rank 0's "
-                        "time: %s, encoder %.0f%%, cache I/O %.0f%%",
-                        enc[i].meta.modality, splits[k], (long long)s.n, (long long)dropped,
+                ad_info("embed %s %s: %lld rows (%lld dropped by the view filter, %lld by "
+                        "MGCA's report rule, %lld bad rows skipped), %lld part(s) done before, "
+                        "%.1f s, %.1f rows/s; rank 0's time: %s, encoder %.0f%%, cache I/O %.0f%%",
+                        enc[i].meta.modality, splits[k], (long long)s.n,
+                        (long long)s.view_dropped, (long long)dropped,
                         (long long)bad, (long long)st[i].parts_done_before, st[i].seconds,
                         st[i].seconds > 0 ? (double)s.n / st[i].seconds : 0.0, where,
                         100 * tm->encode / tot, 100 * tm->io / tot);

@@ -17,6 +17,7 @@
 #include "adaptor/nn.h"
 #include "adaptor/pipeline.h"
 #include "adaptor/retrieval.h"
+#include "adaptor/table.h"
 #include "adaptor/wordpiece.h"
 
 #include <ctype.h>
@@ -407,44 +408,67 @@ static int record_retrieval(ad_eval_records *R, const char *split, const char *n
 }
 
 /* Rank 0: the split's retrieval table, then its zero-shot table. */
-static void print_split(const char *split, int64_t N, const split_figures *f, const int *k,
-                        int nk, const prompts *pr)
+static int print_split(const char *split, int64_t N, const split_figures *f, const int *k,
+                       int nk, const prompts *pr)
 {
-    fprintf(stderr, "\nretrieval on %s (%lld pairs; chance Recall@1 %.4f)\n", split,
-            (long long)N, 1.0 / (double)N);
-    fprintf(stderr, "  %-15s |", "model");
-    for (int i = 0; i < nk; i++)
-        fprintf(stderr, " i2t R@%-3d", k[i]);
-    fprintf(stderr, " i2t medR |");
-    for (int i = 0; i < nk; i++)
-        fprintf(stderr, " t2i R@%-3d", k[i]);
-    fprintf(stderr, " t2i medR\n");
-    for (int var = 0; var < NVARIANTS; var++) {
-        const ad_retrieval_result *res = &f->ret[var];
-        fprintf(stderr, "  %-15s |", variant_name[var]);
-        for (int i = 0; i < nk; i++)
-            fprintf(stderr, " %9.4f", res->i2t.recall[i]);
-        fprintf(stderr, " %8.1f |", res->i2t.median_rank);
-        for (int i = 0; i < nk; i++)
-            fprintf(stderr, " %9.4f", res->t2i.recall[i]);
-        fprintf(stderr, " %8.1f\n", res->t2i.median_rank);
+    char title[256], names[2 * AD_RETRIEVAL_MAX_K + 2][32];
+    ad_table_col cols[2 * AD_RETRIEVAL_MAX_K + 2];
+    double row[2 * AD_RETRIEVAL_MAX_K + 2];
+    int nc = 0;
+    for (int d = 0; d < 2; d++) {
+        for (int i = 0; i < nk; i++, nc++) {
+            snprintf(names[nc], sizeof names[nc], "%s R@%d", d ? "t2i" : "i2t", k[i]);
+            cols[nc] = (ad_table_col){names[nc], 4};
+        }
+        snprintf(names[nc], sizeof names[nc], "%s medR", d ? "t2i" : "i2t");
+        cols[nc] = (ad_table_col){names[nc], 1};
+        nc++;
     }
-    int printed = 0;
-    for (int var = 0; var < NVARIANTS; var++) {
+    snprintf(title, sizeof title, "retrieval on %s (%lld pairs; chance Recall@1 %.4f)", split,
+             (long long)N, 1.0 / (double)N);
+    ad_table *t;
+    AD_TRY(ad_table_create(title, "model", cols, nc, &t));
+    int rc = AD_OK;
+    for (int var = 0; var < NVARIANTS && rc == AD_OK; var++) {
+        const ad_retrieval_result *res = &f->ret[var];
+        for (int d = 0, c = 0; d < 2; d++) {
+            const ad_retrieval_dir *dir = d ? &res->t2i : &res->i2t;
+            for (int i = 0; i < nk; i++)
+                row[c++] = dir->recall[i];
+            row[c++] = dir->median_rank;
+        }
+        rc = ad_table_add(t, variant_name[var], row);
+    }
+    if (rc == AD_OK)
+        rc = ad_table_print(t);
+    ad_table_destroy(t);
+    if (rc != AD_OK || !pr)
+        return rc;
+    ad_table_col *zc = ad_malloc((size_t)(pr->nlab + 1) * sizeof *zc, "table columns");
+    double *zr = ad_malloc((size_t)(pr->nlab + 1) * sizeof *zr, "table row");
+    rc = zc && zr ? AD_OK : AD_ERR_NOMEM;
+    t = NULL;
+    if (rc == AD_OK)
+        zc[0] = (ad_table_col){"mean", 3};
+    for (int j = 0; rc == AD_OK && j < pr->nlab; j++)
+        zc[j + 1] = (ad_table_col){pr->labels[j], 3};
+    snprintf(title, sizeof title, "zero-shot AUROC on %s (prompts \"finding\" vs \"no finding\")",
+             split);
+    if (rc == AD_OK)
+        rc = ad_table_create(title, "model", zc, pr->nlab + 1, &t);
+    for (int var = 0; var < NVARIANTS && rc == AD_OK; var++) {
         if (!f->zs[var])
             continue;
-        if (!printed) {
-            fprintf(stderr, "zero-shot AUROC (%s): ", split);
-            for (int j = 0; j < pr->nlab; j++)
-                fprintf(stderr, "%s%s", j ? ", " : "", pr->labels[j]);
-            fprintf(stderr, "\n");
-            printed = 1;
-        }
-        fprintf(stderr, "  %-15s mean %.3f :", variant_name[var], f->zs_mean[var]);
-        for (int j = 0; j < pr->nlab; j++)
-            fprintf(stderr, " %.3f", f->zs_auc[(size_t)var * pr->nlab + j]);
-        fprintf(stderr, "\n");
+        zr[0] = f->zs_mean[var];
+        memcpy(zr + 1, f->zs_auc + (size_t)var * pr->nlab, (size_t)pr->nlab * sizeof *zr);
+        rc = ad_table_add(t, variant_name[var], zr);
     }
+    if (rc == AD_OK)
+        rc = ad_table_print(t);
+    ad_table_destroy(t);
+    free(zc);
+    free(zr);
+    return rc;
 }
 
 /* man: the manifest (rank 0, NULL without [data] label_columns); pr: the encoded zero-shot
@@ -508,8 +532,8 @@ static int eval_split(MPI_Comm comm, const ad_config *cfg, const char *config_te
         if (rc == AD_OK && var == V_ADAPTOR)
             rc = pca_export(comm, cfg, config_text, b, v, P, split, "adaptor", "Adaptor image output");
     }
-    if (rc == AD_OK && rank == 0)
-        print_split(split, b->N, &f, k, nk, pr);
+    if (rc == AD_OK)
+        rc = ad_mpi_agree(comm, rank == 0 ? print_split(split, b->N, &f, k, nk, pr) : AD_OK, NULL);
     free(f.zs_auc);
     free(v);
     free(t);

@@ -120,6 +120,16 @@ int ad_select_rows(const ad_manifest *m, const char *split, ad_selection *s, int
     memset(s, 0, sizeof *s);
     int64_t *idx, n;
     AD_TRY(ad_manifest_select(m, split, NULL, 0, AD_MANIFEST_REQUIRE_ROWS, &idx, &n));
+    /* every view (n_views 0): the difference is what the view filter left out */
+    static const char *const any_view[1] = {""};
+    int64_t *all = NULL, nall = 0;
+    int vrc = ad_manifest_select(m, split, any_view, 0, 0, &all, &nall);
+    free(all);
+    if (vrc != AD_OK) {
+        free(idx);
+        return vrc;
+    }
+    s->view_dropped = nall - n;
     s->ids = ad_malloc((size_t)n * sizeof *s->ids, "row ids");
     s->image = ad_malloc((size_t)n * sizeof *s->image, "image paths");
     s->caption = ad_calloc((size_t)n, sizeof *s->caption, "captions");

@@ -310,7 +310,7 @@ static int validate(trainer *t, int64_t step, int64_t epoch)
         for (int i = 0; i < 3; i++)
             AD_TRY(ad_metrics_append_eval(t->metrics, step, (int)epoch, "valid", names[i],
                                           sum[i] / (double)nb));
-    ad_info("epoch %lld: valid loss %.4f (%lld pairs in batches of %lld)", (long long)epoch,
+    ad_info("epoch %lld: valid loss %.4f (%lld pairs in batches of %lld)", (long long)epoch + 1,
             sum[0] / (double)nb, (long long)(nb * Gv), (long long)Gv);
     return AD_OK;
 }
@@ -511,8 +511,7 @@ static int open_metrics(trainer *t, int64_t start)
 static int train_loop(trainer *t, int64_t start)
 {
     ad_progress prog;
-    ad_progress_start(&prog, "pretrain step", "steps", t->total - start, t->log_every);
-    prog.total = t->total - start;
+    ad_progress_start_at(&prog, "pretrain step", "steps", t->total, t->log_every, start);
     double t0 = ad_now();
     int64_t last_saved = start;
     for (int64_t step = start + 1; step <= t->total; step++) {
@@ -535,7 +534,7 @@ static int train_loop(trainer *t, int64_t start)
         if (!isfinite(st.loss))
             return ad_fail(AD_ERR_NUMERIC, "loss is %g at step %lld (epoch %lld); stopped without "
                            "saving; the last good checkpoint is step %lld", st.loss,
-                           (long long)step, (long long)epoch, (long long)last_saved);
+                           (long long)step, (long long)epoch + 1, (long long)last_saved);
         double gnorm = 0;
         AD_TRY(ad_adamw_step(t->opt, t->m->params, t->m->grads, lr, &gnorm));
         double dt = ad_now() - ts;
@@ -556,7 +555,7 @@ static int train_loop(trainer *t, int64_t start)
             AD_TRY(validate(t, step, epoch));
         char extra[160];
         snprintf(extra, sizeof extra, "epoch %lld  loss %.4f  lr %.3g  |g| %.3g  %.0f samples/s",
-                 (long long)epoch, st.loss, lr, gnorm, (double)t->G / dt);
+                 (long long)epoch + 1, st.loss, lr, gnorm, (double)t->G / dt);
         ad_progress_step(&prog, 1, extra);
         int stop = g_stop_requested, any_stop;
         MPI_Allreduce(&stop, &any_stop, 1, MPI_INT, MPI_MAX, t->comm);
@@ -571,8 +570,8 @@ static int train_loop(trainer *t, int64_t start)
         }
     }
     char extra[64];
-    snprintf(extra, sizeof extra, "%lld updates", (long long)(t->total - start));
-    prog.done = prog.total;
+    snprintf(extra, sizeof extra, "%lld updates%s", (long long)(t->total - start),
+             start > 0 ? " in this run" : "");
     ad_progress_finish(&prog, extra);
     return AD_OK;
 }

@@ -12,6 +12,7 @@
 #include "adaptor/log.h"
 #include "adaptor/mpiutil.h"
 #include "adaptor/schedule.h"
+#include "adaptor/table.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,11 +28,24 @@ static int record_scores(ad_eval_records *R, const char *split, const char *mode
     return ad_eval_records_add(R, split, model, "images", c->images);
 }
 
-static void print_scores(const char *split, const char *model, const ad_seg_counts *c)
+/* A split's table: the decoder against the constant predictions. */
+static int scores_table(const char *split, const char *model, const seg_scores *sc,
+                        ad_table **t)
 {
-    ad_info("  %-8s %-26s dice %.4f (global %.4f)  iou %.4f (global %.4f)  %.0f images", split,
-            model, ad_seg_mean_dice(c), ad_seg_global_dice(c), ad_seg_mean_iou(c),
-            ad_seg_global_iou(c), c->images);
+    static const ad_table_col cols[4] = {{"dice_mean", 4}, {"dice_global", 4}, {"iou_mean", 4},
+                                         {"iou_global", 4}};
+    const char *names[3] = {model, "all_background", "all_foreground"};
+    const ad_seg_counts *c[3] = {&sc->model, &sc->bg, &sc->fg};
+    char title[256];
+    snprintf(title, sizeof title, "segmentation on %s (%.0f images; Dice and IoU per image "
+             "(mean) and over all pixels (global))", split, sc->model.images);
+    AD_TRY(ad_table_create(title, "model", cols, 4, t));
+    for (int i = 0; i < 3; i++) {
+        double row[4] = {ad_seg_mean_dice(c[i]), ad_seg_global_dice(c[i]), ad_seg_mean_iou(c[i]),
+                         ad_seg_global_iou(c[i])};
+        AD_TRY(ad_table_add(*t, names[i], row));
+    }
+    return AD_OK;
 }
 
 /* The training samples after [segment] data_pct, listed for the record: classification's
@@ -183,7 +197,8 @@ static int train(MPI_Comm comm, const train_opts *o, seg_model *m, const seg_spl
         images += G;
         char extra_text[128];
         snprintf(extra_text, sizeof extra_text, "loss %.4f (soft dice %.3f) lr %.2e epoch %lld",
-                 loss_sum / (double)nloss, lp.dice, ad_schedule_lr(&sched, k), (long long)epoch);
+                 loss_sum / (double)nloss, lp.dice, ad_schedule_lr(&sched, k),
+                 (long long)epoch + 1);
         if (k % o->log_every == 0) {
             loss_sum = 0;
             nloss = 0;
@@ -355,22 +370,24 @@ int ad_segment(MPI_Comm comm, const ad_config *cfg)
     }
     if (rc == AD_OK)
         rc = train(comm, &o, &m, &sp[0], &sp[1], best);
+    ad_table *tables[3] = {NULL, NULL, NULL};
     for (int s = 1; s < 3 && rc == AD_OK; s++) {
         seg_scores sc;
         rc = seg_score_split(comm, &m, &sp[s], &sc);
-        if (rc == AD_OK && s == 1)
-            ad_info("segment: Dice per image (mean) and pooled over all pixels (global):");
-        if (rc == AD_OK) {
-            print_scores(splits[s], model, &sc.model);
-            print_scores(splits[s], "all_background", &sc.bg);
-            print_scores(splits[s], "all_foreground", &sc.fg);
+        if (rc == AD_OK)
+            rc = ad_mpi_agree(comm, scores_table(splits[s], model, &sc, &tables[s]), NULL);
+        if (rc == AD_OK)
             rc = record_scores(&R, splits[s], model, &sc.model);
-        }
         if (rc == AD_OK)
             rc = record_scores(&R, splits[s], "all_background", &sc.bg);
         if (rc == AD_OK)
             rc = record_scores(&R, splits[s], "all_foreground", &sc.fg);
     }
+    for (int s = 1; s < 3 && rc == AD_OK; s++)
+        rc = ad_table_print(tables[s]);
+    rc = ad_mpi_agree(comm, rc, NULL);
+    for (int s = 1; s < 3; s++)
+        ad_table_destroy(tables[s]);
     if (rc == AD_OK) {
         int lrc = AD_OK;
         if (rank == 0) {
