@@ -27,12 +27,13 @@ static const char *adaptor_weights(const ad_config *cfg)
     return strcmp(base, "none") == 0 ? NULL : a;
 }
 
-static int train_opts(const ad_config *cfg, const cls_data *d, cls_train_opts *o)
+static int train_opts(const ad_config *cfg, const ad_job *job, const cls_data *d,
+                      cls_train_opts *o)
 {
     int64_t hidden, epochs, batch, seed;
     double dropout;
     memset(o, 0, sizeof *o);
-    AD_TRY(ad_head_parse_kind(ad_config_get(cfg, "classify", "head"), &o->head.kind));
+    o->head.kind = job->head_kind;
     AD_TRY(ad_config_int(cfg, "classify", "hidden", &hidden));
     AD_TRY(ad_config_int(cfg, "classify", "epochs", &epochs));
     AD_TRY(ad_config_int(cfg, "classify", "batch_size", &batch));
@@ -121,8 +122,11 @@ int ad_classify(MPI_Comm comm, const ad_config *cfg)
     const char *weights = adaptor_weights(cfg);
     const char *head = ad_config_get(cfg, "classify", "head");
     double pct, sel_metric = 0;
-    int probe = head && strcmp(head, "probe") == 0;
-    int rc = ad_config_dump(cfg, &config_text);
+    ad_job job;
+    int rc = ad_job_parse(cfg, &job);
+    int probe = job.probe;
+    if (rc == AD_OK)
+        rc = ad_config_dump(cfg, &config_text);
     if (rc == AD_OK)
         rc = ad_config_require(cfg, "output", "dir");
     if (rc == AD_OK)
@@ -130,7 +134,7 @@ int ad_classify(MPI_Comm comm, const ad_config *cfg)
     snprintf(model, sizeof model, "%s+%s", weights ? "adaptor" : "baseline", head ? head : "?");
     rc = ad_mpi_agree(comm, rc, NULL);
     if (rc == AD_OK)
-        rc = cls_data_load(comm, cfg, config_text, weights, &d);
+        rc = cls_data_load(comm, cfg, &job, config_text, weights, &d);
     if (rc == AD_OK) {
         /* The fraction is drawn from the global training rows, before any sharding. */
         int64_t seed;
@@ -160,7 +164,7 @@ int ad_classify(MPI_Comm comm, const ad_config *cfg)
     }
     if (rc == AD_OK && !probe) {
         int64_t best_epoch = -1;
-        rc = train_opts(cfg, &d, &o);
+        rc = train_opts(cfg, &job, &d, &o);
         if (rc == AD_OK)
             rc = ad_head_create(&o.head, &h);
         rc = ad_mpi_agree(comm, rc, NULL);

@@ -137,15 +137,18 @@ int ad_embed(MPI_Comm comm, const ad_config *cfg, const char *modality)
     ad_manifest *m = NULL;
     ad_frozen enc[2];
     memset(enc, 0, sizeof enc);
-    int rc = ad_config_dump(cfg, &config_text);
+    ad_job job;
+    int rc = ad_job_parse(cfg, &job);
+    if (rc == AD_OK)
+        rc = ad_config_dump(cfg, &config_text);
     if (rc == AD_OK)
         rc = ad_config_list(cfg, "cache", "splits", &splits, &nsplits);
     if (rc == AD_OK)
         rc = ad_manifest_open_config(cfg, AD_LABEL_UNCERTAIN, NULL, &m);
     if (rc == AD_OK && want_image)
-        rc = ad_frozen_open(&enc[0], cfg, 1, config_text);
+        rc = ad_frozen_open(&enc[0], cfg, &job, 1, config_text);
     if (rc == AD_OK && want_text)
-        rc = ad_frozen_open(&enc[1], cfg, 0, config_text);
+        rc = ad_frozen_open(&enc[1], cfg, &job, 0, config_text);
     rc = ad_mpi_agree(comm, rc, NULL);
     for (int k = 0; k < nsplits && rc == AD_OK; k++) {
         ad_selection s;

@@ -10,6 +10,7 @@
 #include "adaptor/evalfile.h"
 #include "adaptor/pca.h"
 #include "adaptor/fsutil.h"
+#include "adaptor/job.h"
 #include "adaptor/l2norm.h"
 #include "adaptor/log.h"
 #include "adaptor/mpiutil.h"
@@ -203,7 +204,7 @@ static void prompts_free(prompts *p)
 }
 
 /* dt: the text width the Adaptor expects. */
-static int prompts_encode(const ad_config *cfg, int dt, prompts *p)
+static int prompts_encode(const ad_config *cfg, const ad_job *job, int dt, prompts *p)
 {
     memset(p, 0, sizeof *p);
     AD_TRY(ad_config_list(cfg, "data", "label_columns", &p->labels, &p->nlab));
@@ -213,12 +214,9 @@ static int prompts_encode(const ad_config *cfg, int dt, prompts *p)
     int64_t mw;
     int32_t *ids = NULL;
     int *len = NULL;
-    ad_bert_output what;
     p->np = 2 * p->nlab;
     p->dt = dt;
     int rc = ad_config_int(cfg, "data", "max_words", &mw);
-    if (rc == AD_OK)
-        rc = ad_bert_output_parse(ad_config_get(cfg, "text_encoder", "pooling"), &what);
     if (rc == AD_OK)
         rc = ad_tokenizer_load(model, &tok);
     if (rc == AD_OK)
@@ -243,7 +241,7 @@ static int prompts_encode(const ad_config *cfg, int dt, prompts *p)
         rc = ad_fail(AD_ERR_CONFIG, "%s: text encoder size %d, the Adaptor expects %d", model,
                      ad_bert_get_config(bert)->hidden, dt);
     if (rc == AD_OK)
-        rc = ad_bert_forward(bert, ids, len, p->np, (int)mw, what, p->pe);
+        rc = ad_bert_forward(bert, ids, len, p->np, (int)mw, job->pooling, p->pe);
     free(ids);
     free(len);
     ad_bert_destroy(bert);
@@ -561,7 +559,10 @@ int ad_evaluate(MPI_Comm comm, const ad_config *cfg, const char *weights)
     prompts pr;
     int zero_shot_on = 0; /* rank 0: pr holds the encoded prompts */
     memset(&pr, 0, sizeof pr);
-    int rc = ad_config_list(cfg, "eval", "splits", &splits, &nsplits);
+    ad_job job;
+    int rc = ad_job_parse(cfg, &job);
+    if (rc == AD_OK)
+        rc = ad_config_list(cfg, "eval", "splits", &splits, &nsplits);
     if (rc == AD_OK)
         rc = ad_config_dump(cfg, &config_text);
     if (rc == AD_OK)
@@ -597,7 +598,7 @@ int ad_evaluate(MPI_Comm comm, const ad_config *cfg, const char *weights)
             if (lrc == AD_OK && rank == 0)
                 lrc = embfile_create(cfg, config_text, &ef);
             if (lrc == AD_OK && rank == 0 && man && !ac.tokens) {
-                lrc = prompts_encode(cfg, ac.dt, &pr);
+                lrc = prompts_encode(cfg, &job, ac.dt, &pr);
                 zero_shot_on = lrc == AD_OK;
             }
             rc = ad_mpi_agree(comm, lrc, NULL);

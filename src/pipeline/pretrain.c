@@ -8,6 +8,7 @@
 #include "adaptor/error.h"
 #include "adaptor/frozen.h"
 #include "adaptor/fsutil.h"
+#include "adaptor/job.h"
 #include "adaptor/log.h"
 #include "adaptor/mpiutil.h"
 #include "adaptor/metrics.h"
@@ -42,18 +43,16 @@ void ad_trainer_catch_signals(void)
     sigaction(SIGUSR1, &sa, NULL);
 }
 
-enum { SHUFFLE_NONE, SHUFFLE_ONCE, SHUFFLE_EPOCH };
-
 typedef struct trainer {
     MPI_Comm comm;
     int rank, size;
     const ad_config *cfg;
+    ad_job job;           /* the job's choices */
     char *config_text;
     char run_dir[4096];
     ad_cache *img, *txt;
     int64_t *pair_img, *pair_txt; /* sample k = image row pair_img[k], text row pair_txt[k] */
     int64_t N, G, spe, total;
-    int shuffle;
     uint64_t seed;
     int64_t *order;
     int64_t order_key;    /* epoch whose order is in `order` (-1: none) */
@@ -106,7 +105,7 @@ static int open_caches(trainer *t)
     if (dropped)
         ad_info("pretrain: %lld samples skipped as bad while embedding are left out",
                 (long long)dropped);
-    int tokens = strcmp(ad_config_get(t->cfg, "adaptor", "mode"), "tokens") == 0;
+    int tokens = t->job.tokens;
     const ad_cache *caches[2] = {t->img, t->txt};
     for (int i = 0; i < 2; i++)
         if ((ad_cache_tokens(caches[i]) > 0) != tokens)
@@ -132,16 +131,16 @@ static int open_online(trainer *t)
     int64_t dropped;
     AD_TRY(ad_manifest_open_config(t->cfg, AD_LABEL_UNCERTAIN, NULL, &t->man));
     AD_TRY(ad_select_rows(t->man, "train", &t->sel, &dropped));
-    AD_TRY(ad_frozen_open(&t->enc[0], t->cfg, 1, t->config_text));
-    AD_TRY(ad_frozen_open(&t->enc[1], t->cfg, 0, t->config_text));
-    int tokens = strcmp(ad_config_get(t->cfg, "adaptor", "mode"), "tokens") == 0;
+    AD_TRY(ad_frozen_open(&t->enc[0], t->cfg, &t->job, 1, t->config_text));
+    AD_TRY(ad_frozen_open(&t->enc[1], t->cfg, &t->job, 0, t->config_text));
+    int tokens = t->job.tokens;
     if ((t->enc[0].tokens > 0) != tokens || (t->enc[1].tokens > 0) != tokens)
         return ad_fail(AD_ERR_CONFIG, "%s: [adaptor] mode = %s needs image_encoder.output and "
                        "text_encoder.pooling = %s", ad_config_source(t->cfg),
                        tokens ? "tokens" : "pooled", tokens ? "tokens" : "cls / pooler / mean");
     t->N = t->sel.n;
     t->online = 1;
-    t->augment = strcmp(ad_config_get(t->cfg, "train", "augment"), "random_crop") == 0;
+    t->augment = t->job.augment == AD_AUGMENT_RANDOM_CROP;
     t->tv = t->enc[0].tokens;
     t->tt = t->enc[1].tokens;
     t->dv = t->enc[0].dim;
@@ -180,7 +179,7 @@ static int encode_side(trainer *t, int side, const int64_t *rows, ad_rng *crop)
  * step and rank when augmenting). */
 static int load_online(trainer *t, int64_t epoch, int64_t k, int64_t step)
 {
-    int64_t key = t->shuffle == SHUFFLE_EPOCH ? epoch : 0;
+    int64_t key = t->job.shuffle == AD_SHUFFLE_EPOCH ? epoch : 0;
     if (t->order_key != key) {
         AD_TRY(build_order(t, epoch));
         t->order_key = key;
@@ -201,10 +200,10 @@ static int build_order(trainer *t, int64_t epoch)
 {
     for (int64_t i = 0; i < t->N; i++)
         t->order[i] = i;
-    if (t->shuffle == SHUFFLE_NONE)
+    if (t->job.shuffle == AD_SHUFFLE_NONE)
         return AD_OK;
     ad_rng r;
-    ad_rng_seed(&r, t->seed, t->shuffle == SHUFFLE_EPOCH ? 0x5348554646ull + (uint64_t)epoch
+    ad_rng_seed(&r, t->seed, t->job.shuffle == AD_SHUFFLE_EPOCH ? 0x5348554646ull + (uint64_t)epoch
                                                           : 0x5348554646ull);
     ad_rng_shuffle(&r, t->order, t->N);
     return AD_OK;
@@ -214,7 +213,7 @@ static int build_order(trainer *t, int64_t epoch)
  * cache: the whole epoch at once for pooled embeddings, a few steps at a time for tokens. */
 static int load_window(trainer *t, int64_t epoch, int64_t k)
 {
-    int64_t key = t->shuffle == SHUFFLE_EPOCH ? epoch : 0;
+    int64_t key = t->job.shuffle == AD_SHUFFLE_EPOCH ? epoch : 0;
     if (t->win_key == key && k >= t->win_first && k < t->win_first + t->win_n)
         return AD_OK;
     if (t->order_key != key) {
@@ -328,8 +327,7 @@ static int build_model(trainer *t)
     if (ad_config_is_set(c, "adaptor", "init"))
         AD_TRY(ad_ckpt_load_weights(ad_config_get(c, "adaptor", "init"), &t->layout,
                                     t->m->params));
-    const char *neg = ad_config_get(c, "train", "negatives");
-    AD_TRY(ad_dp_create(t->comm, strcmp(neg, "global") == 0, (float)wimg, &t->dp));
+    AD_TRY(ad_dp_create(t->comm, t->job.negatives == AD_NEGATIVES_GLOBAL, (float)wimg, &t->dp));
 
     ad_adamw_opts o = ad_adamw_default_opts();
     AD_TRY(ad_config_float(c, "train", "weight_decay", &o.weight_decay));
@@ -351,9 +349,6 @@ static int plan(trainer *t)
     AD_TRY(ad_config_int(c, "train", "keep_checkpoints", &t->keep));
     AD_TRY(ad_config_int(c, "train", "log_every", &t->log_every));
     t->seed = (uint64_t)seed;
-    const char *sh = ad_config_get(c, "train", "shuffle");
-    t->shuffle = strcmp(sh, "none") == 0 ? SHUFFLE_NONE
-                 : strcmp(sh, "epoch") == 0 ? SHUFFLE_EPOCH : SHUFFLE_ONCE;
     if (t->G > t->N)
         return ad_fail(AD_ERR_CONFIG, "%s: [train] batch_size = %lld is larger than the %lld "
                        "training samples in %s", ad_config_source(c), (long long)t->G,
@@ -370,9 +365,7 @@ static int plan(trainer *t)
         if (cap < t->total)
             t->total = cap;
     }
-    ad_sched_kind kind;
-    AD_TRY(ad_schedule_parse_kind(ad_config_get(c, "train", "schedule"), &kind));
-    AD_TRY(ad_schedule_init(&t->sched, kind, lr, t->total, warm));
+    AD_TRY(ad_schedule_init(&t->sched, t->job.schedule, lr, t->total, warm));
     share(t->G, t->size, t->rank, &t->first, &t->nloc);
     /* Embeddings held per rank: the whole epoch when it fits in the budget (pooled caches),
      * else as many steps as fit (token caches are two orders of magnitude larger). */
@@ -611,10 +604,12 @@ int ad_pretrain(MPI_Comm comm, const ad_config *cfg, int resume)
     t.cfg = cfg;
     MPI_Comm_rank(comm, &t.rank);
     MPI_Comm_size(comm, &t.size);
-    int rc = ad_config_dump(cfg, &t.config_text);
+    int rc = ad_job_parse(cfg, &t.job);
+    if (rc == AD_OK)
+        rc = ad_config_dump(cfg, &t.config_text);
     rc = ad_mpi_agree(comm, rc, NULL);
     if (rc == AD_OK)
-        rc = ad_mpi_agree(comm, strcmp(ad_config_get(cfg, "train", "source"), "online") == 0
+        rc = ad_mpi_agree(comm, t.job.source == AD_SOURCE_ONLINE
                                     ? open_online(&t)
                                     : open_caches(&t), NULL);
     if (rc == AD_OK)

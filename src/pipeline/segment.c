@@ -383,10 +383,14 @@ int ad_segment(MPI_Comm comm, const ad_config *cfg)
     memset(&m, 0, sizeof m);
     memset(&src, 0, sizeof src);
     char dir[4200], best[4300], **splits = NULL, *config_text = NULL;
-    int nsplits = 0, positive = strcmp(ad_config_get(cfg, "segment", "rows"), "positive") == 0;
+    int nsplits = 0;
     double pct = 1;
     train_opts o;
-    int rc = output_dir(cfg, dir, sizeof dir);
+    ad_job job;
+    int rc = ad_job_parse(cfg, &job);
+    int positive = job.seg_rows == AD_SEG_ROWS_POSITIVE;
+    if (rc == AD_OK)
+        rc = output_dir(cfg, dir, sizeof dir);
     if (rc == AD_OK)
         rc = read_opts(cfg, &o);
     if (rc == AD_OK)
@@ -397,13 +401,13 @@ int ad_segment(MPI_Comm comm, const ad_config *cfg)
         rc = ad_fail(AD_ERR_CONFIG, "%s: [segment] splits needs 3 names (train, selection, test)",
                      ad_config_source(cfg));
     /* ResNet: the U-Net on the frozen stages; the Adaptor has no path over feature maps. */
-    int resnet = strcmp(ad_config_get(cfg, "image_encoder", "arch"), "resnet") == 0;
-    if (rc == AD_OK && resnet && strcmp(ad_config_get(cfg, "segment", "features"), "adaptor") == 0)
+    int resnet = job.arch == AD_ARCH_RESNET;
+    if (rc == AD_OK && resnet && job.seg_features == AD_SEG_FEATURES_ADAPTOR)
         rc = ad_fail(AD_ERR_CONFIG, "%s: [segment] features = adaptor needs [image_encoder] arch "
                      "= dinov2 (with arch = resnet the U-Net reads the frozen ResNet's stages: "
                      "set features = encoder)", ad_config_source(cfg));
     if (rc == AD_OK)
-        rc = seg_source_open(cfg, &src);
+        rc = seg_source_open(cfg, &job, &src);
     if (rc == AD_OK && rank == 0)
         rc = ad_mkdir_p(dir);
     if (rc == AD_OK && rank == 0)
@@ -425,8 +429,8 @@ int ad_segment(MPI_Comm comm, const ad_config *cfg)
     int cap = rc == AD_OK ? (int)((o.batch + size - 1) / size) : 1;
     cap = cap > 256 ? 256 : cap;
     if (rc == AD_OK)
-        rc = ad_mpi_agree(comm, seg_model_create(cfg, sp[0].cache, cap, src.crop, &m), NULL);
-    const char *feat = ad_config_get(cfg, "segment", "features"), *model = seg_model_name(cfg);
+        rc = ad_mpi_agree(comm, seg_model_create(cfg, &job, sp[0].cache, cap, src.crop, &m), NULL);
+    const char *feat = ad_config_get(cfg, "segment", "features"), *model = seg_model_name(&job);
     if (rc == AD_OK) {
         ad_segdec_init(m.dec, (uint64_t)o.seed);
         rc = ad_path_join(best, sizeof best, dir, "decoder.safetensors");
