@@ -192,8 +192,8 @@ static int labels_of(const ad_manifest *man, const int64_t *ids, int64_t N, cons
  * loaded once per run and released before any evaluation. Rank 0. */
 typedef struct prompts {
     char **labels; /* one allocation (ad_config_list) */
-    int nlab, np, dt;
-    float *pe; /* [np][dt]: row 2k the finding, 2k + 1 its negation */
+    int nlab, np;
+    float *pe; /* [np][the Adaptor's text width]: row 2k the finding, 2k + 1 its negation */
 } prompts;
 
 static void prompts_free(prompts *p)
@@ -215,7 +215,6 @@ static int prompts_encode(const ad_config *cfg, const ad_job *job, int dt, promp
     int32_t *ids = NULL;
     int *len = NULL;
     p->np = 2 * p->nlab;
-    p->dt = dt;
     int rc = ad_config_int(cfg, "data", "max_words", &mw);
     if (rc == AD_OK)
         rc = ad_tokenizer_load(model, &tok);
