@@ -12,6 +12,7 @@
 #include "adaptor/log.h"
 #include "adaptor/mpiutil.h"
 #include "adaptor/schedule.h"
+#include "adaptor/share.h"
 #include "adaptor/table.h"
 
 #include <stdio.h>
@@ -187,9 +188,10 @@ static int update(MPI_Comm comm, seg_model *m, seg_loop *L, const seg_split *tr,
     ad_segdec_zero_grad(m->dec);
     if (rc == AD_OK)
         rc = ad_segdec_forward(m->dec, m->in, b, m->logits, 1, comm);
+    ad_reduce red = ad_mpi_sum(&comm);
     if (rc == AD_OK)
         rc = ad_seg_mixed_loss(m->logits, m->target, (size_t)b * m->cc, 10.0f, 2.0f, m->dlogits,
-                               lp, comm);
+                               lp, &red);
     if (rc == AD_OK)
         rc = ad_segdec_backward(m->dec, m->dlogits, NULL, comm);
     double t2 = ad_now();
@@ -281,8 +283,8 @@ static int train(MPI_Comm comm, const train_opts *o, seg_model *m, const seg_spl
     seg_loop L;
     AD_TRY(loop_create(o, m, tr, size, &L));
     int64_t G = L.G;
-    int64_t base = G / size, extra = G % size;
-    int64_t off = rank * base + (rank < extra ? rank : extra), b = base + (rank < extra);
+    int64_t off, b;
+    ad_share(G, rank, size, &off, &b);
     L.t_start = ad_now();
     ad_progress prog;
     ad_progress_start(&prog, "segment: train", "updates", L.total, o->log_every);
