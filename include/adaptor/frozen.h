@@ -8,6 +8,7 @@
 #include "adaptor/config.h"
 #include "adaptor/image.h"
 #include "adaptor/image_encoder.h"
+#include "adaptor/job.h"
 #include "adaptor/manifest.h"
 #include "adaptor/rng.h"
 #include "adaptor/wordpiece.h"
@@ -40,7 +41,8 @@ typedef struct ad_frozen {
     ad_cache_meta meta;
 } ad_frozen;
 
-int ad_frozen_open(ad_frozen *e, const ad_config *cfg, int image, const ad_provenance *prov);
+int ad_frozen_open(ad_frozen *e, const ad_config *cfg, const ad_job *job, int image,
+                   const ad_provenance *prov);
 void ad_frozen_free(ad_frozen *e);
 
 /* Per-row inputs the encoder needs: image paths or MGCA captions. */
@@ -50,6 +52,7 @@ typedef struct ad_selection {
     const char **image; /* into the manifest */
     char **caption;     /* owned */
     int64_t *line;
+    int64_t view_dropped; /* rows of the split whose view is not one of [data] views */
 } ad_selection;
 
 /* The rows of a split: the allowed views, and a report that MGCA keeps (SPEC 2). The same

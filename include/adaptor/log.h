@@ -27,11 +27,16 @@ typedef struct ad_progress {
     char label[64];
     const char *unit;
     int64_t total, done, every, next_print;
+    int64_t first; /* units done before this process started (resume) */
     double t0;
 } ad_progress;
 
 void ad_progress_start(ad_progress *p, const char *label, const char *unit, int64_t total,
                        int64_t every);
+/* The same for a run that continues at `done` of `total` (resume): lines show the global
+ * count, the rate and ETA count only this process's units. */
+void ad_progress_start_at(ad_progress *p, const char *label, const char *unit, int64_t total,
+                          int64_t every, int64_t done);
 /* Advances by n units; `extra` (may be NULL) is appended to the line, e.g. "loss 2.31". */
 void ad_progress_step(ad_progress *p, int64_t n, const char *extra);
 void ad_progress_finish(ad_progress *p, const char *extra);

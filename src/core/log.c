@@ -55,12 +55,19 @@ double ad_now(void)
 void ad_progress_start(ad_progress *p, const char *label, const char *unit, int64_t total,
                        int64_t every)
 {
+    ad_progress_start_at(p, label, unit, total, every, 0);
+}
+
+void ad_progress_start_at(ad_progress *p, const char *label, const char *unit, int64_t total,
+                          int64_t every, int64_t done)
+{
     memset(p, 0, sizeof *p);
     snprintf(p->label, sizeof p->label, "%s", label);
     p->unit = unit;
     p->total = total;
     p->every = every > 0 ? every : 1;
-    p->next_print = p->every;
+    p->done = p->first = done;
+    p->next_print = (done / p->every + 1) * p->every;
     p->t0 = ad_now();
 }
 
@@ -82,7 +89,7 @@ static void format_eta(double s, char *out, size_t n)
 static void progress_print(const ad_progress *p, const char *extra, int final)
 {
     double el = ad_now() - p->t0;
-    double rate = el > 0 ? (double)p->done / el : 0.0;
+    double rate = el > 0 ? (double)(p->done - p->first) / el : 0.0;
     char eta[32];
     format_eta(final ? el : (rate > 0 ? (double)(p->total - p->done) / rate : -1), eta,
                sizeof eta);

@@ -9,6 +9,7 @@
 #include "adaptor/fsutil.h"
 #include "adaptor/log.h"
 #include "adaptor/mpiutil.h"
+#include "adaptor/table.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -26,12 +27,13 @@ static const char *adaptor_weights(const ad_config *cfg)
     return strcmp(base, "none") == 0 ? NULL : a;
 }
 
-static int train_opts(const ad_config *cfg, const cls_data *d, cls_train_opts *o)
+static int train_opts(const ad_config *cfg, const ad_job *job, const cls_data *d,
+                      cls_train_opts *o)
 {
     int64_t hidden, epochs, batch, seed;
     double dropout;
     memset(o, 0, sizeof *o);
-    AD_TRY(ad_head_parse_kind(ad_config_get(cfg, "classify", "head"), &o->head.kind));
+    o->head.kind = job->head_kind;
     AD_TRY(ad_config_int(cfg, "classify", "hidden", &hidden));
     AD_TRY(ad_config_int(cfg, "classify", "epochs", &epochs));
     AD_TRY(ad_config_int(cfg, "classify", "batch_size", &batch));
@@ -62,13 +64,46 @@ static int head_scores(ad_head *h, const cls_split *s, int K, float **out)
     return ad_head_forward(h, s->x, (int)s->n, *out, NULL, MPI_COMM_NULL);
 }
 
-static void print_table(const ad_eval_records *R, const char *model)
+/* The model's records as one table: a row per metric, a column per evaluated split
+ * (split[1], split[2]); the training split's records (rows used, the selected epoch or
+ * ridge value) go into the title. */
+static int print_table(const ad_eval_records *R, const char *model, const char *const split[3])
 {
-    ad_info("\n%-8s %-22s %-28s %10s", "split", "model", "metric", "value");
-    for (size_t i = 0; i < R->n; i++)
-        if (strcmp(R->r[i].model, model) == 0)
-            ad_info("%-8s %-22s %-28s %10.6g", R->r[i].split, R->r[i].model, R->r[i].metric,
-                    R->r[i].value);
+    char title[512];
+    int len = snprintf(title, sizeof title, "classify %s", model), any = 0;
+    for (size_t i = 0; i < R->n; i++) {
+        if (strcmp(R->r[i].split, split[0]) != 0 || strcmp(R->r[i].model, model) != 0)
+            continue;
+        if (len < (int)sizeof title)
+            len += any ? snprintf(title + len, sizeof title - (size_t)len, ",")
+                       : snprintf(title + len, sizeof title - (size_t)len, " (%s:", split[0]);
+        if (len < (int)sizeof title)
+            len += snprintf(title + len, sizeof title - (size_t)len, " %s %g", R->r[i].metric,
+                            R->r[i].value);
+        any = 1;
+    }
+    if (any && len < (int)sizeof title)
+        snprintf(title + len, sizeof title - (size_t)len, ")");
+    const ad_table_col cols[2] = {{split[1], 4}, {split[2], 4}};
+    ad_table *t;
+    AD_TRY(ad_table_create(title, "metric", cols, 2, &t));
+    int rc = AD_OK;
+    /* the metrics in the order of the first evaluated split's records */
+    for (size_t i = 0; i < R->n && rc == AD_OK; i++) {
+        if (strcmp(R->r[i].split, split[1]) != 0 || strcmp(R->r[i].model, model) != 0)
+            continue;
+        double row[2] = {NAN, NAN};
+        for (size_t j = 0; j < R->n; j++)
+            for (int s = 1; s < 3; s++)
+                if (strcmp(R->r[j].split, split[s]) == 0 && strcmp(R->r[j].model, model) == 0 &&
+                    strcmp(R->r[j].metric, R->r[i].metric) == 0)
+                    row[s - 1] = R->r[j].value;
+        rc = ad_table_add(t, R->r[i].metric, row);
+    }
+    if (rc == AD_OK)
+        rc = ad_table_print(t);
+    ad_table_destroy(t);
+    return rc;
 }
 
 int ad_classify(MPI_Comm comm, const ad_config *cfg)
@@ -88,8 +123,11 @@ int ad_classify(MPI_Comm comm, const ad_config *cfg)
     const char *weights = adaptor_weights(cfg);
     const char *head = ad_config_get(cfg, "classify", "head");
     double pct, sel_metric = 0;
-    int probe = head && strcmp(head, "probe") == 0;
-    int rc = ad_prov_create(comm, cfg, &prov);
+    ad_job job;
+    int rc = ad_job_parse(cfg, &job);
+    int probe = job.probe;
+    if (rc == AD_OK)
+        rc = ad_prov_create(comm, cfg, &prov);
     if (rc == AD_OK)
         rc = ad_config_require(cfg, "output", "dir");
     if (rc == AD_OK)
@@ -97,7 +135,7 @@ int ad_classify(MPI_Comm comm, const ad_config *cfg)
     snprintf(model, sizeof model, "%s+%s", weights ? "adaptor" : "baseline", head ? head : "?");
     rc = ad_mpi_agree(comm, rc, NULL);
     if (rc == AD_OK)
-        rc = cls_data_load(comm, cfg, prov, weights, &d);
+        rc = cls_data_load(comm, cfg, &job, prov, weights, &d);
     if (rc == AD_OK) {
         /* The fraction is drawn from the global training rows, before any sharding. */
         int64_t seed;
@@ -127,7 +165,7 @@ int ad_classify(MPI_Comm comm, const ad_config *cfg)
     }
     if (rc == AD_OK && !probe) {
         int64_t best_epoch = -1;
-        rc = train_opts(cfg, &d, &o);
+        rc = train_opts(cfg, &job, &d, &o);
         if (rc == AD_OK)
             rc = ad_head_create(&o.head, &h);
         rc = ad_mpi_agree(comm, rc, NULL);
@@ -165,10 +203,11 @@ int ad_classify(MPI_Comm comm, const ad_config *cfg)
             rc = ad_path_join(path, sizeof path, ad_config_get(cfg, "output", "dir"), "eval.nc");
         if (rc == AD_OK)
             rc = ad_evalfile_write_attrs(path, R.r, R.n, prov, attrs, 3);
-        if (rc == AD_OK) {
-            print_table(&R, model);
-            ad_info("\nclassify: %zu numbers written to %s", R.n, path);
-        }
+        const char *names[3] = {d.split[0].name, d.split[1].name, d.split[2].name};
+        if (rc == AD_OK)
+            rc = print_table(&R, model, names);
+        if (rc == AD_OK)
+            ad_info("classify: %zu numbers written to %s", R.n, path);
     }
     rc = ad_mpi_agree(comm, rc, NULL);
     free(vs);

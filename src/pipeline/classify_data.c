@@ -144,7 +144,8 @@ static int split_features(MPI_Comm comm, const ad_config *cfg, ad_frozen *e,
 
 /* The Adaptor's pooled image path over every split: each rank its block of rows, then an
  * all-gather so every rank holds all. */
-static int adaptor_features(MPI_Comm comm, const ad_config *cfg, const char *weights, cls_data *d)
+static int adaptor_features(MPI_Comm comm, const ad_config *cfg, const ad_job *job,
+                            const char *weights, cls_data *d)
 {
     int rank, size;
     MPI_Comm_rank(comm, &rank);
@@ -163,7 +164,7 @@ static int adaptor_features(MPI_Comm comm, const ad_config *cfg, const char *wei
             dt = (int)t->shape[1];
     }
     ad_st_close(st);
-    if (rc == AD_OK && strcmp(ad_config_get(cfg, "adaptor", "mode"), "pooled") != 0)
+    if (rc == AD_OK && job->tokens)
         rc = ad_fail(AD_ERR_UNSUPPORTED, "classify: [adaptor] mode = %s is not supported "
                      "(pooled Adaptors only)", ad_config_get(cfg, "adaptor", "mode"));
     if (rc == AD_OK)
@@ -209,8 +210,8 @@ static int adaptor_features(MPI_Comm comm, const ad_config *cfg, const char *wei
     return rc;
 }
 
-int cls_data_load(MPI_Comm comm, const ad_config *cfg, const ad_provenance *prov,
-                  const char *adaptor, cls_data *d)
+int cls_data_load(MPI_Comm comm, const ad_config *cfg, const ad_job *job,
+                  const ad_provenance *prov, const char *adaptor, cls_data *d)
 {
     memset(d, 0, sizeof *d);
     char **splits = NULL;
@@ -221,8 +222,7 @@ int cls_data_load(MPI_Comm comm, const ad_config *cfg, const ad_provenance *prov
     int rc = ad_config_require(cfg, "classify", "labels");
     if (rc == AD_OK)
         rc = ad_config_list(cfg, "classify", "labels", &d->label_names, &d->nlab);
-    if (rc == AD_OK)
-        rc = ad_cls_task_parse(ad_config_get(cfg, "classify", "task"), &d->task);
+    d->task = job->task;
     if (rc == AD_OK)
         rc = ad_config_list(cfg, "classify", "splits", &splits, &nsplits);
     if (rc == AD_OK && nsplits != 3)
@@ -232,11 +232,11 @@ int cls_data_load(MPI_Comm comm, const ad_config *cfg, const ad_provenance *prov
         rc = ad_config_require(cfg, "cache", "dir");
     if (rc == AD_OK)
         rc = open_manifest(cfg, d, &m);
-    if (rc == AD_OK && strcmp(ad_config_get(cfg, "image_encoder", "output"), "tokens") == 0)
+    if (rc == AD_OK && job->image_output == AD_IMG_TOKENS)
         rc = ad_fail(AD_ERR_UNSUPPORTED, "classify: [image_encoder] output = tokens is not "
                                          "supported (use cls or mean)");
     if (rc == AD_OK)
-        rc = ad_frozen_open(&e, cfg, 1, prov);
+        rc = ad_frozen_open(&e, cfg, job, 1, prov);
     have_e = rc == AD_OK;
     rc = ad_mpi_agree(comm, rc, NULL);
     for (int s = 0; s < 3 && rc == AD_OK; s++) {
@@ -266,7 +266,7 @@ int cls_data_load(MPI_Comm comm, const ad_config *cfg, const ad_provenance *prov
     ad_manifest_close(m);
     free(splits);
     if (rc == AD_OK && adaptor)
-        rc = adaptor_features(comm, cfg, adaptor, d);
+        rc = adaptor_features(comm, cfg, job, adaptor, d);
     if (rc != AD_OK)
         cls_data_free(d);
     return rc;

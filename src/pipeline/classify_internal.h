@@ -5,6 +5,7 @@
 #include "adaptor/config.h"
 #include "adaptor/evalfile.h"
 #include "adaptor/head.h"
+#include "adaptor/job.h"
 #include "adaptor/label_fraction.h"
 
 #include <mpi.h>
@@ -29,8 +30,8 @@ typedef struct cls_data {
 
 /* Manifest rows, cached frozen-encoder features, and (adaptor != NULL) the Adaptor's pooled
  * image path over them. Collective. */
-int cls_data_load(MPI_Comm comm, const ad_config *cfg, const ad_provenance *prov,
-                  const char *adaptor, cls_data *d);
+int cls_data_load(MPI_Comm comm, const ad_config *cfg, const ad_job *job,
+                  const ad_provenance *prov, const char *adaptor, cls_data *d);
 void cls_data_free(cls_data *d);
 
 /* Records of eval.nc. */

@@ -45,56 +45,131 @@ static double loss_grad(const cls_data *d, const bufs *b, int n, int64_t global,
     return ad_bce_logits(b->logits, b->yb, (size_t)n * K, 1.0 / ((double)global * K), dlog);
 }
 
+/* The plan of a head's training, its optimiser and buffers. */
+typedef struct head_loop {
+    int64_t G, spe, T; /* global batch, updates per epoch, updates */
+    size_t H;          /* running statistics per BatchNorm (0: none) */
+    ad_schedule sch;
+    ad_adamw *opt;
+    bufs b;
+} head_loop;
+
+static void loop_free(head_loop *L)
+{
+    bufs_free(&L->b);
+    ad_adamw_destroy(L->opt);
+}
+
+/* Updates per epoch and the schedule (cosine warm restarts, T_0 = 40% of the updates), AdamW
+ * and the buffers of one rank's batch. Collective (agreed). */
+static int loop_create(MPI_Comm comm, const cls_data *d, int64_t nsel, const cls_train_opts *o,
+                       const ad_head *h, int size, head_loop *L)
+{
+    memset(L, 0, sizeof *L);
+    const cls_split *tr = &d->split[0], *va = &d->split[1];
+    int D = tr->dim, K = d->nlab;
+    L->G = o->batch < nsel ? o->batch : nsel;
+    /* A last batch of one row cannot be batch-normalised: the mlp head drops it. */
+    int drop_tail = h->cfg.kind == AD_HEAD_MLP && nsel % L->G == 1 && nsel > 1;
+    L->spe = nsel / L->G + (nsel % L->G != 0 && !drop_tail);
+    L->T = o->epochs * L->spe;
+    int64_t T0 = (int64_t)(0.4 * (double)L->T);
+    ad_adamw_opts ao = ad_adamw_default_opts();
+    ao.weight_decay = o->weight_decay;
+    int rc = ad_schedule_init_restarts(&L->sch, o->lr, T0 > 0 ? T0 : 1, o->lr < 1e-8 ? o->lr : 1e-8);
+    if (rc == AD_OK)
+        rc = ad_adamw_create(&L->opt, h->nparams, &ao);
+    bufs *b = &L->b;
+    size_t bmax = (size_t)(L->G / size + 1);
+    L->H = h->running ? (size_t)h->cfg.hidden : 0;
+    if (rc == AD_OK) {
+        b->perm = ad_malloc((size_t)nsel * sizeof *b->perm, "order");
+        b->xb = ad_malloc(bmax * D * sizeof(float), "batch");
+        b->logits = ad_malloc(bmax * K * sizeof(float), "logits");
+        b->dlog = ad_malloc(bmax * K * sizeof(float), "logit gradients");
+        b->vlog = ad_malloc((size_t)(va->n ? va->n : 1) * K * sizeof(float), "validation logits");
+        b->best_p = ad_malloc(h->nparams * sizeof(float), "best weights");
+        b->best_run = ad_malloc((2 * L->H + 1) * sizeof(float), "best running statistics");
+        b->yb = ad_malloc(bmax * K, "batch labels");
+        b->cls = ad_malloc(bmax * sizeof(int32_t), "batch classes");
+        if (!b->perm || !b->xb || !b->logits || !b->dlog || !b->vlog || !b->best_p ||
+            !b->best_run || !b->yb || !b->cls)
+            rc = AD_ERR_NOMEM;
+    }
+    rc = ad_mpi_agree(comm, rc, NULL);
+    if (rc != AD_OK)
+        loop_free(L);
+    return rc;
+}
+
+/* Update k on this rank's n rows of a global batch of Gs: forward (dropout stream of the
+ * update and rank), loss, backward, all-reduce of the gradients and the loss, AdamW.
+ * *loss: the global batch's loss. Collective. */
+static int update(MPI_Comm comm, const cls_data *d, head_loop *L, ad_head *h,
+                  const cls_train_opts *o, int n, int64_t Gs, int64_t k, double *loss)
+{
+    int rank;
+    MPI_Comm_rank(comm, &rank);
+    bufs *b = &L->b;
+    ad_rng dr;
+    ad_rng_seed(&dr, o->seed, 0xd0000000u + (uint64_t)k * 4096u + (uint64_t)rank);
+    memset(h->grads, 0, h->nparams * sizeof(float));
+    int rc = ad_head_forward(h, b->xb, n, b->logits, &dr, comm);
+    *loss = 0;
+    if (rc == AD_OK) {
+        *loss = loss_grad(d, b, n, Gs, b->dlog);
+        rc = ad_head_backward(h, b->dlog, comm);
+    }
+    rc = ad_mpi_agree(comm, rc, NULL);
+    if (rc == AD_OK &&
+        (MPI_Allreduce(MPI_IN_PLACE, h->grads, (int)h->nparams, MPI_FLOAT, MPI_SUM, comm) !=
+             MPI_SUCCESS ||
+         MPI_Allreduce(MPI_IN_PLACE, loss, 1, MPI_DOUBLE, MPI_SUM, comm) != MPI_SUCCESS))
+        rc = ad_fail(AD_ERR_MPI, "classify: gradient all-reduce failed");
+    if (rc == AD_OK)
+        rc = ad_adamw_step(L->opt, h->params, h->grads, ad_schedule_lr(&L->sch, k), NULL);
+    return rc;
+}
+
+/* The validation metric after epoch ep (the same computation on every rank); a better one
+ * keeps the head's weights and running statistics. */
+static int validate(MPI_Comm comm, const cls_data *d, head_loop *L, ad_head *h, int64_t ep,
+                    double *vm, int64_t *best_epoch, double *best)
+{
+    const cls_split *va = &d->split[1];
+    AD_TRY(ad_head_forward(h, va->x, (int)va->n, L->b.vlog, NULL, comm));
+    AD_TRY(cls_metrics(d, va, L->b.vlog, 1, NULL, NULL, vm));
+    if (*vm > *best) {
+        *best = *vm;
+        *best_epoch = ep + 1;
+        memcpy(L->b.best_p, h->params, h->nparams * sizeof(float));
+        if (L->H)
+            memcpy(L->b.best_run, h->running, 2 * L->H * sizeof(float));
+    }
+    return AD_OK;
+}
+
 int cls_train_head(MPI_Comm comm, const cls_data *d, const int64_t *sel, int64_t nsel,
                    const cls_train_opts *o, ad_head *h, int64_t *best_epoch, double *best)
 {
     int rank, size;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
-    const cls_split *tr = &d->split[0], *va = &d->split[1];
+    const cls_split *tr = &d->split[0];
     int D = tr->dim, K = d->nlab;
-    int64_t G = o->batch < nsel ? o->batch : nsel;
-    /* A last batch of one row cannot be batch-normalised: the mlp head drops it. */
-    int drop_tail = h->cfg.kind == AD_HEAD_MLP && nsel % G == 1 && nsel > 1;
-    int64_t spe = nsel / G + (nsel % G != 0 && !drop_tail), T = o->epochs * spe;
-    int64_t T0 = (int64_t)(0.4 * (double)T);
-    ad_schedule sch;
-    ad_adamw *opt = NULL;
-    ad_adamw_opts ao = ad_adamw_default_opts();
-    ao.weight_decay = o->weight_decay;
-    int rc = ad_schedule_init_restarts(&sch, o->lr, T0 > 0 ? T0 : 1, o->lr < 1e-8 ? o->lr : 1e-8);
-    if (rc == AD_OK)
-        rc = ad_adamw_create(&opt, h->nparams, &ao);
-    bufs b = {0};
-    size_t bmax = (size_t)(G / size + 1), H = h->running ? (size_t)h->cfg.hidden : 0;
-    if (rc == AD_OK) {
-        b.perm = ad_malloc((size_t)nsel * sizeof *b.perm, "order");
-        b.xb = ad_malloc(bmax * D * sizeof(float), "batch");
-        b.logits = ad_malloc(bmax * K * sizeof(float), "logits");
-        b.dlog = ad_malloc(bmax * K * sizeof(float), "logit gradients");
-        b.vlog = ad_malloc((size_t)(va->n ? va->n : 1) * K * sizeof(float), "validation logits");
-        b.best_p = ad_malloc(h->nparams * sizeof(float), "best weights");
-        b.best_run = ad_malloc((2 * H + 1) * sizeof(float), "best running statistics");
-        b.yb = ad_malloc(bmax * K, "batch labels");
-        b.cls = ad_malloc(bmax * sizeof(int32_t), "batch classes");
-        if (!b.perm || !b.xb || !b.logits || !b.dlog || !b.vlog || !b.best_p || !b.best_run ||
-            !b.yb || !b.cls)
-            rc = AD_ERR_NOMEM;
-    }
-    rc = ad_mpi_agree(comm, rc, NULL);
-    if (rc != AD_OK) {
-        bufs_free(&b);
-        ad_adamw_destroy(opt);
-        return rc;
-    }
+    head_loop L;
+    AD_TRY(loop_create(comm, d, nsel, o, h, size, &L));
+    bufs b = L.b; /* shallow: the loop's view of L's buffers */
+    int64_t G = L.G, spe = L.spe;
     ad_head_init(h, o->seed);
     *best = -INFINITY;
     *best_epoch = -1;
     ad_progress prog;
-    ad_progress_start(&prog, "classify train", "updates", T, spe);
+    ad_progress_start(&prog, "classify train", "updates", L.T, spe);
     int64_t k = 0;
     char extra[128];
     double vm = NAN;
+    int rc = AD_OK;
     for (int64_t ep = 0; ep < o->epochs && rc == AD_OK; ep++) {
         /* The same global order on every rank. */
         ad_rng sh;
@@ -115,41 +190,16 @@ int cls_train_head(MPI_Comm comm, const cls_data *d, const int64_t *sel, int64_t
                 b.cls[i] = ad_cls_class_of(tr->labels + (size_t)row * K, K);
             }
             k++;
-            ad_rng dr;
-            ad_rng_seed(&dr, o->seed, 0xd0000000u + (uint64_t)k * 4096u + (uint64_t)rank);
-            memset(h->grads, 0, h->nparams * sizeof(float));
-            rc = ad_head_forward(h, b.xb, n, b.logits, &dr, comm);
-            double loss = 0;
-            if (rc == AD_OK) {
-                loss = loss_grad(d, &b, n, Gs, b.dlog);
-                rc = ad_head_backward(h, b.dlog, comm);
-            }
-            rc = ad_mpi_agree(comm, rc, NULL);
-            if (rc == AD_OK &&
-                (MPI_Allreduce(MPI_IN_PLACE, h->grads, (int)h->nparams, MPI_FLOAT, MPI_SUM,
-                               comm) != MPI_SUCCESS ||
-                 MPI_Allreduce(MPI_IN_PLACE, &loss, 1, MPI_DOUBLE, MPI_SUM, comm) != MPI_SUCCESS))
-                rc = ad_fail(AD_ERR_MPI, "classify: gradient all-reduce failed");
-            if (rc == AD_OK)
-                rc = ad_adamw_step(opt, h->params, h->grads, ad_schedule_lr(&sch, k), NULL);
+            double loss;
+            rc = update(comm, d, &L, h, o, n, Gs, k, &loss);
             eloss += loss;
             if (rc == AD_OK && s + 1 < spe) {
                 snprintf(extra, sizeof extra, "epoch %lld loss %.4f", (long long)ep + 1, loss);
                 ad_progress_step(&prog, 1, extra);
             }
         }
-        /* Validation after the epoch: the same computation on every rank. */
         if (rc == AD_OK)
-            rc = ad_head_forward(h, va->x, (int)va->n, b.vlog, NULL, comm);
-        if (rc == AD_OK)
-            rc = cls_metrics(d, va, b.vlog, 1, NULL, NULL, &vm);
-        if (rc == AD_OK && vm > *best) {
-            *best = vm;
-            *best_epoch = ep + 1;
-            memcpy(b.best_p, h->params, h->nparams * sizeof(float));
-            if (H)
-                memcpy(b.best_run, h->running, 2 * H * sizeof(float));
-        }
+            rc = validate(comm, d, &L, h, ep, &vm, best_epoch, best);
         if (rc == AD_OK) {
             snprintf(extra, sizeof extra, "epoch %lld loss %.4f valid %s %.4f",
                      (long long)ep + 1, eloss / (double)spe,
@@ -160,10 +210,9 @@ int cls_train_head(MPI_Comm comm, const cls_data *d, const int64_t *sel, int64_t
     if (rc == AD_OK) {
         ad_progress_finish(&prog, extra);
         memcpy(h->params, b.best_p, h->nparams * sizeof(float));
-        if (H)
-            memcpy(h->running, b.best_run, 2 * H * sizeof(float));
+        if (L.H)
+            memcpy(h->running, b.best_run, 2 * L.H * sizeof(float));
     }
-    bufs_free(&b);
-    ad_adamw_destroy(opt);
+    loop_free(&L);
     return rc;
 }

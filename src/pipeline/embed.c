@@ -138,15 +138,18 @@ int ad_embed(MPI_Comm comm, const ad_config *cfg, const char *modality)
     ad_manifest *m = NULL;
     ad_frozen enc[2];
     memset(enc, 0, sizeof enc);
-    int rc = ad_prov_create(comm, cfg, &prov);
+    ad_job job;
+    int rc = ad_job_parse(cfg, &job);
+    if (rc == AD_OK)
+        rc = ad_prov_create(comm, cfg, &prov);
     if (rc == AD_OK)
         rc = ad_config_list(cfg, "cache", "splits", &splits, &nsplits);
     if (rc == AD_OK)
         rc = ad_manifest_open_config(cfg, AD_LABEL_UNCERTAIN, NULL, &m);
     if (rc == AD_OK && want_image)
-        rc = ad_frozen_open(&enc[0], cfg, 1, prov);
+        rc = ad_frozen_open(&enc[0], cfg, &job, 1, prov);
     if (rc == AD_OK && want_text)
-        rc = ad_frozen_open(&enc[1], cfg, 0, prov);
+        rc = ad_frozen_open(&enc[1], cfg, &job, 0, prov);
     rc = ad_mpi_agree(comm, rc, NULL);
     for (int k = 0; k < nsplits && rc == AD_OK; k++) {
         ad_selection s;
@@ -170,10 +173,11 @@ int ad_embed(MPI_Comm comm, const ad_config *cfg, const char *modality)
                              100 * tm->read / tot, 100 * tm->prep / tot);
                 else
                     snprintf(where, sizeof where, "WordPiece %.0f%%", 100 * tm->read / tot);
-                ad_info("embed %s %s: %lld rows (%lld dropped by MGCA's report rule, %lld bad "
-                        "rows skipped), %lld part(s) done before, %.1f s, %.1f rows/s; rank 0's "
-                        "time: %s, encoder %.0f%%, cache I/O %.0f%%",
-                        enc[i].meta.modality, splits[k], (long long)s.n, (long long)dropped,
+                ad_info("embed %s %s: %lld rows (%lld dropped by the view filter, %lld by "
+                        "MGCA's report rule, %lld bad rows skipped), %lld part(s) done before, "
+                        "%.1f s, %.1f rows/s; rank 0's time: %s, encoder %.0f%%, cache I/O %.0f%%",
+                        enc[i].meta.modality, splits[k], (long long)s.n,
+                        (long long)s.view_dropped, (long long)dropped,
                         (long long)bad, (long long)st[i].parts_done_before, st[i].seconds,
                         st[i].seconds > 0 ? (double)s.n / st[i].seconds : 0.0, where,
                         100 * tm->encode / tot, 100 * tm->io / tot);

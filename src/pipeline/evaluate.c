@@ -10,6 +10,7 @@
 #include "adaptor/evalfile.h"
 #include "adaptor/pca.h"
 #include "adaptor/fsutil.h"
+#include "adaptor/job.h"
 #include "adaptor/l2norm.h"
 #include "adaptor/log.h"
 #include "adaptor/mpiutil.h"
@@ -18,6 +19,7 @@
 #include "adaptor/pipeline.h"
 #include "adaptor/retrieval.h"
 #include "adaptor/share.h"
+#include "adaptor/table.h"
 #include "adaptor/wordpiece.h"
 
 #include <ctype.h>
@@ -184,64 +186,88 @@ static int labels_of(const ad_manifest *man, const int64_t *ids, int64_t N, cons
     return AD_OK;
 }
 
-/* Zero-shot AUROC per finding on rank 0 from the gathered image embeddings (pooled mode). */
-static int zero_shot(const ad_config *cfg, const ad_manifest *man, ad_adaptor *m,
-                     const float *v_all, const int64_t *ids_all, int64_t N, const char *split,
-                     const char *model, ad_eval_records *R, int *printed)
+/* The zero-shot prompts ("finding", "no finding" per label column) through the frozen text
+ * encoder. They depend on neither the split nor the model, so the tokenizer and BERT are
+ * loaded once per run and released before any evaluation. Rank 0. */
+typedef struct prompts {
+    char **labels; /* one allocation (ad_config_list) */
+    int nlab, np;
+    float *pe; /* [np][the Adaptor's text width]: row 2k the finding, 2k + 1 its negation */
+} prompts;
+
+static void prompts_free(prompts *p)
 {
-    char **labels;
-    int nlab;
-    AD_TRY(ad_config_list(cfg, "data", "label_columns", &labels, &nlab));
+    free(p->labels);
+    free(p->pe);
+    memset(p, 0, sizeof *p);
+}
+
+/* dt: the text width the Adaptor expects. */
+static int prompts_encode(const ad_config *cfg, const ad_job *job, int dt, prompts *p)
+{
+    memset(p, 0, sizeof *p);
+    AD_TRY(ad_config_list(cfg, "data", "label_columns", &p->labels, &p->nlab));
+    const char *model = ad_config_get(cfg, "text_encoder", "model");
     ad_tokenizer *tok = NULL;
     ad_bert *bert = NULL;
-    int P = m->cfg.proj, rc;
     int64_t mw;
-    float *pe = NULL, *pt = NULL, *pos = NULL, *neg = NULL;
-    int8_t *lab = NULL;
-    double *auc = NULL, mean = 0;
     int32_t *ids = NULL;
     int *len = NULL;
-    ad_bert_output what;
-    rc = ad_config_int(cfg, "data", "max_words", &mw);
+    p->np = 2 * p->nlab;
+    int rc = ad_config_int(cfg, "data", "max_words", &mw);
     if (rc == AD_OK)
-        rc = ad_bert_output_parse(ad_config_get(cfg, "text_encoder", "pooling"), &what);
+        rc = ad_tokenizer_load(model, &tok);
     if (rc == AD_OK)
-        rc = ad_tokenizer_load(ad_config_get(cfg, "text_encoder", "model"), &tok);
-    if (rc == AD_OK)
-        rc = ad_bert_load(ad_config_get(cfg, "text_encoder", "model"), &bert);
-    int np = 2 * nlab;
+        rc = ad_bert_load(model, &bert);
     if (rc == AD_OK) {
-        ids = ad_malloc((size_t)np * mw * sizeof *ids, "prompt ids");
-        len = ad_malloc((size_t)np * sizeof *len, "prompt lengths");
-        pe = ad_malloc((size_t)np * m->cfg.dt * sizeof *pe, "prompt embeddings");
-        pt = ad_malloc((size_t)np * P * sizeof *pt, "prompt embeddings");
-        pos = ad_malloc((size_t)nlab * P * sizeof *pos, "prompts");
-        neg = ad_malloc((size_t)nlab * P * sizeof *neg, "prompts");
-        lab = ad_malloc((size_t)N * nlab, "labels");
-        auc = ad_malloc((size_t)nlab * sizeof *auc, "AUROC");
-        if (!ids || !len || !pe || !pt || !pos || !neg || !lab || !auc)
+        ids = ad_malloc((size_t)p->np * mw * sizeof *ids, "prompt ids");
+        len = ad_malloc((size_t)p->np * sizeof *len, "prompt lengths");
+        p->pe = ad_malloc((size_t)p->np * dt * sizeof *p->pe, "prompt embeddings");
+        if (!ids || !len || !p->pe)
             rc = AD_ERR_NOMEM;
     }
-    for (int k = 0; rc == AD_OK && k < nlab; k++) {
-        char p[256], q[300];
-        prompt_of(labels[k], p, sizeof p);
-        snprintf(q, sizeof q, "no %s", p);
-        rc = ad_tokenizer_encode(tok, p, (int)mw, ids + (size_t)(2 * k) * mw, &len[2 * k]);
+    for (int k = 0; rc == AD_OK && k < p->nlab; k++) {
+        char pos[256], neg[300];
+        prompt_of(p->labels[k], pos, sizeof pos);
+        snprintf(neg, sizeof neg, "no %s", pos);
+        rc = ad_tokenizer_encode(tok, pos, (int)mw, ids + (size_t)(2 * k) * mw, &len[2 * k]);
         if (rc == AD_OK)
-            rc = ad_tokenizer_encode(tok, q, (int)mw, ids + (size_t)(2 * k + 1) * mw, &len[2 * k + 1]);
+            rc = ad_tokenizer_encode(tok, neg, (int)mw, ids + (size_t)(2 * k + 1) * mw,
+                                     &len[2 * k + 1]);
     }
-    if (rc == AD_OK && ad_bert_get_config(bert)->hidden != m->cfg.dt)
-        rc = ad_fail(AD_ERR_CONFIG, "%s: text encoder size %d, the Adaptor expects %d",
-                     ad_config_get(cfg, "text_encoder", "model"), ad_bert_get_config(bert)->hidden,
-                     m->cfg.dt);
+    if (rc == AD_OK && ad_bert_get_config(bert)->hidden != dt)
+        rc = ad_fail(AD_ERR_CONFIG, "%s: text encoder size %d, the Adaptor expects %d", model,
+                     ad_bert_get_config(bert)->hidden, dt);
     if (rc == AD_OK)
-        rc = ad_bert_forward(bert, ids, len, np, (int)mw, what, pe);
+        rc = ad_bert_forward(bert, ids, len, p->np, (int)mw, job->pooling, p->pe);
+    free(ids);
+    free(len);
+    ad_bert_destroy(bert);
+    ad_tokenizer_destroy(tok);
+    if (rc != AD_OK)
+        prompts_free(p);
+    return rc;
+}
+
+/* Zero-shot AUROC per finding (auc[nlab]) and their mean, on rank 0, from the gathered
+ * image embeddings of one model (pooled mode). */
+static int zero_shot(const prompts *pr, const ad_manifest *man, ad_adaptor *m, int variant,
+                     const float *v_all, const int64_t *ids_all, int64_t N, const char *split,
+                     double *auc, double *mean)
+{
+    int P = m->cfg.proj, nlab = pr->nlab, np = pr->np, rc = AD_OK;
+    float *pt = ad_malloc((size_t)np * P * sizeof *pt, "prompt embeddings");
+    float *pos = ad_malloc((size_t)nlab * P * sizeof *pos, "prompts");
+    float *neg = ad_malloc((size_t)nlab * P * sizeof *neg, "prompts");
+    int8_t *lab = ad_malloc((size_t)(N ? N : 1) * nlab, "labels");
+    if (!pt || !pos || !neg || !lab)
+        rc = AD_ERR_NOMEM;
     if (rc == AD_OK) {
-        if (strcmp(model, "projection") == 0) {
-            ad_linear_forward(pt, P, pe, m->cfg.dt, m->w_txt, NULL, np, m->cfg.dt, P);
+        if (projection_only(variant)) {
+            ad_linear_forward(pt, P, pr->pe, m->cfg.dt, m->w_txt, NULL, np, m->cfg.dt, P);
             ad_l2norm_forward(pt, NULL, pt, np, P);
         } else {
-            rc = ad_adaptor_forward(m, AD_TEXT, pe, np, pt, NULL);
+            rc = ad_adaptor_forward(m, AD_TEXT, pr->pe, np, pt, NULL);
         }
     }
     for (int k = 0; rc == AD_OK && k < nlab; k++) {
@@ -254,40 +280,25 @@ static int zero_shot(const ad_config *cfg, const ad_manifest *man, ad_adaptor *m
     if (rc == AD_OK)
         rc = labels_of(man, ids_all, N, split, lab);
     if (rc == AD_OK)
-        rc = ad_zeroshot_auroc(v_all, N, P, pos, neg, lab, nlab, (const char *const *)labels, auc,
-                               &mean);
-    for (int k = 0; rc == AD_OK && k < nlab; k++) {
-        char metric[64];
-        snprintf(metric, sizeof metric, "zeroshot_auroc_%s", labels[k]);
-        rc = ad_eval_records_add(R, split, model, metric, auc[k]);
-    }
-    if (rc == AD_OK)
-        rc = ad_eval_records_add(R, split, model, "zeroshot_auroc_mean", mean);
-    if (rc == AD_OK) {
-        if (!*printed) {
-            fprintf(stderr, "zero-shot AUROC (%s): ", split);
-            for (int k = 0; k < nlab; k++)
-                fprintf(stderr, "%s%s", k ? ", " : "", labels[k]);
-            fprintf(stderr, "\n");
-            *printed = 1;
-        }
-        fprintf(stderr, "  %-15s mean %.3f :", model, mean);
-        for (int k = 0; k < nlab; k++)
-            fprintf(stderr, " %.3f", auc[k]);
-        fprintf(stderr, "\n");
-    }
-    free(ids);
-    free(len);
-    free(pe);
+        rc = ad_zeroshot_auroc(v_all, N, P, pos, neg, lab, nlab, (const char *const *)pr->labels,
+                               auc, mean);
     free(pt);
     free(pos);
     free(neg);
     free(lab);
-    free(auc);
-    free(labels);
-    ad_bert_destroy(bert);
-    ad_tokenizer_destroy(tok);
     return rc;
+}
+
+/* Rank 0: eval.nc's records of one model's zero-shot AUROC. */
+static int record_zero_shot(ad_eval_records *R, const prompts *pr, const char *split,
+                            const char *model, const double *auc, double mean)
+{
+    for (int k = 0; k < pr->nlab; k++) {
+        char metric[64];
+        snprintf(metric, sizeof metric, "zeroshot_auroc_%s", pr->labels[k]);
+        AD_TRY(ad_eval_records_add(R, split, model, metric, auc[k]));
+    }
+    return ad_eval_records_add(R, split, model, "zeroshot_auroc_mean", mean);
 }
 
 /* The split's frozen image embeddings (the first row of each sample) and the trained
@@ -368,10 +379,99 @@ static int pca_export(MPI_Comm comm, const ad_config *cfg, const ad_provenance *
     return rc;
 }
 
-/* man: the manifest (rank 0, NULL without [data] label_columns); ef: embeddings.nc (rank 0). */
+/* One split's figures, kept until the split is done so that each table prints whole. */
+typedef struct split_figures {
+    ad_retrieval_result ret[NVARIANTS];
+    int zs[NVARIANTS];   /* zero-shot ran for the variant (rank 0) */
+    double zs_mean[NVARIANTS];
+    double *zs_auc;      /* [NVARIANTS][nlab] (rank 0) */
+} split_figures;
+
+static int record_retrieval(ad_eval_records *R, const char *split, const char *name,
+                            const ad_retrieval_result *res, const int *k, int nk)
+{
+    for (int i = 0; i < nk; i++) {
+        char metric[32];
+        snprintf(metric, sizeof metric, "i2t_R@%d", k[i]);
+        AD_TRY(ad_eval_records_add(R, split, name, metric, res->i2t.recall[i]));
+        snprintf(metric, sizeof metric, "t2i_R@%d", k[i]);
+        AD_TRY(ad_eval_records_add(R, split, name, metric, res->t2i.recall[i]));
+    }
+    AD_TRY(ad_eval_records_add(R, split, name, "i2t_median_rank", res->i2t.median_rank));
+    AD_TRY(ad_eval_records_add(R, split, name, "t2i_median_rank", res->t2i.median_rank));
+    AD_TRY(ad_eval_records_add(R, split, name, "i2t_mean_rank", res->i2t.mean_rank));
+    return ad_eval_records_add(R, split, name, "t2i_mean_rank", res->t2i.mean_rank);
+}
+
+/* Rank 0: the split's retrieval table, then its zero-shot table. */
+static int print_split(const char *split, int64_t N, const split_figures *f, const int *k,
+                       int nk, const prompts *pr)
+{
+    char title[256], names[2 * AD_RETRIEVAL_MAX_K + 2][32];
+    ad_table_col cols[2 * AD_RETRIEVAL_MAX_K + 2];
+    double row[2 * AD_RETRIEVAL_MAX_K + 2];
+    int nc = 0;
+    for (int d = 0; d < 2; d++) {
+        for (int i = 0; i < nk; i++, nc++) {
+            snprintf(names[nc], sizeof names[nc], "%s R@%d", d ? "t2i" : "i2t", k[i]);
+            cols[nc] = (ad_table_col){names[nc], 4};
+        }
+        snprintf(names[nc], sizeof names[nc], "%s medR", d ? "t2i" : "i2t");
+        cols[nc] = (ad_table_col){names[nc], 1};
+        nc++;
+    }
+    snprintf(title, sizeof title, "retrieval on %s (%lld pairs; chance Recall@1 %.4f)", split,
+             (long long)N, 1.0 / (double)N);
+    ad_table *t;
+    AD_TRY(ad_table_create(title, "model", cols, nc, &t));
+    int rc = AD_OK;
+    for (int var = 0; var < NVARIANTS && rc == AD_OK; var++) {
+        const ad_retrieval_result *res = &f->ret[var];
+        for (int d = 0, c = 0; d < 2; d++) {
+            const ad_retrieval_dir *dir = d ? &res->t2i : &res->i2t;
+            for (int i = 0; i < nk; i++)
+                row[c++] = dir->recall[i];
+            row[c++] = dir->median_rank;
+        }
+        rc = ad_table_add(t, variant_name[var], row);
+    }
+    if (rc == AD_OK)
+        rc = ad_table_print(t);
+    ad_table_destroy(t);
+    if (rc != AD_OK || !pr)
+        return rc;
+    ad_table_col *zc = ad_malloc((size_t)(pr->nlab + 1) * sizeof *zc, "table columns");
+    double *zr = ad_malloc((size_t)(pr->nlab + 1) * sizeof *zr, "table row");
+    rc = zc && zr ? AD_OK : AD_ERR_NOMEM;
+    t = NULL;
+    if (rc == AD_OK)
+        zc[0] = (ad_table_col){"mean", 3};
+    for (int j = 0; rc == AD_OK && j < pr->nlab; j++)
+        zc[j + 1] = (ad_table_col){pr->labels[j], 3};
+    snprintf(title, sizeof title, "zero-shot AUROC on %s (prompts \"finding\" vs \"no finding\")",
+             split);
+    if (rc == AD_OK)
+        rc = ad_table_create(title, "model", zc, pr->nlab + 1, &t);
+    for (int var = 0; var < NVARIANTS && rc == AD_OK; var++) {
+        if (!f->zs[var])
+            continue;
+        zr[0] = f->zs_mean[var];
+        memcpy(zr + 1, f->zs_auc + (size_t)var * pr->nlab, (size_t)pr->nlab * sizeof *zr);
+        rc = ad_table_add(t, variant_name[var], zr);
+    }
+    if (rc == AD_OK)
+        rc = ad_table_print(t);
+    ad_table_destroy(t);
+    free(zc);
+    free(zr);
+    return rc;
+}
+
+/* man: the manifest (rank 0, NULL without [data] label_columns); pr: the encoded zero-shot
+ * prompts (rank 0, NULL without zero-shot); ef: embeddings.nc (rank 0). */
 static int eval_split(MPI_Comm comm, const ad_config *cfg, const ad_provenance *prov,
-                      const ad_manifest *man, ad_embfile *ef, ad_adaptor *models[2], block *b,
-                      const char *split, ad_eval_records *R)
+                      const ad_manifest *man, const prompts *pr, ad_embfile *ef,
+                      ad_adaptor *models[2], block *b, const char *split, ad_eval_records *R)
 {
     int rank;
     MPI_Comm_rank(comm, &rank);
@@ -386,68 +486,37 @@ static int eval_split(MPI_Comm comm, const ad_config *cfg, const ad_provenance *
     free(ks);
     int P = models[0]->cfg.proj;
     size_t n = (size_t)(b->n ? b->n : 1);
+    split_figures f;
+    memset(&f, 0, sizeof f);
     float *v = ad_malloc(n * P * sizeof(float), "embeddings"), *t = ad_malloc(n * P * sizeof(float), "embeddings");
-    if (!v || !t) {
-        free(v);
-        free(t);
-        return AD_ERR_NOMEM;
-    }
+    if (rank == 0 && pr)
+        f.zs_auc = ad_malloc((size_t)NVARIANTS * pr->nlab * sizeof *f.zs_auc, "AUROC");
     int labels = ad_config_is_set(cfg, "data", "label_columns") && !models[0]->cfg.tokens;
-    int rc = AD_OK, printed = 0;
-    if (rank == 0) {
-        fprintf(stderr, "\nretrieval on %s (%lld pairs; chance Recall@1 %.4f)\n", split,
-                (long long)b->N, 1.0 / (double)b->N);
-        fprintf(stderr, "  %-15s |", "model");
-        for (int i = 0; i < nk; i++)
-            fprintf(stderr, " i2t R@%-3d", k[i]);
-        fprintf(stderr, " i2t medR |");
-        for (int i = 0; i < nk; i++)
-            fprintf(stderr, " t2i R@%-3d", k[i]);
-        fprintf(stderr, " t2i medR\n");
-    }
+    int rc = ad_mpi_agree(comm, v && t && (rank != 0 || !pr || f.zs_auc) ? AD_OK : AD_ERR_NOMEM,
+                          NULL);
     for (int var = 0; var < NVARIANTS && rc == AD_OK; var++) {
         ad_adaptor *m = models[untrained(var) ? 1 : 0];
-        rc = ad_mpi_agree(comm, embed_block(m, var, b, v, t), NULL);
-        ad_retrieval_result res;
-        if (rc == AD_OK)
-            rc = ad_retrieval(comm, v, t, b->n, P, k, nk, &res, NULL, NULL);
         const char *name = variant_name[var];
-        for (int i = 0; i < nk && rc == AD_OK; i++) {
-            char metric[32];
-            snprintf(metric, sizeof metric, "i2t_R@%d", k[i]);
-            rc = ad_eval_records_add(R, split, name, metric, res.i2t.recall[i]);
-            snprintf(metric, sizeof metric, "t2i_R@%d", k[i]);
-            if (rc == AD_OK)
-                rc = ad_eval_records_add(R, split, name, metric, res.t2i.recall[i]);
-        }
+        rc = ad_mpi_agree(comm, embed_block(m, var, b, v, t), NULL);
         if (rc == AD_OK)
-            rc = ad_eval_records_add(R, split, name, "i2t_median_rank", res.i2t.median_rank);
+            rc = ad_retrieval(comm, v, t, b->n, P, k, nk, &f.ret[var], NULL, NULL);
         if (rc == AD_OK)
-            rc = ad_eval_records_add(R, split, name, "t2i_median_rank", res.t2i.median_rank);
-        if (rc == AD_OK)
-            rc = ad_eval_records_add(R, split, name, "i2t_mean_rank", res.i2t.mean_rank);
-        if (rc == AD_OK)
-            rc = ad_eval_records_add(R, split, name, "t2i_mean_rank", res.t2i.mean_rank);
-        if (rc == AD_OK && rank == 0) {
-            fprintf(stderr, "  %-15s |", name);
-            for (int i = 0; i < nk; i++)
-                fprintf(stderr, " %9.4f", res.i2t.recall[i]);
-            fprintf(stderr, " %8.1f |", res.i2t.median_rank);
-            for (int i = 0; i < nk; i++)
-                fprintf(stderr, " %9.4f", res.t2i.recall[i]);
-            fprintf(stderr, " %8.1f\n", res.t2i.median_rank);
-        }
+            rc = record_retrieval(R, split, name, &f.ret[var], k, nk);
         if (rc == AD_OK && labels && !untrained(var)) {
             /* Zero-shot runs on rank 0 over every image of the split. */
             float *v_all;
             int64_t *ids_all;
             rc = gather_rows(comm, v, (size_t)P, P, b->ids, b->n, b->N, &v_all, &ids_all);
+            int lrc = AD_OK;
+            if (rc == AD_OK && rank == 0) {
+                double *auc = f.zs_auc + (size_t)var * pr->nlab;
+                lrc = zero_shot(pr, man, m, var, v_all, ids_all, b->N, split, auc, &f.zs_mean[var]);
+                if (lrc == AD_OK)
+                    lrc = record_zero_shot(R, pr, split, name, auc, f.zs_mean[var]);
+                f.zs[var] = lrc == AD_OK;
+            }
             if (rc == AD_OK)
-                rc = ad_mpi_agree(comm,
-                                  rank == 0 ? zero_shot(cfg, man, m, v_all, ids_all, b->N, split,
-                                                        name, R, &printed)
-                                            : AD_OK,
-                                  NULL);
+                rc = ad_mpi_agree(comm, lrc, NULL);
             free(v_all);
             free(ids_all);
         }
@@ -459,6 +528,9 @@ static int eval_split(MPI_Comm comm, const ad_config *cfg, const ad_provenance *
         if (rc == AD_OK && var == V_ADAPTOR)
             rc = pca_export(comm, cfg, prov, b, v, P, split, "adaptor", "Adaptor image output");
     }
+    if (rc == AD_OK)
+        rc = ad_mpi_agree(comm, rank == 0 ? print_split(split, b->N, &f, k, nk, pr) : AD_OK, NULL);
+    free(f.zs_auc);
     free(v);
     free(t);
     return rc;
@@ -482,7 +554,15 @@ int ad_evaluate(MPI_Comm comm, const ad_config *cfg, const char *weights)
     ad_embfile *ef = NULL;
     ad_eval_records R = {0};
     ad_provenance *prov = NULL;
-    int rc = ad_prov_create(comm, cfg, &prov); /* collective: first, on every rank */
+    prompts pr;
+    int zero_shot_on = 0; /* rank 0: pr holds the encoded prompts */
+    memset(&pr, 0, sizeof pr);
+    ad_job job;
+    int rc = ad_job_parse(cfg, &job);
+    if (rc == AD_OK)
+        rc = ad_prov_create(comm, cfg, &prov); /* collective: on every rank */
+    if (rc == AD_OK)
+        rc = ad_config_list(cfg, "eval", "splits", &splits, &nsplits);
     if (rc == AD_OK)
         rc = ad_config_list(cfg, "eval", "splits", &splits, &nsplits);
     if (rc == AD_OK)
@@ -514,11 +594,16 @@ int ad_evaluate(MPI_Comm comm, const ad_config *cfg, const char *weights)
                 ad_adaptor_init(models[1], (uint64_t)seed);
             if (lrc == AD_OK && rank == 0)
                 lrc = embfile_create(cfg, prov, &ef);
+            if (lrc == AD_OK && rank == 0 && man && !ac.tokens) {
+                lrc = prompts_encode(cfg, &job, ac.dt, &pr);
+                zero_shot_on = lrc == AD_OK;
+            }
             rc = ad_mpi_agree(comm, lrc, NULL);
         }
         ad_adaptor *per[2] = {models[0], models[1]};
         if (rc == AD_OK)
-            rc = eval_split(comm, cfg, prov, man, ef, per, &b, splits[s], &R);
+            rc = eval_split(comm, cfg, prov, man, zero_shot_on ? &pr : NULL, ef, per, &b,
+                            splits[s], &R);
         block_free(&b);
     }
     if (rc == AD_OK && rank == 0) {
@@ -539,6 +624,7 @@ int ad_evaluate(MPI_Comm comm, const ad_config *cfg, const char *weights)
     rc = ad_mpi_agree(comm, rc, NULL);
     ad_embfile_abort(ef);
     ad_manifest_close(man);
+    prompts_free(&pr);
     free(R.r);
     ad_adaptor_destroy(models[0]);
     ad_adaptor_destroy(models[1]);

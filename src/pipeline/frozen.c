@@ -34,7 +34,8 @@ static const char *folder_name(const char *path)
     return s ? s + 1 : path;
 }
 
-int ad_frozen_open(ad_frozen *e, const ad_config *cfg, int image, const ad_provenance *prov)
+int ad_frozen_open(ad_frozen *e, const ad_config *cfg, const ad_job *job, int image,
+                   const ad_provenance *prov)
 {
     memset(e, 0, sizeof *e);
     e->image = image;
@@ -45,18 +46,15 @@ int ad_frozen_open(ad_frozen *e, const ad_config *cfg, int image, const ad_prove
     AD_TRY(ad_config_int(cfg, sec, "batch_size", &batch));
     e->batch = (int)batch;
     if (image) {
-        ad_image_arch arch;
         int64_t resize, crop;
-        AD_TRY(ad_image_arch_parse(ad_config_get(cfg, "image_encoder", "arch"), &arch));
-        AD_TRY(ad_image_output_parse(ad_config_get(cfg, "image_encoder", "output"), &e->img_out));
-        AD_TRY(ad_pos_interp_parse(ad_config_get(cfg, "image_encoder", "pos_interp"), &e->pos));
+        e->img_out = job->image_output;
+        e->pos = job->pos_interp;
         AD_TRY(ad_config_int(cfg, "data", "resize", &resize));
         AD_TRY(ad_config_int(cfg, "data", "crop_size", &crop));
         e->resize = (int)resize;
         e->crop = (int)crop;
-        e->depth16 = strcmp(ad_config_get(cfg, "data", "depth16"), "max") == 0 ? AD_DEPTH16_MAX
-                                                                                : AD_DEPTH16_HIGHBYTE;
-        AD_TRY(ad_image_encoder_load(model, arch, &e->img));
+        e->depth16 = job->depth16;
+        AD_TRY(ad_image_encoder_load(model, job->arch, &e->img));
         e->dim = ad_image_encoder_dim(e->img);
         int count;
         AD_TRY(ad_image_encoder_count(e->img, e->img_out, e->crop, e->crop, &count));
@@ -68,7 +66,7 @@ int ad_frozen_open(ad_frozen *e, const ad_config *cfg, int image, const ad_prove
         int64_t mw;
         AD_TRY(ad_config_int(cfg, "data", "max_words", &mw));
         e->max_words = (int)mw;
-        AD_TRY(ad_bert_output_parse(ad_config_get(cfg, "text_encoder", "pooling"), &e->bert_out));
+        e->bert_out = job->pooling;
         AD_TRY(ad_tokenizer_load(model, &e->tok));
         AD_TRY(ad_bert_load(model, &e->bert));
         const ad_bert_config *bc = ad_bert_get_config(e->bert);
@@ -120,6 +118,16 @@ int ad_select_rows(const ad_manifest *m, const char *split, ad_selection *s, int
     memset(s, 0, sizeof *s);
     int64_t *idx, n;
     AD_TRY(ad_manifest_select(m, split, NULL, 0, AD_MANIFEST_REQUIRE_ROWS, &idx, &n));
+    /* every view (n_views 0): the difference is what the view filter left out */
+    static const char *const any_view[1] = {""};
+    int64_t *all = NULL, nall = 0;
+    int vrc = ad_manifest_select(m, split, any_view, 0, 0, &all, &nall);
+    free(all);
+    if (vrc != AD_OK) {
+        free(idx);
+        return vrc;
+    }
+    s->view_dropped = nall - n;
     s->ids = ad_malloc((size_t)n * sizeof *s->ids, "row ids");
     s->image = ad_malloc((size_t)n * sizeof *s->image, "image paths");
     s->caption = ad_calloc((size_t)n, sizeof *s->caption, "captions");

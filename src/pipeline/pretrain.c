@@ -9,6 +9,7 @@
 #include "adaptor/error.h"
 #include "adaptor/frozen.h"
 #include "adaptor/fsutil.h"
+#include "adaptor/job.h"
 #include "adaptor/log.h"
 #include "adaptor/mpiutil.h"
 #include "adaptor/metrics.h"
@@ -44,19 +45,17 @@ void ad_trainer_catch_signals(void)
     sigaction(SIGUSR1, &sa, NULL);
 }
 
-enum { SHUFFLE_NONE, SHUFFLE_ONCE, SHUFFLE_EPOCH };
-
 typedef struct trainer {
     MPI_Comm comm;
     int rank, size;
     const ad_config *cfg;
+    ad_job job;           /* the job's choices */
     ad_provenance *prov;  /* stamped on every output; config included */
     ad_runstate state;    /* rank 0: state.json of the run folder (state.stage "" until open) */
     char run_dir[4096];
     ad_cache *img, *txt;
     int64_t *pair_img, *pair_txt; /* sample k = image row pair_img[k], text row pair_txt[k] */
     int64_t N, G, spe, total;
-    int shuffle;
     uint64_t seed;
     int64_t *order;
     int64_t order_key;    /* epoch whose order is in `order` (-1: none) */
@@ -90,7 +89,7 @@ typedef struct trainer {
  * depends on the rank count or on how the run was cut by resumes. */
 static uint64_t order_stream(const trainer *t, int64_t epoch)
 {
-    return t->shuffle == SHUFFLE_EPOCH ? 0x5348554646ull + (uint64_t)epoch : 0x5348554646ull;
+    return t->job.shuffle == AD_SHUFFLE_EPOCH ? 0x5348554646ull + (uint64_t)epoch : 0x5348554646ull;
 }
 
 static uint64_t step_stream(uint64_t kind, int64_t step, int rank)
@@ -116,7 +115,7 @@ static int open_caches(trainer *t)
     if (dropped)
         ad_info("pretrain: %lld samples skipped as bad while embedding are left out",
                 (long long)dropped);
-    int tokens = strcmp(ad_config_get(t->cfg, "adaptor", "mode"), "tokens") == 0;
+    int tokens = t->job.tokens;
     const ad_cache *caches[2] = {t->img, t->txt};
     for (int i = 0; i < 2; i++)
         if ((ad_cache_tokens(caches[i]) > 0) != tokens)
@@ -142,9 +141,9 @@ static int open_online(trainer *t)
     int64_t dropped;
     AD_TRY(ad_manifest_open_config(t->cfg, AD_LABEL_UNCERTAIN, NULL, &t->man));
     AD_TRY(ad_select_rows(t->man, "train", &t->sel, &dropped));
-    AD_TRY(ad_frozen_open(&t->enc[0], t->cfg, 1, t->prov));
-    AD_TRY(ad_frozen_open(&t->enc[1], t->cfg, 0, t->prov));
-    int tokens = strcmp(ad_config_get(t->cfg, "adaptor", "mode"), "tokens") == 0;
+    AD_TRY(ad_frozen_open(&t->enc[0], t->cfg, &t->job, 1, t->prov));
+    AD_TRY(ad_frozen_open(&t->enc[1], t->cfg, &t->job, 0, t->prov));
+    int tokens = t->job.tokens;
     if ((ad_frozen_tokens(&t->enc[0]) > 0) != tokens ||
         (ad_frozen_tokens(&t->enc[1]) > 0) != tokens)
         return ad_fail(AD_ERR_CONFIG, "%s: [adaptor] mode = %s needs image_encoder.output and "
@@ -152,7 +151,7 @@ static int open_online(trainer *t)
                        tokens ? "tokens" : "pooled", tokens ? "tokens" : "cls / pooler / mean");
     t->N = t->sel.n;
     t->online = 1;
-    t->augment = strcmp(ad_config_get(t->cfg, "train", "augment"), "random_crop") == 0;
+    t->augment = t->job.augment == AD_AUGMENT_RANDOM_CROP;
     t->tv = ad_frozen_tokens(&t->enc[0]);
     t->tt = ad_frozen_tokens(&t->enc[1]);
     t->dv = ad_frozen_dim(&t->enc[0]);
@@ -177,7 +176,7 @@ static int encode_side(trainer *t, int side, const int64_t *rows, ad_rng *crop)
  * step and rank when augmenting). */
 static int load_online(trainer *t, int64_t epoch, int64_t k, int64_t step)
 {
-    int64_t key = t->shuffle == SHUFFLE_EPOCH ? epoch : 0;
+    int64_t key = t->job.shuffle == AD_SHUFFLE_EPOCH ? epoch : 0;
     if (t->order_key != key) {
         AD_TRY(build_order(t, epoch));
         t->order_key = key;
@@ -198,7 +197,7 @@ static int build_order(trainer *t, int64_t epoch)
 {
     for (int64_t i = 0; i < t->N; i++)
         t->order[i] = i;
-    if (t->shuffle == SHUFFLE_NONE)
+    if (t->job.shuffle == AD_SHUFFLE_NONE)
         return AD_OK;
     ad_rng r;
     ad_rng_seed(&r, t->seed, order_stream(t, epoch));
@@ -210,7 +209,7 @@ static int build_order(trainer *t, int64_t epoch)
  * cache: the whole epoch at once for pooled embeddings, a few steps at a time for tokens. */
 static int load_window(trainer *t, int64_t epoch, int64_t k)
 {
-    int64_t key = t->shuffle == SHUFFLE_EPOCH ? epoch : 0;
+    int64_t key = t->job.shuffle == AD_SHUFFLE_EPOCH ? epoch : 0;
     if (t->win_key == key && k >= t->win_first && k < t->win_first + t->win_n)
         return AD_OK;
     if (t->order_key != key) {
@@ -307,7 +306,7 @@ static int validate(trainer *t, int64_t step, int64_t epoch)
         for (int i = 0; i < 3; i++)
             AD_TRY(ad_metrics_append_eval(t->metrics, step, (int)epoch, "valid", names[i],
                                           sum[i] / (double)nb));
-    ad_info("epoch %lld: valid loss %.4f (%lld pairs in batches of %lld)", (long long)epoch,
+    ad_info("epoch %lld: valid loss %.4f (%lld pairs in batches of %lld)", (long long)epoch + 1,
             sum[0] / (double)nb, (long long)(nb * Gv), (long long)Gv);
     return AD_OK;
 }
@@ -324,8 +323,7 @@ static int build_model(trainer *t)
     if (ad_config_is_set(c, "adaptor", "init"))
         AD_TRY(ad_ckpt_load_weights(ad_config_get(c, "adaptor", "init"), &t->m->layout,
                                     t->m->params));
-    const char *neg = ad_config_get(c, "train", "negatives");
-    AD_TRY(ad_dp_create(t->comm, strcmp(neg, "global") == 0, (float)wimg, &t->dp));
+    AD_TRY(ad_dp_create(t->comm, t->job.negatives == AD_NEGATIVES_GLOBAL, (float)wimg, &t->dp));
 
     ad_adamw_opts o = ad_adamw_default_opts();
     AD_TRY(ad_config_float(c, "train", "weight_decay", &o.weight_decay));
@@ -347,9 +345,6 @@ static int plan(trainer *t)
     AD_TRY(ad_config_int(c, "train", "keep_checkpoints", &t->keep));
     AD_TRY(ad_config_int(c, "train", "log_every", &t->log_every));
     t->seed = (uint64_t)seed;
-    const char *sh = ad_config_get(c, "train", "shuffle");
-    t->shuffle = strcmp(sh, "none") == 0 ? SHUFFLE_NONE
-                 : strcmp(sh, "epoch") == 0 ? SHUFFLE_EPOCH : SHUFFLE_ONCE;
     if (t->G > t->N)
         return ad_fail(AD_ERR_CONFIG, "%s: [train] batch_size = %lld is larger than the %lld "
                        "training samples in %s", ad_config_source(c), (long long)t->G,
@@ -366,9 +361,7 @@ static int plan(trainer *t)
         if (cap < t->total)
             t->total = cap;
     }
-    ad_sched_kind kind;
-    AD_TRY(ad_schedule_parse_kind(ad_config_get(c, "train", "schedule"), &kind));
-    AD_TRY(ad_schedule_init(&t->sched, kind, lr, t->total, warm));
+    AD_TRY(ad_schedule_init(&t->sched, t->job.schedule, lr, t->total, warm));
     int64_t first, nloc;
     ad_share(t->G, t->rank, t->size, &first, &nloc);
     t->first = (int)first;
@@ -400,7 +393,7 @@ static void record_streams(const trainer *t, int64_t step, ad_train_state *st)
 {
     int64_t epoch = t->spe ? step / t->spe : 0;
     st->n_rng = 0;
-    if (t->shuffle != SHUFFLE_NONE) {
+    if (t->job.shuffle != AD_SHUFFLE_NONE) {
         snprintf(st->rng[st->n_rng].name, AD_CKPT_RNG_NAME, "order");
         ad_rng_seed(&st->rng[st->n_rng++].state, t->seed, order_stream(t, epoch));
     }
@@ -536,8 +529,7 @@ static int open_metrics(trainer *t, int64_t start)
 static int train_loop(trainer *t, int64_t start)
 {
     ad_progress prog;
-    ad_progress_start(&prog, "pretrain step", "steps", t->total - start, t->log_every);
-    prog.total = t->total - start;
+    ad_progress_start_at(&prog, "pretrain step", "steps", t->total, t->log_every, start);
     double t0 = ad_now();
     int64_t last_saved = start;
     for (int64_t step = start + 1; step <= t->total; step++) {
@@ -560,7 +552,7 @@ static int train_loop(trainer *t, int64_t start)
         if (!isfinite(st.loss))
             return ad_fail(AD_ERR_NUMERIC, "loss is %g at step %lld (epoch %lld); stopped without "
                            "saving; the last good checkpoint is step %lld", st.loss,
-                           (long long)step, (long long)epoch, (long long)last_saved);
+                           (long long)step, (long long)epoch + 1, (long long)last_saved);
         double gnorm = 0;
         AD_TRY(ad_adamw_step(t->opt, t->m->params, t->m->grads, lr, &gnorm));
         double dt = ad_now() - ts;
@@ -581,7 +573,7 @@ static int train_loop(trainer *t, int64_t start)
             AD_TRY(validate(t, step, epoch));
         char extra[160];
         snprintf(extra, sizeof extra, "epoch %lld  loss %.4f  lr %.3g  |g| %.3g  %.0f samples/s",
-                 (long long)epoch, st.loss, lr, gnorm, (double)t->G / dt);
+                 (long long)epoch + 1, st.loss, lr, gnorm, (double)t->G / dt);
         ad_progress_step(&prog, 1, extra);
         int stop = g_stop_requested, any_stop;
         MPI_Allreduce(&stop, &any_stop, 1, MPI_INT, MPI_MAX, t->comm);
@@ -596,8 +588,8 @@ static int train_loop(trainer *t, int64_t start)
         }
     }
     char extra[64];
-    snprintf(extra, sizeof extra, "%lld updates", (long long)(t->total - start));
-    prog.done = prog.total;
+    snprintf(extra, sizeof extra, "%lld updates%s", (long long)(t->total - start),
+             start > 0 ? " in this run" : "");
     ad_progress_finish(&prog, extra);
     return AD_OK;
 }
@@ -649,9 +641,10 @@ int ad_pretrain(MPI_Comm comm, const ad_config *cfg, int resume)
     t.cfg = cfg;
     MPI_Comm_rank(comm, &t.rank);
     MPI_Comm_size(comm, &t.size);
-    int rc = ad_mpi_agree(comm, ad_prov_create(comm, cfg, &t.prov), NULL);
+    int rc = ad_job_parse(cfg, &t.job);
+    rc = ad_mpi_agree(comm, rc == AD_OK ? ad_prov_create(comm, cfg, &t.prov) : rc, NULL);
     if (rc == AD_OK)
-        rc = ad_mpi_agree(comm, strcmp(ad_config_get(cfg, "train", "source"), "online") == 0
+        rc = ad_mpi_agree(comm, t.job.source == AD_SOURCE_ONLINE
                                     ? open_online(&t)
                                     : open_caches(&t), NULL);
     if (rc == AD_OK)

@@ -13,6 +13,7 @@
 #include "adaptor/mpiutil.h"
 #include "adaptor/schedule.h"
 #include "adaptor/share.h"
+#include "adaptor/table.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,11 +29,24 @@ static int record_scores(ad_eval_records *R, const char *split, const char *mode
     return ad_eval_records_add(R, split, model, "images", c->images);
 }
 
-static void print_scores(const char *split, const char *model, const ad_seg_counts *c)
+/* A split's table: the decoder against the constant predictions. */
+static int scores_table(const char *split, const char *model, const seg_scores *sc,
+                        ad_table **t)
 {
-    ad_info("  %-8s %-26s dice %.4f (global %.4f)  iou %.4f (global %.4f)  %.0f images", split,
-            model, ad_seg_mean_dice(c), ad_seg_global_dice(c), ad_seg_mean_iou(c),
-            ad_seg_global_iou(c), c->images);
+    static const ad_table_col cols[4] = {{"dice_mean", 4}, {"dice_global", 4}, {"iou_mean", 4},
+                                         {"iou_global", 4}};
+    const char *names[3] = {model, "all_background", "all_foreground"};
+    const ad_seg_counts *c[3] = {&sc->model, &sc->bg, &sc->fg};
+    char title[256];
+    snprintf(title, sizeof title, "segmentation on %s (%.0f images; Dice and IoU per image "
+             "(mean) and over all pixels (global))", split, sc->model.images);
+    AD_TRY(ad_table_create(title, "model", cols, 4, t));
+    for (int i = 0; i < 3; i++) {
+        double row[4] = {ad_seg_mean_dice(c[i]), ad_seg_global_dice(c[i]), ad_seg_mean_iou(c[i]),
+                         ad_seg_global_iou(c[i])};
+        AD_TRY(ad_table_add(*t, names[i], row));
+    }
+    return AD_OK;
 }
 
 /* The training samples after [segment] data_pct, listed for the record: classification's
@@ -104,6 +118,161 @@ static int read_opts(const ad_config *cfg, train_opts *o)
     return ad_config_float(cfg, "segment", "weight_decay", &o->wd);
 }
 
+/* The training loop's state: its plan, optimiser, order and what it reports. */
+typedef struct seg_loop {
+    int64_t G, spe, total; /* global batch, updates per epoch, updates */
+    ad_schedule sched;
+    ad_adamw *opt;
+    size_t np;
+    int64_t *perm; /* the epoch's order of the training images */
+    double loss_sum, best, t_start, t_valid;
+    int64_t nloss, best_step, images;
+} seg_loop;
+
+static void loop_free(seg_loop *L)
+{
+    free(L->perm);
+    ad_adamw_destroy(L->opt);
+}
+
+/* The schedule (cosine warm restarts, T_0 = 40% of the updates), AdamW and the order buffer. */
+static int loop_create(const train_opts *o, seg_model *m, const seg_split *tr, int size,
+                       seg_loop *L)
+{
+    memset(L, 0, sizeof *L);
+    L->G = o->batch < tr->n ? o->batch : tr->n;
+    if (L->G < size)
+        return ad_fail(AD_ERR_CONFIG, "segment: %lld training images for %d ranks: every rank "
+                       "needs an image of each batch (raise [segment] data_pct or use fewer "
+                       "ranks)", (long long)tr->n, size);
+    L->spe = tr->n / L->G;
+    L->total = o->epochs * L->spe;
+    if (o->max_steps > 0 && o->max_steps < L->total)
+        L->total = o->max_steps;
+    int64_t t0 = (int64_t)(0.4 * (double)L->total);
+    AD_TRY(ad_schedule_init_restarts(&L->sched, o->lr, t0 < 1 ? 1 : t0, o->lr < 1e-8 ? 0 : 1e-8));
+    ad_adamw_opts ao = ad_adamw_default_opts();
+    ao.weight_decay = o->wd;
+    L->np = ad_segdec_nparams(m->dec);
+    AD_TRY(ad_adamw_create(&L->opt, L->np, &ao));
+    L->perm = ad_malloc((size_t)tr->n * sizeof *L->perm, "training order");
+    if (!L->perm) {
+        loop_free(L);
+        return AD_ERR_NOMEM;
+    }
+    L->best = -1;
+    ad_info("segment: %lld training images, global batch %lld, %lld updates (%lld per epoch), "
+            "decoder %zu parameters, lr %g (cosine warm restarts, T_0 %lld)", (long long)tr->n,
+            (long long)L->G, (long long)L->total, (long long)L->spe, L->np, o->lr,
+            (long long)L->sched.period);
+    return AD_OK;
+}
+
+/* The same seeded order on every rank, a new one each epoch. */
+static void epoch_order(uint64_t seed, int64_t epoch, int64_t *perm, int64_t n)
+{
+    ad_rng r;
+    ad_rng_seed(&r, seed, 0x5e6d0000ull + (uint64_t)epoch);
+    for (int64_t i = 0; i < n; i++)
+        perm[i] = i;
+    ad_rng_shuffle(&r, perm, n);
+}
+
+/* One update k on this rank's b images idx: forward, loss, backward, gradient all-reduce,
+ * AdamW. Collective. */
+static int update(MPI_Comm comm, seg_model *m, seg_loop *L, const seg_split *tr,
+                  const int64_t *idx, int b, int64_t k, ad_seg_loss_parts *lp)
+{
+    /* agreed first: the forward's BatchNorm is collective */
+    int rc = ad_mpi_agree(comm, seg_prepare(m, tr, idx, b), NULL);
+    double t1 = ad_now();
+    ad_segdec_zero_grad(m->dec);
+    if (rc == AD_OK)
+        rc = ad_segdec_forward(m->dec, m->in, b, m->logits, 1, comm);
+    ad_reduce red = ad_mpi_sum(&comm);
+    if (rc == AD_OK)
+        rc = ad_seg_mixed_loss(m->logits, m->target, (size_t)b * m->cc, 10.0f, 2.0f, m->dlogits,
+                               lp, &red);
+    if (rc == AD_OK)
+        rc = ad_segdec_backward(m->dec, m->dlogits, NULL, comm);
+    double t2 = ad_now();
+    m->t_decoder += t2 - t1;
+    rc = ad_mpi_agree(comm, rc, NULL);
+    if (rc == AD_OK && MPI_Allreduce(MPI_IN_PLACE, ad_segdec_grads(m->dec), (int)L->np, MPI_FLOAT,
+                                     MPI_SUM, comm) != MPI_SUCCESS)
+        rc = ad_fail(AD_ERR_MPI, "segment: gradient all-reduce failed");
+    m->t_comm += ad_now() - t2;
+    if (rc == AD_OK)
+        rc = ad_adamw_step(L->opt, ad_segdec_params(m->dec), ad_segdec_grads(m->dec),
+                           ad_schedule_lr(&L->sched, k), NULL);
+    return rc;
+}
+
+/* The progress line: the loss averaged since the last line. */
+static void log_update(ad_progress *prog, seg_loop *L, const ad_seg_loss_parts *lp, int64_t k,
+                       int64_t epoch, int64_t log_every)
+{
+    L->loss_sum += lp->loss;
+    L->nloss++;
+    L->images += L->G;
+    char extra_text[128];
+    snprintf(extra_text, sizeof extra_text, "loss %.4f (soft dice %.3f) lr %.2e epoch %lld",
+             L->loss_sum / (double)L->nloss, lp->dice, ad_schedule_lr(&L->sched, k),
+             (long long)epoch + 1);
+    if (k % log_every == 0) {
+        L->loss_sum = 0;
+        L->nloss = 0;
+    }
+    ad_progress_step(prog, 1, extra_text);
+}
+
+/* The Dice on the validation split after update k; a new best decoder goes to best_path.
+ * Its time is kept out of the training rate and split. Collective. */
+static int validate(MPI_Comm comm, seg_model *m, seg_loop *L, const seg_split *va,
+                    const char *best_path, int64_t k, const ad_provenance *prov)
+{
+    int rank;
+    MPI_Comm_rank(comm, &rank);
+    seg_scores sc;
+    double keep[3] = {m->t_read, m->t_adaptor, m->t_decoder}, tv0 = ad_now();
+    int rc = seg_score_split(comm, m, va, &sc);
+    m->t_read = keep[0];
+    m->t_adaptor = keep[1];
+    m->t_decoder = keep[2];
+    L->t_valid += ad_now() - tv0;
+    double d = rc == AD_OK ? ad_seg_mean_dice(&sc.model) : 0;
+    if (rc == AD_OK && d > L->best) {
+        L->best = d;
+        L->best_step = k;
+        rc = ad_mpi_agree(comm, rank == 0 ? ad_segdec_save(m->dec, best_path, prov) : AD_OK, NULL);
+    }
+    if (rc == AD_OK)
+        ad_info("segment: update %lld: %s Dice %.4f (best %.4f at update %lld)", (long long)k,
+                va->name, d, L->best, (long long)L->best_step);
+    return rc;
+}
+
+/* Where the time went (rank 0's timers), then every rank continues with the best decoder. */
+static int finish(MPI_Comm comm, seg_model *m, const seg_loop *L, const seg_split *va,
+                  const char *best_path)
+{
+    int size;
+    MPI_Comm_size(comm, &size);
+    double secs = ad_now() - L->t_start - L->t_valid;
+    double tot = m->t_read + m->t_adaptor + m->t_decoder + m->t_comm;
+    tot = tot > 0 ? tot : 1;
+    ad_info("segment: trained in %.1f s (+ %.1f s validating), %.1f images/s (%d rank%s); "
+            "rank 0's time: inputs %.0f%%, %s %.0f%%, decoder %.0f%%, gradient "
+            "all-reduce %.0f%%", secs, L->t_valid, secs > 0 ? (double)L->images / secs : 0.0,
+            size, size > 1 ? "s" : "", 100 * m->t_read / tot,
+            m->rn ? "frozen ResNet" : "Adaptor", 100 * m->t_adaptor / tot,
+            100 * m->t_decoder / tot, 100 * m->t_comm / tot);
+    ad_info("segment: best %s Dice %.4f at update %lld", va->name, L->best,
+            (long long)L->best_step);
+    MPI_Barrier(comm);
+    return ad_mpi_agree(comm, ad_segdec_load(m->dec, best_path), NULL);
+}
+
 /* Trains the decoder; the best one on the validation split ends up in best_path (and in the
  * model). */
 static int train(MPI_Comm comm, const train_opts *o, seg_model *m, const seg_split *tr,
@@ -112,127 +281,36 @@ static int train(MPI_Comm comm, const train_opts *o, seg_model *m, const seg_spl
     int rank, size;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
-    int64_t G = o->batch < tr->n ? o->batch : tr->n;
-    if (G < size)
-        return ad_fail(AD_ERR_CONFIG, "segment: %lld training images for %d ranks: every rank "
-                       "needs an image of each batch (raise [segment] data_pct or use fewer "
-                       "ranks)", (long long)tr->n, size);
-    int64_t spe = tr->n / G, total = o->epochs * spe;
-    if (o->max_steps > 0 && o->max_steps < total)
-        total = o->max_steps;
-    ad_schedule sched;
-    int64_t t0 = (int64_t)(0.4 * (double)total);
-    AD_TRY(ad_schedule_init_restarts(&sched, o->lr, t0 < 1 ? 1 : t0, o->lr < 1e-8 ? 0 : 1e-8));
-    ad_adamw_opts ao = ad_adamw_default_opts();
-    ao.weight_decay = o->wd;
-    ad_adamw *opt;
-    size_t np = ad_segdec_nparams(m->dec);
-    AD_TRY(ad_adamw_create(&opt, np, &ao));
-    int64_t *perm = ad_malloc((size_t)tr->n * sizeof *perm, "training order");
-    if (!perm) {
-        ad_adamw_destroy(opt);
-        return AD_ERR_NOMEM;
-    }
-    ad_info("segment: %lld training images, global batch %lld, %lld updates (%lld per epoch), "
-            "decoder %zu parameters, lr %g (cosine warm restarts, T_0 %lld)", (long long)tr->n,
-            (long long)G, (long long)total, (long long)spe, np, o->lr, (long long)sched.period);
+    seg_loop L;
+    AD_TRY(loop_create(o, m, tr, size, &L));
+    int64_t G = L.G;
     int64_t off, b;
     ad_share(G, rank, size, &off, &b);
-    double best = -1, loss_sum = 0, t_valid = 0;
-    int64_t best_step = 0, nloss = 0, images = 0;
-    double t_start = ad_now();
+    L.t_start = ad_now();
     ad_progress prog;
-    ad_progress_start(&prog, "segment: train", "updates", total, o->log_every);
+    ad_progress_start(&prog, "segment: train", "updates", L.total, o->log_every);
     int rc = AD_OK;
-    for (int64_t k = 1; k <= total && rc == AD_OK; k++) {
-        int64_t epoch = (k - 1) / spe, pos = (k - 1) % spe;
-        if (pos == 0) {
-            ad_rng r;
-            ad_rng_seed(&r, (uint64_t)o->seed, 0x5e6d0000ull + (uint64_t)epoch);
-            for (int64_t i = 0; i < tr->n; i++)
-                perm[i] = i;
-            ad_rng_shuffle(&r, perm, tr->n);
-        }
+    for (int64_t k = 1; k <= L.total && rc == AD_OK; k++) {
+        int64_t epoch = (k - 1) / L.spe, pos = (k - 1) % L.spe;
+        if (pos == 0)
+            epoch_order((uint64_t)o->seed, epoch, L.perm, tr->n);
         int64_t idx[256];
         for (int64_t i = 0; i < b; i++)
-            idx[i] = perm[pos * G + off + i];
-        /* agreed first: the forward's BatchNorm is collective */
-        rc = ad_mpi_agree(comm, seg_prepare(m, tr, idx, (int)b), NULL);
-        double t1 = ad_now();
+            idx[i] = L.perm[pos * G + off + i];
         ad_seg_loss_parts lp = {0};
-        ad_segdec_zero_grad(m->dec);
-        if (rc == AD_OK)
-            rc = ad_segdec_forward(m->dec, m->in, (int)b, m->logits, 1, comm);
-        ad_reduce red = ad_mpi_sum(&comm);
-        if (rc == AD_OK)
-            rc = ad_seg_mixed_loss(m->logits, m->target, (size_t)b * m->cc, 10.0f, 2.0f,
-                                   m->dlogits, &lp, &red);
-        if (rc == AD_OK)
-            rc = ad_segdec_backward(m->dec, m->dlogits, NULL, comm);
-        double t2 = ad_now();
-        m->t_decoder += t2 - t1;
-        rc = ad_mpi_agree(comm, rc, NULL);
-        if (rc == AD_OK && MPI_Allreduce(MPI_IN_PLACE, ad_segdec_grads(m->dec), (int)np, MPI_FLOAT,
-                                         MPI_SUM, comm) != MPI_SUCCESS)
-            rc = ad_fail(AD_ERR_MPI, "segment: gradient all-reduce failed");
-        m->t_comm += ad_now() - t2;
-        if (rc == AD_OK)
-            rc = ad_adamw_step(opt, ad_segdec_params(m->dec), ad_segdec_grads(m->dec),
-                               ad_schedule_lr(&sched, k), NULL);
+        rc = update(comm, m, &L, tr, idx, (int)b, k, &lp);
         if (rc != AD_OK)
             break;
-        loss_sum += lp.loss;
-        nloss++;
-        images += G;
-        char extra_text[128];
-        snprintf(extra_text, sizeof extra_text, "loss %.4f (soft dice %.3f) lr %.2e epoch %lld",
-                 loss_sum / (double)nloss, lp.dice, ad_schedule_lr(&sched, k), (long long)epoch);
-        if (k % o->log_every == 0) {
-            loss_sum = 0;
-            nloss = 0;
-        }
-        ad_progress_step(&prog, 1, extra_text);
-        int due = o->eval_every > 0 ? k % o->eval_every == 0 : pos == spe - 1;
-        if (due || k == total) {
-            /* validation time is kept out of the training rate and split */
-            seg_scores sc;
-            double keep[3] = {m->t_read, m->t_adaptor, m->t_decoder}, tv0 = ad_now();
-            rc = seg_score_split(comm, m, va, &sc);
-            m->t_read = keep[0];
-            m->t_adaptor = keep[1];
-            m->t_decoder = keep[2];
-            t_valid += ad_now() - tv0;
-            double d = rc == AD_OK ? ad_seg_mean_dice(&sc.model) : 0;
-            if (rc == AD_OK && d > best) {
-                best = d;
-                best_step = k;
-                rc = ad_mpi_agree(comm, rank == 0 ? ad_segdec_save(m->dec, best_path, o->prov) : AD_OK,
-                                  NULL);
-            }
-            if (rc == AD_OK)
-                ad_info("segment: update %lld: %s Dice %.4f (best %.4f at update %lld)",
-                        (long long)k, va->name, d, best, (long long)best_step);
-        }
+        log_update(&prog, &L, &lp, k, epoch, o->log_every);
+        int due = o->eval_every > 0 ? k % o->eval_every == 0 : pos == L.spe - 1;
+        if (due || k == L.total)
+            rc = validate(comm, m, &L, va, best_path, k, o->prov);
     }
-    double secs = ad_now() - t_start - t_valid;
     if (rc == AD_OK) {
         ad_progress_finish(&prog, NULL);
-        double tot = m->t_read + m->t_adaptor + m->t_decoder + m->t_comm;
-        tot = tot > 0 ? tot : 1;
-        ad_info("segment: trained in %.1f s (+ %.1f s validating), %.1f images/s (%d rank%s); "
-                "rank 0's time: inputs %.0f%%, %s %.0f%%, decoder %.0f%%, gradient "
-                "all-reduce %.0f%%", secs, t_valid, secs > 0 ? (double)images / secs : 0.0, size,
-                size > 1 ? "s" : "",
-                100 * m->t_read / tot, m->rn ? "frozen ResNet" : "Adaptor",
-                100 * m->t_adaptor / tot, 100 * m->t_decoder / tot,
-                100 * m->t_comm / tot);
-        ad_info("segment: best %s Dice %.4f at update %lld", va->name, best, (long long)best_step);
-        /* Every rank continues with the selected decoder. */
-        MPI_Barrier(comm);
-        rc = ad_mpi_agree(comm, ad_segdec_load(m->dec, best_path), NULL);
+        rc = finish(comm, m, &L, va, best_path);
     }
-    free(perm);
-    ad_adamw_destroy(opt);
+    loop_free(&L);
     return rc;
 }
 
@@ -308,11 +386,15 @@ int ad_segment(MPI_Comm comm, const ad_config *cfg)
     memset(&m, 0, sizeof m);
     memset(&src, 0, sizeof src);
     char dir[4200], best[4300], **splits = NULL;
-    int nsplits = 0, positive = strcmp(ad_config_get(cfg, "segment", "rows"), "positive") == 0;
+    int nsplits = 0;
     double pct = 1;
     train_opts o;
     ad_provenance *prov = NULL;
-    int rc = ad_prov_create(comm, cfg, &prov); /* collective: first, on every rank */
+    ad_job job;
+    int rc = ad_job_parse(cfg, &job);
+    int positive = job.seg_rows == AD_SEG_ROWS_POSITIVE;
+    if (rc == AD_OK)
+        rc = ad_prov_create(comm, cfg, &prov); /* collective: on every rank */
     if (rc == AD_OK)
         rc = output_dir(cfg, dir, sizeof dir);
     if (rc == AD_OK)
@@ -324,13 +406,13 @@ int ad_segment(MPI_Comm comm, const ad_config *cfg)
         rc = ad_fail(AD_ERR_CONFIG, "%s: [segment] splits needs 3 names (train, selection, test)",
                      ad_config_source(cfg));
     /* ResNet: the U-Net on the frozen stages; the Adaptor has no path over feature maps. */
-    int resnet = strcmp(ad_config_get(cfg, "image_encoder", "arch"), "resnet") == 0;
-    if (rc == AD_OK && resnet && strcmp(ad_config_get(cfg, "segment", "features"), "adaptor") == 0)
+    int resnet = job.arch == AD_ARCH_RESNET;
+    if (rc == AD_OK && resnet && job.seg_features == AD_SEG_FEATURES_ADAPTOR)
         rc = ad_fail(AD_ERR_CONFIG, "%s: [segment] features = adaptor needs [image_encoder] arch "
                      "= dinov2 (with arch = resnet the U-Net reads the frozen ResNet's stages: "
                      "set features = encoder)", ad_config_source(cfg));
     if (rc == AD_OK)
-        rc = seg_source_open(cfg, &src);
+        rc = seg_source_open(cfg, &job, &src);
     if (rc == AD_OK && rank == 0)
         rc = ad_mkdir_p(dir);
     if (rc == AD_OK && rank == 0)
@@ -352,30 +434,32 @@ int ad_segment(MPI_Comm comm, const ad_config *cfg)
     int cap = rc == AD_OK ? (int)((o.batch + size - 1) / size) : 1;
     cap = cap > 256 ? 256 : cap;
     if (rc == AD_OK)
-        rc = ad_mpi_agree(comm, seg_model_create(cfg, sp[0].cache, cap, src.crop, &m), NULL);
-    const char *feat = ad_config_get(cfg, "segment", "features"), *model = seg_model_name(cfg);
+        rc = ad_mpi_agree(comm, seg_model_create(cfg, &job, sp[0].cache, cap, src.crop, &m), NULL);
+    const char *feat = ad_config_get(cfg, "segment", "features"), *model = seg_model_name(&job);
     if (rc == AD_OK) {
         ad_segdec_init(m.dec, (uint64_t)o.seed);
         rc = ad_path_join(best, sizeof best, dir, "decoder.safetensors");
     }
     if (rc == AD_OK)
         rc = train(comm, &o, &m, &sp[0], &sp[1], best);
+    ad_table *tables[3] = {NULL, NULL, NULL};
     for (int s = 1; s < 3 && rc == AD_OK; s++) {
         seg_scores sc;
         rc = seg_score_split(comm, &m, &sp[s], &sc);
-        if (rc == AD_OK && s == 1)
-            ad_info("segment: Dice per image (mean) and pooled over all pixels (global):");
-        if (rc == AD_OK) {
-            print_scores(splits[s], model, &sc.model);
-            print_scores(splits[s], "all_background", &sc.bg);
-            print_scores(splits[s], "all_foreground", &sc.fg);
+        if (rc == AD_OK)
+            rc = ad_mpi_agree(comm, scores_table(splits[s], model, &sc, &tables[s]), NULL);
+        if (rc == AD_OK)
             rc = record_scores(&R, splits[s], model, &sc.model);
-        }
         if (rc == AD_OK)
             rc = record_scores(&R, splits[s], "all_background", &sc.bg);
         if (rc == AD_OK)
             rc = record_scores(&R, splits[s], "all_foreground", &sc.fg);
     }
+    for (int s = 1; s < 3 && rc == AD_OK; s++)
+        rc = ad_table_print(tables[s]);
+    rc = ad_mpi_agree(comm, rc, NULL);
+    for (int s = 1; s < 3; s++)
+        ad_table_destroy(tables[s]);
     if (rc == AD_OK) {
         int lrc = AD_OK;
         if (rank == 0) {

@@ -68,7 +68,7 @@ int ad_seg_mask_bit(const ad_config *cfg, int *bit)
     return AD_OK;
 }
 
-int seg_source_open(const ad_config *cfg, seg_source *src)
+int seg_source_open(const ad_config *cfg, const ad_job *job, seg_source *src)
 {
     memset(src, 0, sizeof *src);
     int64_t resize, crop;
@@ -76,8 +76,7 @@ int seg_source_open(const ad_config *cfg, seg_source *src)
     AD_TRY(ad_config_int(cfg, "data", "crop_size", &crop));
     src->resize = (int)resize;
     src->crop = (int)crop;
-    src->depth16 = strcmp(ad_config_get(cfg, "data", "depth16"), "max") == 0 ? AD_DEPTH16_MAX
-                                                                            : AD_DEPTH16_HIGHBYTE;
+    src->depth16 = job->depth16;
     AD_TRY(ad_seg_mask_bit(cfg, &src->bit));
     if (ad_config_is_set(cfg, "segment", "boxes")) {
         char **cols;
@@ -365,9 +364,12 @@ int seg_token_cache(MPI_Comm comm, const ad_config *cfg, const ad_provenance *pr
                         NULL));
     ad_frozen e;
     memset(&e, 0, sizeof e);
+    ad_job tjob; /* the job's choices with image_encoder.output = tokens */
     int rc = token_cache_path(tcfg, source, s, path, sizeof path);
     if (rc == AD_OK)
-        rc = ad_frozen_open(&e, tcfg, 1, prov);
+        rc = ad_job_parse(tcfg, &tjob);
+    if (rc == AD_OK)
+        rc = ad_frozen_open(&e, tcfg, &tjob, 1, prov);
     if (rc == AD_OK && e.tokens < 2)
         rc = ad_fail(AD_ERR_CONFIG, "%s: the image encoder gives no patch tokens",
                      ad_config_get(tcfg, "image_encoder", "model"));

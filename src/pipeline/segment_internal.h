@@ -9,6 +9,7 @@
 #include "adaptor/checkpoint.h"
 #include "adaptor/config.h"
 #include "adaptor/image.h"
+#include "adaptor/job.h"
 #include "adaptor/manifest.h"
 #include "adaptor/mask.h"
 #include "adaptor/resnet.h"
@@ -44,7 +45,7 @@ typedef struct seg_split {
     ad_cache *cache; /* the DINOv2 token cache (NULL for arch = resnet) */
 } seg_split;
 
-int seg_source_open(const ad_config *cfg, seg_source *src);
+int seg_source_open(const ad_config *cfg, const ad_job *job, seg_source *src);
 void seg_source_close(seg_source *src);
 
 /* Collective: the split's candidates, their masks and images (read by all ranks in shares,
@@ -89,12 +90,12 @@ typedef struct seg_model {
 
 /* "adaptor+vit_decoder", "baseline+vit_decoder" or "baseline+unet_decoder": the model's
  * name in eval.nc. */
-const char *seg_model_name(const ad_config *cfg);
+const char *seg_model_name(const ad_job *job);
 /* DINOv2: loads the Adaptor (features = adaptor) and builds the ViT decoder for the cache's
  * token grid. ResNet (cache NULL): loads [image_encoder] model and builds the U-Net over its
  * stages at crop x crop. Buffers for batches of up to cap images. */
-int seg_model_create(const ad_config *cfg, const ad_cache *cache, int cap, int crop,
-                     seg_model *m);
+int seg_model_create(const ad_config *cfg, const ad_job *job, const ad_cache *cache, int cap,
+                     int crop, seg_model *m);
 void seg_model_free(seg_model *m);
 /* Decoder inputs (m->in) and targets (m->target) of samples idx[0..n) of split s. */
 int seg_prepare(seg_model *m, const seg_split *s, const int64_t *idx, int n);

@@ -48,7 +48,7 @@ static int adaptor_weights_path(const ad_config *cfg, char *out, size_t n)
 }
 
 /* The trained Adaptor, its text width read from the checkpoint (the text side is unused). */
-static int load_adaptor(const ad_config *cfg, int dv, seg_model *m)
+static int load_adaptor(const ad_config *cfg, const ad_job *job, int dv, seg_model *m)
 {
     char path[4200];
     AD_TRY(adaptor_weights_path(cfg, path, sizeof path));
@@ -67,18 +67,17 @@ static int load_adaptor(const ad_config *cfg, int dv, seg_model *m)
     ad_st_close(st);
     AD_TRY(rc);
     ad_adaptor_config ac;
-    AD_TRY(ad_adaptor_config_from(cfg, dv, dt, strcmp(ad_config_get(cfg, "adaptor", "mode"),
-                                                      "tokens") == 0, &ac));
+    AD_TRY(ad_adaptor_config_from(cfg, dv, dt, job->tokens, &ac));
     AD_TRY(ad_adaptor_create(&ac, &m->ad));
     return ad_ckpt_load_weights(path, &m->ad->layout, m->ad->params);
 }
 
-const char *seg_model_name(const ad_config *cfg)
+const char *seg_model_name(const ad_job *job)
 {
-    if (strcmp(ad_config_get(cfg, "image_encoder", "arch"), "resnet") == 0)
+    if (job->arch == AD_ARCH_RESNET)
         return "baseline+unet_decoder";
-    return strcmp(ad_config_get(cfg, "segment", "features"), "adaptor") == 0
-               ? "adaptor+vit_decoder" : "baseline+vit_decoder";
+    return job->seg_features == AD_SEG_FEATURES_ADAPTOR ? "adaptor+vit_decoder"
+                                                        : "baseline+vit_decoder";
 }
 
 /* [segment] <key>: exactly n block widths into out. */
@@ -103,7 +102,8 @@ static int read_widths(const ad_config *cfg, const char *key, int n, int *out)
 }
 
 /* The ViT decoder over the cache's CLS + g x g tokens, through the Adaptor or not. */
-static int vit_create(const ad_config *cfg, const ad_cache *cache, int cap, seg_model *m)
+static int vit_create(const ad_config *cfg, const ad_job *job, const ad_cache *cache, int cap,
+                      seg_model *m)
 {
     m->T = ad_cache_tokens(cache);
     m->D = ad_cache_dim(cache);
@@ -112,8 +112,8 @@ static int vit_create(const ad_config *cfg, const ad_cache *cache, int cap, seg_
         return ad_fail(AD_ERR_FORMAT, "%s: %d tokens per image is not CLS + a square patch grid",
                        ad_cache_path(cache), m->T);
     m->grid = g;
-    if (strcmp(ad_config_get(cfg, "segment", "features"), "adaptor") == 0) {
-        AD_TRY(load_adaptor(cfg, m->D, m));
+    if (job->seg_features == AD_SEG_FEATURES_ADAPTOR) {
+        AD_TRY(load_adaptor(cfg, job, m->D, m));
         m->C = m->ad->cfg.proj;
     } else {
         m->C = m->D;
@@ -182,14 +182,14 @@ static int unet_create(const ad_config *cfg, int cap, seg_model *m)
     return AD_OK;
 }
 
-int seg_model_create(const ad_config *cfg, const ad_cache *cache, int cap, int crop,
-                     seg_model *m)
+int seg_model_create(const ad_config *cfg, const ad_job *job, const ad_cache *cache, int cap,
+                     int crop, seg_model *m)
 {
     memset(m, 0, sizeof *m);
     m->crop = crop;
     m->cc = crop * crop;
     m->cap = cap;
-    AD_TRY(cache ? vit_create(cfg, cache, cap, m) : unet_create(cfg, cap, m));
+    AD_TRY(cache ? vit_create(cfg, job, cache, cap, m) : unet_create(cfg, cap, m));
     size_t b = (size_t)cap;
     m->logits = ad_malloc(b * m->cc * sizeof(float), "logits");
     m->target = ad_malloc(b * m->cc * sizeof(float), "targets");

@@ -266,123 +266,159 @@ static void draw_devices(const ad_synth_row *r, const geom *g, float *img, uint8
     }
 }
 
-int ad_synth_draw(const ad_synth_row *r, ad_rng *rng, float *img, uint8_t *mask)
-{
+/* What one image is drawn from: the geometry, textures and the findings' placements, all
+ * drawn from the row's stream before any pixel. */
+typedef struct scene {
+    const ad_synth_row *r;
     geom g;
-    make_geom(r, rng, &g);
-    vnoise *tex = malloc(2 * sizeof *tex);
-    if (!tex)
-        return ad_fail(AD_ERR_NOMEM, "synth: row %lld: out of memory", (long long)r->index);
-    noise_init(&tex[0], NOISE_G, rng);
-    noise_init(&tex[1], 2 * NOISE_G, rng);
-    double gain = unif(rng, 0.88, 1.1), gamma = unif(rng, 0.85, 1.2);
-    double rib_phase = unif(rng, 0.0, 1.0);
-    const int *present = r->present;
+    vnoise *tex; /* [2]: lung markings, coarse and fine */
+    double gain, gamma, rib_phase;
     ell blob[2];
+    double ncx, ncy, nrad;
+} scene;
+
+static int scene_init(const ad_synth_row *r, ad_rng *rng, scene *sc)
+{
+    sc->r = r;
+    make_geom(r, rng, &sc->g);
+    sc->tex = malloc(2 * sizeof *sc->tex);
+    if (!sc->tex)
+        return ad_fail(AD_ERR_NOMEM, "synth: row %lld: out of memory", (long long)r->index);
+    noise_init(&sc->tex[0], NOISE_G, rng);
+    noise_init(&sc->tex[1], 2 * NOISE_G, rng);
+    sc->gain = unif(rng, 0.88, 1.1);
+    sc->gamma = unif(rng, 0.85, 1.2);
+    sc->rib_phase = unif(rng, 0.0, 1.0);
     for (int s = 0; s < 2; s++)
-        opacity_center(r, &g, s, &blob[s]);
-    double ncx = 0, ncy = 0, nrad = 0;
-    nodule_center(r, &g, &ncx, &ncy, &nrad);
-    int nlungs = g.lateral ? 1 : 2;
+        opacity_center(r, &sc->g, s, &sc->blob[s]);
+    nodule_center(r, &sc->g, &sc->ncx, &sc->ncy, &sc->nrad);
+    return AD_OK;
+}
 
-    for (int yi = 0; yi < g.H; yi++) {
-        double y = yi + 0.5, v01 = y / g.H;
-        for (int xi = 0; xi < g.W; xi++) {
-            double x = xi + 0.5, u01 = x / g.W;
-            uint8_t m = 0;
-            double v = 0.04;
-            v = mix(v, 0.40 + 0.08 * v01, ell_inside(&g.body, x, y, 4.0));
-            double markings = -1; /* computed on first use: only lungs have markings */
-            for (int s = 0; s < nlungs; s++) {
-                double fl = lung_factor(&g, s, x, y);
-                if (fl <= 0)
-                    continue;
-                if (markings < 0)
-                    markings =
-                        0.65 * noise_at(&tex[0], u01, v01) + 0.35 * noise_at(&tex[1], u01, v01);
-                double dxn = (x - g.lung[s].cx) / g.lung[s].rx;
-                double ph = v01 * 9.0 + 1.2 * dxn * dxn + rib_phase;
-                double fr = ph - floor(ph);
-                double rib = fr < 0.28 ? 0.05 * sin(M_PI * fr / 0.28) : 0.0;
-                v = mix(v, 0.13 + 0.08 * markings + rib, fl);
-            }
-            if (!g.lateral) {
-                double fm = clamp01((g.med_hw - fabs(x - g.med_x)) / 4.0 + 0.5) *
-                            clamp01((g.heart.cy - y) / 6.0 + 0.5);
-                v = mix(v, 0.56, fm);
-                double ft = clamp01((0.018 * g.W - fabs(x - g.med_x)) / 2.0 + 0.5) *
-                            clamp01((g.carina_y - y) / 3.0 + 0.5);
-                v = mix(v, 0.3, ft);
-            } else {
-                double fs = clamp01((0.05 * g.W - fabs(x - g.spine_x)) / 3.0 + 0.5) *
-                            clamp01((y - 0.05 * g.H) / 4.0);
-                v = mix(v, 0.6, fs * ell_inside(&g.body, x, y, 4.0));
-            }
-            double fh = ell_inside(&g.heart, x, y, 3.0);
-            v = mix(v, 0.6, fh);
-            if (present[AD_SYNTH_CARDIOMEGALY] && ell_r(&g.heart, x, y) < 1.0)
-                m |= 1u << AD_SYNTH_CARDIOMEGALY;
+/* The normal chest at (x, y): body, lungs with markings and ribs, mediastinum (frontal) or
+ * spine (lateral), heart. */
+static double anatomy_at(const scene *sc, double x, double y, double u01, double v01)
+{
+    const geom *g = &sc->g;
+    double v = 0.04;
+    v = mix(v, 0.40 + 0.08 * v01, ell_inside(&g->body, x, y, 4.0));
+    double markings = -1; /* computed on first use: only lungs have markings */
+    for (int s = 0; s < (g->lateral ? 1 : 2); s++) {
+        double fl = lung_factor(g, s, x, y);
+        if (fl <= 0)
+            continue;
+        if (markings < 0)
+            markings =
+                0.65 * noise_at(&sc->tex[0], u01, v01) + 0.35 * noise_at(&sc->tex[1], u01, v01);
+        double dxn = (x - g->lung[s].cx) / g->lung[s].rx;
+        double ph = v01 * 9.0 + 1.2 * dxn * dxn + sc->rib_phase;
+        double fr = ph - floor(ph);
+        double rib = fr < 0.28 ? 0.05 * sin(M_PI * fr / 0.28) : 0.0;
+        v = mix(v, 0.13 + 0.08 * markings + rib, fl);
+    }
+    if (!g->lateral) {
+        double fm = clamp01((g->med_hw - fabs(x - g->med_x)) / 4.0 + 0.5) *
+                    clamp01((g->heart.cy - y) / 6.0 + 0.5);
+        v = mix(v, 0.56, fm);
+        double ft = clamp01((0.018 * g->W - fabs(x - g->med_x)) / 2.0 + 0.5) *
+                    clamp01((g->carina_y - y) / 3.0 + 0.5);
+        v = mix(v, 0.3, ft);
+    } else {
+        double fs = clamp01((0.05 * g->W - fabs(x - g->spine_x)) / 3.0 + 0.5) *
+                    clamp01((y - 0.05 * g->H) / 4.0);
+        v = mix(v, 0.6, fs * ell_inside(&g->body, x, y, 4.0));
+    }
+    return mix(v, 0.6, ell_inside(&g->heart, x, y, 3.0));
+}
 
-            for (int s = 0; s < 2; s++) {
-                int ls = g.lateral ? 0 : s;
-                if (present[AD_SYNTH_OPACITY] && r->side[AD_SYNTH_OPACITY] == s) {
-                    double rb = ell_r(&blob[s], x, y);
-                    double fl = rb < 3.0 ? lung_factor(&g, ls, x, y) : 0.0;
-                    if (fl > 0) {
-                        double f =
-                            exp(-2.0 * rb * rb) * fl * (0.7 + 0.6 * noise_at(&tex[1], u01, v01));
-                        v += 0.24 * f;
-                        if (f > 0.3)
-                            m |= 1u << AD_SYNTH_OPACITY;
-                    }
-                }
-                if (present[AD_SYNTH_EFFUSION] && side_has(r->side[AD_SYNTH_EFFUSION], s)) {
-                    double fe = effusion_factor(r, &g, ls, x, y);
-                    v = mix(v, 0.58, fe);
-                    if (fe > 0.5)
-                        m |= 1u << AD_SYNTH_EFFUSION;
-                }
-                if (present[AD_SYNTH_PNEUMOTHORAX] && r->side[AD_SYNTH_PNEUMOTHORAX] == s) {
-                    double line;
-                    double fp = ptx_factor(r, &g, ls, x, y, &line);
-                    if (fp > 0) {
-                        v = 0.07;
-                        m |= 1u << AD_SYNTH_PNEUMOTHORAX;
-                    }
-                    if (line > 0)
-                        v += 0.12;
-                }
+/* The findings at (x, y) over the anatomy's value *v, and their mask bits. */
+static uint8_t findings_at(const scene *sc, double x, double y, double u01, double v01,
+                           double *v)
+{
+    const ad_synth_row *r = sc->r;
+    const geom *g = &sc->g;
+    const int *present = r->present;
+    uint8_t m = 0;
+    if (present[AD_SYNTH_CARDIOMEGALY] && ell_r(&g->heart, x, y) < 1.0)
+        m |= 1u << AD_SYNTH_CARDIOMEGALY;
+    for (int s = 0; s < 2; s++) {
+        int ls = g->lateral ? 0 : s;
+        if (present[AD_SYNTH_OPACITY] && r->side[AD_SYNTH_OPACITY] == s) {
+            double rb = ell_r(&sc->blob[s], x, y);
+            double fl = rb < 3.0 ? lung_factor(g, ls, x, y) : 0.0;
+            if (fl > 0) {
+                double f =
+                    exp(-2.0 * rb * rb) * fl * (0.7 + 0.6 * noise_at(&sc->tex[1], u01, v01));
+                *v += 0.24 * f;
+                if (f > 0.3)
+                    m |= 1u << AD_SYNTH_OPACITY;
             }
-            if (present[AD_SYNTH_NODULE]) {
-                double d = hypot(x - ncx, y - ncy);
-                v += 0.3 * clamp01((nrad * 1.1 - d) / (0.4 * nrad + 1.0));
-                if (d <= nrad)
-                    m |= 1u << AD_SYNTH_NODULE;
+        }
+        if (present[AD_SYNTH_EFFUSION] && side_has(r->side[AD_SYNTH_EFFUSION], s)) {
+            double fe = effusion_factor(r, g, ls, x, y);
+            *v = mix(*v, 0.58, fe);
+            if (fe > 0.5)
+                m |= 1u << AD_SYNTH_EFFUSION;
+        }
+        if (present[AD_SYNTH_PNEUMOTHORAX] && r->side[AD_SYNTH_PNEUMOTHORAX] == s) {
+            double line;
+            double fp = ptx_factor(r, g, ls, x, y, &line);
+            if (fp > 0) {
+                *v = 0.07;
+                m |= 1u << AD_SYNTH_PNEUMOTHORAX;
             }
-            size_t i = (size_t)yi * (size_t)g.W + (size_t)xi;
-            img[i] = (float)v;
-            mask[i] = m;
+            if (line > 0)
+                *v += 0.12;
         }
     }
-    if (present[AD_SYNTH_DEVICE])
-        draw_devices(r, &g, img, mask);
-    /* Exposure curve through a table: pow() per pixel dominated the drawing time. */
+    if (present[AD_SYNTH_NODULE]) {
+        double d = hypot(x - sc->ncx, y - sc->ncy);
+        *v += 0.3 * clamp01((sc->nrad * 1.1 - d) / (0.4 * sc->nrad + 1.0));
+        if (d <= sc->nrad)
+            m |= 1u << AD_SYNTH_NODULE;
+    }
+    return m;
+}
+
+/* The exposure curve and quantum noise over the whole image. */
+static int expose(const scene *sc, ad_rng *rng, float *img)
+{
+    /* The curve through a table: pow() per pixel dominated the drawing time. */
     enum { NLUT = 4096 };
     float *lut = malloc((NLUT + 1) * sizeof *lut);
-    if (!lut) {
-        free(tex);
-        return ad_fail(AD_ERR_NOMEM, "synth: row %lld: out of memory", (long long)r->index);
-    }
+    if (!lut)
+        return ad_fail(AD_ERR_NOMEM, "synth: row %lld: out of memory", (long long)sc->r->index);
     for (int k = 0; k <= NLUT; k++)
-        lut[k] = (float)pow((double)k / NLUT, gamma);
-    for (size_t i = 0; i < (size_t)g.W * (size_t)g.H; i++) {
-        double t = clamp01(img[i] * gain) * NLUT;
+        lut[k] = (float)pow((double)k / NLUT, sc->gamma);
+    for (size_t i = 0; i < (size_t)sc->g.W * (size_t)sc->g.H; i++) {
+        double t = clamp01(img[i] * sc->gain) * NLUT;
         int k = (int)t;
         k = k >= NLUT ? NLUT - 1 : k;
         double v = mix(lut[k], lut[k + 1], t - k) + pixel_noise(rng, 0.012);
         img[i] = (float)clamp01(v);
     }
     free(lut);
-    free(tex);
     return AD_OK;
+}
+
+int ad_synth_draw(const ad_synth_row *r, ad_rng *rng, float *img, uint8_t *mask)
+{
+    scene sc;
+    AD_TRY(scene_init(r, rng, &sc));
+    for (int yi = 0; yi < sc.g.H; yi++) {
+        double y = yi + 0.5, v01 = y / sc.g.H;
+        for (int xi = 0; xi < sc.g.W; xi++) {
+            double x = xi + 0.5, u01 = x / sc.g.W;
+            double v = anatomy_at(&sc, x, y, u01, v01);
+            uint8_t m = findings_at(&sc, x, y, u01, v01, &v);
+            size_t i = (size_t)yi * (size_t)sc.g.W + (size_t)xi;
+            img[i] = (float)v;
+            mask[i] = m;
+        }
+    }
+    if (r->present[AD_SYNTH_DEVICE])
+        draw_devices(r, &sc.g, img, mask);
+    int rc = expose(&sc, rng, img);
+    free(sc.tex);
+    return rc;
 }

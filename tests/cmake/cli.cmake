@@ -2,3 +2,13 @@
 set(_cli_dir ${CMAKE_CURRENT_SOURCE_DIR}/cli)
 add_test(NAME cli.basics COMMAND bash ${_cli_dir}/test_cli.sh)
 set_tests_properties(cli.basics PROPERTIES ENVIRONMENT "${ADAPTOR_TEST_ENV}" LABELS cli)
+
+# The console as users read it: embed's view-filter count, epochs from 1, the global step on
+# resume, and eval / classify / segment tables printed whole, in order, in one layout, with
+# eval.nc's numbers.
+add_test(NAME cli.tables
+         COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/ref/tables_cli.py
+                 ${MPIEXEC_EXECUTABLE} $<TARGET_FILE:adaptor> ${CMAKE_SOURCE_DIR}
+                 ${CMAKE_CURRENT_BINARY_DIR}/tmp/tables)
+set_tests_properties(cli.tables PROPERTIES ENVIRONMENT "${ADAPTOR_TEST_ENV}" LABELS "cli;mpi"
+                     TIMEOUT 900)
