@@ -5,10 +5,13 @@
 #include "cache_internal.h"
 #include "ncutil.h"
 
+#include <errno.h>
 #include <math.h>
 #include <netcdf.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 const char *const ad_cache_text_atts[AD_CACHE_N_TEXT_ATTS] = {
     "modality", "encoder", "encoder_path", "arch",           "output",
@@ -97,6 +100,43 @@ static int check_ids(ad_cache *c)
     return rc;
 }
 
+/* zlib's best compression ratio (RFC 1950/1951: about 1032:1): no deflated variable can
+ * hold more than this many bytes per byte of file. */
+#define AD_DEFLATE_MAX_RATIO 1032.0
+
+/* Bytes that variable varid holds (the product of its dimensions, of width `width`) must be
+ * stored in the file: a header that claims more (a corrupt or hostile file) is refused here,
+ * before anything is allocated from it. */
+static int check_var_size(const ad_cache *c, int varid, const char *name, double bytes,
+                          double file_bytes, const char *dims)
+{
+    int shuffle = 0, deflate = 0, level = 0;
+    nc_inq_var_deflate(c->ncid, varid, &shuffle, &deflate, &level);
+    double limit = deflate ? file_bytes * AD_DEFLATE_MAX_RATIO : file_bytes;
+    if (bytes <= limit)
+        return AD_OK;
+    return ad_fail(AD_ERR_FORMAT,
+                   "%s: dimensions %s make variable %s %.4g bytes, more than a %.0f-byte file "
+                   "can hold (corrupt header)",
+                   c->path, dims, name, bytes, file_bytes);
+}
+
+static int check_sizes(const ad_cache *c, int v_id, size_t n, size_t dim, size_t tokens)
+{
+    struct stat sb;
+    if (stat(c->path, &sb) != 0)
+        return ad_fail(AD_ERR_IO, "%s: cannot stat: %s", c->path, strerror(errno));
+    char dims[160];
+    snprintf(dims, sizeof dims, "sample = %zu, dim = %zu%s", n, dim,
+             tokens > 1 ? ", token = " : "");
+    if (tokens > 1)
+        snprintf(dims + strlen(dims), sizeof dims - strlen(dims), "%zu", tokens);
+    double file = (double)sb.st_size;
+    AD_TRY(check_var_size(c, c->v_emb, AD_CACHE_VAR_EMB, (double)n * (double)tokens * (double)dim * 4,
+                          file, dims));
+    return check_var_size(c, v_id, AD_CACHE_VAR_ID, (double)n * 8, file, dims);
+}
+
 static int validate(ad_cache *c)
 {
     int version = 0, st;
@@ -139,6 +179,8 @@ static int validate(ad_cache *c)
         AD_TRY(var_of(c, AD_CACHE_VAR_EMB, NC_FLOAT, 2, d2, "(sample, dim)", &c->v_emb));
     }
     AD_TRY(var_of(c, AD_CACHE_VAR_ID, NC_INT64, 1, &d_sample, "(sample)", &v_id));
+
+    AD_TRY(check_sizes(c, v_id, n, dim, is_tok ? tokens : 1));
 
     /* Uncompressed chunks: with no chunk cache HDF5 reads just the requested rows instead of
      * pulling whole chunks through the cache (a batch of scattered rows would otherwise
