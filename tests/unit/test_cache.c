@@ -213,6 +213,18 @@ START_TEST(validation_errors_name_the_file)
 }
 END_TEST
 
+/* The global attributes of file in, copied to file out (in define mode). */
+static void copy_global_atts(int in, int out)
+{
+    int natts;
+    nc_inq_natts(in, &natts);
+    for (int i = 0; i < natts; i++) {
+        char name[NC_MAX_NAME + 1];
+        nc_inq_attname(in, NC_GLOBAL, i, name);
+        ck_assert_int_eq(nc_copy_att(in, NC_GLOBAL, name, out, NC_GLOBAL), NC_NOERR);
+    }
+}
+
 /* A cache with the dimensions of `embedding` swapped, built with raw netCDF calls. */
 START_TEST(swapped_dimensions_are_rejected)
 {
@@ -232,13 +244,7 @@ START_TEST(swapped_dimensions_are_rejected)
     dims[1] = ds;
     nc_def_var(out, "embedding", NC_FLOAT, 2, dims, &v);
     nc_def_var(out, "sample_id", NC_INT64, 1, &ds, &vid);
-    int natts;
-    nc_inq_natts(in, &natts);
-    for (int i = 0; i < natts; i++) {
-        char name[NC_MAX_NAME + 1];
-        nc_inq_attname(in, NC_GLOBAL, i, name);
-        ck_assert_int_eq(nc_copy_att(in, NC_GLOBAL, name, out, NC_GLOBAL), NC_NOERR);
-    }
+    copy_global_atts(in, out);
     nc_enddef(out);
     long long ids[4] = {1, 2, 3, 4};
     float zero[12] = {0};
@@ -274,13 +280,7 @@ static void write_claiming(const char *p, const char *q, size_t claimed, int def
         ck_assert_int_eq(nc_def_var_deflate(out, k ? vid : v, 0, 1, 9), NC_NOERR);
     nc_def_var_fill(out, v, NC_NOFILL, NULL);
     nc_def_var_fill(out, vid, NC_NOFILL, NULL);
-    int natts;
-    nc_inq_natts(in, &natts);
-    for (int i = 0; i < natts; i++) {
-        char name[NC_MAX_NAME + 1];
-        nc_inq_attname(in, NC_GLOBAL, i, name);
-        ck_assert_int_eq(nc_copy_att(in, NC_GLOBAL, name, out, NC_GLOBAL), NC_NOERR);
-    }
+    copy_global_atts(in, out);
     ck_assert_int_eq(nc_enddef(out), NC_NOERR);
     enum { ROWS = 4096 };
     static long long ids[ROWS];
