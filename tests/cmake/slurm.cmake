@@ -26,4 +26,4 @@ add_test(NAME slurm.requeue_mpirun
          COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/slurm/requeue_check.py
                  ${CMAKE_SOURCE_DIR} $<TARGET_FILE:adaptor> ${CMAKE_CURRENT_BINARY_DIR}/tmp/requeue)
 set_tests_properties(slurm.requeue_mpirun PROPERTIES ENVIRONMENT "${ADAPTOR_TEST_ENV}"
-                     LABELS "slurm;mpi;heavy" TIMEOUT 300)
+                     LABELS "slurm;mpi;heavy" TIMEOUT 900)

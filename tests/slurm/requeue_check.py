@@ -36,10 +36,11 @@ with open(os.path.join({WORK!r}, "scontrol.log"), "a") as f:
 """)
     os.chmod(os.path.join(BIN, "scontrol"), 0o755)
     cache = os.path.join(WORK, "cache")
-    xv, xt, ids = fx.paired_embeddings(512, 32, 24, seed=5)
+    xv, xt, ids = fx.paired_embeddings(512, 256, 192, seed=5)
     fx.write_caches(cache, xv, xt, ids)
-    # 16 updates per epoch, 6 epochs: long enough to be interrupted, a few seconds in all
-    return fx.write_job(WORK, cache, layers=1, proj=32, heads=4, ffn=64, batch=32, epochs=6,
+    # 8 updates per epoch, 40 epochs of a mid-sized Adaptor: long enough for mpirun to pass
+    # the signal on before the end on an idle machine, short enough for a loaded one
+    return fx.write_job(WORK, cache, layers=2, proj=128, heads=4, ffn=512, batch=64, epochs=40,
                         lr=1e-3, warmup=0.1, shuffle="epoch", log_every=1,
                         extra="checkpoint_every = 1000")
 
@@ -67,15 +68,15 @@ def batch(job, run, sig=None):
         p = subprocess.Popen(["bash", os.path.join(SRC, "slurm", "pretrain.sbatch"), job],
                              stdout=log, stderr=subprocess.STDOUT, env=env, cwd=WORK,
                              start_new_session=True)
-        deadline = time.time() + 120
+        deadline = time.time() + 240
         sent = sig is None
         while p.poll() is None and time.time() < deadline:
             if not sent:
                 with open(log_path) as f:
-                    if "pretrain step 5/" in f.read():
+                    if "pretrain step 2/" in f.read():
                         os.kill(p.pid, sig)
                         sent = True
-            time.sleep(0.05)
+            time.sleep(0.01)
         if p.poll() is None:
             os.killpg(p.pid, signal.SIGKILL)
         status = p.wait()
