@@ -157,11 +157,16 @@ ad_step() {
   return "$rc"
 }
 
-# Exit status 3: adaptor saved a checkpoint after a signal. Requeued, the job keeps its id,
-# hence its run dir, and pretrain.sbatch resumes from the checkpoint.
+# adaptor saved a checkpoint after a signal: its run dir holds the marker `stopped` (written
+# after the checkpoint is durable) and the ranks exit 3. The marker decides, as launchers do
+# not pass status 3 on (Open MPI's mpirun exits 1 after a SIGTERM). Requeued, the job keeps
+# its id, hence its run dir, and pretrain.sbatch resumes from the checkpoint.
+AD_STOP_MARKER=stopped
 ad_requeue_if_stopped() {
   local rc=$1
-  if [ "$rc" != 3 ] && ! { [ -n "$AD_SIGNALLED" ] && [ "$rc" -gt 128 ]; }; then
+  if [ -f "$AD_RUN/$AD_STOP_MARKER" ]; then
+    ad_note "$AD_RUN/$AD_STOP_MARKER: stopped after a checkpoint ($(head -c 64 "$AD_RUN/$AD_STOP_MARKER"))"
+  elif [ "$rc" != 3 ] && ! { [ -n "$AD_SIGNALLED" ] && [ "$rc" -gt 128 ]; }; then
     return 0
   fi
   if [ -z "${SLURM_JOB_ID:-}" ]; then
@@ -196,6 +201,8 @@ ad_main() {
     ad_note "$AD_RUN/checkpoints exists: continuing with --resume"
   fi
   local rc=0
+  # only this step's stop may requeue the job (adaptor also removes it when it starts)
+  rm -f "$AD_RUN/$AD_STOP_MARKER"
   ad_step "$stage" "$AD_JOB" "${AD_SETS[@]}" --set "output.dir=$AD_RUN" "${extra[@]}" || rc=$?
   ad_note "$stage: adaptor exited with status $rc"
   [ "$mode" = requeue ] && ad_requeue_if_stopped "$rc"

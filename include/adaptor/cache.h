@@ -24,11 +24,14 @@
  *     (zlib level 1 made random row reads 10-100x slower in tests/bench/bench_cache.c).
  *     No fill values: the writer checks that every row was written before it commits.
  *
- * Writing is collective over a communicator (parallel netCDF-4 / HDF5 MPI-IO): every rank
- * writes its own rows; the file is created as "<path>.tmp.<pid of rank 0>" in the same
- * folder and renamed to <path> by rank 0 only after every rank closed it successfully, so a
- * killed job never leaves a half-written cache under the final name (an older cache at
- * <path> stays intact until the rename).
+ * Writing is collective over a communicator, but only rank 0 opens the file (serial
+ * netCDF-4): the other ranks send it their rows. Parallel HDF5 cannot leave a collective
+ * call that failed on some ranks only (a full disk hung every rank), so one writer turns
+ * a failed write into an ordinary error the ranks agree on. Before it creates a file, rank
+ * 0 checks with fallocate that the file's size fits (ad_check_space). The file is created
+ * as "<path>.tmp.<pid of rank 0>" in the same folder and renamed to <path> only after it
+ * was closed and fsync'ed, so a killed job never leaves a half-written cache under the
+ * final name (an older cache at <path> stays intact until the rename).
  *
  * Resumable embedding (for the embed stage): an interrupted job must not depend on a
  * half-written HDF5 file (HDF5 gives no crash consistency). The design is "parts":

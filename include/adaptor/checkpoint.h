@@ -124,4 +124,13 @@ int ad_ckpt_list(const char *run_dir, ad_ckpt_entry **entries, size_t *n);
 /* FNV-1a 64 of a whole file (the checksum recorded in trainer.json). */
 int ad_ckpt_file_checksum(const char *path, uint64_t *hash, uint64_t *size);
 
+/* <run_dir>/stopped: "the run stopped for a signal after its checkpoint of step N was saved
+ * durably; resume it". Batch scripts requeue on it (slurm/common.sh) because the launcher's
+ * exit status cannot carry that: Open MPI's mpirun exits 1 when its ranks exit 3 after a
+ * SIGTERM. Written atomically (temporary + fsync + rename) after the checkpoint; removed
+ * when a run starts in the folder. */
+#define AD_CKPT_STOPPED_MARKER "stopped"
+int ad_ckpt_mark_stopped(const char *run_dir, int64_t step);
+int ad_ckpt_clear_stopped(const char *run_dir);
+
 #endif

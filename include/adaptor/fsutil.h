@@ -42,5 +42,10 @@ int ad_sync_fs(const char *path);
 /* fsync a file by name and its directory (for files written by other libraries, e.g. netCDF,
  * into a temporary name), then rename. */
 int ad_fsync_rename(const char *tmp, const char *path);
+/* Checks that `bytes` more fit on the file system (and quota) of `probe`, a free name that
+ * it creates, allocates (fallocate) and removes again: for writers, such as HDF5, that cannot
+ * recover from a write failing half-way. AD_ERR_IO "<name>: No space left on device (...)" if
+ * not; AD_OK also where the file system cannot preallocate (nothing known). */
+int ad_check_space(const char *probe, const char *name, long long bytes);
 
 #endif

@@ -165,8 +165,9 @@ int ad_write_file_atomic(const char *path, const void *data, size_t len)
     ad_atomic_file af;
     AD_TRY(ad_atomic_open(&af, path));
     if (len && fwrite(data, 1, len, af.fp) != len) {
+        int saved = errno;
         ad_atomic_abort(&af);
-        return ad_fail(AD_ERR_IO, "%s: write failed", path);
+        return ad_fail(AD_ERR_IO, "%s: write failed: %s", path, strerror(saved));
     }
     return ad_atomic_commit(&af);
 }
@@ -191,14 +192,18 @@ int ad_write_file_replace(const char *path, const void *data, size_t len)
     ad_atomic_file af;
     AD_TRY(ad_atomic_open(&af, path));
     int bad = len && fwrite(data, 1, len, af.fp) != len;
-    bad |= fclose(af.fp) != 0;
+    int saved = errno;
+    if (fclose(af.fp) != 0 && !bad) {
+        bad = 1;
+        saved = errno;
+    }
     af.fp = NULL;
     if (bad) {
         unlink(af.tmp);
-        return ad_fail(AD_ERR_IO, "%s: write failed", path);
+        return ad_fail(AD_ERR_IO, "%s: write failed: %s", path, strerror(saved));
     }
     if (rename(af.tmp, af.path) != 0) {
-        int saved = errno;
+        saved = errno;
         unlink(af.tmp);
         return ad_fail(AD_ERR_IO, "%s: rename failed: %s", path, strerror(saved));
     }
@@ -216,4 +221,18 @@ int ad_sync_fs(const char *path)
     if (r != 0)
         return ad_fail(AD_ERR_IO, "%s: syncfs failed: %s", path, strerror(saved));
     return AD_OK;
+}
+
+int ad_check_space(const char *probe, const char *name, long long bytes)
+{
+    int fd = open(probe, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0)
+        return ad_fail(AD_ERR_IO, "%s: cannot create %s: %s", name, probe, strerror(errno));
+    int r = bytes > 0 ? fallocate(fd, 0, 0, (off_t)bytes) : 0, e = r ? errno : 0;
+    close(fd);
+    unlink(probe);
+    if (r == 0 || e == EOPNOTSUPP || e == ENOSYS)
+        return AD_OK;
+    return ad_fail(AD_ERR_IO, "%s: %s (a file of %.2f MB does not fit)", name, strerror(e),
+                   (double)bytes / 1e6);
 }

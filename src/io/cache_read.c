@@ -5,9 +5,11 @@
 #include "cache_internal.h"
 #include "ncutil.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <netcdf.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -99,6 +101,43 @@ static int check_ids(ad_cache *c)
     return rc;
 }
 
+/* zlib's best compression ratio (RFC 1950/1951: about 1032:1): no deflated variable can
+ * hold more than this many bytes per byte of file. */
+#define AD_DEFLATE_MAX_RATIO 1032.0
+
+/* Bytes that variable varid holds (the product of its dimensions, of width `width`) must be
+ * stored in the file: a header that claims more (a corrupt or hostile file) is refused here,
+ * before anything is allocated from it. */
+static int check_var_size(const ad_cache *c, int varid, const char *name, double bytes,
+                          double file_bytes, const char *dims)
+{
+    int shuffle = 0, deflate = 0, level = 0;
+    nc_inq_var_deflate(c->ncid, varid, &shuffle, &deflate, &level);
+    double limit = deflate ? file_bytes * AD_DEFLATE_MAX_RATIO : file_bytes;
+    if (bytes <= limit)
+        return AD_OK;
+    return ad_fail(AD_ERR_FORMAT,
+                   "%s: dimensions %s make variable %s %.4g bytes, more than a %.0f-byte file "
+                   "can hold (corrupt header)",
+                   c->path, dims, name, bytes, file_bytes);
+}
+
+static int check_sizes(const ad_cache *c, int v_id, size_t n, size_t dim, size_t tokens)
+{
+    struct stat sb;
+    if (stat(c->path, &sb) != 0)
+        return ad_fail(AD_ERR_IO, "%s: cannot stat: %s", c->path, strerror(errno));
+    char dims[160];
+    snprintf(dims, sizeof dims, "sample = %zu, dim = %zu%s", n, dim,
+             tokens > 1 ? ", token = " : "");
+    if (tokens > 1)
+        snprintf(dims + strlen(dims), sizeof dims - strlen(dims), "%zu", tokens);
+    double file = (double)sb.st_size;
+    AD_TRY(check_var_size(c, c->v_emb, AD_CACHE_VAR_EMB, (double)n * (double)tokens * (double)dim * 4,
+                          file, dims));
+    return check_var_size(c, v_id, AD_CACHE_VAR_ID, (double)n * 8, file, dims);
+}
+
 static int validate(ad_cache *c)
 {
     int version = 0, st;
@@ -142,6 +181,8 @@ static int validate(ad_cache *c)
     }
     AD_TRY(var_of(c, AD_CACHE_VAR_ID, NC_INT64, 1, &d_sample, "(sample)", &v_id));
 
+    AD_TRY(check_sizes(c, v_id, n, dim, is_tok ? tokens : 1));
+
     /* Uncompressed chunks: with no chunk cache HDF5 reads just the requested rows instead of
      * pulling whole chunks through the cache (a batch of scattered rows would otherwise
      * cost one full chunk each). Compressed chunks must be decoded whole, so keep it. */
@@ -149,13 +190,7 @@ static int validate(ad_cache *c)
     if (nc_inq_var_deflate(c->ncid, c->v_emb, &shuffle, &deflate, &level) == NC_NOERR &&
         !deflate)
         nc_set_var_chunk_cache(c->ncid, c->v_emb, 0, 0, 0.0f);
-    /* The header alone can claim any size (unwritten netCDF-4 variables take no space):
-     * sample_id is always stored uncompressed, so a real cache holds 8 bytes per sample,
-     * and widths must fit the int the readers index with. Checked before allocating. */
-    struct stat sb;
-    if (stat(c->path, &sb) != 0 || (uint64_t)n > (uint64_t)sb.st_size / sizeof(int64_t))
-        return ad_fail(AD_ERR_FORMAT, "%s: header claims %zu samples, more than the %lld-byte "
-                       "file can hold (truncated or corrupt)", c->path, n, (long long)sb.st_size);
+    /* Widths must fit the int the readers index with (sizes were checked above). */
     if (dim > INT_MAX || tokens > INT_MAX || (is_tok && tokens < 1))
         return ad_fail(AD_ERR_FORMAT, "%s: dimensions dim = %zu, token = %zu out of range",
                        c->path, dim, tokens);

@@ -1,15 +1,22 @@
-/* Collective writer of embedding caches (layout in include/adaptor/cache.h). */
+/* Writer of embedding caches (layout in include/adaptor/cache.h): collective over a
+ * communicator, but only rank 0 touches the file (serial netCDF-4); the other ranks send it
+ * their rows. Parallel HDF5 has no way out of a collective call that fails on some ranks
+ * only: a full disk left every rank spinning in MPI_Barrier / MPI_Bcast inside H5Fflush and
+ * H5FD_truncate. With one writer a failed write is an ordinary local error that the ranks
+ * then agree on (ad_mpi_agree) outside any library call. Encoding, not cache I/O, bounds the
+ * embed stage (tests/bench/bench_cache.c), so one writer costs little. */
 #include "adaptor/cache.h"
 
 #include "adaptor/error.h"
 #include "adaptor/fsutil.h"
+#include "adaptor/log.h"
 #include "adaptor/provenance.h"
 #include "cache_internal.h"
 #include "ncutil.h"
 
+#include <errno.h>
 #include <math.h>
 #include <netcdf.h>
-#include <netcdf_par.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,13 +24,13 @@
 
 struct ad_cache_writer {
     MPI_Comm comm;
-    int rank;
+    int rank, size;
     int ncid;
-    int open; /* the netCDF file is still open */
+    int open; /* rank 0: the netCDF file is still open */
     int v_emb, v_mask, v_len, v_id;
     int64_t n;
     int dim, tokens;
-    int64_t written; /* rows this rank wrote */
+    int64_t written; /* rank 0: rows written by every rank */
     char path[4096];
     char tmp[4096];
 };
@@ -49,23 +56,52 @@ static int def_var(ad_cache_writer *w, const char *name, nc_type type, int ndims
     /* Every row is written before commit (checked), so fill values would only cost I/O. */
     if (st == NC_NOERR)
         st = nc_def_var_fill(w->ncid, *varid, NC_NOFILL, NULL);
-    return st == NC_NOERR ? AD_OK : ad_nc_fail(st, w->tmp, name);
+    return st == NC_NOERR ? AD_OK : ad_nc_fail(st, w->path, name);
+}
+
+static int64_t chunk_rows(const ad_cache_writer *w, const ad_cache_storage *storage)
+{
+    size_t row_bytes = (size_t)(w->tokens ? w->tokens : 1) * (size_t)w->dim * sizeof(float);
+    return auto_chunk_rows(w->n, row_bytes, storage ? storage->chunk_rows : 0);
+}
+
+/* An upper bound of the file's size: whole chunks of every variable, the attributes, 64 KiB
+ * of HDF5 headers and 64 bytes of chunk index per chunk. */
+static long long file_bytes(const ad_cache_writer *w, const ad_cache_meta *meta,
+                            const ad_cache_storage *storage)
+{
+    long long crow = chunk_rows(w, storage), T = w->tokens ? w->tokens : 1;
+    long long rows = (w->n + crow - 1) / crow * crow, id_chunk = w->n < 65536 ? w->n : 65536;
+    long long id_rows = (w->n + id_chunk - 1) / id_chunk * id_chunk;
+    long long bytes = rows * T * w->dim * (long long)sizeof(float) + id_rows * 8 + (64 << 10);
+    long long chunks = rows / crow + id_rows / id_chunk;
+    if (w->tokens) {
+        bytes += rows * T + id_rows * 4;
+        chunks += rows / crow + id_rows / id_chunk;
+    }
+    bytes += chunks * 64;
+    const char *text[] = {meta->modality, meta->encoder, meta->encoder_path, meta->arch,
+                          meta->output, meta->preprocessing, meta->split};
+    for (size_t i = 0; i < sizeof text / sizeof *text; i++)
+        bytes += text[i] ? (long long)strlen(text[i]) : 0;
+    for (size_t i = 0; meta->prov && i < ad_prov_count(meta->prov); i++)
+        bytes += (long long)(strlen(ad_prov_key(meta->prov, i)) +
+                             strlen(ad_prov_value(meta->prov, i)));
+    return bytes;
 }
 
 static int define_layout(ad_cache_writer *w, const ad_cache_meta *meta,
                          const ad_cache_storage *storage)
 {
     int d_sample, d_dim, d_token = -1, st;
-    const char *p = w->tmp;
+    const char *p = w->path;
     if ((st = nc_def_dim(w->ncid, AD_CACHE_DIM_SAMPLE, (size_t)w->n, &d_sample)) ||
         (st = nc_def_dim(w->ncid, AD_CACHE_DIM_DIM, (size_t)w->dim, &d_dim)) ||
         (w->tokens && (st = nc_def_dim(w->ncid, AD_CACHE_DIM_TOKEN, (size_t)w->tokens,
                                        &d_token))))
         return ad_nc_fail(st, p, "defining dimensions");
 
-    int T = w->tokens ? w->tokens : 1;
-    size_t row_bytes = (size_t)T * (size_t)w->dim * sizeof(float);
-    int64_t crow = auto_chunk_rows(w->n, row_bytes, storage ? storage->chunk_rows : 0);
+    int64_t crow = chunk_rows(w, storage);
     int level = storage ? storage->deflate_level : 0;
     size_t id_chunk = (size_t)(w->n < 65536 ? w->n : 65536);
 
@@ -94,12 +130,9 @@ static int define_layout(ad_cache_writer *w, const ad_cache_meta *meta,
         AD_TRY(ad_nc_put_text_att(w->ncid, p, ad_cache_text_atts[i], values[i]));
     AD_TRY(ad_prov_nc_put(w->ncid, p, meta->prov));
 
+    errno = 0; /* the first write to disk */
     if ((st = nc_enddef(w->ncid)))
-        return ad_nc_fail(st, p, "leaving define mode");
-    int vars[4] = {w->v_emb, w->v_id, w->v_mask, w->v_len};
-    for (int i = 0; i < (w->tokens ? 4 : 2); i++)
-        if ((st = nc_var_par_access(w->ncid, vars[i], NC_COLLECTIVE)))
-            return ad_nc_fail(st, p, "collective access");
+        return ad_nc_fail_errno(st, errno, p, "leaving define mode");
     return AD_OK;
 }
 
@@ -119,6 +152,22 @@ static int check_args(const char *path, const ad_cache_meta *meta, int64_t n, in
     return AD_OK;
 }
 
+/* Rank 0: creates the temporary file and defines the layout. */
+static int create_file(ad_cache_writer *w, const ad_cache_meta *meta,
+                       const ad_cache_storage *storage)
+{
+    AD_TRY(ad_nc_tmp_name(w->tmp, sizeof w->tmp, w->path, (long)getpid()));
+    /* HDF5 cannot back out of a write that fails for space (a failed flush leaves a file
+     * that crashes HDF5 when it is closed at MPI_Finalize): make sure first that it fits. */
+    AD_TRY(ad_check_space(w->tmp, w->path, file_bytes(w, meta, storage)));
+    errno = 0;
+    int st = nc_create(w->tmp, NC_NETCDF4 | NC_CLOBBER, &w->ncid);
+    if (st != NC_NOERR)
+        return ad_nc_fail_errno(st, errno, w->path, "cannot create");
+    w->open = 1;
+    return define_layout(w, meta, storage);
+}
+
 int ad_cache_create(MPI_Comm comm, const char *path, const ad_cache_meta *meta, int64_t n,
                     int dim, int tokens, const ad_cache_storage *storage,
                     ad_cache_writer **out)
@@ -132,27 +181,17 @@ int ad_cache_create(MPI_Comm comm, const char *path, const ad_cache_meta *meta, 
         w->dim = dim;
         w->tokens = tokens;
         MPI_Comm_rank(comm, &w->rank);
-        long pid = (long)getpid();
-        MPI_Bcast(&pid, 1, MPI_LONG, 0, comm); /* one temporary name for all ranks */
+        MPI_Comm_size(comm, &w->size);
         int wr = snprintf(w->path, sizeof w->path, "%s", path);
         rc = wr < 0 || (size_t)wr >= sizeof w->path
                  ? ad_fail(AD_ERR_ARG, "path too long: %s", path)
-                 : ad_nc_tmp_name(w->tmp, sizeof w->tmp, path, pid);
-        if (rc == AD_OK)
-            rc = check_args(path, meta, n, dim, tokens);
+                 : check_args(path, meta, n, dim, tokens);
+        if (rc == AD_OK && w->rank == 0)
+            rc = create_file(w, meta, storage);
     }
     rc = ad_mpi_agree(comm, rc, path);
-    if (rc == AD_OK) {
-        int st = nc_create_par(w->tmp, NC_NETCDF4 | NC_CLOBBER, comm, MPI_INFO_NULL, &w->ncid);
-        rc = st == NC_NOERR ? AD_OK : ad_nc_fail(st, w->tmp, "cannot create");
-        w->open = rc == AD_OK;
-        rc = ad_mpi_agree(comm, rc, path);
-    }
-    if (rc == AD_OK)
-        rc = ad_mpi_agree(comm, define_layout(w, meta, storage), path);
     if (rc != AD_OK) {
-        if (w)
-            ad_cache_abort(w);
+        ad_cache_abort(w);
         return rc;
     }
     *out = w;
@@ -184,27 +223,22 @@ static int check_rows(const ad_cache_writer *w, int64_t first, int64_t nrows, co
     return AD_OK;
 }
 
+/* Rank 0: writes rows [first, first + nrows) of the file. */
 static int put_rows(ad_cache_writer *w, int64_t first, int64_t nrows, const int64_t *ids,
                     const float *emb, const uint8_t *mask)
 {
-    /* A rank with nothing to write still takes part in the collective call, with an empty
-     * selection (and non-NULL buffers, which netCDF insists on). */
-    static const float zf = 0;
-    static const int64_t zi = 0;
-    static const uint8_t zb = 0;
-    static const int zl = 0;
-    size_t start[3] = {nrows ? (size_t)first : 0, 0, 0};
-    size_t count[3] = {(size_t)nrows, (size_t)w->tokens, (size_t)w->dim};
-    if (!w->tokens)
-        count[1] = (size_t)w->dim;
-    int st = nc_put_vara_float(w->ncid, w->v_emb, start, count, nrows ? emb : &zf);
+    if (nrows == 0)
+        return AD_OK;
+    size_t start[3] = {(size_t)first, 0, 0};
+    size_t count[3] = {(size_t)nrows, (size_t)(w->tokens ? w->tokens : w->dim), (size_t)w->dim};
+    errno = 0;
+    int st = nc_put_vara_float(w->ncid, w->v_emb, start, count, emb);
     if (st == NC_NOERR)
-        st = nc_put_vara_longlong(w->ncid, w->v_id, start, count,
-                                  nrows ? (const long long *)ids : (const long long *)&zi);
+        st = nc_put_vara_longlong(w->ncid, w->v_id, start, count, (const long long *)ids);
     if (st != NC_NOERR || !w->tokens)
-        return st == NC_NOERR ? AD_OK : ad_nc_fail(st, w->tmp, "writing rows");
+        return st == NC_NOERR ? AD_OK : ad_nc_fail_errno(st, errno, w->path, "writing rows");
 
-    int *len = ad_malloc((size_t)(nrows ? nrows : 1) * sizeof *len, "token lengths");
+    int *len = ad_malloc((size_t)nrows * sizeof *len, "token lengths");
     if (!len)
         return AD_ERR_NOMEM;
     for (int64_t r = 0; r < nrows; r++) {
@@ -213,11 +247,70 @@ static int put_rows(ad_cache_writer *w, int64_t first, int64_t nrows, const int6
             s += mask[(size_t)r * (size_t)w->tokens + (size_t)t];
         len[r] = s;
     }
-    st = nc_put_vara_uchar(w->ncid, w->v_mask, start, count, nrows ? mask : &zb);
+    errno = 0;
+    st = nc_put_vara_uchar(w->ncid, w->v_mask, start, count, mask);
     if (st == NC_NOERR)
-        st = nc_put_vara_int(w->ncid, w->v_len, start, count, nrows ? len : &zl);
+        st = nc_put_vara_int(w->ncid, w->v_len, start, count, len);
+    int err = errno;
     free(len);
-    return st == NC_NOERR ? AD_OK : ad_nc_fail(st, w->tmp, "writing rows");
+    return st == NC_NOERR ? AD_OK : ad_nc_fail_errno(st, err, w->path, "writing rows");
+}
+
+/* MPI counts are ints: rows travel to rank 0 in messages of at most 1 GiB. */
+#define AD_CACHE_MSG_BYTES ((size_t)1 << 30)
+#define AD_CACHE_TAG 7301
+
+static void move_bytes(void *buf, size_t bytes, int peer, int send, MPI_Comm comm)
+{
+    char *p = buf;
+    for (size_t off = 0; off < bytes; off += AD_CACHE_MSG_BYTES) {
+        int k = (int)(bytes - off < AD_CACHE_MSG_BYTES ? bytes - off : AD_CACHE_MSG_BYTES);
+        if (send)
+            MPI_Send(p + off, k, MPI_BYTE, peer, AD_CACHE_TAG, comm);
+        else
+            MPI_Recv(p + off, k, MPI_BYTE, peer, AD_CACHE_TAG, comm, MPI_STATUS_IGNORE);
+    }
+}
+
+/* Sends (rank > 0) or receives (rank 0, from peer) the ids, rows and mask of nrows rows. */
+static void move_rows(const ad_cache_writer *w, int64_t nrows, int peer, int send, int64_t *ids,
+                      float *emb, uint8_t *mask)
+{
+    size_t rf = (size_t)(w->tokens ? w->tokens : 1) * (size_t)w->dim;
+    move_bytes(ids, (size_t)nrows * sizeof *ids, peer, send, w->comm);
+    move_bytes(emb, (size_t)nrows * rf * sizeof *emb, peer, send, w->comm);
+    if (w->tokens)
+        move_bytes(mask, (size_t)nrows * (size_t)w->tokens, peer, send, w->comm);
+}
+
+/* Rank 0: receives every other rank's rows (counts in rows_of[2 * size]: first, nrows) and
+ * writes them unless rc already failed; a failed rank 0 still drains the messages. */
+static int gather_rows(ad_cache_writer *w, int rc, const long long *rows_of)
+{
+    int64_t most = 0;
+    for (int r = 1; r < w->size; r++)
+        most = rows_of[2 * r + 1] > most ? rows_of[2 * r + 1] : most;
+    size_t rf = (size_t)(w->tokens ? w->tokens : 1) * (size_t)w->dim;
+    int64_t *ids = ad_malloc((size_t)(most ? most : 1) * sizeof *ids, "received ids");
+    float *emb = ad_malloc((size_t)(most ? most : 1) * rf * sizeof *emb, "received rows");
+    uint8_t *mask = ad_malloc((size_t)(most ? most : 1) * (size_t)(w->tokens ? w->tokens : 1),
+                              "received mask");
+    int go = ids && emb && mask;
+    MPI_Bcast(&go, 1, MPI_INT, 0, w->comm);
+    if (!go && rc == AD_OK)
+        rc = AD_ERR_NOMEM;
+    for (int r = 1; go && r < w->size; r++) {
+        int64_t first = rows_of[2 * r], nrows = rows_of[2 * r + 1];
+        if (nrows == 0)
+            continue;
+        move_rows(w, nrows, r, 0, ids, emb, mask);
+        if (rc == AD_OK)
+            rc = put_rows(w, first, nrows, ids, emb, w->tokens ? mask : NULL);
+    }
+    free(ids);
+    free(emb);
+    free(mask);
+    return rc;
 }
 
 int ad_cache_write_rows_status(ad_cache_writer *w, int local_rc, int64_t first, int64_t nrows,
@@ -227,14 +320,33 @@ int ad_cache_write_rows_status(ad_cache_writer *w, int local_rc, int64_t first, 
     if (rc == AD_OK)
         rc = check_rows(w, first, nrows, ids, emb, mask);
     if (rc != AD_OK)
-        nrows = 0; /* still join the collective writes so no rank hangs */
-    int prc = put_rows(w, first, nrows, ids, emb, mask);
-    if (rc == AD_OK)
-        rc = prc;
-    rc = ad_mpi_agree(w->comm, rc, w->path);
-    if (rc == AD_OK)
-        w->written += nrows;
-    return rc;
+        nrows = 0; /* still take part, with no rows, so no rank waits for this one */
+    long long mine[2] = {(long long)first, (long long)nrows};
+    long long *rows_of = w->rank == 0 ? ad_malloc(2 * (size_t)w->size * sizeof *rows_of,
+                                                  "row counts")
+                                      : NULL;
+    int go = w->rank != 0 || rows_of;
+    MPI_Bcast(&go, 1, MPI_INT, 0, w->comm);
+    if (!go)
+        return ad_mpi_agree(w->comm, w->rank == 0 ? AD_ERR_NOMEM : rc, w->path);
+    MPI_Gather(mine, 2, MPI_LONG_LONG, rows_of, 2, MPI_LONG_LONG, 0, w->comm);
+    if (w->rank == 0) {
+        if (rc == AD_OK)
+            rc = put_rows(w, first, nrows, ids, emb, mask);
+        rc = gather_rows(w, rc, rows_of);
+        int64_t total = 0;
+        for (int r = 0; r < w->size; r++)
+            total += rows_of[2 * r + 1];
+        if (rc == AD_OK)
+            w->written += total;
+    } else {
+        int sendable;
+        MPI_Bcast(&sendable, 1, MPI_INT, 0, w->comm);
+        if (sendable && nrows)
+            move_rows(w, nrows, 0, 1, (int64_t *)ids, (float *)emb, (uint8_t *)mask);
+    }
+    free(rows_of);
+    return ad_mpi_agree(w->comm, rc, w->path);
 }
 
 int ad_cache_write_rows(ad_cache_writer *w, int64_t first_row, int64_t nrows,
@@ -245,23 +357,22 @@ int ad_cache_write_rows(ad_cache_writer *w, int64_t first_row, int64_t nrows,
 
 int ad_cache_commit(ad_cache_writer *w)
 {
-    long long mine = (long long)w->written, total = 0;
-    MPI_Allreduce(&mine, &total, 1, MPI_LONG_LONG, MPI_SUM, w->comm);
-    if (total != (long long)w->n) {
-        int rc = ad_fail(AD_ERR_INTERNAL, "%s: only %lld of %lld rows were written", w->path,
-                         total, (long long)w->n);
-        ad_cache_abort(w);
-        return rc;
-    }
-    int st = nc_close(w->ncid);
-    w->open = 0;
-    int rc = ad_mpi_agree(w->comm, st == NC_NOERR ? AD_OK : ad_nc_fail(st, w->tmp, "closing"),
-                          w->path);
-    if (rc == AD_OK) {
-        if (w->rank == 0)
+    int rc = AD_OK;
+    if (w->rank == 0) {
+        if (w->written != w->n)
+            rc = ad_fail(AD_ERR_INTERNAL, "%s: only %lld of %lld rows were written", w->path,
+                         (long long)w->written, (long long)w->n);
+        if (rc == AD_OK) {
+            errno = 0;
+            int st = nc_close(w->ncid);
+            w->open = 0;
+            if (st != NC_NOERR)
+                rc = ad_nc_fail_errno(st, errno, w->path, "closing");
+        }
+        if (rc == AD_OK)
             rc = ad_fsync_rename(w->tmp, w->path);
-        rc = ad_mpi_agree(w->comm, rc, w->path);
     }
+    rc = ad_mpi_agree(w->comm, rc, w->path);
     if (rc != AD_OK) {
         ad_cache_abort(w);
         return rc;
@@ -274,9 +385,14 @@ void ad_cache_abort(ad_cache_writer *w)
 {
     if (!w)
         return;
-    if (w->open)
+    if (w->open) {
+        /* After a failed write HDF5 holds dirty metadata it could not flush; unflushable, the
+         * file crashes HDF5 when MPI_Finalize closes it. Emptying the doomed file first
+         * gives the close the room it needs. */
+        if (truncate(w->tmp, 0) != 0)
+            ad_warn("%s: cannot empty %s: %s", w->path, w->tmp, strerror(errno));
         nc_close(w->ncid);
-    MPI_Barrier(w->comm); /* nobody may still hold the file when rank 0 removes it */
+    }
     if (w->rank == 0 && w->tmp[0])
         unlink(w->tmp);
     free(w);

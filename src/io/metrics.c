@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 struct ad_metrics {
     char path[4096];
@@ -246,15 +245,11 @@ static int write_all(const ad_metrics *m, int nc, const char *p)
     return st ? ad_nc_fail(st, p, "writing records") : AD_OK;
 }
 
+static int fill(int nc, const char *path, const void *m) { return write_all(m, nc, path); }
+
 int ad_metrics_flush(ad_metrics *m)
 {
-    char tmp[4096];
-    int nc;
-    AD_TRY(ad_nc_tmp_name(tmp, sizeof tmp, m->path, (long)getpid()));
-    int st = nc_create(tmp, NC_NETCDF4 | NC_CLOBBER, &nc);
-    if (st)
-        return ad_nc_fail(st, tmp, "cannot create");
-    int rc = ad_nc_commit(nc, write_all(m, nc, tmp), tmp, m->path);
+    int rc = ad_nc_write_file(m->path, fill, m);
     if (rc != AD_OK)
         return rc;
     m->since_flush = 0;

@@ -8,6 +8,7 @@
 #include "adaptor/fsutil.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -272,8 +273,9 @@ int ad_st_writer_write(ad_st_writer *w, const char *path)
             bad = order[i]->nbytes &&
                   fwrite(order[i]->data, 1, order[i]->nbytes, af.fp) != order[i]->nbytes;
         if (bad) {
+            int saved = errno; /* before the abort's close and unlink */
             ad_atomic_abort(&af);
-            rc = ad_fail(AD_ERR_IO, "%s: write failed", path);
+            rc = ad_fail(AD_ERR_IO, "%s: write failed: %s", path, strerror(saved));
         } else {
             rc = ad_atomic_commit(&af);
         }

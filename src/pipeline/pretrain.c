@@ -504,6 +504,8 @@ static int prepare_run_dir(trainer *t, int resume)
                          "use --resume to continue it, or another [output] dir", dir);
         if (rc == AD_OK)
             rc = ad_config_write(t->cfg, dir);
+        if (rc == AD_OK) /* a stop of an earlier run is handled by now */
+            rc = ad_ckpt_clear_stopped(dir);
     }
     return ad_mpi_agree(t->comm, rc, NULL);
 }
@@ -582,6 +584,9 @@ static int train_loop(trainer *t, int64_t start)
             last_saved = step;
         }
         if (any_stop && step < t->total) {
+            /* The checkpoint is durable: only now may a batch script requeue on the marker. */
+            AD_TRY(ad_mpi_agree(t->comm, t->rank == 0 ? ad_ckpt_mark_stopped(t->run_dir, step)
+                                                      : AD_OK, NULL));
             ad_info("stopped by a signal after step %lld of %lld; continue with --resume",
                     (long long)step, (long long)t->total);
             return AD_STOPPED;

@@ -17,3 +17,13 @@ add_test(NAME slurm.cluster
 set_tests_properties(slurm.cluster PROPERTIES ENVIRONMENT "${ADAPTOR_TEST_ENV}"
                      LABELS "heavy;slurm" SKIP_RETURN_CODE 77 RESOURCE_LOCK adaptor_slurm
                      TIMEOUT 900)
+
+# Requeue after SIGTERM / SIGUSR1 to pretrain.sbatch launching with Open MPI's mpirun (which
+# exits 1, not 3, after a SIGTERM): the ranks' marker <run>/stopped decides. Real adaptor and
+# mpirun, stand-in scontrol; no Slurm needed. `heavy`: not in the ASan build, where a step
+# plus checkpoint outlasts the 1 s mpirun allows between passing TERM on and SIGKILL.
+add_test(NAME slurm.requeue_mpirun
+         COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/slurm/requeue_check.py
+                 ${CMAKE_SOURCE_DIR} $<TARGET_FILE:adaptor> ${CMAKE_CURRENT_BINARY_DIR}/tmp/requeue)
+set_tests_properties(slurm.requeue_mpirun PROPERTIES ENVIRONMENT "${ADAPTOR_TEST_ENV}"
+                     LABELS "slurm;mpi;heavy" TIMEOUT 900)

@@ -213,6 +213,7 @@ START_TEST(validation_errors_name_the_file)
 }
 END_TEST
 
+/* The global attributes of file in, copied to file out (in define mode). */
 static void copy_global_atts(int in, int out)
 {
     int natts;
@@ -223,32 +224,6 @@ static void copy_global_atts(int in, int out)
         ck_assert_int_eq(nc_copy_att(in, NC_GLOBAL, name, out, NC_GLOBAL), NC_NOERR);
     }
 }
-
-/* A header claiming 2,000,000,001 samples in a few kB (netCDF-4 stores no unwritten data):
- * refused before the 16 GB of sample ids are allocated (found by tests/fuzz/fuzz_cache.c). */
-START_TEST(header_sizes_checked_before_allocating)
-{
-    fresh_dir("cache_claims");
-    char p[4096], q[4096];
-    file_in(p, "real.nc");
-    file_in(q, "claims.nc");
-    tu_assert_ok(cf_write_cache(MPI_COMM_SELF, p, "image", 4, 3, 0));
-    int in, out, ds, dd, v, vid;
-    ck_assert_int_eq(nc_open(p, NC_NOWRITE, &in), NC_NOERR);
-    ck_assert_int_eq(nc_create(q, NC_NETCDF4 | NC_CLOBBER, &out), NC_NOERR);
-    nc_def_dim(out, "sample", 2000000001, &ds);
-    nc_def_dim(out, "dim", 3, &dd);
-    int dims[2] = {ds, dd};
-    nc_def_var(out, "embedding", NC_FLOAT, 2, dims, &v);
-    nc_def_var(out, "sample_id", NC_INT64, 1, &ds, &vid);
-    copy_global_atts(in, out);
-    ck_assert_int_eq(nc_close(out), NC_NOERR);
-    nc_close(in);
-    ad_cache *c;
-    tu_assert_fails(ad_cache_open(q, &c), AD_ERR_FORMAT, "claims 2000000001 samples");
-    ck_assert_ptr_null(c);
-}
-END_TEST
 
 /* A cache with the dimensions of `embedding` swapped, built with raw netCDF calls. */
 START_TEST(swapped_dimensions_are_rejected)
@@ -281,6 +256,70 @@ START_TEST(swapped_dimensions_are_rejected)
     tu_assert_fails(ad_cache_open(q, &c), AD_ERR_FORMAT,
                     "embedding must have dimensions (sample, dim)");
     tu_assert_fails(ad_cache_open(q, &c), AD_ERR_FORMAT, q);
+}
+END_TEST
+
+/* A small file whose header claims 2,000,000,001 samples (issue 14: the reader sized its
+ * sample_id buffer from the header, 16 GB): rebuilt with raw netCDF calls from a valid
+ * cache, the first rows written, the rest left unallocated (chunked, no fill). */
+static void write_claiming(const char *p, const char *q, size_t claimed, int deflate)
+{
+    int in, out, ds, dd, dims[2], v, vid;
+    ck_assert_int_eq(nc_open(p, NC_NOWRITE, &in), NC_NOERR);
+    ck_assert_int_eq(nc_create(q, NC_NETCDF4 | NC_CLOBBER, &out), NC_NOERR);
+    nc_def_dim(out, "sample", claimed, &ds);
+    nc_def_dim(out, "dim", 3, &dd);
+    dims[0] = ds;
+    dims[1] = dd;
+    size_t c2[2] = {1024, 3}, c1 = 1024;
+    ck_assert_int_eq(nc_def_var(out, "embedding", NC_FLOAT, 2, dims, &v), NC_NOERR);
+    ck_assert_int_eq(nc_def_var_chunking(out, v, NC_CHUNKED, c2), NC_NOERR);
+    ck_assert_int_eq(nc_def_var(out, "sample_id", NC_INT64, 1, &ds, &vid), NC_NOERR);
+    ck_assert_int_eq(nc_def_var_chunking(out, vid, NC_CHUNKED, &c1), NC_NOERR);
+    for (int k = 0; deflate && k < 2; k++)
+        ck_assert_int_eq(nc_def_var_deflate(out, k ? vid : v, 0, 1, 9), NC_NOERR);
+    nc_def_var_fill(out, v, NC_NOFILL, NULL);
+    nc_def_var_fill(out, vid, NC_NOFILL, NULL);
+    copy_global_atts(in, out);
+    ck_assert_int_eq(nc_enddef(out), NC_NOERR);
+    enum { ROWS = 4096 };
+    static long long ids[ROWS];
+    static float x[ROWS * 3];
+    for (int i = 0; i < ROWS; i++)
+        ids[i] = i;
+    size_t start[2] = {0, 0}, count[2] = {ROWS, 3};
+    ck_assert_int_eq(nc_put_vara_longlong(out, vid, start, count, ids), NC_NOERR);
+    ck_assert_int_eq(nc_put_vara_float(out, v, start, count, x), NC_NOERR);
+    ck_assert_int_eq(nc_close(out), NC_NOERR);
+    nc_close(in);
+}
+
+START_TEST(header_sizes_checked_against_the_file)
+{
+    fresh_dir("cache_claims");
+    char p[4096], q[4096];
+    file_in(p, "valid.nc");
+    tu_assert_ok(cf_write_cache(MPI_COMM_SELF, p, "image", 4, 3, 0));
+    ad_cache *c;
+
+    /* Plain variables: the claimed 24 GB of embeddings cannot be in a file of ~100 kB. */
+    file_in(q, "claims.nc");
+    write_claiming(p, q, 2000000001u, 0);
+    tu_assert_fails(ad_cache_open(q, &c), AD_ERR_FORMAT, "sample = 2000000001, dim = 3");
+    tu_assert_fails(ad_cache_open(q, &c), AD_ERR_FORMAT, "variable embedding");
+    tu_assert_fails(ad_cache_open(q, &c), AD_ERR_FORMAT, q);
+
+    /* Deflated: not even zlib's best ratio gets 24 GB into it. */
+    file_in(q, "claims_deflated.nc");
+    write_claiming(p, q, 2000000001u, 1);
+    tu_assert_fails(ad_cache_open(q, &c), AD_ERR_FORMAT, "sample = 2000000001");
+
+    /* The same layout with the header telling the truth opens. */
+    file_in(q, "honest.nc");
+    write_claiming(p, q, 4096, 1);
+    tu_assert_ok(ad_cache_open(q, &c));
+    ck_assert_int_eq(ad_cache_rows(c), 4096);
+    ad_cache_close(c);
 }
 END_TEST
 
@@ -466,7 +505,7 @@ static Suite *suite(void)
     tcase_add_test(tc, token_round_trip);
     tcase_add_test(tc, validation_errors_name_the_file);
     tcase_add_test(tc, swapped_dimensions_are_rejected);
-    tcase_add_test(tc, header_sizes_checked_before_allocating);
+    tcase_add_test(tc, header_sizes_checked_against_the_file);
     tcase_add_test(tc, writer_rejects_bad_rows);
     tcase_add_test(tc, abort_keeps_the_older_file);
     tcase_add_test(tc, pairs);

@@ -693,28 +693,8 @@ static Suite *suite(void)
     return s;
 }
 
-/* Open MPI keeps allocations from components it unloads at exit, which LeakSanitizer reports
- * as "<unknown module>" frames that no suppression can name: leave MPI's start and end out
- * of the leak check (adaptor's own allocations stay checked). */
-#if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/lsan_interface.h>
-#define LSAN_OFF() __lsan_disable()
-#define LSAN_ON() __lsan_enable()
-#else
-#define LSAN_OFF() ((void)0)
-#define LSAN_ON() ((void)0)
-#endif
-
 int main(int argc, char **argv)
 {
-    LSAN_OFF();
-    MPI_Init(&argc, &argv);
-    LSAN_ON();
     /* MPI does not survive Check's fork per test; the corpus is shared between tests. */
-    setenv("CK_FORK", "no", 1);
-    int rc = tu_run_suite(suite());
-    LSAN_OFF();
-    MPI_Finalize();
-    LSAN_ON();
-    return rc;
+    return tu_run_mpi_suite(&argc, &argv, suite());
 }

@@ -1,0 +1,125 @@
+#!/usr/bin/python3
+"""A full disk ends the job instead of hanging it (issue 14, item 1), on small tmpfs mounts:
+
+1. embed with [cache] dir on a 150 kB tmpfs (240 rows, part_rows = 64, 2 ranks) stops on
+   every rank within 30 s with one error line naming the cache file and "No space left on
+   device"; no temporary file stays behind, every part left validates, and a second embed
+   does not take anything partial as complete (it fails the same way).
+2. checkpoints (safetensors) and metrics.nc on a full output folder name the file and the
+   system's reason (full_writer).
+
+Mounting needs root (CAP_SYS_ADMIN); without it the test says so and exits 77 (skipped).
+usage: disk_full.py MPIEXEC ADAPTOR FULL_WRITER WORKDIR"""
+import glob
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import netCDF4
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "ref"))
+from clitest import ENV, Checks, errors, mpirun  # noqa: E402
+
+MPI, ADAPTOR, WRITER, WORK = (os.path.abspath(a) for a in sys.argv[1:5])
+check = Checks()
+mounts = []
+
+
+def mount(path, size):
+    os.makedirs(path, exist_ok=True)
+    p = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", path],
+                       capture_output=True, text=True)
+    if p.returncode != 0:
+        print(f"skipped: cannot mount a {size} tmpfs on {path} (needs root or CAP_SYS_ADMIN): "
+              f"{p.stderr.strip()}")
+        sys.exit(77)
+    mounts.append(path)
+
+
+def unmount_all():
+    for m in reversed(mounts):
+        subprocess.run(["umount", "-l", m], capture_output=True)
+    mounts.clear()
+
+
+def embed(timeout):
+    """embed under mpirun in its own session, so a hang is killed with every rank."""
+    t0 = time.time()
+    cmd = [MPI, "-np", "2", "--oversubscribe", ADAPTOR, "embed", "job.ini"]
+    p = subprocess.Popen(cmd, cwd=WORK, env=ENV, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        out, err = p.communicate(timeout=timeout)
+        print(f"embed: exit status {p.returncode} after {time.time() - t0:.1f} s")
+        return p.returncode, err
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.communicate()
+        return None, ""
+
+
+def disk_full_embed():
+    shutil.rmtree(WORK, ignore_errors=True)
+    os.makedirs(WORK)
+    p = mpirun(MPI, ADAPTOR, 2, "synth", "corpus", "--n", "240", "--seed", "7", cwd=WORK)
+    check(p.returncode == 0, f"synth: {errors(p)}")
+    with open(os.path.join(WORK, "job.ini"), "w") as f:
+        f.write("""[data]
+manifest = corpus/manifest.csv
+label_columns = Cardiomegaly,Pleural Effusion
+[text_encoder]
+model = corpus/models/bert-tiny
+batch_size = 7
+[image_encoder]
+model = corpus/models/dinov2-tiny
+batch_size = 5
+[cache]
+dir = small/cache
+part_rows = 64
+""")
+    small = os.path.join(WORK, "small")
+    mount(small, "150k")
+    for attempt in (1, 2):
+        rc, err = embed(30)
+        check(rc is not None, f"embed #{attempt} ended within 30 s (it hung)")
+        if rc is None:
+            return
+        lines = [l for l in err.splitlines() if l.startswith("adaptor: error")]
+        check(rc != 0, f"embed #{attempt} exit status {rc} is non-zero")
+        check(len(lines) == 1, f"embed #{attempt}: one error line: {lines or err[-400:]}")
+        check(any("No space left on device" in l and "/small/cache/" in l and ".nc" in l
+                  for l in lines), f"embed #{attempt}: names the file and ENOSPC: {lines}")
+        leftovers = glob.glob(os.path.join(small, "cache", "**", "*.tmp.*"), recursive=True)
+        check(not leftovers, f"embed #{attempt}: no temporary files left: {leftovers}")
+        # What stays is complete: every final cache and part opens with all its rows.
+        for f in glob.glob(os.path.join(small, "cache", "**", "*.nc"), recursive=True):
+            try:
+                with netCDF4.Dataset(f) as ds:
+                    ds.set_auto_mask(False)
+                    ids = ds.variables["sample_id"][:]
+                    ok = len(ids) == ds.dimensions["sample"].size and len(set(ids)) == len(ids)
+            except Exception as e:  # noqa: BLE001 - any failure to read is the finding
+                ok = False
+                print(f"{f}: {e}")
+            check(ok, f"embed #{attempt}: {os.path.relpath(f, WORK)} is a complete cache")
+    unmount_all()
+
+
+def full_output_folder():
+    out = os.path.join(WORK, "out")
+    mount(out, "64k")
+    p = subprocess.run([WRITER, out], capture_output=True, text=True, env=ENV, timeout=60)
+    print(p.stdout, end="")
+    check(p.returncode == 0, f"full_writer: {p.stdout[-600:]} {p.stderr[-600:]}")
+    unmount_all()
+
+
+try:
+    disk_full_embed()
+    full_output_folder()
+finally:
+    unmount_all()
+check.finish()
