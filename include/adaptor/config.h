@@ -70,6 +70,9 @@ int ad_config_list(const ad_config *cfg, const char *section, const char *key, c
 
 /* Where the configuration came from ("jobs/demo.ini" or "(defaults)"). */
 const char *ad_config_source(const ad_config *cfg);
+/* Where one key's value came from, for messages about it: "job.ini:12", "--set train.lr",
+ * or the job file (ad_config_source) for a default. */
+const char *ad_config_where(const ad_config *cfg, const char *section, const char *key);
 
 /* The effective configuration as INI text (every key, unset optional keys commented out),
  * caller frees. Loading this text back gives the same configuration. */

@@ -67,7 +67,7 @@ const ad_cfg_key ad_config_schema[] = {
 
     {"eval", "splits", L, "valid,test", NULL, "splits evaluated"},
     {"eval", "recall_k", L, "1,5,10", NULL, "K of Recall@K"},
-    {"eval", "pca_components", I, "2", "0..4096",
+    {"eval", "pca_components", I, "2", "0|4096",
      "principal components of the image embeddings written to pca-<split>-*.nc (0: none)"},
 
     {"segment", "mask_column", S, "mask", NULL, "manifest column holding each image's mask PNG"},

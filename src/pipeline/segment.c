@@ -45,7 +45,7 @@ static int take_fraction(const ad_config *cfg, seg_split *train, size_t cc, cons
     AD_TRY(ad_config_int(cfg, "train", "seed", &seed));
     if (!(*pct > 0))
         return ad_fail(AD_ERR_CONFIG, "%s: [segment] data_pct must be above 0",
-                       ad_config_source(cfg));
+                       ad_config_where(cfg, "segment", "data_pct"));
     int8_t *fg = ad_calloc((size_t)train->n, 1, "foreground flags");
     if (!fg)
         return AD_ERR_NOMEM;
@@ -58,7 +58,7 @@ static int take_fraction(const ad_config *cfg, seg_split *train, size_t cc, cons
     if (k == 0) {
         free(idx);
         return ad_fail(AD_ERR_CONFIG, "%s: [segment] data_pct = %g of %lld training images "
-                       "leaves none", ad_config_source(cfg), *pct, (long long)train->n);
+                       "leaves none", ad_config_where(cfg, "segment", "data_pct"), *pct, (long long)train->n);
     }
     rc = seg_split_keep(train, idx, k, cc);
     free(idx);
@@ -151,7 +151,7 @@ static int train(MPI_Comm comm, const train_opts *o, seg_model *m, const seg_spl
                 perm[i] = i;
             ad_rng_shuffle(&r, perm, tr->n);
         }
-        int64_t idx[256];
+        int64_t *idx = m->idx;
         for (int64_t i = 0; i < b; i++)
             idx[i] = perm[pos * G + off + i];
         /* agreed first: the forward's BatchNorm is collective */
@@ -248,7 +248,7 @@ static int overlays(const ad_config *cfg, const seg_source *src, seg_model *m,
     int rc = AD_OK;
     for (int at = 0; rc == AD_OK && at < n; at += m->cap) {
         int nb = n - at < m->cap ? n - at : m->cap;
-        int64_t idx[256];
+        int64_t *idx = m->idx;
         for (int i = 0; i < nb; i++)
             idx[i] = at + i;
         rc = seg_prepare(m, te, idx, nb);
@@ -317,13 +317,13 @@ int ad_segment(MPI_Comm comm, const ad_config *cfg)
         rc = ad_config_list(cfg, "segment", "splits", &splits, &nsplits);
     if (rc == AD_OK && nsplits != 3)
         rc = ad_fail(AD_ERR_CONFIG, "%s: [segment] splits needs 3 names (train, selection, test)",
-                     ad_config_source(cfg));
+                     ad_config_where(cfg, "segment", "splits"));
     /* ResNet: the U-Net on the frozen stages; the Adaptor has no path over feature maps. */
     int resnet = strcmp(ad_config_get(cfg, "image_encoder", "arch"), "resnet") == 0;
     if (rc == AD_OK && resnet && strcmp(ad_config_get(cfg, "segment", "features"), "adaptor") == 0)
         rc = ad_fail(AD_ERR_CONFIG, "%s: [segment] features = adaptor needs [image_encoder] arch "
                      "= dinov2 (with arch = resnet the U-Net reads the frozen ResNet's stages: "
-                     "set features = encoder)", ad_config_source(cfg));
+                     "set features = encoder)", ad_config_where(cfg, "segment", "features"));
     if (rc == AD_OK)
         rc = seg_source_open(cfg, &src);
     if (rc == AD_OK && rank == 0)
@@ -345,7 +345,6 @@ int ad_segment(MPI_Comm comm, const ad_config *cfg)
     int size;
     MPI_Comm_size(comm, &size);
     int cap = rc == AD_OK ? (int)((o.batch + size - 1) / size) : 1;
-    cap = cap > 256 ? 256 : cap;
     if (rc == AD_OK)
         rc = ad_mpi_agree(comm, seg_model_create(cfg, sp[0].cache, cap, src.crop, &m), NULL);
     const char *feat = ad_config_get(cfg, "segment", "features"), *model = seg_model_name(cfg);
