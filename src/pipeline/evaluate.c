@@ -20,6 +20,7 @@
 #include "adaptor/wordpiece.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -380,11 +381,21 @@ static int eval_split(MPI_Comm comm, const ad_config *cfg, const char *config_te
     int nk;
     int k[AD_RETRIEVAL_MAX_K];
     AD_TRY(ad_config_list(cfg, "eval", "recall_k", &ks, &nk));
-    if (nk > AD_RETRIEVAL_MAX_K)
-        nk = AD_RETRIEVAL_MAX_K;
-    for (int i = 0; i < nk; i++)
-        k[i] = atoi(ks[i]);
+    int krc = nk > AD_RETRIEVAL_MAX_K
+                  ? ad_fail(AD_ERR_CONFIG, "%s: [eval] recall_k lists %d values (at most %d)",
+                            ad_config_where(cfg, "eval", "recall_k"), nk, AD_RETRIEVAL_MAX_K)
+                  : AD_OK;
+    for (int i = 0; i < nk && krc == AD_OK; i++) {
+        char *end;
+        long v = strtol(ks[i], &end, 10);
+        if (*end || v < 1 || v > INT_MAX)
+            krc = ad_fail(AD_ERR_CONFIG, "%s: [eval] recall_k: '%s' is not a K >= 1",
+                          ad_config_where(cfg, "eval", "recall_k"), ks[i]);
+        else
+            k[i] = (int)v;
+    }
     free(ks);
+    AD_TRY(krc);
     int P = models[0]->cfg.proj;
     size_t n = (size_t)(b->n ? b->n : 1);
     float *v = ad_malloc(n * P * sizeof(float), "embeddings"), *t = ad_malloc(n * P * sizeof(float), "embeddings");

@@ -71,6 +71,7 @@ typedef struct trainer {
     size_t row_v, row_t;  /* floats per sample in each cache */
     float *xv, *xt;       /* [win_cap * nloc, row] this rank's rows of the loaded steps */
     uint8_t *tmask;       /* [win_cap * nloc, tt] token mode */
+    int64_t *orows;       /* online: [2 * nloc] this step's manifest rows, then encoder ids */
     ad_adaptor *m;
     ad_adamw *opt;
     ad_schedule sched;
@@ -163,10 +164,8 @@ static int encode_side(trainer *t, int side, const int64_t *rows, ad_rng *crop)
     int T = e->tokens ? e->tokens : 1;
     for (int at = 0; at < t->nloc; at += e->batch) {
         int nb = t->nloc - at < e->batch ? t->nloc - at : e->batch;
-        int64_t ids[4096], bad = 0;
+        int64_t *ids = t->orows + t->nloc, bad = 0;
         ad_embed_timers tm = {0, 0, 0, 0};
-        if (nb > 4096)
-            return ad_fail(AD_ERR_CONFIG, "encoder batch_size above 4096");
         AD_TRY(ad_frozen_encode(e, &t->sel, rows + at, nb, 0, ad_manifest_path(t->man), crop,
                                 ids, &bad, &tm));
         memcpy(dst + (size_t)at * row, e->out, (size_t)nb * row * sizeof(float));
@@ -185,10 +184,7 @@ static int load_online(trainer *t, int64_t epoch, int64_t k, int64_t step)
         AD_TRY(build_order(t, epoch));
         t->order_key = key;
     }
-    int64_t rows[4096];
-    if (t->nloc > 4096)
-        return ad_fail(AD_ERR_CONFIG, "%s: online training takes at most 4096 pairs per rank "
-                       "and step", ad_config_source(t->cfg));
+    int64_t *rows = t->orows;
     for (int i = 0; i < t->nloc; i++)
         rows[i] = t->order[k * t->G + t->first + i];
     ad_rng crop;
@@ -388,7 +384,9 @@ static int plan(trainer *t)
     t->xv = ad_malloc(rows * t->row_v * sizeof(float), "image embeddings");
     t->xt = ad_malloc(rows * t->row_t * sizeof(float), "text embeddings");
     t->tmask = ad_malloc(rows * (size_t)(t->tt ? t->tt : 1), "text masks");
-    if (!t->order || !t->xv || !t->xt || !t->tmask)
+    if (t->online)
+        t->orows = ad_malloc((size_t)t->nloc * 2 * sizeof *t->orows, "online batch rows");
+    if (!t->order || !t->xv || !t->xt || !t->tmask || (t->online && !t->orows))
         return AD_ERR_NOMEM;
     t->order_key = t->win_key = -1;
     return AD_OK;
@@ -595,6 +593,7 @@ static void trainer_free(trainer *t)
     free(t->xv);
     free(t->xt);
     free(t->tmask);
+    free(t->orows);
     free(t->pair_img);
     free(t->pair_txt);
     ad_frozen_free(&t->enc[0]);
