@@ -574,6 +574,31 @@ static int open_job_file(const char *path, const include_chain *outer, FILE **fp
     return AD_OK;
 }
 
+/* Reads job-file text from fp; `label` names it in messages, `dir` resolves relative paths. */
+static int parse_stream(ad_config *cfg, FILE *fp, const char *label, const char *dir, int depth,
+                        const include_chain *chain)
+{
+    parse_ctx pc = {cfg, AD_OK, 0, 0, 0, depth, label, dir,
+                    ad_calloc(cfg->nkeys, 1, "configuration"), chain};
+    if (!pc.seen)
+        return AD_ERR_NOMEM;
+    line_reader lr = {fp, &pc};
+    int r = ini_parse_stream(read_line, &lr, handler_counting, &pc);
+    int read_err = ferror(fp) ? errno : 0;
+    free(pc.seen);
+    if (read_err)
+        return ad_fail(AD_ERR_CONFIG, "%s: read error: %s", label, strerror(read_err));
+    /* inih's r is the first line it could not parse or whose handler failed */
+    if (r > 0 && (pc.rc == AD_OK || r < pc.err_line))
+        return ad_fail(AD_ERR_CONFIG, "%s:%d: cannot parse this line (expected [section] or "
+                       "key = value)", label, r);
+    if (pc.rc != AD_OK)
+        return pc.rc;
+    if (r != 0)
+        return ad_fail(AD_ERR_CONFIG, "%s: cannot read the job file (inih status %d)", label, r);
+    return AD_OK;
+}
+
 static int load_file(ad_config *cfg, const char *path, int depth, const include_chain *outer)
 {
     char dir[4096], abs[4096];
@@ -588,30 +613,23 @@ static int load_file(ad_config *cfg, const char *path, int depth, const include_
     char *real;
     AD_TRY(open_job_file(path, outer, &fp, &real));
     include_chain here = {real, outer};
-    parse_ctx pc = {cfg, AD_OK, 0, 0, 0, depth, path, abs,
-                    ad_calloc(cfg->nkeys, 1, "configuration"), &here};
-    if (!pc.seen) {
-        fclose(fp);
-        free(real);
-        return AD_ERR_NOMEM;
-    }
-    line_reader lr = {fp, &pc};
-    int r = ini_parse_stream(read_line, &lr, handler_counting, &pc);
-    int read_err = ferror(fp) ? errno : 0;
+    int rc = parse_stream(cfg, fp, path, abs, depth, &here);
     fclose(fp);
-    free(pc.seen);
     free(real);
-    if (read_err)
-        return ad_fail(AD_ERR_CONFIG, "%s: read error: %s", path, strerror(read_err));
-    /* inih's r is the first line it could not parse or whose handler failed */
-    if (r > 0 && (pc.rc == AD_OK || r < pc.err_line))
-        return ad_fail(AD_ERR_CONFIG, "%s:%d: cannot parse this line (expected [section] or "
-                       "key = value)", path, r);
-    if (pc.rc != AD_OK)
-        return pc.rc;
-    if (r != 0)
-        return ad_fail(AD_ERR_CONFIG, "%s: cannot read the job file (inih status %d)", path, r);
-    return AD_OK;
+    return rc;
+}
+
+int ad_config_load_text(ad_config *cfg, const char *text, const char *label)
+{
+    char cwd[4096];
+    AD_TRY(absolute_path(".", cwd, sizeof cwd));
+    FILE *fp = fmemopen((void *)text, strlen(text), "r");
+    if (!fp)
+        return ad_fail(AD_ERR_NOMEM, "%s: cannot read the configuration text: %s", label,
+                       strerror(errno));
+    int rc = parse_stream(cfg, fp, label, cwd, 0, NULL);
+    fclose(fp);
+    return rc;
 }
 
 int ad_config_load_file(ad_config *cfg, const char *path)
@@ -664,6 +682,32 @@ const char *ad_config_get(const ad_config *cfg, const char *section, const char 
 {
     const cfg_value *v = lookup(cfg, section, key);
     return v ? v->value : NULL;
+}
+
+int ad_config_same(const ad_config *a, const ad_config *b, const char *section, const char *key)
+{
+    long i = find_key(section, key);
+    if (i < 0)
+        return 0;
+    const char *x = a->vals[i].value, *y = b->vals[i].value;
+    if (!x || !y)
+        return x == y;
+    switch (ad_config_schema[i].type) {
+    case AD_CFG_INT: {
+        int64_t p, q;
+        return parse_int(x, &p) && parse_int(y, &q) ? p == q : strcmp(x, y) == 0;
+    }
+    case AD_CFG_FLOAT: {
+        double p, q;
+        return parse_float(x, &p) && parse_float(y, &q) ? p == q : strcmp(x, y) == 0;
+    }
+    case AD_CFG_BOOL: {
+        int p, q;
+        return parse_bool(x, &p) && parse_bool(y, &q) ? p == q : strcmp(x, y) == 0;
+    }
+    default:
+        return strcmp(x, y) == 0;
+    }
 }
 
 int ad_config_is_set(const ad_config *cfg, const char *section, const char *key)

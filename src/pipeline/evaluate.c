@@ -17,6 +17,7 @@
 #include "adaptor/nn.h"
 #include "adaptor/pipeline.h"
 #include "adaptor/retrieval.h"
+#include "adaptor/runlock.h"
 #include "adaptor/wordpiece.h"
 
 #include <ctype.h>
@@ -494,6 +495,7 @@ int ad_evaluate(MPI_Comm comm, const ad_config *cfg, const char *weights)
     ad_manifest *man = NULL;
     ad_embfile *ef = NULL;
     ad_eval_records R = {0};
+    ad_runlock *lock = NULL;
     int rc = ad_config_list(cfg, "eval", "splits", &splits, &nsplits);
     if (rc == AD_OK)
         rc = ad_config_dump(cfg, &config_text);
@@ -506,6 +508,8 @@ int ad_evaluate(MPI_Comm comm, const ad_config *cfg, const char *weights)
     if (rc == AD_OK && rank == 0 && ad_config_is_set(cfg, "data", "label_columns"))
         rc = ad_manifest_open_config(cfg, AD_LABEL_UNCERTAIN, NULL, &man);
     rc = ad_mpi_agree(comm, rc, NULL);
+    if (rc == AD_OK)
+        rc = ad_runlock_acquire_job(comm, ad_config_get(cfg, "output", "dir"), "eval", &lock);
     for (int s = 0; s < nsplits && rc == AD_OK; s++) {
         block b;
         memset(&b, 0, sizeof b);
@@ -560,5 +564,6 @@ int ad_evaluate(MPI_Comm comm, const ad_config *cfg, const char *weights)
     ad_adaptor_destroy(models[1]);
     free(splits);
     free(config_text);
+    ad_runlock_release(lock);
     return rc;
 }

@@ -12,6 +12,8 @@
 #include "adaptor/mpiutil.h"
 #include "adaptor/metrics.h"
 #include "adaptor/pipeline.h"
+#include "adaptor/resume.h"
+#include "adaptor/runlock.h"
 #include "adaptor/rng.h"
 #include "adaptor/safetensors.h"
 #include "adaptor/schedule.h"
@@ -77,6 +79,7 @@ typedef struct trainer {
     ad_schedule sched;
     ad_dp *dp;
     ad_metrics *metrics;
+    ad_runlock *lock;     /* rank 0: the run folder's lock */
     ad_ckpt_tensor *ctensors;
     ad_ckpt_layout layout;
     int64_t ckpt_every, keep, log_every;
@@ -463,13 +466,21 @@ static int resume_from(trainer *t, int64_t *start)
         rc = ad_fail(AD_ERR_CONFIG, "%s: saved with global batch %lld, this run has %lld "
                      "([train] batch_size must not change on resume)", dir,
                      (long long)st.global_batch, (long long)t->G);
+    /* Rank 0 alone compares (one message); every rank has the same two texts. */
+    char *changes = NULL;
+    if (rc == AD_OK && t->rank == 0 && st.config_text && st.config_text[0])
+        rc = ad_resume_check_config(st.config_text, dir, t->cfg, &changes);
     if (rc == AD_OK)
         rc = ad_adamw_set_step_count(t->opt, buf.opt_step);
+    if (rc == AD_OK && t->rank == 0)
+        rc = ad_resume_record(t->run_dir, t->cfg, dir, st.step, t->size, changes ? changes : "");
     if (rc == AD_OK) {
         *start = st.step;
-        ad_info("resume: %s (step %lld, saved by %d ranks, now %d)", dir, (long long)st.step,
-                st.num_ranks, t->size);
+        ad_info("resume: %s (step %lld, saved by %d ranks, now %d)%s%s", dir, (long long)st.step,
+                st.num_ranks, t->size, changes && changes[0] ? "; changed: " : "",
+                changes && changes[0] ? changes : "");
     }
+    free(changes);
     ad_train_state_clear(&st);
     return rc;
 }
@@ -479,19 +490,25 @@ static int prepare_run_dir(trainer *t, int resume)
     const char *dir;
     AD_TRY(ad_config_string(t->cfg, "output", "dir", &dir));
     snprintf(t->run_dir, sizeof t->run_dir, "%s", dir);
+    AD_TRY(ad_runlock_acquire_job(t->comm, dir, resume ? "pretrain --resume" : "pretrain",
+                                  &t->lock));
     int rc = AD_OK;
     if (t->rank == 0) {
         char ck[4200];
-        rc = ad_mkdir_p(dir);
-        if (rc == AD_OK)
-            rc = ad_path_join(ck, sizeof ck, dir, "checkpoints");
+        rc = ad_path_join(ck, sizeof ck, dir, "checkpoints");
         if (rc == AD_OK && !resume && ad_is_dir(ck))
             rc = ad_fail(AD_ERR_CONFIG, "%s already holds a training run (checkpoints/): "
                          "use --resume to continue it, or another [output] dir", dir);
-        if (rc == AD_OK)
-            rc = ad_config_write(t->cfg, dir);
     }
     return ad_mpi_agree(t->comm, rc, NULL);
+}
+
+/* config.ini is the configuration the run started with: written by a run that starts from
+ * step 0, never replaced by a resume (which records itself in resumes.log instead). */
+static int write_start_config(trainer *t, int64_t start)
+{
+    return ad_mpi_agree(t->comm, t->rank == 0 && start == 0 ? ad_config_write(t->cfg, t->run_dir)
+                                                            : AD_OK, NULL);
 }
 
 static int open_metrics(trainer *t, int64_t start)
@@ -601,6 +618,7 @@ static void trainer_free(trainer *t)
     ad_selection_free(&t->sel);
     ad_manifest_close(t->man);
     free(t->config_text);
+    ad_runlock_release(t->lock);
 }
 
 int ad_pretrain(MPI_Comm comm, const ad_config *cfg, int resume)
@@ -631,6 +649,8 @@ int ad_pretrain(MPI_Comm comm, const ad_config *cfg, int resume)
     int64_t start = 0;
     if (rc == AD_OK && resume)
         rc = ad_mpi_agree(comm, resume_from(&t, &start), NULL);
+    if (rc == AD_OK)
+        rc = write_start_config(&t, start);
     if (rc == AD_OK) {
         ad_info("pretrain: %lld pairs, global batch %lld (%d per rank on %d ranks), %lld steps "
                 "per epoch, %lld updates, %zu parameters", (long long)t.N, (long long)t.G,

@@ -11,6 +11,7 @@
 #include "adaptor/label_fraction.h"
 #include "adaptor/log.h"
 #include "adaptor/mpiutil.h"
+#include "adaptor/runlock.h"
 #include "adaptor/schedule.h"
 
 #include <stdio.h>
@@ -326,8 +327,10 @@ int ad_segment(MPI_Comm comm, const ad_config *cfg)
                      "set features = encoder)", ad_config_where(cfg, "segment", "features"));
     if (rc == AD_OK)
         rc = seg_source_open(cfg, &src);
-    if (rc == AD_OK && rank == 0)
-        rc = ad_mkdir_p(dir);
+    rc = ad_mpi_agree(comm, rc, NULL);
+    ad_runlock *lock = NULL;
+    if (rc == AD_OK)
+        rc = ad_runlock_acquire_job(comm, dir, "segment", &lock);
     if (rc == AD_OK && rank == 0)
         rc = ad_config_write(cfg, dir);
     rc = ad_mpi_agree(comm, rc, NULL);
@@ -397,5 +400,6 @@ int ad_segment(MPI_Comm comm, const ad_config *cfg)
     seg_source_close(&src);
     free(splits);
     free(config_text);
+    ad_runlock_release(lock);
     return rc;
 }
