@@ -346,6 +346,9 @@ static int plan(trainer *t)
     AD_TRY(ad_config_int(c, "train", "seed", &seed));
     AD_TRY(ad_config_float(c, "train", "lr", &lr));
     AD_TRY(ad_config_float(c, "train", "warmup_frac", &warm));
+    if (!(warm < 1))
+        return ad_fail(AD_ERR_CONFIG, "%s: [train] warmup_frac = %g must be below 1",
+                       ad_config_where(c, "train", "warmup_frac"), warm);
     AD_TRY(ad_config_int(c, "train", "checkpoint_every", &t->ckpt_every));
     AD_TRY(ad_config_int(c, "train", "keep_checkpoints", &t->keep));
     AD_TRY(ad_config_int(c, "train", "log_every", &t->log_every));

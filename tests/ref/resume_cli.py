@@ -52,6 +52,11 @@ def snapshot(d):
     return out
 
 
+def text_of(path):
+    """A file's text, or "" when it is missing (a failed check, not a crash of the test)."""
+    return open(path).read() if os.path.exists(path) else ""
+
+
 N, DV, DT = 256, 32, 48
 xv, xt, ids = fx.paired_embeddings(N, DV, DT, seed=7)
 cache = os.path.join(WORK, "cache")
@@ -126,13 +131,13 @@ p = run(2, job, "--set", f"output.dir={d}", "--set", "run.threads=2",
         "--set", "train.log_every=5", "--set", "train.checkpoint_every=4", "--resume")
 check(p.returncode == 0, f"allowed changes: {errors(p)}")
 check(open(os.path.join(d, "config.ini"), "rb").read() == cfg0, "config.ini was rewritten")
-log = open(os.path.join(d, "resumes.log")).read() if os.path.exists(os.path.join(d, "resumes.log")) else ""
+log = text_of(os.path.join(d, "resumes.log"))
 lines = log.splitlines()
 check(len(lines) == 1 and "from step-00000008 (step 8) on 2 ranks" in log and
       "[run] threads = 1 -> 2" in log and "[train] checkpoint_every = 8 -> 4" in log,
       f"resumes.log: {log!r}")
 rc1 = os.path.join(d, "config-resume-1.ini")
-check(os.path.exists(rc1) and "threads = 2" in open(rc1).read(), "config-resume-1.ini")
+check("threads = 2" in text_of(rc1), "config-resume-1.ini")
 if p.returncode == 0:
     w = stio.read(os.path.join(d, "model.safetensors"))[0]
     err = max(float(np.max(np.abs(w[k] - ref[k]))) for k in ref)
@@ -143,11 +148,20 @@ if p.returncode == 0:
 p = run(1, job, "--set", f"output.dir={d}", "--set", "run.threads=2", "--set", "train.log_every=5",
         "--set", "train.checkpoint_every=4", "--resume")
 check(p.returncode == 0, f"second resume: {errors(p)}")
-log = open(os.path.join(d, "resumes.log")).read()
+log = text_of(os.path.join(d, "resumes.log"))
 check(len(log.splitlines()) == 2 and " resume 2: " in log and "changed: nothing" in log,
       f"resumes.log after two resumes: {log!r}")
 check(os.path.exists(os.path.join(d, "config-resume-2.ini")), "config-resume-2.ini")
 check(open(os.path.join(d, "config.ini"), "rb").read() == cfg0, "config.ini was rewritten")
+
+# Values the schema lets through but the model cannot take: one line naming the --set.
+for key, val, want in [("adaptor.num_heads", "7", "--set adaptor.num_heads: [adaptor] "
+                        "projection_dim = 32 is not divisible by [adaptor] num_heads = 7"),
+                       ("train.warmup_frac", "1", "--set train.warmup_frac: [train] warmup_frac"
+                        " = 1 must be below 1"),
+                       ("adaptor.dropout", "1", "--set adaptor.dropout: [adaptor] dropout = 1")]:
+    p = run(1, job, "--set", f"output.dir={WORK}/badval", "--set", f"{key}={val}")
+    check(p.returncode == 1 and want in errors(p), f"{key}={val}: {p.returncode}: {errors(p)}")
 
 # 4. The lock.
 for d in (bad, os.path.join(WORK, "changed"), os.path.join(WORK, "allowed"), full):
@@ -182,8 +196,7 @@ if len(outs) == 1 and winner:
           f"{race} is in use by pretrain (pid " in line[0] and f" on {socket.gethostname()}, "
           in line[0], f"loser's message: {line}")
     print("concurrent start refused:", line[0] if line else text[-300:])
-    with open(os.path.join(race, "adaptor.lock")) as f:
-        held = f.read()
+    held = text_of(os.path.join(race, "adaptor.lock"))
     check("command pretrain" in held and f"host {socket.gethostname()}" in held,
           f"lock contents: {held!r}")
     # the winner runs on; stop it (checkpoint + status 3) and its lock goes with it
@@ -239,7 +252,7 @@ for name, text, extra, taken, msg in cases:
         check(not os.path.exists(os.path.join(d, "adaptor.lock")), f"{name}: lock left behind")
     else:
         check(p.returncode != 0 and msg in errors(p), f"{name}: status {p.returncode}: {errors(p)}")
-        check(open(os.path.join(d, "adaptor.lock")).read() == text, f"{name}: lock changed")
+        check(text_of(os.path.join(d, "adaptor.lock")) == text, f"{name}: lock changed")
         check(not os.path.exists(os.path.join(d, "checkpoints")), f"{name}: the run went ahead")
 
 check.finish()

@@ -370,40 +370,39 @@ START_TEST(set_values_name_the_set_argument)
 }
 END_TEST
 
+/* Writes a job file, loads it and expects a failure at `where` mentioning `needle`. */
+static void load_fails(ad_config *cfg, const char *name, const char *text, const char *where,
+                       const char *needle)
+{
+    char path[4200];
+    job(name, text, path, sizeof path);
+    tu_assert_fails(ad_config_load_file(cfg, path), AD_ERR_CONFIG, where);
+    ck_assert_msg(strstr(ad_errmsg(), needle), "%s: %s", name, ad_errmsg());
+}
+
 START_TEST(includes_and_directories)
 {
-    char path[4200], sub[4300], inc[4300];
+    char path[4200], sub[4300];
     ad_config *cfg = fresh();
-    /* a missing include, followed by good lines */
-    job("i_missing.ini", "[job]\ninclude = nowhere.ini\n[train]\nlr = 1e-4\nepochs = 3\n", path,
-        sizeof path);
-    tu_assert_fails(ad_config_load_file(cfg, path), AD_ERR_CONFIG, "i_missing.ini:2");
-    ck_assert_msg(strstr(ad_errmsg(), "nowhere.ini") && strstr(ad_errmsg(), "No such file"),
-                  "%s", ad_errmsg());
-    /* a file including itself, followed by good lines */
-    job("i_self.ini", "[job]\ninclude = i_self.ini\n[train]\nlr = 1e-4\nepochs = 3\n", path,
-        sizeof path);
-    tu_assert_fails(ad_config_load_file(cfg, path), AD_ERR_CONFIG, "i_self.ini:2");
-    ck_assert_msg(strstr(ad_errmsg(), "includes itself"), "%s", ad_errmsg());
-    /* two files including each other */
-    job("i_a.ini", "[job]\ninclude = i_b.ini\n[train]\nlr = 1e-4\n", path, sizeof path);
-    job("i_b.ini", "[job]\ninclude = ./i_a.ini\n[train]\nepochs = 3\n", inc, sizeof inc);
-    tu_assert_fails(ad_config_load_file(cfg, path), AD_ERR_CONFIG, "i_b.ini:2");
-    ck_assert_msg(strstr(ad_errmsg(), "cycle"), "%s", ad_errmsg());
-    /* a folder as the job file, and as an include */
+    /* a missing include, a file including itself, two including each other, a folder as an
+     * include: each followed by good lines */
+    load_fails(cfg, "i_missing.ini", "[job]\ninclude = nowhere.ini\n[train]\nlr = 1e-4\nepochs = 3\n",
+               "i_missing.ini:2", "nowhere.ini: cannot open job file: No such file");
+    load_fails(cfg, "i_self.ini", "[job]\ninclude = i_self.ini\n[train]\nlr = 1e-4\nepochs = 3\n",
+               "i_self.ini:2", "includes itself");
+    job("i_b.ini", "[job]\ninclude = ./i_a.ini\n[train]\nepochs = 3\n", path, sizeof path);
+    load_fails(cfg, "i_a.ini", "[job]\ninclude = i_b.ini\n[train]\nlr = 1e-4\n", "i_b.ini:2",
+               "cycle");
     snprintf(sub, sizeof sub, "%s/folder.ini", dir);
     tu_assert_ok(ad_mkdir_p(sub));
-    tu_assert_fails(ad_config_load_file(cfg, sub), AD_ERR_CONFIG, "is a directory");
-    ck_assert(strstr(ad_errmsg(), "folder.ini") != NULL);
-    job("i_dir.ini", "[job]\ninclude = folder.ini\n[train]\nlr = 1e-4\nepochs = 3\n", path,
-        sizeof path);
-    tu_assert_fails(ad_config_load_file(cfg, path), AD_ERR_CONFIG, "i_dir.ini:2");
-    ck_assert_msg(strstr(ad_errmsg(), "is a directory"), "%s", ad_errmsg());
+    load_fails(cfg, "i_dir.ini", "[job]\ninclude = folder.ini\n[train]\nlr = 1e-4\nepochs = 3\n",
+               "i_dir.ini:2", "folder.ini: is a directory");
+    /* a folder as the job file */
+    tu_assert_fails(ad_config_load_file(cfg, sub), AD_ERR_CONFIG, "folder.ini: is a directory");
     /* an error inside an included file names that file and line, and the include line */
-    job("i_inner.ini", "[train]\nlr = 1e-4\nlrr = 1\nepochs = 3\n", inc, sizeof inc);
-    job("i_outer.ini", "[job]\ninclude = i_inner.ini\n[train]\nbatch_size = 8\n", path, sizeof path);
-    tu_assert_fails(ad_config_load_file(cfg, path), AD_ERR_CONFIG, "i_outer.ini:2");
-    ck_assert_msg(strstr(ad_errmsg(), "i_inner.ini:3: unknown key 'lrr'"), "%s", ad_errmsg());
+    job("i_inner.ini", "[train]\nlr = 1e-4\nlrr = 1\nepochs = 3\n", path, sizeof path);
+    load_fails(cfg, "i_outer.ini", "[job]\ninclude = i_inner.ini\n[train]\nbatch_size = 8\n",
+               "i_outer.ini:2", "i_inner.ini:3: unknown key 'lrr'");
     ad_config_destroy(cfg);
 }
 END_TEST
