@@ -684,6 +684,29 @@ const char *ad_config_get(const ad_config *cfg, const char *section, const char 
     return v ? v->value : NULL;
 }
 
+/* Lists compare item by item: "PA, AP" and "PA,AP" are the same list. */
+static int same_list(const char *x, const char *y)
+{
+    for (;;) {
+        while (isspace((unsigned char)*x))
+            x++;
+        while (isspace((unsigned char)*y))
+            y++;
+        size_t nx = strcspn(x, ","), ny = strcspn(y, ",");
+        size_t ex = nx, ey = ny;
+        while (ex > 0 && isspace((unsigned char)x[ex - 1]))
+            ex--;
+        while (ey > 0 && isspace((unsigned char)y[ey - 1]))
+            ey--;
+        if (ex != ey || strncmp(x, y, ex) != 0 || (x[nx] == ',') != (y[ny] == ','))
+            return 0;
+        if (x[nx] != ',')
+            return 1;
+        x += nx + 1;
+        y += ny + 1;
+    }
+}
+
 int ad_config_same(const ad_config *a, const ad_config *b, const char *section, const char *key)
 {
     long i = find_key(section, key);
@@ -705,6 +728,8 @@ int ad_config_same(const ad_config *a, const ad_config *b, const char *section, 
         int p, q;
         return parse_bool(x, &p) && parse_bool(y, &q) ? p == q : strcmp(x, y) == 0;
     }
+    case AD_CFG_LIST:
+        return same_list(x, y);
     default:
         return strcmp(x, y) == 0;
     }

@@ -283,6 +283,43 @@ START_TEST(errors_in_the_middle_survive)
 }
 END_TEST
 
+START_TEST(same_values)
+{
+    ad_config *a = fresh(), *b = fresh();
+    tu_assert_ok(ad_config_set_override(a, "train.lr=1e-3"));
+    tu_assert_ok(ad_config_set_override(b, "train.lr=0.001"));
+    ck_assert(ad_config_same(a, b, "train", "lr"));
+    tu_assert_ok(ad_config_set_override(b, "train.lr=0.0011"));
+    ck_assert(!ad_config_same(a, b, "train", "lr"));
+    tu_assert_ok(ad_config_set_override(a, "data.views=PA, AP ,LL"));
+    tu_assert_ok(ad_config_set_override(b, "data.views=PA,AP,LL"));
+    ck_assert(ad_config_same(a, b, "data", "views"));
+    tu_assert_ok(ad_config_set_override(b, "data.views=PA,AP"));
+    ck_assert(!ad_config_same(a, b, "data", "views"));
+    tu_assert_ok(ad_config_set_override(b, "data.views=PA,AP,LL,"));
+    ck_assert(!ad_config_same(a, b, "data", "views"));
+    tu_assert_ok(ad_config_set_override(a, "data.skip_bad_rows=yes"));
+    tu_assert_ok(ad_config_set_override(b, "data.skip_bad_rows=true"));
+    ck_assert(ad_config_same(a, b, "data", "skip_bad_rows"));
+    tu_assert_ok(ad_config_set_override(a, "train.max_steps=5"));
+    ck_assert(!ad_config_same(a, b, "train", "max_steps")); /* set vs unset */
+    ck_assert(ad_config_same(a, b, "train", "epochs"));
+    /* a dump read back as text is the same configuration */
+    char *text;
+    tu_assert_ok(ad_config_dump(a, &text));
+    ad_config *c = fresh();
+    tu_assert_ok(ad_config_load_text(c, text, "dump"));
+    for (const ad_cfg_key *k = ad_config_schema; k->section; k++)
+        ck_assert_msg(ad_config_same(a, c, k->section, k->key), "[%s] %s", k->section, k->key);
+    free(text);
+    tu_assert_fails(ad_config_load_text(c, "[train]\nlr = 1\nnope = 2\nepochs = 3\n", "saved"),
+                    AD_ERR_CONFIG, "saved:3: unknown key 'nope'");
+    ad_config_destroy(a);
+    ad_config_destroy(b);
+    ad_config_destroy(c);
+}
+END_TEST
+
 START_TEST(integer_ranges)
 {
     ad_config *cfg = fresh();
@@ -420,6 +457,7 @@ int main(void)
     tcase_add_test(tc, include_then_override);
     tcase_add_test(tc, errors_in_the_middle_survive);
     tcase_add_test(tc, integer_ranges);
+    tcase_add_test(tc, same_values);
     tcase_add_test(tc, set_values_name_the_set_argument);
     tcase_add_test(tc, includes_and_directories);
     suite_add_tcase(s, tc);
