@@ -22,4 +22,4 @@ add_test(NAME cli.segment_batch
                  ${MPIEXEC_EXECUTABLE} $<TARGET_FILE:adaptor> ${CMAKE_SOURCE_DIR}
                  ${CMAKE_CURRENT_BINARY_DIR}/tmp/segment_batch)
 set_tests_properties(cli.segment_batch PROPERTIES ENVIRONMENT "${ADAPTOR_TEST_ENV}"
-                     LABELS "cli;mpi" TIMEOUT 600)
+                     LABELS "cli;mpi" TIMEOUT 900)

@@ -127,13 +127,13 @@ check(p.returncode == 0, f"lr = 0.001 (saved 1e-3) refused: {errors(p)}")
 
 # 3. Allowed changes continue the same trajectory and are recorded.
 d = partial("allowed")
-p = run(2, job, "--set", f"output.dir={d}", "--set", "run.threads=2",
+p = run(1, job, "--set", f"output.dir={d}", "--set", "run.threads=2",
         "--set", "train.log_every=5", "--set", "train.checkpoint_every=4", "--resume")
 check(p.returncode == 0, f"allowed changes: {errors(p)}")
 check(open(os.path.join(d, "config.ini"), "rb").read() == cfg0, "config.ini was rewritten")
 log = text_of(os.path.join(d, "resumes.log"))
 lines = log.splitlines()
-check(len(lines) == 1 and "from step-00000008 (step 8) on 2 ranks" in log and
+check(len(lines) == 1 and "from step-00000008 (step 8) on 1 ranks" in log and
       "[run] threads = 1 -> 2" in log and "[train] checkpoint_every = 8 -> 4" in log,
       f"resumes.log: {log!r}")
 rc1 = os.path.join(d, "config-resume-1.ini")
@@ -142,7 +142,7 @@ if p.returncode == 0:
     w = stio.read(os.path.join(d, "model.safetensors"))[0]
     err = max(float(np.max(np.abs(w[k] - ref[k]))) for k in ref)
     check(err < 1e-5, f"resumed weights differ from the uninterrupted run by {err:.3g}")
-    print(f"resume with threads 2 on 2 ranks: max weight difference {err:.3g}")
+    print(f"resume with threads 2: max weight difference {err:.3g}")
 # A second resume is number 2 (the run is finished: nothing to train, still recorded);
 # changes are relative to the checkpoint, which the first resume saved.
 p = run(1, job, "--set", f"output.dir={d}", "--set", "run.threads=2", "--set", "train.log_every=5",

@@ -20,13 +20,13 @@ check = Checks()
 shutil.rmtree(WORK, ignore_errors=True)
 os.makedirs(WORK)
 CORPUS = os.path.join(WORK, "corpus")
-subprocess.run([ADAPTOR, "synth", CORPUS, "--n", "500", "--seed", "1"], check=True, env=ENV,
+subprocess.run([ADAPTOR, "synth", CORPUS, "--n", "400", "--seed", "1"], check=True, env=ENV,
                capture_output=True)
 with open(os.path.join(CORPUS, "manifest.csv"), newline="") as f:
     rows = list(csv.DictReader(f))
 frontal = lambda split: sum(r["split"] == split and r["ViewPosition"] in ("PA", "AP") for r in rows)
 n_train, n_test = frontal("train"), frontal("test")
-BATCH = 300
+BATCH = 270
 assert n_train >= BATCH, f"the corpus has only {n_train} frontal training rows"
 
 args = ["segment", os.path.join(SRC, "jobs", "segment-demo.ini"),
