@@ -18,4 +18,4 @@ add_test(NAME cli.resume
          COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/ref/resume_cli.py
                  ${MPIEXEC_EXECUTABLE} $<TARGET_FILE:adaptor> ${CMAKE_CURRENT_BINARY_DIR}/tmp/resume_cli)
 set_tests_properties(cli.resume PROPERTIES ENVIRONMENT "${ADAPTOR_TEST_ENV}" LABELS "cli;mpi"
-                     TIMEOUT 600)
+                     TIMEOUT 900)
