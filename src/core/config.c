@@ -226,7 +226,6 @@ static int parse_float(const char *v, double *out)
 
 /* A numeric key's optional "min|max" (both ends required, nothing else): integer keys compare
  * as integers so bounds near INT64_MAX stay exact. A malformed range is a schema bug. */
-
 static int parse_range(const ad_cfg_key *k, num_range *r)
 {
     r->ilo = INT64_MIN;

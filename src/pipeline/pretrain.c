@@ -358,12 +358,12 @@ static int plan(trainer *t)
                  : strcmp(sh, "epoch") == 0 ? SHUFFLE_EPOCH : SHUFFLE_ONCE;
     if (t->G > t->N)
         return ad_fail(AD_ERR_CONFIG, "%s: [train] batch_size = %lld is larger than the %lld "
-                       "training samples in %s", ad_config_where(c, "train", "batch_size"), (long long)t->G,
-                       (long long)t->N, t->source);
+                       "training samples in %s", ad_config_where(c, "train", "batch_size"),
+                       (long long)t->G, (long long)t->N, t->source);
     if (t->G < t->size)
         return ad_fail(AD_ERR_CONFIG, "%s: [train] batch_size = %lld is smaller than the %d "
-                       "ranks (every rank needs at least one pair)", ad_config_where(c, "train", "batch_size"),
-                       (long long)t->G, t->size);
+                       "ranks (every rank needs at least one pair)",
+                       ad_config_where(c, "train", "batch_size"), (long long)t->G, t->size);
     t->spe = t->N / t->G;
     t->total = epochs * t->spe;
     if (ad_config_is_set(c, "train", "max_steps")) {

@@ -59,7 +59,8 @@ static int take_fraction(const ad_config *cfg, seg_split *train, size_t cc, cons
     if (k == 0) {
         free(idx);
         return ad_fail(AD_ERR_CONFIG, "%s: [segment] data_pct = %g of %lld training images "
-                       "leaves none", ad_config_where(cfg, "segment", "data_pct"), *pct, (long long)train->n);
+                       "leaves none", ad_config_where(cfg, "segment", "data_pct"), *pct,
+                       (long long)train->n);
     }
     rc = seg_split_keep(train, idx, k, cc);
     free(idx);

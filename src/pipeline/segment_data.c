@@ -49,7 +49,8 @@ int ad_seg_mask_bit(const ad_config *cfg, int *bit)
         long b = strtol(v, &end, 10);
         if (*end || b > 7)
             return ad_fail(AD_ERR_CONFIG, "%s: [segment] mask_bit = %s: give a bit 0..7 or a "
-                           "finding of [data] label_columns", ad_config_where(cfg, "segment", "mask_bit"), v);
+                           "finding of [data] label_columns",
+                           ad_config_where(cfg, "segment", "mask_bit"), v);
         *bit = (int)b;
         return AD_OK;
     }
@@ -63,7 +64,8 @@ int ad_seg_mask_bit(const ad_config *cfg, int *bit)
     free(labels);
     if (*bit < 0 || *bit > 7)
         return ad_fail(AD_ERR_CONFIG, "%s: [segment] mask_bit = %s is not one of the first 8 "
-                       "findings of [data] label_columns", ad_config_where(cfg, "segment", "mask_bit"), v);
+                       "findings of [data] label_columns",
+                       ad_config_where(cfg, "segment", "mask_bit"), v);
     return AD_OK;
 }
 
@@ -84,7 +86,8 @@ int seg_source_open(const ad_config *cfg, seg_source *src)
         AD_TRY(ad_config_list(cfg, "segment", "box_columns", &cols, &n));
         int rc = n == 4 ? AD_OK
                         : ad_fail(AD_ERR_CONFIG, "%s: [segment] box_columns needs 4 columns "
-                                  "(x, y, width, height), got %d", ad_config_where(cfg, "segment", "box_columns"), n);
+                                  "(x, y, width, height), got %d",
+                                  ad_config_where(cfg, "segment", "box_columns"), n);
         if (rc == AD_OK)
             rc = ad_box_table_read(ad_config_get(cfg, "segment", "boxes"),
                                    ad_config_get(cfg, "data", "image_root"),
