@@ -85,8 +85,10 @@ int ad_ckpt_save(const char *run_dir, const ad_ckpt_layout *layout, const ad_ckp
                  const ad_train_state *st, char *out_dir, size_t out_n);
 
 /* The newest complete checkpoint of the run: *step = its step and dir its folder, or
- * *step = -1 and dir = "" when there is none (not an error). Incomplete or corrupt newer
- * folders and unfinished saves are skipped with a warning naming them. */
+ * *step = -1 and dir = "" when there is no step folder at all (not an error). Incomplete or
+ * corrupt newer folders and unfinished saves are skipped with a warning naming them; when
+ * step folders exist but none is complete, it fails naming each one and why (a resume must
+ * not quietly start over). */
 int ad_ckpt_find_latest(const char *run_dir, char *dir, size_t n, int64_t *step);
 
 /* Checks one folder (trainer.json parses, sizes and checksums match). */

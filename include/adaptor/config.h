@@ -46,6 +46,13 @@ void ad_config_destroy(ad_config *cfg);
 
 /* Reads a job file over the defaults. Errors name the file and line. */
 int ad_config_load_file(ad_config *cfg, const char *path);
+/* Reads job-file text (a stored dump such as a checkpoint's configuration) over the
+ * defaults; `label` names it in messages, relative paths resolve against the working
+ * directory. Includes are not followed relative to anything but that folder. */
+int ad_config_load_text(ad_config *cfg, const char *text, const char *label);
+/* 1 when both configurations give [section] key the same value (both unset, equal numbers
+ * for numeric keys however spelt, equal text otherwise). */
+int ad_config_same(const ad_config *a, const ad_config *b, const char *section, const char *key);
 /* Applies "section.key=value" (from --set). */
 int ad_config_set_override(ad_config *cfg, const char *assignment);
 /* Sets one key (origin names where the value came from, for messages and the dump). */
@@ -70,6 +77,9 @@ int ad_config_list(const ad_config *cfg, const char *section, const char *key, c
 
 /* Where the configuration came from ("jobs/demo.ini" or "(defaults)"). */
 const char *ad_config_source(const ad_config *cfg);
+/* Where one key's value came from, for messages about it: "job.ini:12", "--set train.lr",
+ * or the job file (ad_config_source) for a default. */
+const char *ad_config_where(const ad_config *cfg, const char *section, const char *key);
 
 /* The effective configuration as INI text (every key, unset optional keys commented out),
  * caller frees. Loading this text back gives the same configuration. */

@@ -14,6 +14,10 @@ int ad_read_file(const char *path, char **data, size_t *len);
 /* mkdir -p */
 int ad_mkdir_p(const char *path);
 int ad_path_exists(const char *path);
+/* An optional file: *present = 0 only when nothing is at `path` (ENOENT); 1 when it is a
+ * readable-looking regular file. Anything else there (a folder, a dangling or looping
+ * symlink, a path that cannot be searched) is an error naming it, not a silent default. */
+int ad_optional_file(const char *path, int *present);
 int ad_is_dir(const char *path);
 /* Joins a and b with one '/' into out (error if it does not fit). */
 int ad_path_join(char *out, size_t n, const char *a, const char *b);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 typedef struct cfg_value {
@@ -50,6 +51,53 @@ static int section_exists(const char *section)
     return 0;
 }
 
+/* Levenshtein distance, capped: enough to spot a misspelt key. */
+static size_t edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 63 || lb > 63)
+        return SIZE_MAX;
+    size_t row[64];
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j];
+            size_t best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best)
+                best = up + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+/* The closest schema name to `name` (a key of `section`, or a section when section is NULL),
+ * when it is close enough to be a typo; NULL otherwise. */
+static const char *closest_name(const char *section, const char *name)
+{
+    const char *best = NULL;
+    size_t best_d = SIZE_MAX, len = strlen(name);
+    size_t limit = len <= 4 ? 1 : len <= 8 ? 2 : 3;
+    for (long i = 0; ad_config_schema[i].section; i++) {
+        const ad_cfg_key *k = &ad_config_schema[i];
+        if (section && strcmp(k->section, section) != 0)
+            continue;
+        const char *cand = section ? k->key : k->section;
+        size_t d = edit_distance(name, cand);
+        if (d < best_d) {
+            best_d = d;
+            best = cand;
+        }
+    }
+    return best_d <= limit ? best : NULL;
+}
+
 static int replace_str(char **dst, const char *src)
 {
     char *c = NULL;
@@ -60,9 +108,35 @@ static int replace_str(char **dst, const char *src)
     return AD_OK;
 }
 
+typedef struct num_range {
+    int64_t ilo, ihi;
+    double lo, hi;
+} num_range;
+
+static int parse_range(const ad_cfg_key *k, num_range *r);
+static int check_value(const ad_cfg_key *k, const char *value, const char *where);
+
+/* The schema checks itself (every range well-formed, every default valid) before any value
+ * goes through it: a slip in the table is then an error at start-up, not a crash on the
+ * first out-of-range value a user gives. */
+static int check_schema(void)
+{
+    for (long i = 0; ad_config_schema[i].section; i++) {
+        const ad_cfg_key *k = &ad_config_schema[i];
+        if (k->def && check_value(k, k->def, "configuration schema default") != AD_OK)
+            return ad_fail_ctx(AD_ERR_INTERNAL, "internal error");
+        if (!k->def && (k->type == AD_CFG_INT || k->type == AD_CFG_FLOAT)) {
+            num_range r;
+            AD_TRY(parse_range(k, &r));
+        }
+    }
+    return AD_OK;
+}
+
 int ad_config_create(ad_config **out)
 {
     *out = NULL;
+    AD_TRY(check_schema());
     ad_config *cfg = ad_calloc(1, sizeof *cfg, "configuration");
     if (!cfg)
         return AD_ERR_NOMEM;
@@ -150,28 +224,58 @@ static int parse_float(const char *v, double *out)
     return 1;
 }
 
+/* A numeric key's optional "min|max" (both ends required, nothing else): integer keys compare
+ * as integers so bounds near INT64_MAX stay exact. A malformed range is a schema bug. */
+static int parse_range(const ad_cfg_key *k, num_range *r)
+{
+    r->ilo = INT64_MIN;
+    r->ihi = INT64_MAX;
+    r->lo = -INFINITY;
+    r->hi = INFINITY;
+    if (!k->choices)
+        return AD_OK;
+    const char *bar = strchr(k->choices, '|');
+    char lo[64];
+    size_t n = bar ? (size_t)(bar - k->choices) : 0;
+    int ok = bar && n < sizeof lo;
+    if (ok) {
+        memcpy(lo, k->choices, n);
+        lo[n] = '\0';
+        ok = k->type == AD_CFG_INT ? parse_int(lo, &r->ilo) && parse_int(bar + 1, &r->ihi)
+                                   : parse_float(lo, &r->lo) && parse_float(bar + 1, &r->hi);
+    }
+    if (ok && k->type == AD_CFG_INT)
+        ok = r->ilo <= r->ihi;
+    if (ok && k->type == AD_CFG_FLOAT)
+        ok = r->lo <= r->hi;
+    if (!ok)
+        return ad_fail(AD_ERR_INTERNAL, "configuration schema: [%s] %s has the malformed range "
+                       "'%s' (expected min|max)", k->section, k->key, k->choices);
+    return AD_OK;
+}
+
 /* Checks `value` against the key's type and range; `where` names the source for messages. */
 static int check_value(const ad_cfg_key *k, const char *value, const char *where)
 {
     int ok = 1;
-    double lo = -INFINITY, hi = INFINITY;
-    if ((k->type == AD_CFG_INT || k->type == AD_CFG_FLOAT) && k->choices)
-        sscanf(k->choices, "%lf|%lf", &lo, &hi);
+    num_range r;
+    if (k->type == AD_CFG_INT || k->type == AD_CFG_FLOAT)
+        AD_TRY(parse_range(k, &r));
     switch (k->type) {
     case AD_CFG_INT: {
         int64_t x;
         ok = parse_int(value, &x);
-        if (ok && ((double)x < lo || (double)x > hi))
-            return ad_fail(AD_ERR_CONFIG, "%s: [%s] %s = %s is out of range (%s..%s)", where,
-                           k->section, k->key, value, k->choices, strchr(k->choices, '|') + 1);
+        if (ok && (x < r.ilo || x > r.ihi))
+            return ad_fail(AD_ERR_CONFIG, "%s: [%s] %s = %s is out of range [%lld, %lld]", where,
+                           k->section, k->key, value, (long long)r.ilo, (long long)r.ihi);
         break;
     }
     case AD_CFG_FLOAT: {
         double x;
         ok = parse_float(value, &x);
-        if (ok && (x < lo || x > hi))
+        if (ok && (x < r.lo || x > r.hi))
             return ad_fail(AD_ERR_CONFIG, "%s: [%s] %s = %s is out of range [%g, %g]", where,
-                           k->section, k->key, value, lo, hi);
+                           k->section, k->key, value, r.lo, r.hi);
         break;
     }
     case AD_CFG_BOOL: {
@@ -271,17 +375,35 @@ static int absolute_path(const char *dir, char *out, size_t n)
     return ad_path_join(out, n, cwd, dir[0] == '.' && dir[1] == '/' ? dir + 2 : dir);
 }
 
+/* "unknown key", with the likely intended name when there is one. */
+static int unknown_key(const char *section, const char *key, const char *where)
+{
+    if (!section_exists(section)) {
+        const char *near = closest_name(NULL, section);
+        if (near)
+            return ad_fail(AD_ERR_CONFIG, "%s: unknown section [%s] (did you mean [%s]?)", where,
+                           section, near);
+        return ad_fail(AD_ERR_CONFIG, "%s: unknown section [%s]", where, section);
+    }
+    if (!key)
+        return AD_OK;
+    const char *near = closest_name(section, key);
+    if (near)
+        return ad_fail(AD_ERR_CONFIG, "%s: unknown key '%s' in section [%s] (did you mean '%s'?)",
+                       where, key, section, near);
+    for (long i = 0; ad_config_schema[i].section; i++)
+        if (strcmp(ad_config_schema[i].key, key) == 0)
+            return ad_fail(AD_ERR_CONFIG, "%s: unknown key '%s' in section [%s] (it belongs in "
+                           "[%s])", where, key, section, ad_config_schema[i].section);
+    return ad_fail(AD_ERR_CONFIG, "%s: unknown key '%s' in section [%s]", where, key, section);
+}
+
 static int set_value(ad_config *cfg, const char *section, const char *key, const char *value,
                      const char *origin, const char *where, const char *path_base)
 {
     long i = find_key(section, key);
-    if (i < 0) {
-        if (!section_exists(section))
-            return ad_fail(AD_ERR_CONFIG, "%s: unknown section [%s] (key '%s')", where, section,
-                           key);
-        return ad_fail(AD_ERR_CONFIG, "%s: unknown key '%s' in section [%s]", where, key,
-                       section);
-    }
+    if (i < 0)
+        return unknown_key(section, key, where);
     const ad_cfg_key *k = &ad_config_schema[i];
     /* An empty value for a key without default means "unset" (e.g. --set train.max_steps=). */
     if (value[0] == '\0' && k->type != AD_CFG_STRING) {
@@ -308,21 +430,29 @@ int ad_config_set(ad_config *cfg, const char *section, const char *key, const ch
     return set_value(cfg, section, key, value, origin, origin, NULL);
 }
 
+/* The files being read, innermost first (to refuse include cycles). */
+typedef struct include_chain {
+    const char *real; /* realpath of the file */
+    const struct include_chain *outer;
+} include_chain;
+
 /* One job file being read (an included file gets its own). */
 typedef struct parse_ctx {
     ad_config *cfg;
     int rc;
+    int err_line;        /* line of the first error (rc); later lines are not looked at */
     int line;
     int keys;            /* keys read so far in this file */
     int depth;           /* include nesting */
     const char *file;
     const char *dir;     /* absolute folder of the file, for relative paths */
     unsigned char *seen; /* keys given in this file, to reject duplicates */
+    const include_chain *chain;
 } parse_ctx;
 
 #define MAX_INCLUDE_DEPTH 8
 
-static int load_file(ad_config *cfg, const char *path, int depth);
+static int load_file(ad_config *cfg, const char *path, int depth, const include_chain *outer);
 
 /* [job] include = FILE reads another job file first; the including file then overrides it.
  * It must come before every other key, so that reading order is also precedence order. */
@@ -335,9 +465,20 @@ static int include_file(parse_ctx *pc, const char *where, const char *value)
                        MAX_INCLUDE_DEPTH);
     char *path;
     AD_TRY(resolve_path(value, pc->dir, &path));
-    int rc = load_file(pc->cfg, path, pc->depth + 1);
+    int rc = load_file(pc->cfg, path, pc->depth + 1, pc->chain);
     free(path);
-    return rc == AD_OK ? AD_OK : ad_fail_ctx(rc, "%s: included", where);
+    return rc == AD_OK ? AD_OK : ad_fail_ctx(rc, "%s: [job] include", where);
+}
+
+/* Records the first error only: inih goes on calling the handler after a failure, and a
+ * later good line must not replace the message of an earlier bad one. */
+static int line_failed(parse_ctx *pc, int rc, int lineno)
+{
+    if (pc->rc == AD_OK) {
+        pc->rc = rc;
+        pc->err_line = lineno;
+    }
+    return 0;
 }
 
 static int job_line_handler(void *user, const char *section, const char *name, const char *value,
@@ -345,37 +486,30 @@ static int job_line_handler(void *user, const char *section, const char *name, c
 {
     parse_ctx *pc = user;
     ad_config *cfg = pc->cfg;
+    if (pc->rc != AD_OK)
+        return 0;
     char where[4200];
     snprintf(where, sizeof where, "%s:%d", pc->file, lineno);
     if (strcmp(section, "job") == 0) {
-        if (name && strcmp(name, "include") != 0) {
-            pc->rc = ad_fail(AD_ERR_CONFIG, "%s: unknown key '%s' in section [job] (include only)",
-                             where, name);
-            return 0;
-        }
-        if (name && (pc->rc = include_file(pc, where, value)) != AD_OK)
-            return 0;
-        return 1;
+        if (name && strcmp(name, "include") != 0)
+            return line_failed(pc, ad_fail(AD_ERR_CONFIG, "%s: unknown key '%s' in section [job] "
+                                           "(include only)", where, name), lineno);
+        int rc = name ? include_file(pc, where, value) : AD_OK;
+        return rc == AD_OK ? 1 : line_failed(pc, rc, lineno);
     }
-    if (!name) /* section header alone */ {
-        if (!section_exists(section)) {
-            pc->rc = ad_fail(AD_ERR_CONFIG, "%s: unknown section [%s]", where, section);
-            return 0;
-        }
-        return 1;
-    }
-    if (section[0] == '\0') {
-        pc->rc = ad_fail(AD_ERR_CONFIG, "%s: key '%s' outside any [section]", where, name);
-        return 0;
-    }
+    if (!name) /* section header alone */
+        return section_exists(section) ? 1 : line_failed(pc, unknown_key(section, NULL, where),
+                                                         lineno);
+    if (section[0] == '\0')
+        return line_failed(pc, ad_fail(AD_ERR_CONFIG, "%s: key '%s' outside any [section]", where,
+                                       name), lineno);
     long i = find_key(section, name);
-    if (i >= 0 && pc->seen[i]) {
-        pc->rc = ad_fail(AD_ERR_CONFIG, "%s: [%s] %s is given twice", where, section, name);
-        return 0;
-    }
-    pc->rc = set_value(cfg, section, name, value, where, where, pc->dir);
-    if (pc->rc != AD_OK)
-        return 0;
+    if (i >= 0 && pc->seen[i])
+        return line_failed(pc, ad_fail(AD_ERR_CONFIG, "%s: [%s] %s is given twice", where, section,
+                                       name), lineno);
+    int rc = set_value(cfg, section, name, value, where, where, pc->dir);
+    if (rc != AD_OK)
+        return line_failed(pc, rc, lineno);
     pc->seen[i] = 1;
     pc->keys++;
     return 1;
@@ -413,7 +547,67 @@ static int handler_counting(void *user, const char *section, const char *name,
     return job_line_handler(user, section, name, value, pc->line);
 }
 
-static int load_file(ad_config *cfg, const char *path, int depth)
+/* Opens a job file: a regular file (a folder opens for reading on Linux and reads as empty),
+ * not one already being read further out (an include cycle). */
+static int open_job_file(const char *path, const include_chain *outer, FILE **fp, char **real)
+{
+    *fp = NULL;
+    *real = NULL;
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return ad_fail(AD_ERR_CONFIG, "%s: cannot open job file: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        int dir = S_ISDIR(sb.st_mode);
+        fclose(f);
+        return ad_fail(AD_ERR_CONFIG, "%s: %s, not a job file", path,
+                       dir ? "is a directory" : "is not a regular file");
+    }
+    char *r = realpath(path, NULL);
+    if (!r) {
+        fclose(f);
+        return ad_fail(AD_ERR_CONFIG, "%s: cannot resolve the path: %s", path, strerror(errno));
+    }
+    for (const include_chain *c = outer; c; c = c->outer)
+        if (strcmp(c->real, r) == 0) {
+            int self = c == outer;
+            free(r);
+            fclose(f);
+            return self ? ad_fail(AD_ERR_CONFIG, "%s includes itself", path)
+                        : ad_fail(AD_ERR_CONFIG, "%s is already being read (an include cycle)",
+                                  path);
+        }
+    *fp = f;
+    *real = r;
+    return AD_OK;
+}
+
+/* Reads job-file text from fp; `label` names it in messages, `dir` resolves relative paths. */
+static int parse_stream(ad_config *cfg, FILE *fp, const char *label, const char *dir, int depth,
+                        const include_chain *chain)
+{
+    parse_ctx pc = {cfg, AD_OK, 0, 0, 0, depth, label, dir,
+                    ad_calloc(cfg->nkeys, 1, "configuration"), chain};
+    if (!pc.seen)
+        return AD_ERR_NOMEM;
+    line_reader lr = {fp, &pc};
+    int r = ini_parse_stream(read_line, &lr, handler_counting, &pc);
+    int read_err = ferror(fp) ? errno : 0;
+    free(pc.seen);
+    if (read_err)
+        return ad_fail(AD_ERR_CONFIG, "%s: read error: %s", label, strerror(read_err));
+    /* inih's r is the first line it could not parse or whose handler failed */
+    if (r > 0 && (pc.rc == AD_OK || r < pc.err_line))
+        return ad_fail(AD_ERR_CONFIG, "%s:%d: cannot parse this line (expected [section] or "
+                       "key = value)", label, r);
+    if (pc.rc != AD_OK)
+        return pc.rc;
+    if (r != 0)
+        return ad_fail(AD_ERR_CONFIG, "%s: cannot read the job file (inih status %d)", label, r);
+    return AD_OK;
+}
+
+static int load_file(ad_config *cfg, const char *path, int depth, const include_chain *outer)
 {
     char dir[4096], abs[4096];
     snprintf(dir, sizeof dir, "%s", path);
@@ -423,30 +617,33 @@ static int load_file(ad_config *cfg, const char *path, int depth)
     else
         snprintf(dir, sizeof dir, ".");
     AD_TRY(absolute_path(dir, abs, sizeof abs));
-    FILE *fp = fopen(path, "r");
-    if (!fp)
-        return ad_fail(AD_ERR_CONFIG, "%s: cannot open job file: %s", path, strerror(errno));
-    parse_ctx pc = {cfg, AD_OK, 0, 0, depth, path, abs, ad_calloc(cfg->nkeys, 1, "configuration")};
-    if (!pc.seen) {
-        fclose(fp);
-        return AD_ERR_NOMEM;
-    }
-    line_reader lr = {fp, &pc};
-    int r = ini_parse_stream(read_line, &lr, handler_counting, &pc);
+    FILE *fp;
+    char *real;
+    AD_TRY(open_job_file(path, outer, &fp, &real));
+    include_chain here = {real, outer};
+    int rc = parse_stream(cfg, fp, path, abs, depth, &here);
     fclose(fp);
-    free(pc.seen);
-    if (pc.rc != AD_OK)
-        return pc.rc;
-    if (r != 0)
-        return ad_fail(AD_ERR_CONFIG, "%s:%d: cannot parse this line (expected [section] or key = value)",
-                       path, r);
-    return AD_OK;
+    free(real);
+    return rc;
+}
+
+int ad_config_load_text(ad_config *cfg, const char *text, const char *label)
+{
+    char cwd[4096];
+    AD_TRY(absolute_path(".", cwd, sizeof cwd));
+    FILE *fp = fmemopen((void *)text, strlen(text), "r");
+    if (!fp)
+        return ad_fail(AD_ERR_NOMEM, "%s: cannot read the configuration text: %s", label,
+                       strerror(errno));
+    int rc = parse_stream(cfg, fp, label, cwd, 0, NULL);
+    fclose(fp);
+    return rc;
 }
 
 int ad_config_load_file(ad_config *cfg, const char *path)
 {
     AD_TRY(replace_str(&cfg->file, path));
-    return load_file(cfg, path, 0);
+    return load_file(cfg, path, 0, NULL);
 }
 
 int ad_config_set_override(ad_config *cfg, const char *assignment)
@@ -467,12 +664,20 @@ int ad_config_set_override(ad_config *cfg, const char *assignment)
     snprintf(where, sizeof where, "--set %s.%s", section, key);
     char cwd[4096];
     AD_TRY(absolute_path(".", cwd, sizeof cwd));
-    return set_value(cfg, section, key, eq + 1, "--set", where, cwd);
+    return set_value(cfg, section, key, eq + 1, where, where, cwd);
 }
 
 const char *ad_config_source(const ad_config *cfg)
 {
     return cfg->file ? cfg->file : "(no job file)";
+}
+
+static const cfg_value *lookup(const ad_config *cfg, const char *section, const char *key);
+
+const char *ad_config_where(const ad_config *cfg, const char *section, const char *key)
+{
+    const cfg_value *v = lookup(cfg, section, key);
+    return v && v->origin && strcmp(v->origin, "default") != 0 ? v->origin : ad_config_source(cfg);
 }
 
 static const cfg_value *lookup(const ad_config *cfg, const char *section, const char *key)
@@ -485,6 +690,57 @@ const char *ad_config_get(const ad_config *cfg, const char *section, const char 
 {
     const cfg_value *v = lookup(cfg, section, key);
     return v ? v->value : NULL;
+}
+
+/* Lists compare item by item: "PA, AP" and "PA,AP" are the same list. */
+static int same_list(const char *x, const char *y)
+{
+    for (;;) {
+        while (isspace((unsigned char)*x))
+            x++;
+        while (isspace((unsigned char)*y))
+            y++;
+        size_t nx = strcspn(x, ","), ny = strcspn(y, ",");
+        size_t ex = nx, ey = ny;
+        while (ex > 0 && isspace((unsigned char)x[ex - 1]))
+            ex--;
+        while (ey > 0 && isspace((unsigned char)y[ey - 1]))
+            ey--;
+        if (ex != ey || strncmp(x, y, ex) != 0 || (x[nx] == ',') != (y[ny] == ','))
+            return 0;
+        if (x[nx] != ',')
+            return 1;
+        x += nx + 1;
+        y += ny + 1;
+    }
+}
+
+int ad_config_same(const ad_config *a, const ad_config *b, const char *section, const char *key)
+{
+    long i = find_key(section, key);
+    if (i < 0)
+        return 0;
+    const char *x = a->vals[i].value, *y = b->vals[i].value;
+    if (!x || !y)
+        return x == y;
+    switch (ad_config_schema[i].type) {
+    case AD_CFG_INT: {
+        int64_t p, q;
+        return parse_int(x, &p) && parse_int(y, &q) ? p == q : strcmp(x, y) == 0;
+    }
+    case AD_CFG_FLOAT: {
+        double p, q;
+        return parse_float(x, &p) && parse_float(y, &q) ? p == q : strcmp(x, y) == 0;
+    }
+    case AD_CFG_BOOL: {
+        int p, q;
+        return parse_bool(x, &p) && parse_bool(y, &q) ? p == q : strcmp(x, y) == 0;
+    }
+    case AD_CFG_LIST:
+        return same_list(x, y);
+    default:
+        return strcmp(x, y) == 0;
+    }
 }
 
 int ad_config_is_set(const ad_config *cfg, const char *section, const char *key)
@@ -515,7 +771,7 @@ int ad_config_int(const ad_config *cfg, const char *section, const char *key, in
     AD_TRY(get_set(cfg, section, key, &v));
     if (!parse_int(v, out))
         return ad_fail(AD_ERR_CONFIG, "%s: [%s] %s = '%s' is not an integer",
-                       ad_config_source(cfg), section, key, v);
+                       ad_config_where(cfg, section, key), section, key, v);
     return AD_OK;
 }
 
@@ -525,7 +781,7 @@ int ad_config_float(const ad_config *cfg, const char *section, const char *key, 
     AD_TRY(get_set(cfg, section, key, &v));
     if (!parse_float(v, out))
         return ad_fail(AD_ERR_CONFIG, "%s: [%s] %s = '%s' is not a number",
-                       ad_config_source(cfg), section, key, v);
+                       ad_config_where(cfg, section, key), section, key, v);
     return AD_OK;
 }
 
@@ -535,7 +791,7 @@ int ad_config_bool(const ad_config *cfg, const char *section, const char *key, i
     AD_TRY(get_set(cfg, section, key, &v));
     if (!parse_bool(v, out))
         return ad_fail(AD_ERR_CONFIG, "%s: [%s] %s = '%s' is not true/false",
-                       ad_config_source(cfg), section, key, v);
+                       ad_config_where(cfg, section, key), section, key, v);
     return AD_OK;
 }
 
@@ -581,7 +837,7 @@ int ad_config_list(const ad_config *cfg, const char *section, const char *key, c
         if (t[0] == '\0') {
             free(arr);
             return ad_fail(AD_ERR_CONFIG, "%s: [%s] %s = '%s' has an empty item",
-                           ad_config_source(cfg), section, key, v);
+                           ad_config_where(cfg, section, key), section, key, v);
         }
         arr[k++] = t;
         if (!comma)

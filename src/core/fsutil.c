@@ -61,6 +61,25 @@ int ad_path_exists(const char *path)
     return stat(path, &st) == 0;
 }
 
+int ad_optional_file(const char *path, int *present)
+{
+    struct stat st;
+    *present = 0;
+    if (stat(path, &st) == 0) {
+        if (!S_ISREG(st.st_mode))
+            return ad_fail(AD_ERR_IO, "%s: is %s, not a file", path,
+                           S_ISDIR(st.st_mode) ? "a directory" : "not a regular file");
+        *present = 1;
+        return AD_OK;
+    }
+    int err = errno;
+    if (err == ENOENT && lstat(path, &st) == 0)
+        return ad_fail(AD_ERR_IO, "%s: dangling symbolic link", path);
+    if (err == ENOENT)
+        return AD_OK;
+    return ad_fail(AD_ERR_IO, "%s: cannot access: %s", path, strerror(err));
+}
+
 int ad_is_dir(const char *path)
 {
     struct stat st;

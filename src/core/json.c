@@ -5,6 +5,15 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
+
+/* JSON whitespace (RFC 8259): nothing else may follow the object. */
+static size_t skip_ws(const char *p, size_t i, size_t len)
+{
+    while (i < len && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r'))
+        i++;
+    return i;
+}
 
 int ad_json_read_object(const char *path, cJSON **out)
 {
@@ -12,14 +21,27 @@ int ad_json_read_object(const char *path, cJSON **out)
     size_t len;
     *out = NULL;
     AD_TRY(ad_read_file(path, &data, &len));
+    if (len >= 3 && memcmp(data, "\xef\xbb\xbf", 3) == 0) {
+        free(data);
+        return ad_fail(AD_ERR_FORMAT, "%s: starts with a UTF-8 byte-order mark, which JSON does "
+                       "not allow", path);
+    }
     const char *end = NULL;
+    /* cJSON stops after the first value; what follows is checked here, not ignored */
     *out = cJSON_ParseWithLengthOpts(data, len, &end, 0);
     if (!*out) {
         size_t at = end ? (size_t)(end - data) : 0;
         free(data);
         return ad_fail(AD_ERR_FORMAT, "%s: malformed JSON near byte %zu", path, at);
     }
+    size_t at = skip_ws(data, (size_t)(end - data), len);
     free(data);
+    if (at < len) {
+        cJSON_Delete(*out);
+        *out = NULL;
+        return ad_fail(AD_ERR_FORMAT, "%s: unexpected data after the JSON object at byte %zu",
+                       path, at);
+    }
     if (!cJSON_IsObject(*out)) {
         cJSON_Delete(*out);
         *out = NULL;

@@ -254,9 +254,22 @@ int ad_ckpt_find_latest(const char *run_dir, char *dir, size_t n, int64_t *step)
             ad_warn("checkpoint: ignoring %s/%s, a save that did not finish", ckdir,
                     l.tmps[i].name);
     int rc = AD_OK;
+    /* why each folder was rejected, for the error when none is usable */
+    char why[768] = "";
+    size_t wlen = 0;
     for (size_t i = 0; i < l.n_steps; i++) {
         if (check_entry(ckdir, &l.steps[i], 1, path, sizeof path) != AD_OK) {
             ad_warn("checkpoint: skipping incomplete or corrupt %s: %s", path, ad_errmsg());
+            /* the reason without the folder's own path, which the list already names */
+            const char *msg = ad_errmsg();
+            size_t pl = strlen(path);
+            if (strncmp(msg, path, pl) == 0 && msg[pl] == '/')
+                msg += pl + 1;
+            else if (strncmp(msg, path, pl) == 0 && msg[pl] == ':')
+                msg += pl + 2;
+            if (wlen < sizeof why)
+                wlen += (size_t)snprintf(why + wlen, sizeof why - wlen, "%s%s: %s",
+                                         wlen ? "; " : "", l.steps[i].name, msg);
             ad_clear_error();
             continue;
         }
@@ -268,6 +281,12 @@ int ad_ckpt_find_latest(const char *run_dir, char *dir, size_t n, int64_t *step)
         *step = l.steps[i].step;
         break;
     }
+    /* Folders exist but none is usable: starting over would silently discard the run (and
+     * the first save's prune would then delete the evidence), so refuse and touch nothing. */
+    if (rc == AD_OK && *step < 0 && l.n_steps > 0)
+        rc = ad_fail(AD_ERR_FORMAT, "%s: no usable checkpoint among %zu (%s); nothing was "
+                     "deleted: repair them, or move checkpoints/ away to start the run over",
+                     ckdir, l.n_steps, why);
     listing_free(&l);
     return rc;
 }

@@ -9,6 +9,7 @@
 #include "adaptor/fsutil.h"
 #include "adaptor/log.h"
 #include "adaptor/mpiutil.h"
+#include "adaptor/runlock.h"
 #include "adaptor/table.h"
 
 #include <math.h>
@@ -134,6 +135,9 @@ int ad_classify(MPI_Comm comm, const ad_config *cfg)
         rc = ad_config_float(cfg, "classify", "data_pct", &pct);
     snprintf(model, sizeof model, "%s+%s", weights ? "adaptor" : "baseline", head ? head : "?");
     rc = ad_mpi_agree(comm, rc, NULL);
+    ad_runlock *lock = NULL;
+    if (rc == AD_OK)
+        rc = ad_runlock_acquire_job(comm, ad_config_get(cfg, "output", "dir"), "classify", &lock);
     if (rc == AD_OK)
         rc = cls_data_load(comm, cfg, &job, prov, weights, &d);
     if (rc == AD_OK) {
@@ -217,5 +221,6 @@ int ad_classify(MPI_Comm comm, const ad_config *cfg)
     ad_head_destroy(h);
     cls_data_free(&d);
     ad_prov_destroy(prov);
+    ad_runlock_release(lock);
     return rc;
 }

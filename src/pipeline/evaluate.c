@@ -18,11 +18,13 @@
 #include "adaptor/nn.h"
 #include "adaptor/pipeline.h"
 #include "adaptor/retrieval.h"
+#include "adaptor/runlock.h"
 #include "adaptor/share.h"
 #include "adaptor/table.h"
 #include "adaptor/wordpiece.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -479,11 +481,21 @@ static int eval_split(MPI_Comm comm, const ad_config *cfg, const ad_provenance *
     int nk;
     int k[AD_RETRIEVAL_MAX_K];
     AD_TRY(ad_config_list(cfg, "eval", "recall_k", &ks, &nk));
-    if (nk > AD_RETRIEVAL_MAX_K)
-        nk = AD_RETRIEVAL_MAX_K;
-    for (int i = 0; i < nk; i++)
-        k[i] = atoi(ks[i]);
+    int krc = nk > AD_RETRIEVAL_MAX_K
+                  ? ad_fail(AD_ERR_CONFIG, "%s: [eval] recall_k lists %d values (at most %d)",
+                            ad_config_where(cfg, "eval", "recall_k"), nk, AD_RETRIEVAL_MAX_K)
+                  : AD_OK;
+    for (int i = 0; i < nk && krc == AD_OK; i++) {
+        char *end;
+        long v = strtol(ks[i], &end, 10);
+        if (*end || v < 1 || v > INT_MAX)
+            krc = ad_fail(AD_ERR_CONFIG, "%s: [eval] recall_k: '%s' is not a K >= 1",
+                          ad_config_where(cfg, "eval", "recall_k"), ks[i]);
+        else
+            k[i] = (int)v;
+    }
     free(ks);
+    AD_TRY(krc);
     int P = models[0]->cfg.proj;
     size_t n = (size_t)(b->n ? b->n : 1);
     split_figures f;
@@ -554,6 +566,7 @@ int ad_evaluate(MPI_Comm comm, const ad_config *cfg, const char *weights)
     ad_embfile *ef = NULL;
     ad_eval_records R = {0};
     ad_provenance *prov = NULL;
+    ad_runlock *lock = NULL;
     prompts pr;
     int zero_shot_on = 0; /* rank 0: pr holds the encoded prompts */
     memset(&pr, 0, sizeof pr);
@@ -561,8 +574,6 @@ int ad_evaluate(MPI_Comm comm, const ad_config *cfg, const char *weights)
     int rc = ad_job_parse(cfg, &job);
     if (rc == AD_OK)
         rc = ad_prov_create(comm, cfg, &prov); /* collective: on every rank */
-    if (rc == AD_OK)
-        rc = ad_config_list(cfg, "eval", "splits", &splits, &nsplits);
     if (rc == AD_OK)
         rc = ad_config_list(cfg, "eval", "splits", &splits, &nsplits);
     if (rc == AD_OK)
@@ -574,6 +585,8 @@ int ad_evaluate(MPI_Comm comm, const ad_config *cfg, const char *weights)
     if (rc == AD_OK && rank == 0 && ad_config_is_set(cfg, "data", "label_columns"))
         rc = ad_manifest_open_config(cfg, AD_LABEL_UNCERTAIN, NULL, &man);
     rc = ad_mpi_agree(comm, rc, NULL);
+    if (rc == AD_OK)
+        rc = ad_runlock_acquire_job(comm, ad_config_get(cfg, "output", "dir"), "eval", &lock);
     for (int s = 0; s < nsplits && rc == AD_OK; s++) {
         block b;
         memset(&b, 0, sizeof b);
@@ -630,5 +643,6 @@ int ad_evaluate(MPI_Comm comm, const ad_config *cfg, const char *weights)
     ad_adaptor_destroy(models[1]);
     free(splits);
     ad_prov_destroy(prov);
+    ad_runlock_release(lock);
     return rc;
 }

@@ -76,7 +76,7 @@ int ad_frozen_open(ad_frozen *e, const ad_config *cfg, const ad_job *job, int im
                            "(transformers would silently use a random pooler)", model);
         if (e->max_words > bc->max_positions)
             return ad_fail(AD_ERR_CONFIG, "%s: [data] max_words = %d exceeds the model's %d "
-                           "positions", ad_config_source(cfg), e->max_words,
+                           "positions", ad_config_where(cfg, "data", "max_words"), e->max_words,
                            bc->max_positions);
         e->dim = bc->hidden;
         e->tokens = e->bert_out == AD_BERT_TOKENS ? e->max_words : 0;

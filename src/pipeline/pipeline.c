@@ -132,6 +132,14 @@ int ad_adaptor_config_from(const ad_config *cfg, int dv, int dt, int tokens,
     AD_TRY(ad_config_int(cfg, "adaptor", "num_layers", &L));
     AD_TRY(ad_config_float(cfg, "adaptor", "dropout", &dropout));
     AD_TRY(ad_config_float(cfg, "adaptor", "logit_scale_init", &logit0));
+    /* checks the model makes too, here with the keys' origins named */
+    if (!(dropout < 1))
+        return ad_fail(AD_ERR_CONFIG, "%s: [adaptor] dropout = %g must be below 1",
+                       ad_config_where(cfg, "adaptor", "dropout"), dropout);
+    if (P % H != 0)
+        return ad_fail(AD_ERR_CONFIG, "%s: [adaptor] projection_dim = %lld is not divisible by "
+                       "[adaptor] num_heads = %lld", ad_config_where(cfg, "adaptor", "num_heads"),
+                       (long long)P, (long long)H);
     *out = (ad_adaptor_config){.dv = dv, .dt = dt, .proj = (int)P, .ffn = (int)F,
                                .heads = (int)H, .layers = (int)L, .dropout = (float)dropout,
                                .ln_eps = 1e-5f, .logit_scale_init = (float)logit0,

@@ -15,6 +15,8 @@
 #include "adaptor/metrics.h"
 #include "adaptor/pipeline.h"
 #include "adaptor/provenance.h"
+#include "adaptor/resume.h"
+#include "adaptor/runlock.h"
 #include "adaptor/rng.h"
 #include "adaptor/runstate.h"
 #include "adaptor/safetensors.h"
@@ -73,11 +75,13 @@ typedef struct trainer {
     size_t row_v, row_t;  /* floats per sample in each cache */
     float *xv, *xt;       /* [win_cap * nloc, row] this rank's rows of the loaded steps */
     uint8_t *tmask;       /* [win_cap * nloc, tt] token mode */
+    int64_t *orows;       /* online: [nloc] this step's manifest rows */
     ad_adaptor *m;
     ad_adamw *opt;
     ad_schedule sched;
     ad_dp *dp;
     ad_metrics *metrics;
+    ad_runlock *lock;     /* rank 0: the run folder's lock */
     int64_t ckpt_every, keep, log_every;
     double *rank_times;   /* [size][3] gathered on rank 0 */
     /* Validation split (pooled or token caches beside the training ones; NULL: none). */
@@ -181,10 +185,7 @@ static int load_online(trainer *t, int64_t epoch, int64_t k, int64_t step)
         AD_TRY(build_order(t, epoch));
         t->order_key = key;
     }
-    int64_t rows[4096];
-    if (t->nloc > 4096)
-        return ad_fail(AD_ERR_CONFIG, "%s: online training takes at most 4096 pairs per rank "
-                       "and step", ad_config_source(t->cfg));
+    int64_t *rows = t->orows;
     for (int i = 0; i < t->nloc; i++)
         rows[i] = t->order[k * t->G + t->first + i];
     ad_rng crop;
@@ -341,18 +342,21 @@ static int plan(trainer *t)
     AD_TRY(ad_config_int(c, "train", "seed", &seed));
     AD_TRY(ad_config_float(c, "train", "lr", &lr));
     AD_TRY(ad_config_float(c, "train", "warmup_frac", &warm));
+    if (!(warm < 1))
+        return ad_fail(AD_ERR_CONFIG, "%s: [train] warmup_frac = %g must be below 1",
+                       ad_config_where(c, "train", "warmup_frac"), warm);
     AD_TRY(ad_config_int(c, "train", "checkpoint_every", &t->ckpt_every));
     AD_TRY(ad_config_int(c, "train", "keep_checkpoints", &t->keep));
     AD_TRY(ad_config_int(c, "train", "log_every", &t->log_every));
     t->seed = (uint64_t)seed;
     if (t->G > t->N)
         return ad_fail(AD_ERR_CONFIG, "%s: [train] batch_size = %lld is larger than the %lld "
-                       "training samples in %s", ad_config_source(c), (long long)t->G,
-                       (long long)t->N, t->source);
+                       "training samples in %s", ad_config_where(c, "train", "batch_size"),
+                       (long long)t->G, (long long)t->N, t->source);
     if (t->G < t->size)
         return ad_fail(AD_ERR_CONFIG, "%s: [train] batch_size = %lld is smaller than the %d "
-                       "ranks (every rank needs at least one pair)", ad_config_source(c),
-                       (long long)t->G, t->size);
+                       "ranks (every rank needs at least one pair)",
+                       ad_config_where(c, "train", "batch_size"), (long long)t->G, t->size);
     t->spe = t->N / t->G;
     t->total = epochs * t->spe;
     if (ad_config_is_set(c, "train", "max_steps")) {
@@ -380,7 +384,9 @@ static int plan(trainer *t)
     t->xv = ad_malloc(rows * t->row_v * sizeof(float), "image embeddings");
     t->xt = ad_malloc(rows * t->row_t * sizeof(float), "text embeddings");
     t->tmask = ad_malloc(rows * (size_t)(t->tt ? t->tt : 1), "text masks");
-    if (!t->order || !t->xv || !t->xt || !t->tmask)
+    if (t->online)
+        t->orows = ad_malloc((size_t)t->nloc * sizeof *t->orows, "online batch rows");
+    if (!t->order || !t->xv || !t->xt || !t->tmask || (t->online && !t->orows))
         return AD_ERR_NOMEM;
     t->order_key = t->win_key = -1;
     return AD_OK;
@@ -477,13 +483,21 @@ static int resume_from(trainer *t, int64_t *start)
         rc = ad_fail(AD_ERR_CONFIG, "%s: saved with global batch %lld, this run has %lld "
                      "([train] batch_size must not change on resume)", dir,
                      (long long)st.global_batch, (long long)t->G);
+    /* Rank 0 alone compares (one message); every rank has the same two texts. */
+    char *changes = NULL;
+    if (rc == AD_OK && t->rank == 0 && st.config_text && st.config_text[0])
+        rc = ad_resume_check_config(st.config_text, dir, t->cfg, &changes);
     if (rc == AD_OK)
         rc = ad_adamw_set_step_count(t->opt, buf.opt_step);
+    if (rc == AD_OK && t->rank == 0)
+        rc = ad_resume_record(t->run_dir, t->cfg, dir, st.step, t->size, changes ? changes : "");
     if (rc == AD_OK) {
         *start = st.step;
-        ad_info("resume: %s (step %lld, saved by %d ranks, now %d)", dir, (long long)st.step,
-                st.num_ranks, t->size);
+        ad_info("resume: %s (step %lld, saved by %d ranks, now %d)%s%s", dir, (long long)st.step,
+                st.num_ranks, t->size, changes && changes[0] ? "; changed: " : "",
+                changes && changes[0] ? changes : "");
     }
+    free(changes);
     ad_train_state_clear(&st);
     return rc;
 }
@@ -493,21 +507,27 @@ static int prepare_run_dir(trainer *t, int resume)
     const char *dir;
     AD_TRY(ad_config_string(t->cfg, "output", "dir", &dir));
     snprintf(t->run_dir, sizeof t->run_dir, "%s", dir);
+    AD_TRY(ad_runlock_acquire_job(t->comm, dir, resume ? "pretrain --resume" : "pretrain",
+                                  &t->lock));
     int rc = AD_OK;
     if (t->rank == 0) {
         char ck[4200];
-        rc = ad_mkdir_p(dir);
-        if (rc == AD_OK)
-            rc = ad_path_join(ck, sizeof ck, dir, "checkpoints");
+        rc = ad_path_join(ck, sizeof ck, dir, "checkpoints");
         if (rc == AD_OK && !resume && ad_is_dir(ck))
             rc = ad_fail(AD_ERR_CONFIG, "%s already holds a training run (checkpoints/): "
                          "use --resume to continue it, or another [output] dir", dir);
-        if (rc == AD_OK)
-            rc = ad_config_write(t->cfg, dir);
         if (rc == AD_OK) /* a stop of an earlier run is handled by now */
             rc = ad_ckpt_clear_stopped(dir);
     }
     return ad_mpi_agree(t->comm, rc, NULL);
+}
+
+/* config.ini is the configuration the run started with: written by a run that starts from
+ * step 0, never replaced by a resume (which records itself in resumes.log instead). */
+static int write_start_config(trainer *t, int64_t start)
+{
+    return ad_mpi_agree(t->comm, t->rank == 0 && start == 0 ? ad_config_write(t->cfg, t->run_dir)
+                                                            : AD_OK, NULL);
 }
 
 static int open_metrics(trainer *t, int64_t start)
@@ -616,6 +636,7 @@ static void trainer_free(trainer *t)
     free(t->xv);
     free(t->xt);
     free(t->tmask);
+    free(t->orows);
     free(t->pair_img);
     free(t->pair_txt);
     ad_frozen_free(&t->enc[0]);
@@ -623,6 +644,7 @@ static void trainer_free(trainer *t)
     ad_selection_free(&t->sel);
     ad_manifest_close(t->man);
     ad_prov_destroy(t->prov);
+    ad_runlock_release(t->lock);
 }
 
 /* Rank 0: how the stage ended, in state.json (not over a failure's message). */
@@ -666,6 +688,8 @@ int ad_pretrain(MPI_Comm comm, const ad_config *cfg, int resume)
     int64_t start = 0;
     if (rc == AD_OK && resume)
         rc = ad_mpi_agree(comm, resume_from(&t, &start), NULL);
+    if (rc == AD_OK)
+        rc = write_start_config(&t, start);
     if (rc == AD_OK) {
         ad_info("pretrain: %lld pairs, global batch %lld (%d per rank on %d ranks), %lld steps "
                 "per epoch, %lld updates, %zu parameters", (long long)t.N, (long long)t.G,

@@ -11,6 +11,7 @@
 #include "adaptor/label_fraction.h"
 #include "adaptor/log.h"
 #include "adaptor/mpiutil.h"
+#include "adaptor/runlock.h"
 #include "adaptor/schedule.h"
 #include "adaptor/share.h"
 #include "adaptor/table.h"
@@ -60,7 +61,7 @@ static int take_fraction(const ad_config *cfg, seg_split *train, size_t cc, cons
     AD_TRY(ad_config_int(cfg, "train", "seed", &seed));
     if (!(*pct > 0))
         return ad_fail(AD_ERR_CONFIG, "%s: [segment] data_pct must be above 0",
-                       ad_config_source(cfg));
+                       ad_config_where(cfg, "segment", "data_pct"));
     int8_t *fg = ad_calloc((size_t)train->n, 1, "foreground flags");
     if (!fg)
         return AD_ERR_NOMEM;
@@ -73,7 +74,8 @@ static int take_fraction(const ad_config *cfg, seg_split *train, size_t cc, cons
     if (k == 0) {
         free(idx);
         return ad_fail(AD_ERR_CONFIG, "%s: [segment] data_pct = %g of %lld training images "
-                       "leaves none", ad_config_source(cfg), *pct, (long long)train->n);
+                       "leaves none", ad_config_where(cfg, "segment", "data_pct"), *pct,
+                       (long long)train->n);
     }
     rc = seg_split_keep(train, idx, k, cc);
     free(idx);
@@ -294,7 +296,7 @@ static int train(MPI_Comm comm, const train_opts *o, seg_model *m, const seg_spl
         int64_t epoch = (k - 1) / L.spe, pos = (k - 1) % L.spe;
         if (pos == 0)
             epoch_order((uint64_t)o->seed, epoch, L.perm, tr->n);
-        int64_t idx[256];
+        int64_t *idx = m->idx;
         for (int64_t i = 0; i < b; i++)
             idx[i] = L.perm[pos * G + off + i];
         ad_seg_loss_parts lp = {0};
@@ -329,7 +331,7 @@ static int overlays(const ad_config *cfg, const seg_source *src, seg_model *m,
     int rc = AD_OK;
     for (int at = 0; rc == AD_OK && at < n; at += m->cap) {
         int nb = n - at < m->cap ? n - at : m->cap;
-        int64_t idx[256];
+        int64_t *idx = m->idx;
         for (int i = 0; i < nb; i++)
             idx[i] = at + i;
         rc = seg_prepare(m, te, idx, nb);
@@ -404,17 +406,19 @@ int ad_segment(MPI_Comm comm, const ad_config *cfg)
         rc = ad_config_list(cfg, "segment", "splits", &splits, &nsplits);
     if (rc == AD_OK && nsplits != 3)
         rc = ad_fail(AD_ERR_CONFIG, "%s: [segment] splits needs 3 names (train, selection, test)",
-                     ad_config_source(cfg));
+                     ad_config_where(cfg, "segment", "splits"));
     /* ResNet: the U-Net on the frozen stages; the Adaptor has no path over feature maps. */
     int resnet = job.arch == AD_ARCH_RESNET;
     if (rc == AD_OK && resnet && job.seg_features == AD_SEG_FEATURES_ADAPTOR)
         rc = ad_fail(AD_ERR_CONFIG, "%s: [segment] features = adaptor needs [image_encoder] arch "
                      "= dinov2 (with arch = resnet the U-Net reads the frozen ResNet's stages: "
-                     "set features = encoder)", ad_config_source(cfg));
+                     "set features = encoder)", ad_config_where(cfg, "segment", "features"));
     if (rc == AD_OK)
         rc = seg_source_open(cfg, &job, &src);
-    if (rc == AD_OK && rank == 0)
-        rc = ad_mkdir_p(dir);
+    rc = ad_mpi_agree(comm, rc, NULL);
+    ad_runlock *lock = NULL;
+    if (rc == AD_OK)
+        rc = ad_runlock_acquire_job(comm, dir, "segment", &lock);
     if (rc == AD_OK && rank == 0)
         rc = ad_config_write(cfg, dir);
     rc = ad_mpi_agree(comm, rc, NULL);
@@ -432,7 +436,6 @@ int ad_segment(MPI_Comm comm, const ad_config *cfg)
     int size;
     MPI_Comm_size(comm, &size);
     int cap = rc == AD_OK ? (int)((o.batch + size - 1) / size) : 1;
-    cap = cap > 256 ? 256 : cap;
     if (rc == AD_OK)
         rc = ad_mpi_agree(comm, seg_model_create(cfg, &job, sp[0].cache, cap, src.crop, &m), NULL);
     const char *feat = ad_config_get(cfg, "segment", "features"), *model = seg_model_name(&job);
@@ -487,5 +490,6 @@ int ad_segment(MPI_Comm comm, const ad_config *cfg)
     seg_source_close(&src);
     free(splits);
     ad_prov_destroy(prov);
+    ad_runlock_release(lock);
     return rc;
 }

@@ -27,7 +27,7 @@ int seg_config_with(const ad_config *cfg, const char *section, const char *key,
     for (const ad_cfg_key *k = ad_config_schema; k->section && rc == AD_OK; k++) {
         const char *v = ad_config_get(cfg, k->section, k->key);
         if (v)
-            rc = ad_config_set(c, k->section, k->key, v, ad_config_source(cfg));
+            rc = ad_config_set(c, k->section, k->key, v, ad_config_where(cfg, k->section, k->key));
     }
     if (rc == AD_OK)
         rc = ad_config_set(c, section, key, value, ad_config_source(cfg));
@@ -50,7 +50,8 @@ int ad_seg_mask_bit(const ad_config *cfg, int *bit)
         long b = strtol(v, &end, 10);
         if (*end || b > 7)
             return ad_fail(AD_ERR_CONFIG, "%s: [segment] mask_bit = %s: give a bit 0..7 or a "
-                           "finding of [data] label_columns", ad_config_source(cfg), v);
+                           "finding of [data] label_columns",
+                           ad_config_where(cfg, "segment", "mask_bit"), v);
         *bit = (int)b;
         return AD_OK;
     }
@@ -64,7 +65,8 @@ int ad_seg_mask_bit(const ad_config *cfg, int *bit)
     free(labels);
     if (*bit < 0 || *bit > 7)
         return ad_fail(AD_ERR_CONFIG, "%s: [segment] mask_bit = %s is not one of the first 8 "
-                       "findings of [data] label_columns", ad_config_source(cfg), v);
+                       "findings of [data] label_columns",
+                       ad_config_where(cfg, "segment", "mask_bit"), v);
     return AD_OK;
 }
 
@@ -84,7 +86,8 @@ int seg_source_open(const ad_config *cfg, const ad_job *job, seg_source *src)
         AD_TRY(ad_config_list(cfg, "segment", "box_columns", &cols, &n));
         int rc = n == 4 ? AD_OK
                         : ad_fail(AD_ERR_CONFIG, "%s: [segment] box_columns needs 4 columns "
-                                  "(x, y, width, height), got %d", ad_config_source(cfg), n);
+                                  "(x, y, width, height), got %d",
+                                  ad_config_where(cfg, "segment", "box_columns"), n);
         if (rc == AD_OK)
             rc = ad_box_table_read(ad_config_get(cfg, "segment", "boxes"),
                                    ad_config_get(cfg, "data", "image_root"),

@@ -85,6 +85,7 @@ typedef struct seg_model {
     float *img, *stage[5]; /* ResNet: normalised images, stage outputs 1..4 */
     const float *in[1 + AD_SEGDEC_MAX_UP]; /* the decoder's inputs (into feat or stage) */
     uint8_t *tmask;
+    int64_t *idx, *rows; /* [cap]: a batch's sample indices and their cache rows */
     double t_read, t_adaptor, t_decoder, t_comm; /* this rank's seconds */
 } seg_model;
 

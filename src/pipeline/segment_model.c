@@ -30,6 +30,8 @@ void seg_model_free(seg_model *m)
     free(m->target);
     free(m->dlogits);
     free(m->tmask);
+    free(m->idx);
+    free(m->rows);
     ad_resnet_destroy(m->rn);
     free(m->img);
     for (int k = 0; k < 5; k++)
@@ -88,13 +90,13 @@ static int read_widths(const ad_config *cfg, const char *key, int n, int *out)
     AD_TRY(ad_config_list(cfg, "segment", key, &ch, &nch));
     int rc = nch == n ? AD_OK
                       : ad_fail(AD_ERR_CONFIG, "%s: [segment] %s needs %d widths, got %d",
-                                ad_config_source(cfg), key, n, nch);
+                                ad_config_where(cfg, "segment", key), key, n, nch);
     for (int i = 0; i < nch && rc == AD_OK; i++) {
         char *end;
         long v = strtol(ch[i], &end, 10);
         if (*end || v < 1 || v > 65536)
             rc = ad_fail(AD_ERR_CONFIG, "%s: [segment] %s: '%s' is not a width",
-                         ad_config_source(cfg), key, ch[i]);
+                         ad_config_where(cfg, "segment", key), key, ch[i]);
         out[i] = (int)v;
     }
     free(ch);
@@ -194,7 +196,9 @@ int seg_model_create(const ad_config *cfg, const ad_job *job, const ad_cache *ca
     m->logits = ad_malloc(b * m->cc * sizeof(float), "logits");
     m->target = ad_malloc(b * m->cc * sizeof(float), "targets");
     m->dlogits = ad_malloc(b * m->cc * sizeof(float), "logit gradients");
-    if (!m->logits || !m->target || !m->dlogits)
+    m->idx = ad_malloc(b * sizeof *m->idx, "batch indices");
+    m->rows = ad_malloc(b * sizeof *m->rows, "batch rows");
+    if (!m->logits || !m->target || !m->dlogits || !m->idx || !m->rows)
         return AD_ERR_NOMEM;
     return AD_OK;
 }
@@ -219,7 +223,7 @@ static int resnet_features(seg_model *m, const seg_split *s, const int64_t *idx,
 /* The cache's tokens of samples idx[0..n), through the Adaptor or not, as the patch grid. */
 static int vit_features(seg_model *m, const seg_split *s, const int64_t *idx, int n)
 {
-    int64_t rows[256];
+    int64_t *rows = m->rows;
     for (int i = 0; i < n; i++)
         rows[i] = s->cand[idx[i]];
     double t0 = ad_now();
@@ -243,7 +247,7 @@ static int vit_features(seg_model *m, const seg_split *s, const int64_t *idx, in
 /* Decoder inputs and targets of samples idx[0..n) of split s. */
 int seg_prepare(seg_model *m, const seg_split *s, const int64_t *idx, int n)
 {
-    if (n > 256 || n > m->cap)
+    if (n > m->cap)
         return ad_fail(AD_ERR_INTERNAL, "segment: batch of %d exceeds the buffers", n);
     AD_TRY(m->rn ? resnet_features(m, s, idx, n) : vit_features(m, s, idx, n));
     for (int i = 0; i < n; i++) {
@@ -273,7 +277,7 @@ int seg_score_split(MPI_Comm comm, seg_model *m, const seg_split *s, seg_scores 
         rc = AD_ERR_NOMEM;
     for (int64_t at = first; rc == AD_OK && at < first + mine; at += m->cap) {
         int nb = (int)(first + mine - at < m->cap ? first + mine - at : m->cap);
-        int64_t idx[256];
+        int64_t *idx = m->idx;
         for (int i = 0; i < nb; i++)
             idx[i] = at + i;
         rc = seg_prepare(m, s, idx, nb);

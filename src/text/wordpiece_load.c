@@ -326,11 +326,15 @@ static int load_into(ad_tokenizer *tok, const char *dir)
     AD_TRY(ad_path_join(json, sizeof json, dir, "tokenizer.json"));
     wp_config cfg;
     config_defaults(&cfg);
-    if (ad_path_exists(cfgpath))
+    int have_cfg, have_vocab, have_json;
+    AD_TRY(ad_optional_file(cfgpath, &have_cfg));
+    AD_TRY(ad_optional_file(vocab, &have_vocab));
+    AD_TRY(ad_optional_file(json, &have_json));
+    if (have_cfg)
         AD_TRY(load_config(cfgpath, &cfg));
     tok->max_chars_per_word = 100;
     const char *source;
-    if (ad_path_exists(vocab)) {
+    if (have_vocab) {
         source = vocab;
         AD_TRY(load_vocab_txt(tok, vocab));
         /* BertTokenizer's defaults. */
@@ -338,7 +342,7 @@ static int load_into(ad_tokenizer *tok, const char *dir)
         tok->lowercase = cfg.lowercase < 0 ? 1 : cfg.lowercase;
         tok->chinese_chars = cfg.chinese_chars < 0 ? 1 : cfg.chinese_chars;
         tok->strip_accents = cfg.strip_accents;
-    } else if (ad_path_exists(json)) {
+    } else if (have_json) {
         source = json;
         AD_TRY(load_tokenizer_json(tok, json, &cfg));
         if (cfg.lowercase >= 0)

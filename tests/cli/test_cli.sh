@@ -50,6 +50,21 @@ expect 1 "--set train.epochs: \[train\] epochs = 'x'" -- "$A" config "$T/job.ini
 expect 1 "--set: unknown|unknown key 'nope'" -- "$A" config "$T/job.ini" --set adaptor.nope=1
 expect 1 "nothere.ini: cannot open job file" -- "$A" config "$T/nothere.ini"
 expect 2 "--set needs" -- "$A" config "$T/job.ini" --set
+# Bad lines in the middle of a file keep their own message (not "cannot parse this line").
+printf '[train]\nlr = 1e-4\nepoch = 3\nbatch_size = 64\n[data]\nmax_words = 50\n' >"$T/mid.ini"
+expect 1 "mid.ini:3: unknown key 'epoch' in section \[train\] \(did you mean 'epochs'\?\)" -- "$A" config "$T/mid.ini"
+printf '[train]\nbatch_size = 0\nlr = 1e-4\n' >"$T/range.ini"
+expect 1 "range.ini:2: \[train\] batch_size = 0 is out of range \[1, 100000000\]$" -- "$A" config "$T/range.ini"
+printf '[job]\ninclude = nowhere.ini\n[train]\nlr = 1e-4\n' >"$T/inc.ini"
+expect 1 "inc.ini:2: \[job\] include: .*nowhere.ini: cannot open job file: No such file" -- "$A" config "$T/inc.ini"
+printf '[job]\ninclude = self.ini\n[train]\nlr = 1e-4\n' >"$T/self.ini"
+expect 1 "self.ini:2: \[job\] include: .*self.ini includes itself" -- "$A" config "$T/self.ini"
+mkdir -p "$T/folder.ini"
+expect 1 "folder.ini: is a directory, not a job file" -- "$A" config "$T/folder.ini"
+# Values the schema refuses are errors, never a crash; --set values name the --set argument.
+expect 1 "--set eval.pca_components: \[eval\] pca_components = -1 is out of range \[0, 4096\]" -- "$A" config "$T/job.ini" --set eval.pca_components=-1
+expect 1 "--set train.batch_size: \[train\] batch_size = 0 is out of range" -- "$A" config "$T/job.ini" --set train.batch_size=0
+
 # The shipped job files load.
 for f in "$(dirname "$0")"/../../jobs/demo.ini "$(dirname "$0")"/../../jobs/paper/*-*.ini; do
   if "$A" config "$f" >/dev/null 2>"$T/err"; then ok; else bad "$f: $(cat "$T/err")"; fi

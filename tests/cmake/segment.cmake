@@ -15,3 +15,11 @@ add_test(NAME cli.segment
                  ${CMAKE_CURRENT_BINARY_DIR}/tmp/segment)
 set_tests_properties(cli.segment PROPERTIES ENVIRONMENT "${ADAPTOR_TEST_ENV}"
                      LABELS "cli;mpi;heavy" TIMEOUT 600)
+
+# A per-rank batch above 256 images (fixed-size index arrays once overflowed here).
+add_test(NAME cli.segment_batch
+         COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/ref/segment_batch_cli.py
+                 ${MPIEXEC_EXECUTABLE} $<TARGET_FILE:adaptor> ${CMAKE_SOURCE_DIR}
+                 ${CMAKE_CURRENT_BINARY_DIR}/tmp/segment_batch)
+set_tests_properties(cli.segment_batch PROPERTIES ENVIRONMENT "${ADAPTOR_TEST_ENV}"
+                     LABELS "cli;mpi" TIMEOUT 900)

@@ -357,6 +357,47 @@ static int count_entries(const char *dir, const char *needle)
     return n;
 }
 
+/* Every checkpoint damaged: resuming must not silently start over (and later prune them
+ * away); the error names each folder and why it was rejected, and nothing is removed. */
+START_TEST(test_all_damaged_refused)
+{
+    char run[1024], dir[4096], path[4200];
+    tu_tmpdir(run, sizeof run, "ckpt_all_bad");
+    spec_layout s;
+    make_layout(&s, LAYERS);
+    save_step(run, &s, 10);
+    save_step(run, &s, 20);
+    save_step(run, &s, 30);
+    ckpt_file(path, sizeof path, run, 10, "model.safetensors");
+    ck_assert(truncate(path, 1000) == 0);
+    damage_step30(run, GARBAGE_JSON);
+    ckpt_file(path, sizeof path, run, 20, "model.safetensors");
+    ck_assert(truncate(path, 1000) == 0);
+    int64_t step = -2;
+    tu_assert_fails(ad_ckpt_find_latest(run, dir, sizeof dir, &step), AD_ERR_FORMAT,
+                    "no usable checkpoint");
+    const char *msg = ad_errmsg();
+    ck_assert_msg(strstr(msg, "step-00000030: trainer.json") && strstr(msg, "not valid JSON"),
+                  "%s", msg);
+    ck_assert_msg(strstr(msg, "step-00000020: model.safetensors: 1000 bytes"), "%s", msg);
+    ck_assert_msg(strstr(msg, "step-00000010: model.safetensors: 1000 bytes"), "%s", msg);
+    ck_assert_msg(strchr(msg, '\n') == NULL, "%s", msg);
+    ck_assert_int_eq(step, -1);
+    char ck[2048];
+    snprintf(ck, sizeof ck, "%s/checkpoints", run);
+    ck_assert_int_eq(count_entries(ck, "step-"), 3);
+    struct stat sb;
+    ckpt_file(path, sizeof path, run, 10, "model.safetensors");
+    ck_assert(stat(path, &sb) == 0 && sb.st_size == 1000);
+
+    /* Only leftovers of a save that never finished: nothing to resume, a fresh start. */
+    tu_tmpdir(run, sizeof run, "ckpt_only_tmp");
+    damage_step30(run, LEFT_TMP);
+    tu_assert_ok(ad_ckpt_find_latest(run, dir, sizeof dir, &step));
+    ck_assert_int_eq(step, -1);
+}
+END_TEST
+
 START_TEST(test_prune_keep_last)
 {
     char run[1024], ck[2048], path[4200];
@@ -470,6 +511,7 @@ int main(void)
     tcase_add_test(tc, test_round_trip);
     tcase_add_loop_test(tc, test_newest_incomplete_skipped, LEFT_TMP, WRONG_STEP + 1);
     tcase_add_test(tc, test_prune_keep_last);
+    tcase_add_test(tc, test_all_damaged_refused);
     tcase_add_test(tc, test_load_checks_names_and_shapes);
     tcase_add_test(tc, test_layout_and_argument_errors);
     suite_add_tcase(s, tc);

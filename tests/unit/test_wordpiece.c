@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define NREPORTS TOK_NREPORTS
 #define MAX_LENGTH 112
@@ -368,6 +369,46 @@ START_TEST(errors)
 }
 END_TEST
 
+/* An optional tokenizer_config.json that exists but cannot be read is an error naming it; only
+ * a truly absent one means BertTokenizer's defaults. */
+START_TEST(unreadable_config)
+{
+    char dir[4096], cfg[4200], other[4200];
+    ad_tokenizer *tok = NULL;
+    make_dir(dir, sizeof dir, "tokloop", "[PAD]\n[UNK]\n[CLS]\n[SEP]\nhello\n", NULL, NULL);
+    tu_assert_ok(ad_path_join(cfg, sizeof cfg, dir, "tokenizer_config.json"));
+    tu_assert_ok(ad_path_join(other, sizeof other, dir, "other.json"));
+    unlink(cfg);
+    unlink(other);
+    ck_assert_int_eq(symlink(other, cfg), 0);
+    ck_assert_int_eq(symlink(cfg, other), 0);
+    tu_assert_fails(ad_tokenizer_load(dir, &tok), AD_ERR_IO, "tokenizer_config.json");
+    ck_assert_msg(strstr(ad_errmsg(), "symbolic links"), "%s", ad_errmsg());
+    ck_assert_ptr_null(tok);
+    /* a dangling link is not an absent file either */
+    unlink(other);
+    tu_assert_fails(ad_tokenizer_load(dir, &tok), AD_ERR_IO, "tokenizer_config.json");
+    ck_assert_msg(strstr(ad_errmsg(), "dangling"), "%s", ad_errmsg());
+    /* a folder in its place */
+    unlink(cfg);
+    tu_assert_ok(ad_mkdir_p(cfg));
+    tu_assert_fails(ad_tokenizer_load(dir, &tok), AD_ERR_IO, "tokenizer_config.json");
+    /* trailing garbage after the object */
+    rmdir(cfg);
+    tu_write_text(cfg, "{\"do_lower_case\": false}\n}\n");
+    tu_assert_fails(ad_tokenizer_load(dir, &tok), AD_ERR_FORMAT, "tokenizer_config.json");
+    /* absent: the defaults (lower-casing) */
+    unlink(cfg);
+    tu_assert_ok(ad_tokenizer_load(dir, &tok));
+    int32_t ids[8];
+    int n;
+    tu_assert_ok(ad_tokenizer_encode(tok, "Hello", 8, ids, &n));
+    ck_assert_int_eq(n, 3);
+    ck_assert_int_eq(ids[1], 4);
+    ad_tokenizer_destroy(tok);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("wordpiece");
@@ -381,6 +422,7 @@ static Suite *suite(void)
     tcase_add_test(tc, accessors);
     tcase_add_test(tc, vocab_crlf_and_config);
     tcase_add_test(tc, errors);
+    tcase_add_test(tc, unreadable_config);
     suite_add_tcase(s, tc);
     return s;
 }
