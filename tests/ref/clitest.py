@@ -2,6 +2,7 @@
 counting with the plain "N passed, N failed" summary, the launch environment, and the
 one-line errors the program prints."""
 import os
+import re
 import subprocess
 import sys
 
@@ -30,7 +31,20 @@ def mpirun(mpi, adaptor, ranks, *args, cwd=None, timeout=600):
     return subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=timeout, cwd=cwd)
 
 
+# Every line adaptor logs starts with the wall-clock time and the time since start.
+STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d \+\d+:\d\d:\d\d ")
+
+
+def unstamped(line):
+    return STAMP.sub("", line, count=1)
+
+
+def error_lines(text):
+    """adaptor's error lines in text (one per failure, printed by one rank)."""
+    return [l for l in text.splitlines() if unstamped(l).startswith("adaptor: error")]
+
+
 def errors(p):
-    """The error lines (one per failing rank; ranks that only saw a peer fail stay quiet)."""
-    lines = [l for l in p.stderr.splitlines() if l.startswith("adaptor: error")]
+    """The error line(s) of a finished process, joined."""
+    lines = error_lines(p.stderr)
     return " | ".join(lines) if lines else "(no error line) " + p.stderr[-300:]

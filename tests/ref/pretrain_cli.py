@@ -23,7 +23,9 @@ check = Checks()
 
 
 def cmd(ranks, job, *args):
-    return [MPI, "-np", str(ranks), "--oversubscribe", ADAPTOR, "pretrain", job, *args]
+    # Progress on every step (log_every) even into a pipe: the test acts on step lines.
+    return [MPI, "-np", str(ranks), "--oversubscribe", ADAPTOR, "pretrain", job,
+            "--set", "run.progress_seconds=0", *args]
 
 
 def run(ranks, job, *args, timeout=300):
