@@ -17,21 +17,14 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "ref"))
-from clitest import ENV, STAMP, Checks, error_lines  # noqa: E402
+from clitest import STAMP, Checks, corpus_workdir, error_lines, launch  # noqa: E402
 
 MPI, ADAPTOR, WORK = sys.argv[1:4]
 check = Checks()
-shutil.rmtree(WORK, ignore_errors=True)
-os.makedirs(WORK)
-CORPUS = os.path.join(WORK, "corpus")
-p = subprocess.run([ADAPTOR, "synth", CORPUS, "--n", "160", "--seed", "5"], capture_output=True,
-                   text=True, env=ENV)
-if p.returncode != 0:
-    sys.exit(f"synth failed: {p.stderr[-2000:]}")
+CORPUS = corpus_workdir(ADAPTOR, WORK, 160, 5)
 
 # A job with every section; a bad line replaces one key in the middle of its section.
 JOB_LINES = [
@@ -78,11 +71,8 @@ def job(name, replace=None):
     return path
 
 
-def run(*args, ranks=None):
-    # mpirun -q: Open MPI adds no banner of its own to a non-zero exit.
-    cmd = [MPI, "-q", "-np", str(ranks), "--oversubscribe"] if ranks else []
-    return subprocess.run([*cmd, ADAPTOR, *args], capture_output=True, text=True, env=ENV, cwd=WORK,
-                          timeout=600)
+def run(*args, ranks=0):
+    return launch(MPI, ADAPTOR, ranks, *args, cwd=WORK)
 
 
 def one_error(p, what, *needles):

@@ -16,22 +16,14 @@ import csv
 import datetime
 import os
 import re
-import shutil
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "ref"))
-from clitest import ENV, STAMP, Checks, error_lines, unstamped  # noqa: E402
+from clitest import STAMP, Checks, corpus_workdir, error_lines, launch, unstamped  # noqa: E402
 
 MPI, ADAPTOR, WORK = sys.argv[1:4]
 check = Checks()
-shutil.rmtree(WORK, ignore_errors=True)
-os.makedirs(WORK)
-CORPUS = os.path.join(WORK, "corpus")
-p = subprocess.run([ADAPTOR, "synth", CORPUS, "--n", "120", "--seed", "9"], capture_output=True,
-                   text=True, env=ENV)
-if p.returncode != 0:
-    sys.exit(f"synth failed: {p.stderr[-2000:]}")
+CORPUS = corpus_workdir(ADAPTOR, WORK, 120, 9)
 
 JOB = os.path.join(WORK, "job.ini")
 with open(JOB, "w") as f:
@@ -45,9 +37,7 @@ with open(JOB, "w") as f:
 
 
 def run(ranks, *args, quiet=True):
-    cmd = [MPI, *(["-q"] if quiet else []), "-np", str(ranks), "--oversubscribe"] if ranks else []
-    return subprocess.run([*cmd, ADAPTOR, *args], capture_output=True, text=True, env=ENV,
-                          cwd=WORK, timeout=600)
+    return launch(MPI, ADAPTOR, ranks, *args, cwd=WORK, quiet=quiet)
 
 
 def one_error(p, what, ranks, *needles, banner_ok=False, midrun=False):

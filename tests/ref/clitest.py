@@ -3,6 +3,7 @@ counting with the plain "N passed, N failed" summary, the launch environment, an
 one-line errors the program prints."""
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -24,6 +25,26 @@ class Checks:
     def finish(self):
         print(f"{self.passed} passed, {self.failed} failed")
         sys.exit(1 if self.failed else 0)
+
+
+def corpus_workdir(adaptor, work, n, seed):
+    """A fresh folder `work` holding an `adaptor synth` corpus of n rows in work/corpus."""
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    corpus = os.path.join(work, "corpus")
+    p = subprocess.run([adaptor, "synth", corpus, "--n", str(n), "--seed", str(seed)],
+                       capture_output=True, text=True, env=ENV)
+    if p.returncode != 0:
+        sys.exit(f"synth failed: {p.stderr[-2000:]}")
+    return corpus
+
+
+def launch(mpi, adaptor, ranks, *args, cwd=None, quiet=True, timeout=600):
+    """adaptor alone (ranks 0) or under `mpirun -q` (quiet: Open MPI adds no banner of its own
+    to a non-zero exit, so stderr holds adaptor's lines only)."""
+    cmd = [mpi, *(["-q"] if quiet else []), "-np", str(ranks), "--oversubscribe"] if ranks else []
+    return subprocess.run([*cmd, adaptor, *args], capture_output=True, text=True, env=ENV,
+                          cwd=cwd, timeout=timeout)
 
 
 def mpirun(mpi, adaptor, ranks, *args, cwd=None, timeout=600):
