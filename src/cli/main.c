@@ -225,6 +225,11 @@ static int finish(ad_cli *cli, MPI_Comm side, int rc)
                (!failed || ad_now() - t0 < PEER_WAIT_SECONDS))
             nanosleep(&nap, NULL);
     }
+    if (!done && !failed) { /* only without memory for the exchange */
+        free(all);
+        MPI_Finalize();
+        return exit_status(rc);
+    }
     if (!done) {
         ad_log_error(cli->size > 1 ? cli->rank : -1, ad_errmsg(),
                      ad_errhint() ? ad_errhint() : default_hint(rc, cli->cmd));
