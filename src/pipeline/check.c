@@ -348,25 +348,24 @@ int ad_check_job(const ad_config *cfg, int ranks, FILE *out)
         ad_set_hint(rc, "fix [text_encoder] or [data] in %s", job);
         goto done;
     }
-    double f_img = ad_image_encoder_flops(enc[0].img, 1, enc[0].crop, enc[0].crop);
-    int len = enc[1].max_words;
-    double f_txt = ad_bert_flops(ad_bert_get_config(enc[1].bert), &len, 1);
-    const ad_bert_config *bc = ad_bert_get_config(enc[1].bert);
-    fprintf(out, "image encoder %s: %s, %d-d embeddings x %d, %.3g GFLOP per %d px image\n",
+    int dv = ad_frozen_dim(&enc[0]), tv = ad_frozen_tokens(&enc[0]);
+    int dt = ad_frozen_dim(&enc[1]), tt = ad_frozen_tokens(&enc[1]);
+    double f_img = ad_frozen_flops(&enc[0]), f_txt = ad_frozen_flops(&enc[1]);
+    fprintf(out, "image encoder %s: %s, %d-d embeddings x %d, %.3g GFLOP per %s px image\n",
             ad_config_get(cfg, "image_encoder", "model"), ad_config_get(cfg, "image_encoder", "arch"),
-            enc[0].dim, enc[0].tokens ? enc[0].tokens : 1, f_img / 1e9, enc[0].crop);
-    fprintf(out, "text encoder %s: BERT, %d layers, %d heads, %d-d embeddings x %d (%s), %.3g "
-            "GFLOP per %d-token report\n", ad_config_get(cfg, "text_encoder", "model"), bc->layers,
-            bc->heads, enc[1].dim, enc[1].tokens ? enc[1].tokens : 1,
-            ad_config_get(cfg, "text_encoder", "pooling"), f_txt / 1e9, len);
+            dv, tv ? tv : 1, f_img / 1e9, ad_config_get(cfg, "data", "crop_size"));
+    fprintf(out, "text encoder %s: BERT, %d-d embeddings x %d (%s), %.3g GFLOP per %s-token "
+            "report\n", ad_config_get(cfg, "text_encoder", "model"), dt, tt ? tt : 1,
+            ad_config_get(cfg, "text_encoder", "pooling"), f_txt / 1e9,
+            ad_config_get(cfg, "data", "max_words"));
 
     /* 3. the Adaptor on these widths */
     int tokens = is(ad_config_get(cfg, "adaptor", "mode"), "tokens");
-    if (tokens != (enc[0].tokens > 0) || tokens != (enc[1].tokens > 0)) {
+    if (tokens != (tv > 0) || tokens != (tt > 0)) {
         rc = ad_set_hint(ad_fail(AD_ERR_CONFIG, "%s: [adaptor] mode = %s, but the encoders give "
                                  "%s image and %s text embeddings", job,
-                                 tokens ? "tokens" : "pooled", enc[0].tokens ? "token" : "pooled",
-                                 enc[1].tokens ? "token" : "pooled"),
+                                 tokens ? "tokens" : "pooled", tv ? "token" : "pooled",
+                                 tt ? "token" : "pooled"),
                          tokens ? "set [image_encoder] output = tokens and [text_encoder] "
                                   "pooling = tokens"
                                 : "set [image_encoder] output = cls or mean and [text_encoder] "
@@ -374,7 +373,7 @@ int ad_check_job(const ad_config *cfg, int ranks, FILE *out)
         goto done;
     }
     ad_adaptor_config ac;
-    AD_CHECK(check_adaptor(cfg, enc[0].dim, enc[1].dim, tokens, &ac));
+    AD_CHECK(check_adaptor(cfg, dv, dt, tokens, &ac));
     AD_CHECK(ad_adaptor_create(&ac, &model));
     AD_CHECK(ad_adaptor_create(&ref_adaptor, &ref));
     double np = (double)model->nparams;
@@ -393,8 +392,9 @@ int ad_check_job(const ad_config *cfg, int ranks, FILE *out)
             if (ad_path_exists(path)) {
                 state = "unreadable";
                 if (ad_cache_open(path, &c) == AD_OK) {
-                    state = ad_cache_rows(c) == rows[s].kept && ad_cache_dim(c) == enc[i].dim &&
-                                    ad_cache_tokens(c) == enc[i].tokens
+                    state = ad_cache_rows(c) == rows[s].kept &&
+                                    ad_cache_dim(c) == ad_frozen_dim(&enc[i]) &&
+                                    ad_cache_tokens(c) == ad_frozen_tokens(&enc[i])
                                 ? "present"
                                 : "stale";
                     ad_cache_close(c);
@@ -440,8 +440,7 @@ int ad_check_job(const ad_config *cfg, int ranks, FILE *out)
     int64_t kept = written < keep ? written : keep;
     double ck_one = 3.0 * np * 4 + 4, model_b = np * 4, caches_b = 0;
     for (int s = 0; s < nsplits; s++)
-        caches_b += cache_bytes(rows[s].kept, enc[0].dim, enc[0].tokens) +
-                    cache_bytes(rows[s].kept, enc[1].dim, enc[1].tokens);
+        caches_b += cache_bytes(rows[s].kept, dv, tv) + cache_bytes(rows[s].kept, dt, tt);
     char b1[32], b2[32], b3[32];
     fprintf(out, "plan on %d rank%s:\n", ranks, ranks > 1 ? "s" : "");
     fprintf(out, "  pretrain: %lld pairs / global batch %lld = %lld steps per epoch (%lld per "
@@ -462,7 +461,7 @@ int ad_check_job(const ad_config *cfg, int ranks, FILE *out)
         all_rows += rows[s].kept;
     double t_embed = (double)all_rows * (1.0 / RATE_DECODE_IMAGES + (f_img + f_txt) /
                                          RATE_ENCODER_FLOPS) / ranks;
-    double tok = tokens ? 0.5 * (enc[0].tokens + enc[1].tokens) : 1;
+    double tok = tokens ? 0.5 * (tv + tt) : 1;
     double t_train = (double)updates * step_flops(np, (double)G, ac.proj, tok) / rate_step / ranks;
     double f_eval = 0;
     for (int s = 0; s < nes; s++)
