@@ -24,7 +24,8 @@ ADAPTOR="$BUILD/adaptor"
 
 run() { echo "+ $*"; "$@"; }
 # Rank 0 prints the effective configuration at start; the demo keeps the console short.
-runq() { echo "+ $*"; "$@" 2> >(grep -v '^\(\[\|;\|[a-z_0-9]* = \|$\)' >&2); }
+# --line-buffered: into a file or pipe grep would otherwise hold the log back for minutes.
+runq() { echo "+ $*"; "$@" 2> >(grep --line-buffered -v '^\(\[\|;\|[a-z_0-9]* = \|$\)' >&2); }
 # Every stage reads the same job file; paths are given relative to the work folder.
 JOB=("$AD_ROOT/jobs/demo.ini" --set "data.manifest=$WORK/corpus/manifest.csv"
      --set "text_encoder.model=$WORK/corpus/models/bert-tiny"

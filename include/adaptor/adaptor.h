@@ -69,6 +69,8 @@ typedef struct ad_adaptor {
     int gfold_pending;
 } ad_adaptor;
 
+/* Checks sizes, heads dividing the projection width and dropout (what create refuses). */
+int ad_adaptor_config_check(const ad_adaptor_config *cfg);
 int ad_adaptor_create(const ad_adaptor_config *cfg, ad_adaptor **out);
 void ad_adaptor_destroy(ad_adaptor *m);
 /* PyTorch's default initialisation (Linear: kaiming-uniform weights; MultiheadAttention:

@@ -34,6 +34,11 @@ int ad_fail(int code, const char *fmt, ...) AD_PRINTF(2, 3);
 /* Prefixes the current message with more context: "ctx: <previous message>". Returns code. */
 int ad_fail_ctx(int code, const char *fmt, ...) AD_PRINTF(2, 3);
 const char *ad_errmsg(void);
+/* Attaches "what to do" to the current error (printed after it as "HINT: ..."); a later
+ * ad_fail() clears it, ad_fail_ctx() keeps it. Returns code. */
+int ad_set_hint(int code, const char *fmt, ...) AD_PRINTF(2, 3);
+/* The current error's hint, or NULL. */
+const char *ad_errhint(void);
 void ad_clear_error(void);
 const char *ad_strerror(int code);
 

@@ -77,6 +77,9 @@ int ad_frozen_encode(ad_frozen *e, const ad_selection *s, const int64_t *rows, i
  * vector). */
 int ad_frozen_dim(const ad_frozen *e);
 int ad_frozen_tokens(const ad_frozen *e);
+/* FLOPs of encoding one row: an image at the crop size, or a report of max_words tokens
+ * (the longest it can be), for plans. */
+double ad_frozen_flops(const ad_frozen *e);
 
 /* Encodes any number n of the selection's rows, in the encoder's batches, into out
  * [n, max(tokens, 1), dim] and (unless NULL) the token masks mask [n, max(tokens, 1)]. A

@@ -36,6 +36,9 @@ int ad_image_encoder_dim(const ad_image_encoder *e);
 int ad_image_encoder_count(const ad_image_encoder *e, ad_image_output what, int h, int w,
                            int *count);
 
+/* Matrix-product / convolution FLOPs of one forward pass (plans and benchmarks). */
+double ad_image_encoder_flops(const ad_image_encoder *e, int batch, int h, int w);
+
 /* images: [batch][3][h][w]; out: [batch][count][dim].  pos is ignored by ResNets.
  * Workspace is kept between calls: one forward at a time per encoder. */
 int ad_image_encoder_forward(ad_image_encoder *e, const float *images, int batch, int h, int w,

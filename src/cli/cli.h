@@ -2,6 +2,7 @@
 #ifndef ADAPTOR_CLI_H
 #define ADAPTOR_CLI_H
 
+#include "adaptor/check.h"
 #include "adaptor/config.h"
 
 #include <mpi.h>
@@ -11,6 +12,7 @@ typedef struct ad_cli {
     MPI_Comm comm;
     int rank, size;
     const char *blis_msg; /* kernel family chosen at start-up */
+    const char *cmd;      /* the subcommand's name, for hints */
 } ad_cli;
 
 typedef int (*ad_cmd_fn)(ad_cli *cli, int argc, char **argv);
@@ -25,6 +27,7 @@ typedef struct ad_command {
 int ad_cmd_synth(ad_cli *cli, int argc, char **argv);
 int ad_cmd_info(ad_cli *cli, int argc, char **argv);
 int ad_cmd_config(ad_cli *cli, int argc, char **argv);
+int ad_cmd_check(ad_cli *cli, int argc, char **argv);
 int ad_cmd_tokenize(ad_cli *cli, int argc, char **argv);
 int ad_cmd_embed(ad_cli *cli, int argc, char **argv);
 int ad_cmd_eval(ad_cli *cli, int argc, char **argv);
@@ -46,15 +49,21 @@ typedef struct ad_cli_opt {
 } ad_cli_opt;
 
 /* For subcommands driven by a job file: `adaptor CMD JOB.ini [--set s.k=v]... [options]`.
- * Loads the job file and the overrides, applies [run] threads, prints the effective
- * configuration on rank 0, and returns it. Options not in opts are errors. */
+ * Loads the job file and the overrides, applies [run] threads and progress_seconds, and
+ * returns it. Options not in opts are errors. */
 int ad_cli_load_job(ad_cli *cli, int argc, char **argv, const ad_cli_opt *opts, int nopts,
                     int require_job, ad_config **cfg);
 
+/* The start of a stage: its checks (ad_check_stage: nothing printed but the failure), then
+ * rank 0 prints the version line and the effective configuration. */
+int ad_cli_start_stage(ad_cli *cli, const ad_config *cfg, ad_stage stage, const char *weights,
+                       const char *modality);
+
 /* A job-file stage without options of its own (`adaptor CMD JOB.ini [--set s.k=v]...`):
- * prints help on -h / --help, else loads the job and runs stage(comm, cfg). */
+ * prints help on -h / --help, else loads the job, starts it and runs stage(comm, cfg). */
 typedef int (*ad_cli_stage_fn)(MPI_Comm comm, const ad_config *cfg);
-int ad_cli_run_stage(ad_cli *cli, int argc, char **argv, const char *help, ad_cli_stage_fn stage);
+int ad_cli_run_stage(ad_cli *cli, int argc, char **argv, const char *help, ad_stage which,
+                     ad_cli_stage_fn stage);
 
 /* Reads stdin line by line (LF or CRLF), calling fn on each; fn sets *dropped when MGCA
  * drops the line's report. Errors get "stdin line N"; dropped lines are reported on stderr

@@ -14,5 +14,5 @@ static const char help[] =
 
 int ad_cmd_classify(ad_cli *cli, int argc, char **argv)
 {
-    return ad_cli_run_stage(cli, argc, argv, help, ad_classify);
+    return ad_cli_run_stage(cli, argc, argv, help, AD_STAGE_CLASSIFY, ad_classify);
 }

@@ -28,6 +28,8 @@ int ad_cmd_embed(ad_cli *cli, int argc, char **argv)
         rc = ad_fail(AD_ERR_ARG, "embed: --modality must be image, text or both, not '%s'",
                      modality);
     if (rc == AD_OK)
+        rc = ad_cli_start_stage(cli, cfg, AD_STAGE_EMBED, NULL, modality);
+    if (rc == AD_OK)
         rc = ad_embed(cli->comm, cfg, modality);
     ad_config_destroy(cfg);
     return rc;

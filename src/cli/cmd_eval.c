@@ -24,7 +24,9 @@ int ad_cmd_eval(ad_cli *cli, int argc, char **argv)
     ad_cli_opt opts[] = {{"--weights", &weights, NULL}};
     ad_config *cfg;
     AD_TRY(ad_cli_load_job(cli, argc, argv, opts, 1, 1, &cfg));
-    int rc = ad_evaluate(cli->comm, cfg, weights);
+    int rc = ad_cli_start_stage(cli, cfg, AD_STAGE_EVAL, weights, NULL);
+    if (rc == AD_OK)
+        rc = ad_evaluate(cli->comm, cfg, weights);
     ad_config_destroy(cfg);
     return rc;
 }

@@ -24,8 +24,10 @@ int ad_cmd_pretrain(ad_cli *cli, int argc, char **argv)
     ad_cli_opt opts[] = {{"--resume", NULL, &resume}};
     ad_config *cfg;
     AD_TRY(ad_cli_load_job(cli, argc, argv, opts, 1, 1, &cfg));
+    int rc = ad_cli_start_stage(cli, cfg, AD_STAGE_PRETRAIN, NULL, NULL);
     ad_trainer_catch_signals();
-    int rc = ad_pretrain(cli->comm, cfg, resume);
+    if (rc == AD_OK)
+        rc = ad_pretrain(cli->comm, cfg, resume);
     ad_config_destroy(cfg);
     return rc;
 }

@@ -18,5 +18,5 @@ static const char help[] =
 
 int ad_cmd_segment(ad_cli *cli, int argc, char **argv)
 {
-    return ad_cli_run_stage(cli, argc, argv, help, ad_segment);
+    return ad_cli_run_stage(cli, argc, argv, help, AD_STAGE_SEGMENT, ad_segment);
 }

@@ -110,5 +110,6 @@ const ad_cfg_key ad_config_schema[] = {
     {"output", "dir", P, NULL, NULL, "run directory: config.ini, checkpoints/, metrics.nc, eval.nc"},
 
     {"run", "threads", I, "1", "1|1024", "BLIS threads per rank"},
+    {"run", "progress_seconds", F, "30", "0|86400", "seconds between progress lines when stderr is not a terminal (a batch job's log); 0: every log_every steps"},
     {NULL, NULL, 0, NULL, NULL, NULL},
 };

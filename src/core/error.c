@@ -6,6 +6,7 @@
 #include <string.h>
 
 static _Thread_local char g_msg[1024];
+static _Thread_local char g_hint[512];
 
 int ad_fail(int code, const char *fmt, ...)
 {
@@ -13,8 +14,20 @@ int ad_fail(int code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(g_msg, sizeof g_msg, fmt, ap);
     va_end(ap);
+    g_hint[0] = '\0';
     return code;
 }
+
+int ad_set_hint(int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(g_hint, sizeof g_hint, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+const char *ad_errhint(void) { return g_hint[0] ? g_hint : NULL; }
 
 int ad_fail_ctx(int code, const char *fmt, ...)
 {
@@ -40,7 +53,11 @@ int ad_fail_ctx(int code, const char *fmt, ...)
 
 const char *ad_errmsg(void) { return g_msg[0] ? g_msg : "unknown error"; }
 
-void ad_clear_error(void) { g_msg[0] = '\0'; }
+void ad_clear_error(void)
+{
+    g_msg[0] = '\0';
+    g_hint[0] = '\0';
+}
 
 const char *ad_strerror(int code)
 {

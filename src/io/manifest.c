@@ -6,6 +6,7 @@
 
 #include "adaptor/config.h"
 #include "adaptor/error.h"
+#include "adaptor/suggest.h"
 
 #include <csv.h>
 #include <errno.h>
@@ -214,8 +215,14 @@ static int find_column(parse_state *st, const char *name, int role, int idx)
                            st->m->path, name);
         found = c;
     }
-    if (found < 0)
-        return ad_fail(AD_ERR_FORMAT, "%s: missing column '%s'", st->m->path, name);
+    if (found < 0) {
+        const char *near = ad_suggest(name, (const char *const *)st->header, st->ncols);
+        if (near)
+            return ad_fail(AD_ERR_FORMAT, "%s: missing column '%s' (did you mean '%s'?)",
+                           st->m->path, name, near);
+        return ad_fail(AD_ERR_FORMAT, "%s: missing column '%s' (the header has %d columns, "
+                       "'%s' first)", st->m->path, name, st->ncols, st->ncols ? st->header[0] : "");
+    }
     if (st->role[found] != ROLE_NONE)
         return ad_fail(AD_ERR_ARG, "%s: column '%s' is asked for twice", st->m->path, name);
     st->role[found] = role;

@@ -81,19 +81,25 @@ static void bind_views(ad_adaptor *m, float *base, float **w_img, float **w_txt,
     *ls = base + m->tensors[i].offset;
 }
 
-int ad_adaptor_create(const ad_adaptor_config *cfg, ad_adaptor **out)
+int ad_adaptor_config_check(const ad_adaptor_config *cfg)
 {
-    *out = NULL;
     if (cfg->dv <= 0 || cfg->dt <= 0 || cfg->proj <= 0 || cfg->ffn <= 0 || cfg->layers <= 0 ||
         cfg->heads <= 0)
-        return ad_fail(AD_ERR_ARG, "adaptor: sizes must be positive (image %d, text %d, "
+        return ad_fail(AD_ERR_ARG, "Adaptor sizes must be positive (image %d, text %d, "
                        "projection %d, ffn %d, layers %d, heads %d)", cfg->dv, cfg->dt, cfg->proj,
                        cfg->ffn, cfg->layers, cfg->heads);
     if (cfg->proj % cfg->heads != 0)
-        return ad_fail(AD_ERR_CONFIG, "adaptor: projection_dim %d is not divisible by num_heads %d",
-                       cfg->proj, cfg->heads);
+        return ad_fail(AD_ERR_CONFIG, "the Adaptor's projection_dim %d is not divisible by "
+                       "num_heads %d", cfg->proj, cfg->heads);
     if (!(cfg->dropout >= 0 && cfg->dropout < 1))
-        return ad_fail(AD_ERR_CONFIG, "adaptor: dropout %g must be in [0, 1)", cfg->dropout);
+        return ad_fail(AD_ERR_CONFIG, "the Adaptor's dropout %g must be in [0, 1)", cfg->dropout);
+    return AD_OK;
+}
+
+int ad_adaptor_create(const ad_adaptor_config *cfg, ad_adaptor **out)
+{
+    *out = NULL;
+    AD_TRY(ad_adaptor_config_check(cfg));
     ad_adaptor *m = ad_calloc(1, sizeof *m, "adaptor");
     if (!m)
         return AD_ERR_NOMEM;
@@ -224,7 +230,7 @@ static int ensure_acts(ad_adaptor *m, ad_adaptor_acts *a, int b, int D)
         *want[i].p = malloc(want[i].n * sizeof(float));
         if (!*want[i].p) {
             free_acts(a);
-            return ad_fail(AD_ERR_NOMEM, "adaptor: out of memory for activations of %d rows", b);
+            return ad_fail(AD_ERR_NOMEM, "Adaptor: out of memory for activations of %d rows", b);
         }
     }
     a->cap = b;
@@ -234,7 +240,7 @@ static int ensure_acts(ad_adaptor *m, ad_adaptor_acts *a, int b, int D)
         m->scratch = malloc(need * sizeof(float));
         if (!m->scratch) {
             m->scratch_cap = 0;
-            return ad_fail(AD_ERR_NOMEM, "adaptor: out of memory for workspace");
+            return ad_fail(AD_ERR_NOMEM, "Adaptor: out of memory for workspace");
         }
         m->scratch_cap = need;
     }

@@ -19,10 +19,10 @@ int ad_adaptor_image_tokens(ad_adaptor *m, const float *x, int b, int tv, const 
 {
     const ad_adaptor_config *c = &m->cfg;
     if (!c->tokens)
-        return ad_fail(AD_ERR_ARG, "adaptor: the fixed-text image path needs a token-mode "
+        return ad_fail(AD_ERR_ARG, "Adaptor: the fixed-text image path needs a token-mode "
                                    "model ([adaptor] mode = tokens)");
     if (b < 1 || tv < 1 || tt < 1)
-        return ad_fail(AD_ERR_ARG, "adaptor: image path with %d rows, %d image and %d text tokens",
+        return ad_fail(AD_ERR_ARG, "Adaptor: image path with %d rows, %d image and %d text tokens",
                        b, tv, tt);
     /* The same report beside every image: the pair forward, so the result is exactly what
      * pre-training computed for an image paired with that report. */
@@ -49,7 +49,7 @@ int ad_adaptor_image_selfattn(const ad_adaptor *m, const float *x, int b, int T,
     const ad_adaptor_config *c = &m->cfg;
     int P = c->proj, L = c->layers;
     if (b < 1 || T < 1)
-        return ad_fail(AD_ERR_ARG, "adaptor: self-attention path with %d rows of %d tokens", b, T);
+        return ad_fail(AD_ERR_ARG, "Adaptor: self-attention path with %d rows of %d tokens", b, T);
     size_t n = (size_t)b * T;
     ad_tok_block k;
     size_t nblk = ad_tok_block_layout(&k, NULL, b, T, T, P, c->ffn, c->heads, 0);

@@ -120,7 +120,7 @@ static int ensure(ad_adaptor *m, int b, int tv, int tt)
     a->scratch = malloc(a->scratch_n * sizeof(float));
     if (!a->arena || !a->scratch) {
         ad_adaptor_tokens_free(m);
-        return ad_fail(AD_ERR_NOMEM, "adaptor: out of memory for token activations (batch %d, "
+        return ad_fail(AD_ERR_NOMEM, "Adaptor: out of memory for token activations (batch %d, "
                        "%d image and %d text tokens: %.1f GB)", b, tv, tt,
                        (double)n * 4 / 1e9);
     }
@@ -157,7 +157,7 @@ int ad_adaptor_tokens_forward(ad_adaptor *m, const ad_adaptor_batch *x, int b, f
     const ad_adaptor_config *c = &m->cfg;
     int tv = x->tv, tt = x->tt, P = c->proj;
     if (tv < 1 || tt < 1)
-        return ad_fail(AD_ERR_ARG, "adaptor: token mode needs image and text tokens (%d, %d)", tv,
+        return ad_fail(AD_ERR_ARG, "Adaptor: token mode needs image and text tokens (%d, %d)", tv,
                        tt);
     AD_TRY(ensure(m, b, tv, tt));
     ad_tok_acts *a = m->tok;

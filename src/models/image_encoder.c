@@ -119,3 +119,10 @@ int ad_image_encoder_forward(ad_image_encoder *e, const float *images, int batch
         return ad_dinov2_forward(e->dino, images, batch, h, w, pos, what, out);
     return ad_resnet_forward(e->resnet, images, batch, h, w, what, out);
 }
+
+double ad_image_encoder_flops(const ad_image_encoder *e, int batch, int h, int w)
+{
+    if (e->dino)
+        return ad_dinov2_flops(ad_dinov2_get_config(e->dino), batch, h, w);
+    return ad_resnet_flops(e->resnet, batch, h, w);
+}

@@ -84,6 +84,12 @@ int ad_embed_selection(MPI_Comm comm, ad_frozen *e, const ad_selection *s, const
                 rc = ad_cache_write_rows(w, nb ? at : 0, nb, ids, e->out,
                                          e->tokens ? e->mask : NULL);
             st->tm.io += ad_now() - t0w;
+            /* Progress per round, not per part: a part of a large encoder on few ranks
+             * takes many minutes, and a log file should not fall silent that long. */
+            int64_t round_rows = count - q * size * e->batch;
+            if (rc == AD_OK)
+                ad_progress_step(&prog, round_rows < (int64_t)size * e->batch
+                                            ? round_rows : (int64_t)size * e->batch, NULL);
         }
         double t0c = ad_now();
         if (rc == AD_OK)
@@ -91,8 +97,6 @@ int ad_embed_selection(MPI_Comm comm, ad_frozen *e, const ad_selection *s, const
         else
             ad_cache_abort(w);
         st->tm.io += ad_now() - t0c;
-        if (rc == AD_OK)
-            ad_progress_step(&prog, count, NULL);
     }
     free(ids);
     double t0m = ad_now();

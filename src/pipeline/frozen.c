@@ -210,7 +210,7 @@ int ad_frozen_encode(ad_frozen *e, const ad_selection *s, const int64_t *rows, i
             if (rc == AD_OK)
                 rc = ad_preprocess_image(&im, e->resize, e->crop, crop,
                                          e->pixels + (size_t)good * img);
-            if (rc != AD_OK)
+            if (rc != AD_OK && !strstr(ad_errmsg(), s->image[r])) /* the reader names it */
                 ad_fail_ctx(rc, "%s", s->image[r]);
             ad_image_free(&im);
             tm->read += t1 - t0;
@@ -218,7 +218,9 @@ int ad_frozen_encode(ad_frozen *e, const ad_selection *s, const int64_t *rows, i
             if (rc != AD_OK) {
                 if (!skip_bad) {
                     free(where);
-                    return ad_fail_ctx(rc, "%s:%lld", manifest, (long long)s->line[r]);
+                    ad_fail_ctx(rc, "%s:%lld", manifest, (long long)s->line[r]);
+                    return ad_set_hint(rc, "fix the row's image, or set [data] skip_bad_rows = "
+                                       "true to leave such rows out");
                 }
                 ad_warn("%s:%lld: skipped: %s", manifest, (long long)s->line[r], ad_errmsg());
                 ids[i] = -(s->ids[r] + 1);
@@ -281,6 +283,14 @@ int ad_frozen_encode(ad_frozen *e, const ad_selection *s, const int64_t *rows, i
 int ad_frozen_dim(const ad_frozen *e) { return e->dim; }
 
 int ad_frozen_tokens(const ad_frozen *e) { return e->tokens; }
+
+double ad_frozen_flops(const ad_frozen *e)
+{
+    if (e->image)
+        return ad_image_encoder_flops(e->img, 1, e->crop, e->crop);
+    int len = e->max_words;
+    return ad_bert_flops(ad_bert_get_config(e->bert), &len, 1);
+}
 
 int ad_frozen_encode_rows(ad_frozen *e, const ad_selection *s, const int64_t *rows, int64_t n,
                           const char *manifest, ad_rng *crop, float *out, uint8_t *mask)

@@ -22,7 +22,7 @@ expect() {
 expect 0 '^adaptor [0-9]+\.[0-9]+\.[0-9]+ \(git [0-9a-f]+' -- "$A" --version
 expect 2 'unknown command' -- "$A" frobnicate
 expect 2 'usage: adaptor' -- "$A"
-for c in synth info config tokenize encode-text; do
+for c in synth info config check tokenize encode-text; do
   expect 0 "usage: .*adaptor $c" -- "$A" "$c" --help
 done
 expect 0 'batch_size +integer +default: 1024' -- "$A" config --reference

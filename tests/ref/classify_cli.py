@@ -21,7 +21,7 @@ import sys
 import netCDF4
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from clitest import Checks, errors, mpirun  # noqa: E402
+from clitest import Checks, error_lines, errors, mpirun  # noqa: E402
 
 mpi, exe, src, work = sys.argv[1:5]
 shutil.rmtree(work, ignore_errors=True)
@@ -142,7 +142,7 @@ if len(ranks) == 3:
 
 def fails(p, needle, what):
     msg = errors(p)
-    lines = [l for l in p.stderr.splitlines() if l.startswith("adaptor: error")]
+    lines = error_lines(p.stderr)
     check(p.returncode != 0 and needle in msg and all("\n" not in l for l in lines) and
           "Traceback" not in p.stderr and "Sanitizer" not in p.stderr,
           f"{what}: rc {p.returncode}, message {msg!r} lacks {needle!r}")

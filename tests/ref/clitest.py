@@ -2,6 +2,8 @@
 counting with the plain "N passed, N failed" summary, the launch environment, and the
 one-line errors the program prints."""
 import os
+import re
+import shutil
 import subprocess
 import sys
 
@@ -25,12 +27,45 @@ class Checks:
         sys.exit(1 if self.failed else 0)
 
 
+def corpus_workdir(adaptor, work, n, seed):
+    """A fresh folder `work` holding an `adaptor synth` corpus of n rows in work/corpus."""
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    corpus = os.path.join(work, "corpus")
+    p = subprocess.run([adaptor, "synth", corpus, "--n", str(n), "--seed", str(seed)],
+                       capture_output=True, text=True, env=ENV)
+    if p.returncode != 0:
+        sys.exit(f"synth failed: {p.stderr[-2000:]}")
+    return corpus
+
+
+def launch(mpi, adaptor, ranks, *args, cwd=None, quiet=True, timeout=600):
+    """adaptor alone (ranks 0) or under `mpirun -q` (quiet: Open MPI adds no banner of its own
+    to a non-zero exit, so stderr holds adaptor's lines only)."""
+    cmd = [mpi, *(["-q"] if quiet else []), "-np", str(ranks), "--oversubscribe"] if ranks else []
+    return subprocess.run([*cmd, adaptor, *args], capture_output=True, text=True, env=ENV,
+                          cwd=cwd, timeout=timeout)
+
+
 def mpirun(mpi, adaptor, ranks, *args, cwd=None, timeout=600):
     cmd = [mpi, "-np", str(ranks), "--oversubscribe", adaptor, *args]
     return subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=timeout, cwd=cwd)
 
 
+# Every line adaptor logs starts with the wall-clock time and the time since start.
+STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d \+\d+:\d\d:\d\d ")
+
+
+def unstamped(line):
+    return STAMP.sub("", line, count=1)
+
+
+def error_lines(text):
+    """adaptor's error lines in text (one per failure, printed by one rank)."""
+    return [l for l in text.splitlines() if unstamped(l).startswith("adaptor: error")]
+
+
 def errors(p):
-    """The error lines (one per failing rank; ranks that only saw a peer fail stay quiet)."""
-    lines = [l for l in p.stderr.splitlines() if l.startswith("adaptor: error")]
+    """The error line(s) of a finished process, joined."""
+    lines = error_lines(p.stderr)
     return " | ".join(lines) if lines else "(no error line) " + p.stderr[-300:]

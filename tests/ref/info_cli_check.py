@@ -5,6 +5,7 @@ from what this script put in them, and one-line errors with a non-zero exit for 
 
 Needs ADAPTOR_BIN (the executable) and ADAPTOR_TEST_TMP from ctest's environment."""
 import json
+import re
 import os
 import struct
 import subprocess
@@ -126,7 +127,8 @@ def main():
             err = out.stderr.rstrip("\n")
             check(out.returncode != 0, "%s: non-zero exit" % name)
             check(out.stdout == "", "%s: nothing on stdout (%r)" % (name, out.stdout))
-            check(err.count("\n") == 0 and p in err and err.startswith("adaptor: error:"),
+            check(err.count("\n") == 0 and p in err and
+                  re.match(r"\d{4}-\d\d-\d\dT[\d:]{8} \+[\d:]+ adaptor: error: ", err),
                   "%s: one-line error naming the file: %r" % (name, err))
         out = run(os.path.join(tmp, "missing.safetensors"))
         check(out.returncode != 0 and "missing.safetensors" in out.stderr, "missing file")

@@ -23,7 +23,9 @@ check = Checks()
 
 
 def cmd(ranks, job, *args):
-    return [MPI, "-np", str(ranks), "--oversubscribe", ADAPTOR, "pretrain", job, *args]
+    # Progress on every step (log_every) even into a pipe: the test acts on step lines.
+    return [MPI, "-np", str(ranks), "--oversubscribe", ADAPTOR, "pretrain", job,
+            "--set", "run.progress_seconds=0", *args]
 
 
 def run(ranks, job, *args, timeout=300):
@@ -176,7 +178,7 @@ def bad(name, expect, *sets, ranks=2, cache_dir=cache):
 
 bad("batch_too_big", "larger than the 512 training samples", "train.batch_size=4096")
 bad("batch_below_ranks", "smaller than the 3 ranks", "train.batch_size=2", ranks=3)
-bad("no_cache", "cannot open", "cache.dir=/nonexistent")
+bad("no_cache", "does not exist; HINT: run `adaptor embed", "cache.dir=/nonexistent")
 d2 = os.path.join(WORK, "mismatch")
 os.makedirs(d2)
 fx.write_cache(fx.cache_path(d2, "image"), "image", xv, ids)

@@ -31,7 +31,7 @@ import netCDF4
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from clitest import Checks, errors, mpirun  # noqa: E402
+from clitest import Checks, error_lines, errors, mpirun  # noqa: E402
 
 MPI, ADAPTOR, SRC, WORK = sys.argv[1], os.path.abspath(sys.argv[2]), sys.argv[3], os.path.abspath(sys.argv[4])
 check = Checks()
@@ -151,7 +151,7 @@ if ov:
 p = run(1, "segment", JOB, *sets(out="bad"), *RESNET, ok=False)
 msg = errors(p)
 check(p.returncode != 0 and "[segment] features = adaptor" in msg and "[image_encoder] arch" in msg
-      and len([l for l in p.stderr.splitlines() if l.startswith("adaptor: error")]) == 1,
+      and len(error_lines(p.stderr)) == 1,
       f"resnet + adaptor: exit {p.returncode}, {msg}")
 
 # ---- 2. through a (briefly) pretrained Adaptor ------------------------------------------
@@ -229,7 +229,7 @@ for name, edit, extra, want in [
     p = run(2, "segment", JOB, *sets(tampered(name, edit), out="bad"), *FAST, *extra, ok=False)
     msg = errors(p)
     check(p.returncode != 0 and all(w in msg for w in want), f"{name}: exit {p.returncode}, {msg}")
-    check(len([l for l in p.stderr.splitlines() if l.startswith("adaptor: error")]) >= 1 and "Traceback" not in p.stderr
+    check(len(error_lines(p.stderr)) >= 1 and "Traceback" not in p.stderr
           and "AddressSanitizer" not in p.stderr, f"{name}: no clean error line")
 
 check.finish()

@@ -27,7 +27,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "ref"))
 from cluster import DONE, SKIP, Cluster, Unavailable  # noqa: E402
-from clitest import ENV, Checks, errors, mpirun  # noqa: E402
+from clitest import ENV, Checks, error_lines, errors, mpirun  # noqa: E402
 import stio  # noqa: E402
 
 MPI, ADAPTOR, SRC, WORK = (sys.argv[1], os.path.abspath(sys.argv[2]), os.path.abspath(sys.argv[3]),
@@ -196,7 +196,7 @@ def check_time_limited(jobs, timed, rc):
     run2 = os.path.join(WORK, "runs", timed)
     check(os.path.isfile(os.path.join(run2, "model.safetensors")), f"no model.safetensors in {run2}")
     with open(os.path.join(WORK, "uninterrupted.err")) as f:
-        err = [line for line in f if line.startswith("adaptor: error")]
+        err = error_lines(f.read())
     check(rc == 0, f"uninterrupted pretrain: status {rc} {err}")
     log(f"time-limited pretrain (time limit 1 minute): COMPLETED after {restarts} requeue(s)")
     if rc == 0 and os.path.isfile(os.path.join(run2, "model.safetensors")):
