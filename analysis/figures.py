@@ -398,6 +398,13 @@ def segment_overlays(runs, ncols=4):
     sets = overlay_files(runs)
     if not sets:
         return None
+    dice = {}  # overlay PNG -> its Dice, from the index.html `adaptor segment` writes beside them
+    for _, _, pngs in sets:
+        index = os.path.join(os.path.dirname(pngs[0]), "index.html")
+        if os.path.exists(index):
+            with open(index, encoding="utf-8", errors="replace") as f:
+                for name, d in re.findall(r'<img src="([^"]+)">.*?; Dice ([0-9.]+)', f.read()):
+                    dice[os.path.join(os.path.dirname(pngs[0]), name)] = d
     rows = sum(-(-len(p) // ncols) for _, _, p in sets)
     fig, axes = _figure(rows, ncols, w=3.6, h=2.2)
     flat = iter(axes.flat)
@@ -407,8 +414,9 @@ def segment_overlays(runs, ncols=4):
             ax.imshow(imread(png), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
             ax.set_axis_off()
             row = re.search(r"-row(-?\d+)\.png$", png)
+            d = f", Dice {dice[png]}" if png in dice else ""
             ax.set_title(f"{r.name} ({ev.attrs.get('dataset', '')}): manifest row "
-                         f"{row.group(1) if row else '?'}\nleft: truth    right: prediction",
+                         f"{row.group(1) if row else '?'}{d}\nleft: truth    right: prediction",
                          fontsize="small")
         for _ in range((-len(pngs)) % ncols):
             next(flat).set_visible(False)

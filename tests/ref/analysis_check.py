@@ -255,6 +255,10 @@ for k, row in enumerate((12, 40, 7)):
     img[2:5, 3:6] = 1.0
     matplotlib.image.imsave(os.path.join(WORK, "seg-siim", "overlays", f"{k:02d}-row{row}.png"), img,
                             cmap="gray", vmin=0, vmax=1)
+with open(os.path.join(WORK, "seg-siim", "overlays", "index.html"), "w") as f:  # as segment writes it
+    f.write('<!doctype html>\n<h1>x</h1>\n<figure><img src="00-row12.png"><figcaption>sample 12, a.png: left truth, '
+            'right prediction; Dice 0.812, IoU 0.683</figcaption></figure>\n<figure><img src="02-row7.png">'
+            '<figcaption>sample 7, b.png: left truth, right prediction; Dice 0.250, IoU 0.143</figcaption></figure>\n')
 
 # ---- 4. the analysis ----
 out = os.path.join(WORK, "out")
@@ -432,6 +436,7 @@ for ax in built["embeddings_test"].axes:
 titles = [ax.get_title() for ax in built["segment_overlays"].axes if ax.get_visible()]
 check(len(titles) == 3 and all("truth" in t and "prediction" in t for t in titles)
       and sorted(re.search(r"row (\d+)", t).group(1) for t in titles) == ["12", "40", "7"]
+      and sorted(re.findall(r"row (\d+), Dice ([0-9.]+)", " ".join(titles))) == [("12", "0.812"), ("7", "0.250")]
       and any("ground-truth" in t.get_text() for t in built["segment_overlays"].texts), f"overlay captions {titles}")
 summary = open(os.path.join(out, "summary.md")).read()
 today = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
