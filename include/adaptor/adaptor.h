@@ -12,6 +12,7 @@
 #ifndef ADAPTOR_ADAPTOR_H
 #define ADAPTOR_ADAPTOR_H
 
+#include "adaptor/checkpoint.h"
 #include "adaptor/rng.h"
 
 #include <stddef.h>
@@ -31,14 +32,6 @@ typedef struct ad_adaptor_config {
 
 enum { AD_IMAGE = 0, AD_TEXT = 1 };
 
-/* One named tensor of the parameter buffer (checkpoint names = the reference's). */
-typedef struct ad_param_tensor {
-    char name[96];
-    size_t offset; /* in floats */
-    int ndim;
-    int64_t shape[2];
-} ad_param_tensor;
-
 typedef struct ad_adaptor_layer {
     float *in_w, *in_b;   /* [3P, P], [3P]: q | k | v blocks */
     float *out_w, *out_b; /* [P, P], [P] */
@@ -47,59 +40,26 @@ typedef struct ad_adaptor_layer {
     float *n1_g, *n1_b, *n2_g, *n2_b;
 } ad_adaptor_layer;
 
-/* Activations of one modality's path, kept for the backward pass. Per-layer arrays hold
- * `layers` consecutive blocks. Dropout masks (0 or 1/(1-p)) are NULL when dropout is off. */
-typedef struct ad_adaptor_acts {
-    int b;                 /* rows of the last forward */
-    int cap;               /* rows allocated */
-    int folded;            /* the last forward used the folded attention (adaptor.c) */
-    float *x;              /* input embeddings [b, D] */
-    float *proj_n;         /* norms of x W^T [b] */
-    float *h;              /* layer inputs [L+1][b, P]; h[0] = normalised projection */
-    float *vv;             /* [L][b, P] V-projection of the layer input */
-    float *mask_a;         /* [L][b, P] dropout after attention */
-    float *s1, *x1;        /* [L][b, P] LN1 input (h + attention) and output */
-    float *n1_mean, *n1_rstd;
-    float *f;              /* [L][b, F] relu(linear1(x1)) after dropout (f > 0: kept) */
-    float *mask_g;         /* [L][b, P] dropout after linear2 */
-    float *s2;             /* [L][b, P] LN2 input */
-    float *n2_mean, *n2_rstd;
-    float *out, *out_n;    /* normalised output [b, P] and norms of h[L] [b] */
-} ad_adaptor_acts;
-
-/* Token-level mode (SPEC 6): the activations of one attention block (image or text side of
- * one layer) and of the whole pair of sequences. */
-typedef struct ad_tok_block {
-    float *q, *kv, *att, *o;  /* [n, P], [nc, 2P], [b, NH, Tx, Tc], [n, P] */
-    float *mask_a, *s1, *x1, *n1_mean, *n1_rstd, *f, *mask_g, *s2, *n2_mean, *n2_rstd;
-} ad_tok_block;
-
-typedef struct ad_tok_acts {
-    int b, tv, tt, cap_b, cap_tv, cap_tt;
-    float *arena;
-    float *xv, *xt;           /* inputs [b, T, D] */
-    float *kmask;             /* text key mask, additive [b, Tt] */
-    float *vn, *tn;           /* per-token norms of the projections [b, T] */
-    float *V, *T;             /* sequences per layer: [L+1][b, T, P] */
-    ad_tok_block *blk;        /* [L][2]: image block, text block */
-    float *v_out, *t_out, *v_norm, *t_norm; /* read-out [b, P] and norms [b] */
-    float *scratch;
-    size_t scratch_n;
-} ad_tok_acts;
+/* Activations kept for the backward passes (pooled mode per modality, token mode), defined
+ * in src/models/adaptor_internal.h: only the models use them. */
+struct ad_adaptor_acts;
+struct ad_tok_acts;
 
 typedef struct ad_adaptor {
     ad_adaptor_config cfg;
     size_t nparams;
     float *params, *grads;
     size_t ntensors;
-    ad_param_tensor *tensors;
+    ad_ckpt_tensor *tensors; /* the reference's state_dict names and order (SPEC 5) */
+    char *names;             /* storage of the tensors' names */
+    ad_ckpt_layout layout;   /* {tensors, ntensors, nparams}: what checkpoints save / load */
     /* views into params / grads */
     float *w_img, *w_txt, *logit_scale;
     ad_adaptor_layer *layer, *glayer;
     float *gw_img, *gw_txt, *glogit_scale;
-    ad_adaptor_acts acts[2]; /* AD_IMAGE, AD_TEXT */
+    struct ad_adaptor_acts *acts; /* [2]: AD_IMAGE, AD_TEXT */
     float acts_dropout[2];   /* dropout used by the last forward of each modality */
-    ad_tok_acts tok;         /* token-level mode */
+    struct ad_tok_acts *tok; /* token-level mode */
     float tok_dropout;
     float *scratch;          /* backward workspace */
     size_t scratch_cap;
@@ -138,11 +98,5 @@ int ad_adaptor_forward_pair(ad_adaptor *m, const ad_adaptor_batch *x, int b, flo
                             ad_rng *rng);
 /* Backward of the last forward_pair: parameter gradients accumulated. */
 void ad_adaptor_backward_pair(ad_adaptor *m, const float *dv, const float *dt);
-
-/* Token-level mode itself (used by forward_pair when cfg.tokens). */
-int ad_adaptor_tokens_forward(ad_adaptor *m, const ad_adaptor_batch *x, int b, float *v,
-                              float *t, ad_rng *rng);
-void ad_adaptor_tokens_backward(ad_adaptor *m, const float *dv, const float *dt);
-void ad_adaptor_tokens_free(ad_adaptor *m);
 
 #endif

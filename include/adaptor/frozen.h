@@ -70,4 +70,15 @@ int ad_frozen_encode(ad_frozen *e, const ad_selection *s, const int64_t *rows, i
                      int skip_bad, const char *manifest, ad_rng *crop, int64_t *ids,
                      int64_t *bad, ad_embed_timers *tm);
 
+/* What one encoded row is, for either side: dim features on tokens tokens (0: one pooled
+ * vector). */
+int ad_frozen_dim(const ad_frozen *e);
+int ad_frozen_tokens(const ad_frozen *e);
+
+/* Encodes any number n of the selection's rows, in the encoder's batches, into out
+ * [n, max(tokens, 1), dim] and (unless NULL) the token masks mask [n, max(tokens, 1)]. A
+ * row that cannot be used stops with its manifest line (no skipping). */
+int ad_frozen_encode_rows(ad_frozen *e, const ad_selection *s, const int64_t *rows, int64_t n,
+                          const char *manifest, ad_rng *crop, float *out, uint8_t *mask);
+
 #endif

@@ -23,9 +23,6 @@ int ad_cache_preprocessing(const ad_config *cfg, const char *modality, char *out
  * caches it trains on (token counts > 0: token-level caches). */
 int ad_adaptor_config_from(const ad_config *cfg, int dv, int dt, int tokens,
                            ad_adaptor_config *out);
-/* The checkpoint layout of a model's parameter buffer (the reference names); *tensors is
- * malloc'ed and points into m (free it before destroying m). */
-int ad_adaptor_layout(const ad_adaptor *m, ad_ckpt_tensor **tensors, ad_ckpt_layout *layout);
 
 /* The usable pairs of an image cache and a text cache of one split: (rows_img[k],
  * rows_txt[k]) in manifest order. Both caches must hold the same samples in the same order

@@ -20,3 +20,21 @@ int ad_mpi_agree(MPI_Comm comm, int rc, const char *what)
     return ad_fail(AD_ERR_PEER, "%s%sfailed on rank %d (see its message)", what ? what : "",
                    what ? ": " : "", out.rank);
 }
+
+static int mpi_sum(double *v, int n, void *ctx)
+{
+    MPI_Comm comm = *(const MPI_Comm *)ctx;
+    if (MPI_Allreduce(MPI_IN_PLACE, v, n, MPI_DOUBLE, MPI_SUM, comm) != MPI_SUCCESS)
+        return ad_fail(AD_ERR_MPI, "MPI_Allreduce failed");
+    return AD_OK;
+}
+
+ad_reduce ad_mpi_sum(const MPI_Comm *comm)
+{
+    ad_reduce r = {NULL, NULL};
+    if (*comm != MPI_COMM_NULL) {
+        r.sum = mpi_sum;
+        r.ctx = (void *)comm;
+    }
+    return r;
+}

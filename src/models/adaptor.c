@@ -12,11 +12,15 @@
 
 /* ---- parameter layout -------------------------------------------------------------------- */
 
+enum { NAME_MAX_LEN = 96 };
+
 static void add_tensor(ad_adaptor *m, size_t *off, const char *name, int ndim, int64_t d0,
                        int64_t d1)
 {
-    ad_param_tensor *t = &m->tensors[m->ntensors++];
-    snprintf(t->name, sizeof t->name, "%s", name);
+    char *keep = m->names + m->ntensors * NAME_MAX_LEN;
+    ad_ckpt_tensor *t = &m->tensors[m->ntensors++];
+    snprintf(keep, NAME_MAX_LEN, "%s", name);
+    t->name = keep;
     t->offset = *off;
     t->ndim = ndim;
     t->shape[0] = d0;
@@ -58,6 +62,7 @@ static void build_layout(ad_adaptor *m)
     }
     add_tensor(m, &off, "logit_scale", 0, 0, 0);
     m->nparams = off;
+    m->layout = (ad_ckpt_layout){m->tensors, m->ntensors, m->nparams};
 }
 
 static void bind_views(ad_adaptor *m, float *base, float **w_img, float **w_txt,
@@ -94,9 +99,10 @@ int ad_adaptor_create(const ad_adaptor_config *cfg, ad_adaptor **out)
         return AD_ERR_NOMEM;
     m->cfg = *cfg;
     m->tensors = ad_calloc((size_t)cfg->layers * 12 + 3, sizeof *m->tensors, "adaptor tensors");
+    m->names = ad_calloc((size_t)cfg->layers * 12 + 3, NAME_MAX_LEN, "adaptor tensor names");
     m->layer = ad_calloc((size_t)cfg->layers, sizeof *m->layer, "adaptor layers");
     m->glayer = ad_calloc((size_t)cfg->layers, sizeof *m->glayer, "adaptor layers");
-    if (!m->tensors || !m->layer || !m->glayer) {
+    if (!m->tensors || !m->names || !m->layer || !m->glayer) {
         ad_adaptor_destroy(m);
         return AD_ERR_NOMEM;
     }
@@ -110,7 +116,9 @@ int ad_adaptor_create(const ad_adaptor_config *cfg, ad_adaptor **out)
     size_t nfold = (size_t)cfg->layers * ((size_t)cfg->proj * cfg->proj + cfg->proj);
     m->fold = ad_malloc(nfold * sizeof(float), "adaptor folded attention");
     m->gfold = ad_calloc(nfold, sizeof(float), "adaptor folded attention");
-    if (!m->fold || !m->gfold) {
+    m->acts = ad_calloc(2, sizeof *m->acts, "adaptor activations");
+    m->tok = ad_calloc(1, sizeof *m->tok, "adaptor activations");
+    if (!m->fold || !m->gfold || !m->acts || !m->tok) {
         ad_adaptor_destroy(m);
         return AD_ERR_NOMEM;
     }
@@ -137,14 +145,19 @@ void ad_adaptor_destroy(ad_adaptor *m)
     if (!m)
         return;
     ad_adaptor_tokens_free(m);
-    free_acts(&m->acts[0]);
-    free_acts(&m->acts[1]);
+    if (m->acts) {
+        free_acts(&m->acts[0]);
+        free_acts(&m->acts[1]);
+    }
+    free(m->acts);
+    free(m->tok);
     free(m->scratch);
     free(m->fold);
     free(m->gfold);
     free(m->params);
     free(m->grads);
     free(m->tensors);
+    free(m->names);
     free(m->layer);
     free(m->glayer);
     free(m);
@@ -228,34 +241,10 @@ static int ensure_acts(ad_adaptor *m, ad_adaptor_acts *a, int b, int D)
     return AD_OK;
 }
 
-void ad_dropout_apply(float *y, float *mask, size_t n, float p, ad_rng *rng)
-{
-    /* Four 16-bit draws per 64-bit random number: p is applied as round(p * 65536) / 65536,
-     * well inside the statistical noise of dropout itself. */
-    float keep = 1.0f / (1.0f - p);
-    uint32_t thr = (uint32_t)(p * 65536.0f + 0.5f);
-    for (size_t i = 0; i < n; i += 4) {
-        uint64_t r = ad_rng_u64(rng);
-        size_t m = n - i < 4 ? n - i : 4;
-        for (size_t k = 0; k < m; k++) {
-            float s = (uint32_t)((r >> (16 * k)) & 0xFFFF) < thr ? 0.0f : keep;
-            y[i + k] *= s;
-            if (mask)
-                mask[i + k] = s;
-        }
-    }
-}
-
 void ad_relu_scale_backward(float *dy, const float *f, size_t n, float keep)
 {
     for (size_t i = 0; i < n; i++)
         dy[i] = f[i] > 0 ? dy[i] * keep : 0.0f;
-}
-
-void ad_mul_inplace(float *y, const float *mask, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        y[i] *= mask[i];
 }
 
 void ad_add_inplace(float *y, const float *x, size_t n)
@@ -276,10 +265,10 @@ void ad_sublayer_forward(const ad_adaptor *m, const ad_adaptor_layer *L, const a
     ad_linear_forward(a->f, F, a->x1, P, L->l1_w, L->l1_b, n, P, F);
     ad_relu_forward(a->f, a->f, nf);
     if (p > 0)
-        ad_dropout_apply(a->f, NULL, nf, p, rng); /* f > 0 tells the backward pass the mask */
+        ad_dropout_forward(a->f, NULL, nf, p, rng); /* f > 0 tells the backward pass the mask */
     ad_linear_forward(a->s2, P, a->f, F, L->l2_w, L->l2_b, n, F, P);
     if (p > 0)
-        ad_dropout_apply(a->s2, a->mask_g, np, p, rng);
+        ad_dropout_forward(a->s2, a->mask_g, np, p, rng);
     ad_add_inplace(a->s2, a->x1, np);
     ad_layernorm_forward(y, a->n2_mean, a->n2_rstd, a->s2, L->n2_g, L->n2_b, n, P, m->cfg.ln_eps);
 }
@@ -296,7 +285,7 @@ void ad_sublayer_backward(const ad_adaptor *m, const ad_adaptor_layer *L, ad_ada
     const float *dg = ds1;
     if (dropped) {
         memcpy(bufp, ds1, np * sizeof(float));
-        ad_mul_inplace(bufp, a->mask_g, np);
+        ad_dropout_backward(bufp, a->mask_g, np);
         dg = bufp;
     }
     ad_linear_backward(buff, G->l2_w, G->l2_b, dg, a->f, L->l2_w, n, F, P);
@@ -404,7 +393,7 @@ static int forward_modality(ad_adaptor *m, int modality, const float *x, int b, 
             ad_linear_forward(sl.s1, P, vv, P, L->out_w, L->out_b, b, P, P);
         }
         if (p > 0)
-            ad_dropout_apply(sl.s1, a->mask_a + l * bp, bp, p, rng);
+            ad_dropout_forward(sl.s1, a->mask_a + l * bp, bp, p, rng);
         ad_add_inplace(sl.s1, hin, bp);
         ad_sublayer_forward(m, L, &sl, b, a->h + (l + 1) * bp, p, rng);
     }
@@ -449,7 +438,7 @@ static void backward_modality(ad_adaptor *m, int modality, const float *dout)
         memcpy(dh, dx1, bp * sizeof(float));
         const float *da = dx1;
         if (dropped)
-            ad_mul_inplace(dx1, a->mask_a + l * bp, bp);
+            ad_dropout_backward(dx1, a->mask_a + l * bp, bp);
         if (a->folded) {
             const float *w = fold_w(m, m->fold, l);
             float *gw = fold_w(m, m->gfold, l);

@@ -22,10 +22,12 @@
 
 void ad_adaptor_tokens_free(ad_adaptor *m)
 {
-    free(m->tok.arena);
-    free(m->tok.blk);
-    free(m->tok.scratch);
-    memset(&m->tok, 0, sizeof m->tok);
+    if (!m->tok)
+        return;
+    free(m->tok->arena);
+    free(m->tok->blk);
+    free(m->tok->scratch);
+    memset(m->tok, 0, sizeof *m->tok);
 }
 
 /* Bump allocation from one arena: sizes are known from (b, Tv, Tt) alone. */
@@ -75,7 +77,7 @@ static void layout_block(bump *a, ad_tok_block *k, int b, int Tx, int Tc, int P,
 static size_t layout(ad_adaptor *m, float *base, int b, int tv, int tt)
 {
     const ad_adaptor_config *c = &m->cfg;
-    ad_tok_acts *a = &m->tok;
+    ad_tok_acts *a = m->tok;
     int P = c->proj, F = c->ffn, L = c->layers, drop = c->dropout > 0;
     bump ar = {base, 0};
     a->xv = take(&ar, (size_t)b * tv * c->dv);
@@ -98,7 +100,7 @@ static size_t layout(ad_adaptor *m, float *base, int b, int tv, int tt)
 
 static int ensure(ad_adaptor *m, int b, int tv, int tt)
 {
-    ad_tok_acts *a = &m->tok;
+    ad_tok_acts *a = m->tok;
     const ad_adaptor_config *c = &m->cfg;
     if (b <= a->cap_b && tv <= a->cap_tv && tt <= a->cap_tt) {
         layout(m, a->arena, b, tv, tt);
@@ -142,7 +144,7 @@ void ad_tok_block_forward(const ad_adaptor *m, const ad_adaptor_layer *L, ad_tok
     ad_mha_forward(&s, k->o, k->att, NULL, k->q, k->kv, k->kv + P, kmask);
     ad_linear_forward(k->s1, P, k->o, P, L->out_w, L->out_b, (int)n, P, P);
     if (p > 0)
-        ad_dropout_apply(k->s1, k->mask_a, np, p, rng);
+        ad_dropout_forward(k->s1, k->mask_a, np, p, rng);
     ad_add_inplace(k->s1, x, np);
     ad_sublayer sl = {k->s1, k->x1, k->n1_mean, k->n1_rstd, k->f,
                       k->mask_g, k->s2, k->n2_mean, k->n2_rstd};
@@ -158,7 +160,7 @@ int ad_adaptor_tokens_forward(ad_adaptor *m, const ad_adaptor_batch *x, int b, f
         return ad_fail(AD_ERR_ARG, "adaptor: token mode needs image and text tokens (%d, %d)", tv,
                        tt);
     AD_TRY(ensure(m, b, tv, tt));
-    ad_tok_acts *a = &m->tok;
+    ad_tok_acts *a = m->tok;
     a->b = b;
     a->tv = tv;
     a->tt = tt;
@@ -209,7 +211,7 @@ static void block_backward(const ad_adaptor *m, const ad_adaptor_layer *L, ad_ad
     const float *da = dx;
     if (p > 0) {
         memcpy(w0, dx, np * sizeof(float));
-        ad_mul_inplace(w0, k->mask_a, np);
+        ad_dropout_backward(w0, k->mask_a, np);
         da = w0;
     }
     float *dout = w1, *dq = w2, *dkv = w3;
@@ -226,7 +228,7 @@ static void block_backward(const ad_adaptor *m, const ad_adaptor_layer *L, ad_ad
 void ad_adaptor_tokens_backward(ad_adaptor *m, const float *dv, const float *dt)
 {
     const ad_adaptor_config *c = &m->cfg;
-    ad_tok_acts *a = &m->tok;
+    ad_tok_acts *a = m->tok;
     int b = a->b, tv = a->tv, tt = a->tt, P = c->proj;
     int T = tv > tt ? tv : tt, W = c->ffn > 2 * P ? c->ffn : 2 * P;
     size_t sv = (size_t)b * tv * P, st = (size_t)b * tt * P, wide = (size_t)b * T * W;

@@ -3,8 +3,9 @@
 #include "adaptor/error.h"
 #include "adaptor/fsutil.h"
 #include "adaptor/nn.h"
-#include "adaptor/rng.h"
 #include "adaptor/safetensors.h"
+
+#include "model_common.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,55 +20,45 @@ typedef struct {
 
 struct ad_bert {
     ad_bert_config cfg;
-    float *params; /* every weight, one allocation */
+    ad_model_buffers buf;
     float *word, *pos, *type, *emb_g, *emb_b;
     bert_layer *layer;
     float *pool_w, *pool_b; /* NULL without pooler */
     char source[512];       /* model folder, for messages */
-    /* workspace, grown on demand */
-    float *ws;
-    size_t ws_cap;
 };
 
 const ad_bert_config *ad_bert_get_config(const ad_bert *m) { return &m->cfg; }
 
-/* Assigns the parameter pointers inside base (NULL: only counts) and returns the count. */
-static size_t layout(ad_bert *m, float *base)
+/* The parameter buffer in the order of the loaders below (ad_carve: counting, then binding). */
+static void layout(void *model, ad_carve *k)
 {
+    ad_bert *m = model;
     const ad_bert_config *c = &m->cfg;
-    size_t H = (size_t)c->hidden, I = (size_t)c->intermediate, off = 0;
-#define TAKE(ptr, n)                           \
-    do {                                       \
-        if (base)                              \
-            (ptr) = base + off;                \
-        off += (n);                            \
-    } while (0)
-    TAKE(m->word, (size_t)c->vocab * H);
-    TAKE(m->pos, (size_t)c->max_positions * H);
-    TAKE(m->type, (size_t)c->type_vocab * H);
-    TAKE(m->emb_g, H);
-    TAKE(m->emb_b, H);
+    size_t H = (size_t)c->hidden, I = (size_t)c->intermediate;
+    ad_carve_take(k, &m->word, (size_t)c->vocab * H);
+    ad_carve_take(k, &m->pos, (size_t)c->max_positions * H);
+    ad_carve_take(k, &m->type, (size_t)c->type_vocab * H);
+    ad_carve_take(k, &m->emb_g, H);
+    ad_carve_take(k, &m->emb_b, H);
     for (int l = 0; l < c->layers; l++) {
-        bert_layer dummy, *L = base ? &m->layer[l] : &dummy;
-        TAKE(L->wqkv, 3 * H * H);
-        TAKE(L->bqkv, 3 * H);
-        TAKE(L->wo, H * H);
-        TAKE(L->bo, H);
-        TAKE(L->ln1_g, H);
-        TAKE(L->ln1_b, H);
-        TAKE(L->wi, I * H);
-        TAKE(L->bi, I);
-        TAKE(L->wf, H * I);
-        TAKE(L->bf, H);
-        TAKE(L->ln2_g, H);
-        TAKE(L->ln2_b, H);
+        bert_layer *L = &m->layer[l];
+        ad_carve_take(k, &L->wqkv, 3 * H * H);
+        ad_carve_take(k, &L->bqkv, 3 * H);
+        ad_carve_take(k, &L->wo, H * H);
+        ad_carve_take(k, &L->bo, H);
+        ad_carve_take(k, &L->ln1_g, H);
+        ad_carve_take(k, &L->ln1_b, H);
+        ad_carve_take(k, &L->wi, I * H);
+        ad_carve_take(k, &L->bi, I);
+        ad_carve_take(k, &L->wf, H * I);
+        ad_carve_take(k, &L->bf, H);
+        ad_carve_take(k, &L->ln2_g, H);
+        ad_carve_take(k, &L->ln2_b, H);
     }
     if (c->has_pooler) {
-        TAKE(m->pool_w, H * H);
-        TAKE(m->pool_b, H);
+        ad_carve_take(k, &m->pool_w, H * H);
+        ad_carve_take(k, &m->pool_b, H);
     }
-#undef TAKE
-    return off;
 }
 
 static int alloc_model(const ad_bert_config *cfg, ad_bert **out)
@@ -78,13 +69,12 @@ static int alloc_model(const ad_bert_config *cfg, ad_bert **out)
         return AD_ERR_NOMEM;
     m->cfg = *cfg;
     m->layer = ad_calloc((size_t)cfg->layers, sizeof *m->layer, "BERT layers");
-    size_t n = layout(m, NULL);
-    m->params = m->layer ? ad_malloc(n * sizeof(float), "BERT parameters") : NULL;
-    if (!m->params) {
+    int rc = m->layer ? ad_model_params_alloc(&m->buf, m, layout, "BERT parameters")
+                      : AD_ERR_NOMEM;
+    if (rc != AD_OK) {
         ad_bert_destroy(m);
-        return AD_ERR_NOMEM;
+        return rc;
     }
-    layout(m, m->params);
     *out = m;
     return AD_OK;
 }
@@ -93,9 +83,8 @@ void ad_bert_destroy(ad_bert *m)
 {
     if (!m)
         return;
-    free(m->params);
+    ad_model_buffers_free(&m->buf);
     free(m->layer);
-    free(m->ws);
     free(m);
 }
 
@@ -235,12 +224,7 @@ int ad_bert_create_random(const ad_bert_config *cfg, uint64_t seed, ad_bert **ou
     ad_bert *m;
     AD_TRY(alloc_model(cfg, &m));
     snprintf(m->source, sizeof m->source, "random BERT (seed %llu)", (unsigned long long)seed);
-    ad_rng r;
-    ad_rng_seed(&r, seed, 0);
-    size_t n = layout(m, NULL);
-    /* uniform with std 0.02 like BERT's initialiser; LayerNorm gammas then moved to 1 */
-    for (size_t i = 0; i < n; i++)
-        m->params[i] = 0.0346f * (2.0f * ad_rng_uniform(&r) - 1.0f);
+    ad_model_params_random(&m->buf, seed);
     int H = cfg->hidden;
     for (int i = 0; i < H; i++)
         m->emb_g[i] += 1.0f;
@@ -295,15 +279,8 @@ static int get_workspace(ad_bert *m, const int *lengths, int batch, workspace *w
     }
     size_t wide = 3 * H > (size_t)m->cfg.intermediate ? 3 * H : (size_t)m->cfg.intermediate;
     size_t need = rows * (3 * H + wide) + T * T;
-    if (need > m->ws_cap) {
-        free(m->ws);
-        m->ws_cap = 0;
-        m->ws = ad_malloc(need * sizeof(float), "BERT workspace");
-        if (!m->ws)
-            return AD_ERR_NOMEM;
-        m->ws_cap = need;
-    }
-    w->x = m->ws;
+    AD_TRY(ad_model_ws_reserve(&m->buf, need, "BERT workspace"));
+    w->x = m->buf.ws;
     w->big = w->x + rows * H;
     w->a = w->big + rows * wide;
     w->b = w->a + rows * H;

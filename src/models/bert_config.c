@@ -5,53 +5,31 @@
 #include "adaptor/fsutil.h"
 
 #include <cjson/cJSON.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* Upper bound on every size so the parameter and workspace arithmetic cannot overflow. */
 #define BERT_MAX_DIM 1000000
 
-static int get_int(const cJSON *root, const char *path, const char *key, int required,
-                   int fallback, int *out)
+static int parse(const cJSON *root, const char *path, void *out)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
-    if (!v) {
-        if (required)
-            return ad_fail(AD_ERR_FORMAT, "%s: key '%s' is missing", path, key);
-        *out = fallback;
-        return AD_OK;
-    }
-    if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) ||
-        v->valuedouble < 1 || v->valuedouble > BERT_MAX_DIM)
-        return ad_fail(AD_ERR_FORMAT, "%s: '%s' must be an integer in 1..%d", path, key,
-                       BERT_MAX_DIM);
-    *out = (int)v->valuedouble;
-    return AD_OK;
-}
-
-static int parse(const cJSON *root, const char *path, ad_bert_config *c)
-{
+    ad_bert_config *c = out;
     if (!cJSON_IsObject(root))
         return ad_fail(AD_ERR_FORMAT, "%s: not a JSON object", path);
-    AD_TRY(get_int(root, path, "hidden_size", 1, 0, &c->hidden));
-    AD_TRY(get_int(root, path, "num_hidden_layers", 1, 0, &c->layers));
-    AD_TRY(get_int(root, path, "num_attention_heads", 1, 0, &c->heads));
-    AD_TRY(get_int(root, path, "intermediate_size", 1, 0, &c->intermediate));
-    AD_TRY(get_int(root, path, "vocab_size", 1, 0, &c->vocab));
-    AD_TRY(get_int(root, path, "max_position_embeddings", 1, 0, &c->max_positions));
-    AD_TRY(get_int(root, path, "type_vocab_size", 0, 2, &c->type_vocab));
+    AD_TRY(ad_json_int(root, path, "hidden_size", 1, 0, 1, BERT_MAX_DIM, &c->hidden));
+    AD_TRY(ad_json_int(root, path, "num_hidden_layers", 1, 0, 1, BERT_MAX_DIM, &c->layers));
+    AD_TRY(ad_json_int(root, path, "num_attention_heads", 1, 0, 1, BERT_MAX_DIM, &c->heads));
+    AD_TRY(ad_json_int(root, path, "intermediate_size", 1, 0, 1, BERT_MAX_DIM, &c->intermediate));
+    AD_TRY(ad_json_int(root, path, "vocab_size", 1, 0, 1, BERT_MAX_DIM, &c->vocab));
+    AD_TRY(ad_json_int(root, path, "max_position_embeddings", 1, 0, 1, BERT_MAX_DIM,
+                       &c->max_positions));
+    AD_TRY(ad_json_int(root, path, "type_vocab_size", 0, 2, 1, BERT_MAX_DIM, &c->type_vocab));
     if (c->hidden % c->heads != 0)
         return ad_fail(AD_ERR_FORMAT, "%s: hidden_size %d is not a multiple of "
                        "num_attention_heads %d", path, c->hidden, c->heads);
-    c->eps = 1e-12f;
-    const cJSON *eps = cJSON_GetObjectItemCaseSensitive(root, "layer_norm_eps");
-    if (eps) {
-        if (!cJSON_IsNumber(eps) || !(eps->valuedouble > 0) || eps->valuedouble > 1)
-            return ad_fail(AD_ERR_FORMAT, "%s: 'layer_norm_eps' must be a number in (0, 1]",
-                           path);
-        c->eps = (float)eps->valuedouble;
-    }
+    double eps;
+    AD_TRY(ad_json_positive(root, path, "layer_norm_eps", 1e-12, 1, &eps));
+    c->eps = (float)eps;
     c->act = AD_BERT_GELU;
     const cJSON *act = cJSON_GetObjectItemCaseSensitive(root, "hidden_act");
     if (act) {
@@ -77,10 +55,6 @@ static int parse(const cJSON *root, const char *path, ad_bert_config *c)
 
 int ad_bert_config_load(const char *config_json, ad_bert_config *cfg)
 {
-    cJSON *root;
     memset(cfg, 0, sizeof *cfg);
-    AD_TRY(ad_json_read_object(config_json, &root));
-    int rc = parse(root, config_json, cfg);
-    cJSON_Delete(root);
-    return rc;
+    return ad_json_load(config_json, parse, cfg);
 }

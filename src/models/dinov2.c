@@ -4,9 +4,10 @@
 #include "adaptor/fsutil.h"
 #include "adaptor/interp.h"
 #include "adaptor/nn.h"
-#include "adaptor/rng.h"
 #include "adaptor/safetensors.h"
 #include "adaptor/swiglu.h"
+
+#include "model_common.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,11 +25,9 @@ typedef struct {
 struct ad_dinov2 {
     ad_dinov2_config cfg;
     int grid; /* side of the checkpoint's position grid */
-    float *params;
+    ad_model_buffers buf;
     float *cls, *reg, *pos, *patch_w, *patch_b, *lnf_g, *lnf_b;
     dino_layer *layer;
-    float *ws;
-    size_t ws_cap;
 };
 
 const ad_dinov2_config *ad_dinov2_get_config(const ad_dinov2 *m) { return &m->cfg; }
@@ -38,43 +37,37 @@ static size_t ffn_in(const ad_dinov2_config *c)
     return (size_t)c->mlp_hidden * (c->swiglu ? 2 : 1);
 }
 
-static size_t layout(ad_dinov2 *m, float *base)
+/* The parameter buffer in the order of the loaders below (ad_carve: counting, then binding). */
+static void layout(void *model, ad_carve *k)
 {
+    ad_dinov2 *m = model;
     const ad_dinov2_config *c = &m->cfg;
-    size_t D = (size_t)c->hidden, F = (size_t)c->mlp_hidden, F1 = ffn_in(c), off = 0;
+    size_t D = (size_t)c->hidden, F = (size_t)c->mlp_hidden, F1 = ffn_in(c);
     size_t P = 3 * (size_t)c->patch * c->patch, npos = 1 + (size_t)m->grid * m->grid;
-#define TAKE(ptr, n)                           \
-    do {                                       \
-        if (base)                              \
-            (ptr) = base + off;                \
-        off += (n);                            \
-    } while (0)
-    TAKE(m->cls, D);
-    TAKE(m->reg, (size_t)c->registers * D);
-    TAKE(m->pos, npos * D);
-    TAKE(m->patch_w, D * P);
-    TAKE(m->patch_b, D);
+    ad_carve_take(k, &m->cls, D);
+    ad_carve_take(k, &m->reg, (size_t)c->registers * D);
+    ad_carve_take(k, &m->pos, npos * D);
+    ad_carve_take(k, &m->patch_w, D * P);
+    ad_carve_take(k, &m->patch_b, D);
     for (int l = 0; l < c->layers; l++) {
-        dino_layer dummy, *L = base ? &m->layer[l] : &dummy;
-        TAKE(L->ln1_g, D);
-        TAKE(L->ln1_b, D);
-        TAKE(L->wqkv, 3 * D * D);
-        TAKE(L->bqkv, 3 * D);
-        TAKE(L->wo, D * D);
-        TAKE(L->bo, D);
-        TAKE(L->ls1, D);
-        TAKE(L->ln2_g, D);
-        TAKE(L->ln2_b, D);
-        TAKE(L->w1, F1 * D);
-        TAKE(L->b1, F1);
-        TAKE(L->w2, D * F);
-        TAKE(L->b2, D);
-        TAKE(L->ls2, D);
+        dino_layer *L = &m->layer[l];
+        ad_carve_take(k, &L->ln1_g, D);
+        ad_carve_take(k, &L->ln1_b, D);
+        ad_carve_take(k, &L->wqkv, 3 * D * D);
+        ad_carve_take(k, &L->bqkv, 3 * D);
+        ad_carve_take(k, &L->wo, D * D);
+        ad_carve_take(k, &L->bo, D);
+        ad_carve_take(k, &L->ls1, D);
+        ad_carve_take(k, &L->ln2_g, D);
+        ad_carve_take(k, &L->ln2_b, D);
+        ad_carve_take(k, &L->w1, F1 * D);
+        ad_carve_take(k, &L->b1, F1);
+        ad_carve_take(k, &L->w2, D * F);
+        ad_carve_take(k, &L->b2, D);
+        ad_carve_take(k, &L->ls2, D);
     }
-    TAKE(m->lnf_g, D);
-    TAKE(m->lnf_b, D);
-#undef TAKE
-    return off;
+    ad_carve_take(k, &m->lnf_g, D);
+    ad_carve_take(k, &m->lnf_b, D);
 }
 
 static int alloc_model(const ad_dinov2_config *cfg, ad_dinov2 **out)
@@ -86,13 +79,12 @@ static int alloc_model(const ad_dinov2_config *cfg, ad_dinov2 **out)
     m->cfg = *cfg;
     m->grid = cfg->image_size / cfg->patch;
     m->layer = ad_calloc((size_t)cfg->layers, sizeof *m->layer, "DINOv2 layers");
-    size_t n = layout(m, NULL);
-    m->params = m->layer ? ad_calloc(n, sizeof(float), "DINOv2 parameters") : NULL;
-    if (!m->params) {
+    int rc = m->layer ? ad_model_params_alloc(&m->buf, m, layout, "DINOv2 parameters")
+                      : AD_ERR_NOMEM;
+    if (rc != AD_OK) {
         ad_dinov2_destroy(m);
-        return AD_ERR_NOMEM;
+        return rc;
     }
-    layout(m, m->params);
     *out = m;
     return AD_OK;
 }
@@ -101,9 +93,8 @@ void ad_dinov2_destroy(ad_dinov2 *m)
 {
     if (!m)
         return;
-    free(m->params);
+    ad_model_buffers_free(&m->buf);
     free(m->layer);
-    free(m->ws);
     free(m);
 }
 
@@ -212,11 +203,7 @@ int ad_dinov2_create_random(const ad_dinov2_config *cfg, uint64_t seed, ad_dinov
         return ad_fail(AD_ERR_ARG, "ad_dinov2_create_random: invalid configuration");
     ad_dinov2 *m;
     AD_TRY(alloc_model(cfg, &m));
-    ad_rng r;
-    ad_rng_seed(&r, seed, 0);
-    size_t n = layout(m, NULL);
-    for (size_t i = 0; i < n; i++)
-        m->params[i] = 0.0346f * (2.0f * ad_rng_uniform(&r) - 1.0f);
+    ad_model_params_random(&m->buf, seed);
     for (int i = 0; i < cfg->hidden; i++) {
         m->lnf_g[i] += 1.0f;
         for (int l = 0; l < cfg->layers; l++) {
@@ -259,15 +246,8 @@ static int get_workspace(ad_dinov2 *m, int batch, int T, int G, workspace *w)
     size_t D = (size_t)c->hidden, rows = (size_t)batch * T, F1 = ffn_in(c);
     size_t wide = 3 * D > F1 ? 3 * D : F1, P = 3 * (size_t)c->patch * c->patch;
     size_t need = rows * (3 * D + wide) + (size_t)T * T + (size_t)G * D + (size_t)G * P;
-    if (need > m->ws_cap) {
-        free(m->ws);
-        m->ws_cap = 0;
-        m->ws = ad_malloc(need * sizeof(float), "DINOv2 workspace");
-        if (!m->ws)
-            return AD_ERR_NOMEM;
-        m->ws_cap = need;
-    }
-    w->x = m->ws;
+    AD_TRY(ad_model_ws_reserve(&m->buf, need, "DINOv2 workspace"));
+    w->x = m->buf.ws;
     w->xn = w->x + rows * D;
     w->a = w->xn + rows * D;
     w->big = w->a + rows * D;

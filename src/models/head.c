@@ -1,9 +1,9 @@
 #include "adaptor/head.h"
 
+#include "adaptor/dropout.h"
 #include "adaptor/error.h"
+#include "adaptor/mpiutil.h"
 #include "adaptor/nn.h"
-
-#include "adaptor_internal.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -161,7 +161,7 @@ int ad_head_forward(ad_head *h, const float *x, int b, float *logits, ad_rng *rn
     memcpy(h->x, x, nx * sizeof(float));
     if (c->kind == AD_HEAD_LINEAR) {
         if (h->train && c->dropout > 0)
-            ad_dropout_apply(h->x, h->mask, nx, c->dropout, rng);
+            ad_dropout_forward(h->x, h->mask, nx, c->dropout, rng);
         if (b > 0)
             ad_linear_forward(logits, c->out, h->x, c->in, h->w1, h->b1, b, c->in, c->out);
         return AD_OK;
@@ -169,10 +169,11 @@ int ad_head_forward(ad_head *h, const float *x, int b, float *logits, ad_rng *rn
     int H = c->hidden;
     if (b > 0)
         ad_linear_forward(h->h, H, h->x, c->in, h->w1, h->b1, b, c->in, H);
+    ad_reduce red = ad_mpi_sum(&comm);
     if (h->train)
         AD_TRY(ad_batchnorm_forward_train(h->a, &h->bn, h->h, h->bn_g, h->bn_b, h->running,
                                           h->running + H, (size_t)b, H, c->bn_eps,
-                                          c->bn_momentum, comm));
+                                          c->bn_momentum, &red));
     else
         ad_batchnorm_forward_eval(h->a, h->h, h->bn_g, h->bn_b, h->running, h->running + H,
                                   (size_t)b, H, c->bn_eps);
@@ -201,7 +202,8 @@ int ad_head_backward(ad_head *h, const float *dlogits, MPI_Comm comm)
         ad_linear_backward(da, gw2, gb2, dlogits, h->a, h->w2, b, H, c->out);
         ad_relu_backward(da, da, h->a, (size_t)b * H);
     }
-    AD_TRY(ad_batchnorm_backward(da, gg, gbe, da, &h->bn, h->bn_g, (size_t)b, H, comm));
+    ad_reduce red = ad_mpi_sum(&comm);
+    AD_TRY(ad_batchnorm_backward(da, gg, gbe, da, &h->bn, h->bn_g, (size_t)b, H, &red));
     if (b > 0)
         ad_linear_backward(NULL, gw1, gb1, da, h->x, h->w1, b, c->in, H);
     return AD_OK;

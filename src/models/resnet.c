@@ -8,6 +8,8 @@
 #include "adaptor/rng.h"
 #include "adaptor/safetensors.h"
 
+#include "model_common.h"
+
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
@@ -33,9 +35,7 @@ struct ad_resnet {
     int nblocks[4];
     block *blocks; /* stage after stage */
     float eps;
-    float *params;
-    float *ws;
-    size_t ws_cap;
+    ad_model_buffers buf;
 };
 
 void ad_resnet_destroy(ad_resnet *m)
@@ -43,8 +43,7 @@ void ad_resnet_destroy(ad_resnet *m)
     if (!m)
         return;
     free(m->blocks);
-    free(m->params);
-    free(m->ws);
+    ad_model_buffers_free(&m->buf);
     free(m);
 }
 
@@ -81,21 +80,14 @@ static void set_conv(conv *c, int cin, int cout, int k, int stride, const char *
         }                                                                         \
     } while (0)
 
-static int alloc_params(ad_resnet *m)
+/* Every convolution's weight then its (folded batch-norm) bias. */
+static void layout(void *model, ad_carve *k)
 {
-    size_t n = 0;
-    FOR_EACH_CONV(m, c, n += (size_t)c->d.cout * (c->d.kh * c->d.kw * c->d.cin + 1));
-    m->params = ad_calloc(n, sizeof(float), "ResNet parameters");
-    if (!m->params)
-        return AD_ERR_NOMEM;
-    float *p = m->params;
+    ad_resnet *m = model;
     FOR_EACH_CONV(m, c, {
-        c->w = p;
-        p += (size_t)c->d.cout * c->d.kh * c->d.kw * c->d.cin;
-        c->b = p;
-        p += c->d.cout;
+        ad_carve_take(k, &c->w, (size_t)c->d.cout * c->d.kh * c->d.kw * c->d.cin);
+        ad_carve_take(k, &c->b, (size_t)c->d.cout);
     });
-    return AD_OK;
 }
 
 /* Block structure from planes(s, k) -> (width, out channels, has downsample). */
@@ -131,7 +123,7 @@ static int build(ad_resnet *m, int stem_width, block_shape_fn shape, void *ctx)
             }
             inplanes = outp;
         }
-    return alloc_params(m);
+    return ad_model_params_alloc(&m->buf, m, layout, "ResNet parameters");
 }
 
 /* ---- loading ------------------------------------------------------------------------- */
@@ -411,15 +403,8 @@ static int get_workspace(ad_resnet *m, int batch, int h, int w, workspace *ws)
     sizes s = {batch, 0, 0, 0};
     walk(m, h, w, size_visit, &s);
     size_t in = (size_t)batch * h * w * 3, need = in + 4 * s.act + s.col;
-    if (need > m->ws_cap) {
-        free(m->ws);
-        m->ws_cap = 0;
-        m->ws = ad_malloc(need * sizeof(float), "ResNet workspace");
-        if (!m->ws)
-            return AD_ERR_NOMEM;
-        m->ws_cap = need;
-    }
-    ws->in = m->ws;
+    AD_TRY(ad_model_ws_reserve(&m->buf, need, "ResNet workspace"));
+    ws->in = m->buf.ws;
     ws->x = ws->in + in;
     ws->t1 = ws->x + s.act;
     ws->t2 = ws->t1 + s.act;

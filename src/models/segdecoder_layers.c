@@ -3,6 +3,7 @@
 #include "adaptor/conv2d_single.h"
 #include "adaptor/conv_transpose.h"
 #include "adaptor/error.h"
+#include "adaptor/mpiutil.h"
 #include "adaptor/nn.h"
 #include "segdecoder_internal.h"
 
@@ -122,10 +123,11 @@ int seg_cbr_forward(ad_segdec *d, seg_cbr *u, const float *x, int b, int train, 
     int C = u->conv.d.cout;
     seg_conv_forward(d, &u->conv, x, b, u->side_in, u->r);
     const float *g = d->params + u->g, *be = d->params + u->be;
+    ad_reduce red = ad_mpi_sum(&comm);
     if (train)
         AD_TRY(ad_batchnorm_forward_train(u->r, &u->bn, u->r, g, be, d->stats + u->rm,
                                           d->stats + u->rv, rows, C, d->cfg.bn_eps,
-                                          d->cfg.bn_momentum, comm));
+                                          d->cfg.bn_momentum, &red));
     else
         ad_batchnorm_forward_eval(u->r, u->r, g, be, d->stats + u->rm, d->stats + u->rv, rows,
                                   C, d->cfg.bn_eps);
@@ -139,8 +141,9 @@ int seg_cbr_backward(ad_segdec *d, seg_cbr *u, float *dr, const float *x, int b,
     size_t rows = (size_t)b * u->side_out * u->side_out;
     int C = u->conv.d.cout;
     ad_relu_backward(dr, dr, u->r, rows * (size_t)C);
+    ad_reduce red = ad_mpi_sum(&comm);
     AD_TRY(ad_batchnorm_backward(dr, d->grads + u->g, d->grads + u->be, dr, &u->bn,
-                                 d->params + u->g, rows, C, comm));
+                                 d->params + u->g, rows, C, &red));
     seg_conv_backward(d, &u->conv, dr, x, b, u->side_in, dx);
     return AD_OK;
 }

@@ -6,20 +6,17 @@
 #include <stdlib.h>
 
 /* Sums over ranks in double: the per-channel sums add up rows x ranks terms, and the
- * variance is formed as E[x^2] - mean^2 from them (one all-reduce instead of two). */
-static int allreduce_sum(double *buf, int n, MPI_Comm comm, const char *what)
+ * variance is formed as E[x^2] - mean^2 from them (one reduction instead of two). */
+static int sum(const ad_reduce *red, double *buf, int n, const char *what)
 {
-    if (comm == MPI_COMM_NULL)
-        return AD_OK;
-    if (MPI_Allreduce(MPI_IN_PLACE, buf, n, MPI_DOUBLE, MPI_SUM, comm) != MPI_SUCCESS)
-        return ad_fail(AD_ERR_MPI, "batchnorm: all-reduce of the %s failed", what);
-    return AD_OK;
+    int rc = ad_reduce_sum(red, buf, n, what);
+    return rc == AD_OK ? AD_OK : ad_fail_ctx(rc, "batchnorm");
 }
 
 int ad_batchnorm_forward_train(float *y, ad_batchnorm_cache *c, const float *x,
                                const float *gamma, const float *beta, float *running_mean,
                                float *running_var, size_t rows, int C, float eps,
-                               float momentum, MPI_Comm comm)
+                               float momentum, const ad_reduce *red)
 {
     double *s = ad_calloc((size_t)2 * C + 1, sizeof(double), "batchnorm channel sums");
     if (!s)
@@ -34,7 +31,7 @@ int ad_batchnorm_forward_train(float *y, ad_batchnorm_cache *c, const float *x,
         }
     }
     s[2 * C] = (double)rows;
-    int rc = allreduce_sum(s, 2 * C + 1, comm, "batch statistics");
+    int rc = sum(red, s, 2 * C + 1, "batch statistics");
     if (rc != AD_OK) {
         free(s);
         return rc;
@@ -85,7 +82,7 @@ void ad_batchnorm_forward_eval(float *y, const float *x, const float *gamma, con
 
 int ad_batchnorm_backward(float *dx, float *dgamma, float *dbeta, const float *dy,
                           const ad_batchnorm_cache *c, const float *gamma, size_t rows, int C,
-                          MPI_Comm comm)
+                          const ad_reduce *red)
 {
     /* dx = rstd * gamma * (dy - sum(dy)/N - xhat * sum(dy xhat)/N), sums over all ranks. */
     double *s = ad_calloc((size_t)2 * C, sizeof(double), "batchnorm gradient sums");
@@ -104,7 +101,7 @@ int ad_batchnorm_backward(float *dx, float *dgamma, float *dbeta, const float *d
         if (dgamma)
             dgamma[j] += (float)s[C + j];
     }
-    int rc = allreduce_sum(s, 2 * C, comm, "gradient sums");
+    int rc = sum(red, s, 2 * C, "gradient sums");
     if (rc != AD_OK) {
         free(s);
         return rc;

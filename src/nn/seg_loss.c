@@ -18,19 +18,16 @@ static double sigmoid(double x)
     return e / (1.0 + e);
 }
 
-static int allreduce(double *v, int n, MPI_Comm comm, const char *what)
+static int sum(const ad_reduce *red, double *v, int n, const char *what)
 {
-    if (comm == MPI_COMM_NULL)
-        return AD_OK;
-    if (MPI_Allreduce(MPI_IN_PLACE, v, n, MPI_DOUBLE, MPI_SUM, comm) != MPI_SUCCESS)
-        return ad_fail(AD_ERR_MPI, "seg_loss: all-reduce of the %s failed", what);
-    return AD_OK;
+    int rc = ad_reduce_sum(red, v, n, what);
+    return rc == AD_OK ? AD_OK : ad_fail_ctx(rc, "seg_loss");
 }
 
 /* The focal weight is sigmoid(-x s)^gamma with s = 2t - 1; MGCA writes it as
  * exp(gamma * logsigmoid(-x s)), the same number. */
 int ad_seg_mixed_loss(const float *x, const float *t, size_t n, float alpha, float gamma,
-                      float *dx, ad_seg_loss_parts *out, MPI_Comm comm)
+                      float *dx, ad_seg_loss_parts *out, const ad_reduce *red)
 {
     /* focal sum, sum p t, sum p, sum t, pixel count */
     double s[5] = {0, 0, 0, 0, (double)n};
@@ -42,7 +39,7 @@ int ad_seg_mixed_loss(const float *x, const float *t, size_t n, float alpha, flo
         s[2] += p;
         s[3] += ti;
     }
-    AD_TRY(allreduce(s, 5, comm, "loss sums"));
+    AD_TRY(sum(red, s, 5, "loss sums"));
     double N = s[4] > 0 ? s[4] : 1, num = 2 * s[1] + 1, den = s[2] + s[3] + 1;
     if (out) {
         out->focal = s[0] / N;
@@ -114,10 +111,10 @@ void ad_seg_counts_add(ad_seg_counts *c, const float *x, const float *t, int b, 
     }
 }
 
-int ad_seg_counts_allreduce(ad_seg_counts *c, MPI_Comm comm)
+int ad_seg_counts_sum(ad_seg_counts *c, const ad_reduce *red)
 {
     double v[6] = {c->images, c->dice_sum, c->iou_sum, c->inter, c->pred, c->truth};
-    AD_TRY(allreduce(v, 6, comm, "metric counts"));
+    AD_TRY(sum(red, v, 6, "metric counts"));
     c->images = v[0], c->dice_sum = v[1], c->iou_sum = v[2];
     c->inter = v[3], c->pred = v[4], c->truth = v[5];
     return AD_OK;

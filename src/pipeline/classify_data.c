@@ -14,6 +14,7 @@
 #include "adaptor/mpiutil.h"
 #include "adaptor/pipeline.h"
 #include "adaptor/safetensors.h"
+#include "adaptor/share.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -150,8 +151,6 @@ static int adaptor_features(MPI_Comm comm, const ad_config *cfg, const char *wei
     MPI_Comm_size(comm, &size);
     ad_safetensors *st = NULL;
     ad_adaptor *m = NULL;
-    ad_ckpt_tensor *tensors = NULL;
-    ad_ckpt_layout layout;
     ad_adaptor_config ac;
     int dt = 0, rc = ad_st_open(weights, &st);
     if (rc == AD_OK) {
@@ -172,9 +171,7 @@ static int adaptor_features(MPI_Comm comm, const ad_config *cfg, const char *wei
     if (rc == AD_OK)
         rc = ad_adaptor_create(&ac, &m);
     if (rc == AD_OK)
-        rc = ad_adaptor_layout(m, &tensors, &layout);
-    if (rc == AD_OK)
-        rc = ad_ckpt_load_weights(weights, &layout, m->params);
+        rc = ad_ckpt_load_weights(weights, &m->layout, m->params);
     rc = ad_mpi_agree(comm, rc, NULL);
     int *cnt = ad_malloc(2 * (size_t)size * sizeof(int), "counts"), *displ = cnt ? cnt + size : NULL;
     if (rc == AD_OK && !cnt)
@@ -183,13 +180,9 @@ static int adaptor_features(MPI_Comm comm, const ad_config *cfg, const char *wei
     for (int s = 0; s < 3 && rc == AD_OK; s++) {
         cls_split *sp = &d->split[s];
         int P = ac.proj;
-        int64_t first = 0;
-        for (int r = 0; r < size; r++) {
-            int64_t n = sp->n / size + (r < sp->n % size);
-            cnt[r] = (int)(n * P);
-            displ[r] = (int)(first * P);
-            first += n;
-        }
+        rc = ad_share_counts(sp->n, size, P, cnt, displ, "classify: Adaptor features");
+        if (rc != AD_OK)
+            break;
         float *out = ad_malloc((size_t)sp->n * P * sizeof(float), "adaptor features");
         int lrc = out ? AD_OK : AD_ERR_NOMEM;
         int64_t mine = cnt[rank] / P, at = displ[rank] / P;
@@ -212,7 +205,6 @@ static int adaptor_features(MPI_Comm comm, const ad_config *cfg, const char *wei
         }
     }
     free(cnt);
-    free(tensors);
     ad_adaptor_destroy(m);
     return rc;
 }

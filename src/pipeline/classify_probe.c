@@ -5,6 +5,7 @@
 #include "adaptor/error.h"
 #include "adaptor/mpiutil.h"
 #include "adaptor/probe.h"
+#include "adaptor/share.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -18,14 +19,6 @@ static float *targets(const int8_t *labels, const int64_t *rows, int64_t n, int 
         for (int k = 0; k < K; k++)
             y[i * K + k] = labels[(rows ? rows[i] : i) * K + k];
     return y;
-}
-
-/* This rank's contiguous block of n rows (rank 0 first). */
-static void block(int64_t n, int rank, int size, int64_t *first, int64_t *cnt)
-{
-    int64_t base = n / size, extra = n % size;
-    *cnt = base + (rank < extra);
-    *first = rank * base + (rank < extra ? rank : extra);
 }
 
 static int scores_of(const cls_split *s, const double *w, int K, float **out)
@@ -47,8 +40,8 @@ int cls_probe(MPI_Comm comm, const cls_data *d, const int64_t *sel, int64_t nsel
     double lambdas[NLAMBDA] = {0};
     *valid_scores = *test_scores = NULL;
     int64_t first, cnt, vfirst, vcnt;
-    block(nsel, rank, size, &first, &cnt);
-    block(va->n, rank, size, &vfirst, &vcnt);
+    ad_share(nsel, rank, size, &first, &cnt);
+    ad_share(va->n, rank, size, &vfirst, &vcnt);
     float *x = ad_malloc((size_t)(cnt ? cnt : 1) * D * sizeof(float), "probe rows");
     float *y = targets(tr->labels, sel + first, cnt, K);
     float *yv = targets(va->labels + vfirst * K, NULL, vcnt, K);

@@ -9,6 +9,7 @@
 #include "adaptor/mpiutil.h"
 #include "adaptor/rng.h"
 #include "adaptor/schedule.h"
+#include "adaptor/share.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -99,17 +100,14 @@ int cls_train_head(MPI_Comm comm, const cls_data *d, const int64_t *sel, int64_t
         ad_rng sh;
         ad_rng_seed(&sh, o->seed, 0x5a000000u + (uint64_t)ep);
         memcpy(b.perm, sel, (size_t)nsel * sizeof *b.perm);
-        for (int64_t i = nsel - 1; i > 0; i--) {
-            int64_t j = (int64_t)ad_rng_below(&sh, (uint64_t)i + 1), t = b.perm[i];
-            b.perm[i] = b.perm[j];
-            b.perm[j] = t;
-        }
+        ad_rng_shuffle(&sh, b.perm, nsel);
         double eloss = 0;
         for (int64_t s = 0; s < spe && rc == AD_OK; s++) {
             int64_t g0 = s * G, Gs = nsel - g0 < G ? nsel - g0 : G;
-            int64_t base = Gs / size, extra_r = Gs % size;
-            int n = (int)(base + (rank < extra_r));
-            int64_t first = g0 + rank * base + (rank < extra_r ? rank : extra_r);
+            int64_t first, cnt;
+            ad_share(Gs, rank, size, &first, &cnt);
+            first += g0;
+            int n = (int)cnt;
             for (int i = 0; i < n; i++) {
                 int64_t row = b.perm[first + i];
                 memcpy(b.xb + (size_t)i * D, tr->x + (size_t)row * D, (size_t)D * sizeof(float));

@@ -17,6 +17,7 @@
 #include "adaptor/nn.h"
 #include "adaptor/pipeline.h"
 #include "adaptor/retrieval.h"
+#include "adaptor/share.h"
 #include "adaptor/wordpiece.h"
 
 #include <ctype.h>
@@ -63,9 +64,7 @@ static int block_load(block *b, const ad_config *cfg, const char *split, int ran
     AD_TRY(ad_cache_file(cfg, "text", split, path, sizeof path));
     AD_TRY(ad_cache_open(path, &b->txt));
     AD_TRY(ad_cache_pair_rows(b->img, b->txt, &ri, &rt, &b->N, &dropped));
-    int64_t base = b->N / size, extra = b->N % size;
-    b->n = base + (rank < extra);
-    b->first = rank * base + (rank < extra ? rank : extra);
+    ad_share(b->N, rank, size, &b->first, &b->n);
     b->tv = ad_cache_tokens(b->img);
     b->tt = ad_cache_tokens(b->txt);
     b->row_v = (size_t)(b->tv ? b->tv : 1) * ad_cache_dim(b->img);
@@ -479,7 +478,6 @@ int ad_evaluate(MPI_Comm comm, const ad_config *cfg, const char *weights)
     char **splits = NULL, *config_text = NULL, path[4200];
     int nsplits = 0;
     ad_adaptor *models[2] = {NULL, NULL};
-    ad_ckpt_tensor *tensors = NULL;
     ad_manifest *man = NULL;
     ad_embfile *ef = NULL;
     ad_eval_records R = {0};
@@ -501,7 +499,6 @@ int ad_evaluate(MPI_Comm comm, const ad_config *cfg, const char *weights)
         rc = ad_mpi_agree(comm, block_load(&b, cfg, splits[s], rank, ad_log_size()), NULL);
         if (rc == AD_OK && !models[0]) {
             ad_adaptor_config ac;
-            ad_ckpt_layout layout;
             int64_t seed;
             int lrc = ad_adaptor_config_from(cfg, ad_cache_dim(b.img), ad_cache_dim(b.txt), b.tv > 0, &ac);
             if (lrc == AD_OK)
@@ -511,9 +508,7 @@ int ad_evaluate(MPI_Comm comm, const ad_config *cfg, const char *weights)
             if (lrc == AD_OK)
                 lrc = ad_adaptor_create(&ac, &models[1]);
             if (lrc == AD_OK)
-                lrc = ad_adaptor_layout(models[0], &tensors, &layout);
-            if (lrc == AD_OK)
-                lrc = ad_ckpt_load_weights(weights, &layout, models[0]->params);
+                lrc = ad_ckpt_load_weights(weights, &models[0]->layout, models[0]->params);
             if (lrc == AD_OK)
                 ad_adaptor_init(models[1], (uint64_t)seed);
             if (lrc == AD_OK && rank == 0)
@@ -544,7 +539,6 @@ int ad_evaluate(MPI_Comm comm, const ad_config *cfg, const char *weights)
     ad_embfile_abort(ef);
     ad_manifest_close(man);
     free(R.r);
-    free(tensors);
     ad_adaptor_destroy(models[0]);
     ad_adaptor_destroy(models[1]);
     free(splits);

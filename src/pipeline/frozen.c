@@ -269,3 +269,31 @@ int ad_frozen_encode(ad_frozen *e, const ad_selection *s, const int64_t *rows, i
     tm->encode += ad_now() - t1;
     return rc;
 }
+
+int ad_frozen_dim(const ad_frozen *e) { return e->dim; }
+
+int ad_frozen_tokens(const ad_frozen *e) { return e->tokens; }
+
+int ad_frozen_encode_rows(ad_frozen *e, const ad_selection *s, const int64_t *rows, int64_t n,
+                          const char *manifest, ad_rng *crop, float *out, uint8_t *mask)
+{
+    int T = e->tokens ? e->tokens : 1;
+    size_t row = (size_t)T * e->dim;
+    int64_t *ids = ad_malloc((size_t)e->batch * sizeof *ids, "encoder batch ids");
+    if (!ids)
+        return AD_ERR_NOMEM;
+    int rc = AD_OK;
+    for (int64_t at = 0; rc == AD_OK && at < n; at += e->batch) {
+        int nb = (int)(n - at < e->batch ? n - at : e->batch);
+        int64_t bad = 0;
+        ad_embed_timers tm = {0, 0, 0, 0};
+        rc = ad_frozen_encode(e, s, rows + at, nb, 0, manifest, crop, ids, &bad, &tm);
+        if (rc == AD_OK) {
+            memcpy(out + (size_t)at * row, e->out, (size_t)nb * row * sizeof(float));
+            if (mask)
+                memcpy(mask + (size_t)at * T, e->mask, (size_t)nb * T);
+        }
+    }
+    free(ids);
+    return rc;
+}

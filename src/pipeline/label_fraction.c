@@ -147,11 +147,7 @@ int ad_label_fraction(const int8_t *labels, int64_t n, int nlab, ad_cls_task tas
     ad_rng_seed(&r, seed, 0xf4ac);
     for (int64_t i = 0; i < n; i++)
         order[i] = i;
-    for (int64_t i = n - 1; i > 0; i--) {
-        int64_t j = (int64_t)ad_rng_below(&r, (uint64_t)i + 1), t = order[i];
-        order[i] = order[j];
-        order[j] = t;
-    }
+    ad_rng_shuffle(&r, order, n);
     *sel = ad_malloc((size_t)(given ? given : 1) * sizeof **sel, "fraction rows");
     if (!*sel) {
         rc = AD_ERR_NOMEM;

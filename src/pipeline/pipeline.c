@@ -138,19 +138,3 @@ int ad_adaptor_config_from(const ad_config *cfg, int dv, int dt, int tokens,
                                .tokens = tokens};
     return AD_OK;
 }
-
-int ad_adaptor_layout(const ad_adaptor *m, ad_ckpt_tensor **tensors, ad_ckpt_layout *layout)
-{
-    ad_ckpt_tensor *t = ad_calloc(m->ntensors, sizeof *t, "checkpoint layout");
-    if (!t)
-        return AD_ERR_NOMEM;
-    for (size_t i = 0; i < m->ntensors; i++) {
-        const ad_param_tensor *p = &m->tensors[i];
-        t[i] = (ad_ckpt_tensor){.name = p->name, .offset = p->offset, .ndim = p->ndim};
-        t[i].shape[0] = p->shape[0];
-        t[i].shape[1] = p->shape[1];
-    }
-    *tensors = t;
-    *layout = (ad_ckpt_layout){t, m->ntensors, m->nparams};
-    return AD_OK;
-}

@@ -1,3 +1,4 @@
+#include "adaptor/share.h"
 #include "adaptor/trainer.h"
 
 #include "adaptor/adamw.h"
@@ -76,21 +77,12 @@ typedef struct trainer {
     ad_schedule sched;
     ad_dp *dp;
     ad_metrics *metrics;
-    ad_ckpt_tensor *ctensors;
-    ad_ckpt_layout layout;
     int64_t ckpt_every, keep, log_every;
     double *rank_times;   /* [size][3] gathered on rank 0 */
     /* Validation split (pooled or token caches beside the training ones; NULL: none). */
     ad_cache *vimg, *vtxt;
     int64_t *vpair_img, *vpair_txt, vN;
 } trainer;
-
-static void share(int64_t G, int R, int r, int *first, int *n)
-{
-    int64_t base = G / R, extra = G % R;
-    *n = (int)(base + (r < extra));
-    *first = (int)(r * base + (r < extra ? r : extra));
-}
 
 static int build_order(trainer *t, int64_t epoch);
 
@@ -135,17 +127,18 @@ static int open_online(trainer *t)
     AD_TRY(ad_frozen_open(&t->enc[0], t->cfg, 1, t->config_text));
     AD_TRY(ad_frozen_open(&t->enc[1], t->cfg, 0, t->config_text));
     int tokens = strcmp(ad_config_get(t->cfg, "adaptor", "mode"), "tokens") == 0;
-    if ((t->enc[0].tokens > 0) != tokens || (t->enc[1].tokens > 0) != tokens)
+    if ((ad_frozen_tokens(&t->enc[0]) > 0) != tokens ||
+        (ad_frozen_tokens(&t->enc[1]) > 0) != tokens)
         return ad_fail(AD_ERR_CONFIG, "%s: [adaptor] mode = %s needs image_encoder.output and "
                        "text_encoder.pooling = %s", ad_config_source(t->cfg),
                        tokens ? "tokens" : "pooled", tokens ? "tokens" : "cls / pooler / mean");
     t->N = t->sel.n;
     t->online = 1;
     t->augment = strcmp(ad_config_get(t->cfg, "train", "augment"), "random_crop") == 0;
-    t->tv = t->enc[0].tokens;
-    t->tt = t->enc[1].tokens;
-    t->dv = t->enc[0].dim;
-    t->dt = t->enc[1].dim;
+    t->tv = ad_frozen_tokens(&t->enc[0]);
+    t->tt = ad_frozen_tokens(&t->enc[1]);
+    t->dv = ad_frozen_dim(&t->enc[0]);
+    t->dt = ad_frozen_dim(&t->enc[1]);
     t->row_v = (size_t)(t->tv ? t->tv : 1) * (size_t)t->dv;
     t->row_t = (size_t)(t->tt ? t->tt : 1) * (size_t)t->dt;
     t->source = ad_manifest_path(t->man);
@@ -157,23 +150,9 @@ static int open_online(trainer *t)
 /* One side of this rank's batch through its frozen encoder, in the encoder's batch size. */
 static int encode_side(trainer *t, int side, const int64_t *rows, ad_rng *crop)
 {
-    ad_frozen *e = &t->enc[side];
-    float *dst = side == 0 ? t->xv : t->xt;
-    size_t row = side == 0 ? t->row_v : t->row_t;
-    int T = e->tokens ? e->tokens : 1;
-    for (int at = 0; at < t->nloc; at += e->batch) {
-        int nb = t->nloc - at < e->batch ? t->nloc - at : e->batch;
-        int64_t ids[4096], bad = 0;
-        ad_embed_timers tm = {0, 0, 0, 0};
-        if (nb > 4096)
-            return ad_fail(AD_ERR_CONFIG, "encoder batch_size above 4096");
-        AD_TRY(ad_frozen_encode(e, &t->sel, rows + at, nb, 0, ad_manifest_path(t->man), crop,
-                                ids, &bad, &tm));
-        memcpy(dst + (size_t)at * row, e->out, (size_t)nb * row * sizeof(float));
-        if (side == 1 && e->tokens)
-            memcpy(t->tmask + (size_t)at * T, e->mask, (size_t)nb * T);
-    }
-    return AD_OK;
+    return ad_frozen_encode_rows(&t->enc[side], &t->sel, rows, t->nloc,
+                                 ad_manifest_path(t->man), crop, side == 0 ? t->xv : t->xt,
+                                 side == 1 && t->tt ? t->tmask : NULL);
 }
 
 /* Online: this rank's share of step k's batch, encoded now (with a fresh random crop per
@@ -273,8 +252,9 @@ static int validate(trainer *t, int64_t step, int64_t epoch)
     if (!t->vimg || t->vN == 0)
         return AD_OK;
     int64_t Gv = t->G < t->vN ? t->G : t->vN, nb = t->vN / Gv;
-    int first, n;
-    share(Gv, t->size, t->rank, &first, &n);
+    int64_t first64, n64;
+    ad_share(Gv, t->rank, t->size, &first64, &n64);
+    int first = (int)first64, n = (int)n64;
     float *xv = ad_malloc((size_t)(n ? n : 1) * t->row_v * sizeof(float), "valid embeddings");
     float *xt = ad_malloc((size_t)(n ? n : 1) * t->row_t * sizeof(float), "valid embeddings");
     uint8_t *mask = ad_malloc((size_t)(n ? n : 1) * (size_t)(t->tt ? t->tt : 1), "valid masks");
@@ -324,9 +304,8 @@ static int build_model(trainer *t)
     AD_TRY(ad_adaptor_config_from(c, t->dv, t->dt, t->tv > 0, &ac));
     AD_TRY(ad_adaptor_create(&ac, &t->m));
     ad_adaptor_init(t->m, t->seed);
-    AD_TRY(ad_adaptor_layout(t->m, &t->ctensors, &t->layout));
     if (ad_config_is_set(c, "adaptor", "init"))
-        AD_TRY(ad_ckpt_load_weights(ad_config_get(c, "adaptor", "init"), &t->layout,
+        AD_TRY(ad_ckpt_load_weights(ad_config_get(c, "adaptor", "init"), &t->m->layout,
                                     t->m->params));
     const char *neg = ad_config_get(c, "train", "negatives");
     AD_TRY(ad_dp_create(t->comm, strcmp(neg, "global") == 0, (float)wimg, &t->dp));
@@ -373,7 +352,10 @@ static int plan(trainer *t)
     ad_sched_kind kind;
     AD_TRY(ad_schedule_parse_kind(ad_config_get(c, "train", "schedule"), &kind));
     AD_TRY(ad_schedule_init(&t->sched, kind, lr, t->total, warm));
-    share(t->G, t->size, t->rank, &t->first, &t->nloc);
+    int64_t first, nloc;
+    ad_share(t->G, t->rank, t->size, &first, &nloc);
+    t->first = (int)first;
+    t->nloc = (int)nloc;
     /* Embeddings held per rank: the whole epoch when it fits in the budget (pooled caches),
      * else as many steps as fit (token caches are two orders of magnitude larger). */
     const double budget = 1 << 30;
@@ -406,7 +388,7 @@ static int save_checkpoint(trainer *t, int64_t step)
         ad_ckpt_buffers buf = {t->m->params, ad_adamw_exp_avg(t->opt),
                                ad_adamw_exp_avg_sq(t->opt), ad_adamw_step_count(t->opt)};
         char dir[4096];
-        rc = ad_ckpt_save(t->run_dir, &t->layout, &buf, &st, dir, sizeof dir);
+        rc = ad_ckpt_save(t->run_dir, &t->m->layout, &buf, &st, dir, sizeof dir);
         if (rc == AD_OK)
             rc = ad_ckpt_prune(t->run_dir, (int)t->keep);
         if (rc == AD_OK && t->metrics)
@@ -424,8 +406,8 @@ static int write_final(trainer *t)
     ad_st_writer *w;
     AD_TRY(ad_st_writer_create(&w));
     int rc = AD_OK;
-    for (size_t i = 0; i < t->layout.count && rc == AD_OK; i++) {
-        const ad_ckpt_tensor *T = &t->layout.tensors[i];
+    for (size_t i = 0; i < t->m->layout.count && rc == AD_OK; i++) {
+        const ad_ckpt_tensor *T = &t->m->layout.tensors[i];
         rc = ad_st_writer_add(w, T->name, AD_DT_F32, T->ndim, T->shape, t->m->params + T->offset);
     }
     if (rc == AD_OK)
@@ -459,7 +441,7 @@ static int resume_from(trainer *t, int64_t *start)
     ad_ckpt_buffers buf = {t->m->params, ad_adamw_exp_avg(t->opt), ad_adamw_exp_avg_sq(t->opt), 0};
     ad_train_state st;
     memset(&st, 0, sizeof st);
-    AD_TRY(ad_ckpt_load(dir, &t->layout, &buf, &st));
+    AD_TRY(ad_ckpt_load(dir, &t->m->layout, &buf, &st));
     int rc = AD_OK;
     if (st.global_batch != t->G)
         rc = ad_fail(AD_ERR_CONFIG, "%s: saved with global batch %lld, this run has %lld "
@@ -590,7 +572,6 @@ static void trainer_free(trainer *t)
     ad_adamw_destroy(t->opt);
     ad_dp_destroy(t->dp);
     ad_metrics_destroy(t->metrics);
-    free(t->ctensors);
     free(t->order);
     free(t->xv);
     free(t->xt);

@@ -12,6 +12,7 @@
 #include "adaptor/log.h"
 #include "adaptor/mpiutil.h"
 #include "adaptor/schedule.h"
+#include "adaptor/share.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -134,8 +135,8 @@ static int train(MPI_Comm comm, const train_opts *o, seg_model *m, const seg_spl
     ad_info("segment: %lld training images, global batch %lld, %lld updates (%lld per epoch), "
             "decoder %zu parameters, lr %g (cosine warm restarts, T_0 %lld)", (long long)tr->n,
             (long long)G, (long long)total, (long long)spe, np, o->lr, (long long)sched.period);
-    int64_t base = G / size, extra = G % size;
-    int64_t off = rank * base + (rank < extra ? rank : extra), b = base + (rank < extra);
+    int64_t off, b;
+    ad_share(G, rank, size, &off, &b);
     double best = -1, loss_sum = 0, t_valid = 0;
     int64_t best_step = 0, nloss = 0, images = 0;
     double t_start = ad_now();
@@ -161,9 +162,10 @@ static int train(MPI_Comm comm, const train_opts *o, seg_model *m, const seg_spl
         ad_segdec_zero_grad(m->dec);
         if (rc == AD_OK)
             rc = ad_segdec_forward(m->dec, m->in, (int)b, m->logits, 1, comm);
+        ad_reduce red = ad_mpi_sum(&comm);
         if (rc == AD_OK)
             rc = ad_seg_mixed_loss(m->logits, m->target, (size_t)b * m->cc, 10.0f, 2.0f,
-                                   m->dlogits, &lp, comm);
+                                   m->dlogits, &lp, &red);
         if (rc == AD_OK)
             rc = ad_segdec_backward(m->dec, m->dlogits, NULL, comm);
         double t2 = ad_now();

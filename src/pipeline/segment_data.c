@@ -10,6 +10,7 @@
 #include "adaptor/pipeline.h"
 #include "adaptor/preprocess.h"
 #include "adaptor/segment.h"
+#include "adaptor/share.h"
 
 #include <ctype.h>
 #include <inttypes.h>
@@ -228,9 +229,8 @@ int seg_split_load(MPI_Comm comm, const seg_source *src, const char *split, int 
     int *cnt = ad_malloc(2 * (size_t)size * sizeof *cnt, "counts");
     int lrc = s->mask && s->pix && cnt ? AD_OK : AD_ERR_NOMEM;
     /* Contiguous shares, gathered in candidate order. */
-    int64_t base = N / size, extra = N % size;
-    int64_t first = rank * base + (rank < extra ? rank : extra);
-    int64_t mine = base + (rank < extra);
+    int64_t first = 0, mine = 0;
+    ad_share(N, rank, size, &first, &mine);
     for (int64_t i = first; lrc == AD_OK && i < first + mine; i++)
         lrc = load_sample(src, s, i, s->mask + (size_t)i * cc, s->pix + (size_t)i * cc);
     int rc = ad_mpi_agree(comm, lrc, "reading masks and images");
@@ -239,9 +239,10 @@ int seg_split_load(MPI_Comm comm, const seg_source *src, const char *split, int 
         return rc;
     }
     int *displ = cnt + size;
-    for (int r = 0; r < size; r++) {
-        cnt[r] = (int)(base + (r < extra));
-        displ[r] = (int)(r * base + (r < extra ? r : extra));
+    rc = ad_share_counts(N, size, 1, cnt, displ, "segment: masks and images");
+    if (rc != AD_OK) {
+        free(cnt);
+        return rc;
     }
     MPI_Datatype row;
     MPI_Type_contiguous((int)cc, MPI_UNSIGNED_CHAR, &row);

@@ -77,7 +77,6 @@ int seg_write_overlays(const char *dir, const seg_source *src, const seg_split *
  * always the encoder baseline. */
 typedef struct seg_model {
     ad_adaptor *ad; /* NULL: the encoder's tokens go to the decoder as they are */
-    ad_ckpt_tensor *tensors;
     ad_resnet *rn;  /* NULL: DINOv2 tokens from the cache */
     ad_segdec *dec;
     int T, D, C, grid, cc, cap, crop;

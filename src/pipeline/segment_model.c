@@ -12,6 +12,7 @@
 #include "adaptor/pipeline.h"
 #include "adaptor/preprocess.h"
 #include "adaptor/safetensors.h"
+#include "adaptor/share.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -20,7 +21,6 @@
 
 void seg_model_free(seg_model *m)
 {
-    free(m->tensors);
     ad_adaptor_destroy(m->ad);
     ad_segdec_destroy(m->dec);
     free(m->tok);
@@ -70,9 +70,7 @@ static int load_adaptor(const ad_config *cfg, int dv, seg_model *m)
     AD_TRY(ad_adaptor_config_from(cfg, dv, dt, strcmp(ad_config_get(cfg, "adaptor", "mode"),
                                                       "tokens") == 0, &ac));
     AD_TRY(ad_adaptor_create(&ac, &m->ad));
-    ad_ckpt_layout layout;
-    AD_TRY(ad_adaptor_layout(m->ad, &m->tensors, &layout));
-    return ad_ckpt_load_weights(path, &layout, m->ad->params);
+    return ad_ckpt_load_weights(path, &m->ad->layout, m->ad->params);
 }
 
 const char *seg_model_name(const ad_config *cfg)
@@ -267,8 +265,8 @@ int seg_score_split(MPI_Comm comm, seg_model *m, const seg_split *s, seg_scores 
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
     memset(sc, 0, sizeof *sc);
-    int64_t base = s->n / size, extra = s->n % size;
-    int64_t first = rank * base + (rank < extra ? rank : extra), mine = base + (rank < extra);
+    int64_t first, mine;
+    ad_share(s->n, rank, size, &first, &mine);
     int rc = AD_OK;
     float *konst = ad_malloc((size_t)m->cc * sizeof(float), "constant prediction");
     if (!konst)
@@ -298,7 +296,8 @@ int seg_score_split(MPI_Comm comm, seg_model *m, const seg_split *s, seg_scores 
     }
     free(konst);
     AD_TRY(ad_mpi_agree(comm, rc, NULL));
-    AD_TRY(ad_seg_counts_allreduce(&sc->model, comm));
-    AD_TRY(ad_seg_counts_allreduce(&sc->bg, comm));
-    return ad_seg_counts_allreduce(&sc->fg, comm);
+    ad_reduce red = ad_mpi_sum(&comm);
+    AD_TRY(ad_seg_counts_sum(&sc->model, &red));
+    AD_TRY(ad_seg_counts_sum(&sc->bg, &red));
+    return ad_seg_counts_sum(&sc->fg, &red);
 }

@@ -6,6 +6,7 @@
 #include "adaptor/fsutil.h"
 #include "adaptor/image_write.h"
 #include "adaptor/log.h"
+#include "adaptor/share.h"
 #include "adaptor/version.h"
 
 #include <cjson/cJSON.h>
@@ -101,7 +102,8 @@ static int write_images(const ad_synth_opts *o, const unsigned char *split, int 
         rc = AD_ERR_NOMEM;
         goto done;
     }
-    int64_t mine = o->n / size + (rank < o->n % size);
+    int64_t first, mine; /* rows are dealt round-robin: only the count is shared out */
+    ad_share(o->n, rank, size, &first, &mine);
     ad_progress prog;
     ad_progress_start(&prog, "synth: images (rank 0)", "img", mine, mine / 10 > 0 ? mine / 10 : 1);
     for (int64_t i = rank; i < o->n; i += size) {

@@ -62,7 +62,7 @@ static void bench(const char *name, const char *torch_args, ad_segdec_config cfg
                                    MPI_COMM_NULL);
         double t1 = bu_cpu_now();
         if (rc == AD_OK)
-            rc = ad_seg_mixed_loss(logits, mask, n, 10.0f, 2.0f, dl, &parts, MPI_COMM_NULL);
+            rc = ad_seg_mixed_loss(logits, mask, n, 10.0f, 2.0f, dl, &parts, NULL);
         if (rc == AD_OK)
             rc = ad_segdec_backward(d, dl, NULL, MPI_COMM_NULL);
         if (rc != AD_OK) {

@@ -4,7 +4,11 @@
 #define ADAPTOR_MPITEST_H
 
 #include <mpi.h>
+#include <stdint.h>
 #include <stdio.h>
+
+#include "adaptor/share.h"
+#include "testutil.h"
 
 static int mt_pass, mt_fail;
 
@@ -21,6 +25,15 @@ static int mt_pass, mt_fail;
             mt_fail++;                                                                         \
         }                                                                                      \
     } while (0)
+
+/* Rank r's block of G rows, as the stages share them out (ad_share). */
+static inline void mt_share(int G, int R, int r, int *first, int *n)
+{
+    int64_t f, c;
+    ad_share(G, r, R, &f, &c);
+    *first = (int)f;
+    *n = (int)c;
+}
 
 /* Summary over all ranks; returns the process exit status. */
 static inline int mt_finish(void)

@@ -5,6 +5,7 @@
 
 #include "adaptor/batchnorm.h"
 #include "adaptor/error.h"
+#include "adaptor/mpiutil.h"
 #include "adaptor/rng.h"
 
 #include <math.h>
@@ -47,11 +48,12 @@ static int run(bn_run *o, const float *x, const float *dy, size_t n, const float
         o->dg[j] = o->db[j] = 0;
     }
     ad_batchnorm_cache c = {o->xhat, o->mean, o->rstd, 0};
+    ad_reduce red = ad_mpi_sum(&comm);
     for (int it = 0; it < 2; it++)
         if (ad_batchnorm_forward_train(o->y, &c, x, g, be, o->rm, o->rv, n, C, 1e-5f, 0.1f,
-                                       comm))
+                                       &red))
             return 1;
-    return ad_batchnorm_backward(o->dx, o->dg, o->db, dy, &c, g, n, C, comm);
+    return ad_batchnorm_backward(o->dx, o->dg, o->db, dy, &c, g, n, C, &red);
 }
 
 static void free_run(bn_run *o)
@@ -72,8 +74,8 @@ static void check(int G)
     fill(dy, (size_t)G * C, 2);
     fill(g, C, 3);
     fill(be, C, 4);
-    int base = G / size, extra = G % size;
-    int n = base + (rank < extra), first = rank * base + (rank < extra ? rank : extra);
+    int first, n;
+    mt_share(G, size, rank, &first, &n);
     bn_run all, mine;
     MT_CHECK(run(&all, x, dy, (size_t)G, g, be, MPI_COMM_SELF) == AD_OK, "single: %s",
              ad_errmsg());

@@ -28,24 +28,6 @@ static float *batch(int n, int d, uint64_t seed)
     return p;
 }
 
-static double rel_err(const float *a, const float *b, size_t n)
-{
-    double scale = 1e-30, err = 0;
-    for (size_t i = 0; i < n; i++) {
-        scale = fmax(scale, fabs(b[i]));
-        err = fmax(err, fabs((double)a[i] - b[i]));
-    }
-    return err / scale;
-}
-
-/* Balanced split of G rows: the first G % R ranks get one more. */
-static void share(int G, int R, int r, int *first, int *n)
-{
-    int base = G / R, extra = G % R;
-    *n = base + (r < extra);
-    *first = r * base + (r < extra ? r : extra);
-}
-
 /* tokens: 0 pooled, else token mode with TV image and TT text tokens (ragged reports). */
 enum { TV = 3, TT = 4 };
 
@@ -68,7 +50,7 @@ static void run(int G, int global_neg, int steps, int tokens)
     ad_adaptor_init(m, 42);
     ad_adaptor_init(ref, 42);
     int first, n;
-    share(G, size, rank, &first, &n);
+    mt_share(G, size, rank, &first, &n);
     for (int s = 0; s < steps; s++) {
         float *xv = batch(G * tv, cfg.dv, 100 + s), *xt = batch(G * tt, cfg.dt, 200 + s);
         uint8_t *mask = malloc((size_t)G * tt);
@@ -92,7 +74,7 @@ static void run(int G, int global_neg, int steps, int tokens)
             want = 0;
             for (int r = 0; r < size; r++) {
                 int f, k;
-                share(G, size, r, &f, &k);
+                mt_share(G, size, r, &f, &k);
                 ad_adaptor_batch part = {xv + f * rv, xt + f * rt, mask + (size_t)f * tt, mine.tv,
                                          mine.tt};
                 rc |= ad_dp_step(dp1, ref, &part, k, NULL, &st1);
@@ -107,7 +89,7 @@ static void run(int G, int global_neg, int steps, int tokens)
         MT_CHECK(fabs(st.loss - want) <= 1e-5 * fabs(want), "G=%d step %d: loss %.9g vs %.9g", G,
                  s, st.loss, want);
         MT_CHECK(st.global_batch == G, "global batch %d", st.global_batch);
-        double e = rel_err(m->grads, ref->grads, m->nparams);
+        double e = tu_max_rel_err(m->grads, ref->grads, m->nparams);
         MT_CHECK(e < 5e-5, "G=%d neg=%s tokens=%d step %d: gradient rel. error %.3g", G,
                  global_neg ? "global" : "local", tokens, s, e);
         /* The same plain update everywhere; weights must stay identical across ranks.
@@ -127,7 +109,7 @@ static void run(int G, int global_neg, int steps, int tokens)
         free(xt);
         free(mask);
     }
-    MT_CHECK(rel_err(m->params, ref->params, m->nparams) < 1e-5, "final weights differ");
+    MT_CHECK(tu_max_rel_err(m->params, ref->params, m->nparams) < 1e-5, "final weights differ");
     ad_dp_destroy(dp);
     ad_dp_destroy(dp1);
     ad_adaptor_destroy(m);

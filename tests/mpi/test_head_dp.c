@@ -15,16 +15,6 @@
 
 enum { D = 7, HID = 9, K = 3, STEPS = 3 };
 
-static double rel_err(const float *a, const float *b, size_t n)
-{
-    double scale = 1e-30, err = 0;
-    for (size_t i = 0; i < n; i++) {
-        scale = fmax(scale, fabs(b[i]));
-        err = fmax(err, fabs((double)a[i] - b[i]));
-    }
-    return err / scale;
-}
-
 /* One step on rows [first, first + n) of the global batch; returns the global loss. */
 static double step(ad_head *h, const float *x, const int8_t *y, int first, int n, int G,
                    MPI_Comm comm)
@@ -57,8 +47,8 @@ static void run(ad_head_kind kind, int G)
     }
     ad_head_init(h, 5);
     ad_head_init(ref, 5);
-    int base = G / size, extra = G % size;
-    int n = base + (rank < extra), first = rank * base + (rank < extra ? rank : extra);
+    int first, n;
+    mt_share(G, size, rank, &first, &n);
     for (int s = 0; s < STEPS; s++) {
         float x[64 * D];
         int8_t y[64 * K];
@@ -72,7 +62,7 @@ static void run(ad_head_kind kind, int G)
         double l1 = step(ref, x, y, 0, G, G, MPI_COMM_SELF);
         MT_CHECK(fabs(l - l1) <= 1e-6 * fabs(l1), "%s G=%d step %d: loss %.9g vs %.9g",
                  kind ? "mlp" : "linear", G, s, l, l1);
-        double e = rel_err(h->grads, ref->grads, h->nparams);
+        double e = tu_max_rel_err(h->grads, ref->grads, h->nparams);
         MT_CHECK(e < 1e-5, "%s G=%d step %d: gradient rel. error %.3g", kind ? "mlp" : "linear",
                  G, s, e);
         for (size_t i = 0; i < h->nparams; i++) {
@@ -80,10 +70,10 @@ static void run(ad_head_kind kind, int G)
             ref->params[i] -= 0.1f * ref->grads[i];
         }
     }
-    MT_CHECK(rel_err(h->params, ref->params, h->nparams) < 1e-5, "%s G=%d: weights differ",
+    MT_CHECK(tu_max_rel_err(h->params, ref->params, h->nparams) < 1e-5, "%s G=%d: weights differ",
              kind ? "mlp" : "linear", G);
     if (kind == AD_HEAD_MLP)
-        MT_CHECK(rel_err(h->running, ref->running, 2 * HID) < 1e-5,
+        MT_CHECK(tu_max_rel_err(h->running, ref->running, 2 * HID) < 1e-5,
                  "G=%d: running statistics differ", G);
     ad_head_destroy(h);
     ad_head_destroy(ref);

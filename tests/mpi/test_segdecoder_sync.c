@@ -6,6 +6,7 @@
 #include "mpitest.h"
 
 #include "adaptor/error.h"
+#include "adaptor/mpiutil.h"
 #include "adaptor/rng.h"
 #include "adaptor/seg_loss.h"
 #include "adaptor/segdecoder.h"
@@ -22,23 +23,6 @@ static float *normals(size_t n, uint64_t seed)
     for (size_t i = 0; i < n; i++)
         p[i] = (float)ad_rng_normal(&r);
     return p;
-}
-
-static double rel_err(const float *a, const float *b, size_t n)
-{
-    double scale = 1e-30, err = 0;
-    for (size_t i = 0; i < n; i++) {
-        scale = fmax(scale, fabs(b[i]));
-        err = fmax(err, fabs((double)a[i] - b[i]));
-    }
-    return err / scale;
-}
-
-static void share(int G, int R, int r, int *first, int *n)
-{
-    int base = G / R, extra = G % R;
-    *n = base + (r < extra);
-    *first = r * base + (r < extra ? r : extra);
 }
 
 typedef struct run_out {
@@ -73,9 +57,10 @@ static int step(ad_segdec *d, float *const *gfeats, const float *masks, int firs
     ad_seg_loss_parts parts;
     ad_segdec_zero_grad(d);
     int rc = ad_segdec_forward(d, feats, n, o->logits, 1, comm);
+    ad_reduce red = ad_mpi_sum(&comm);
     if (rc == AD_OK)
         rc = ad_seg_mixed_loss(o->logits, masks + (size_t)first * hw, (size_t)n * hw, 10.0f,
-                               2.0f, dl, &parts, comm);
+                               2.0f, dl, &parts, &red);
     if (rc == AD_OK)
         rc = ad_segdec_backward(d, dl, dfeats, comm);
     if (rc == AD_OK)
@@ -112,7 +97,7 @@ static void run(ad_segdec_config cfg, int G, const char *what)
     for (size_t i = 0; i < (size_t)G * hw; i++)
         masks[i] = masks[i] > 0.3f;
     int first, n;
-    share(G, size, rank, &first, &n);
+    mt_share(G, size, rank, &first, &n);
     run_out a = {0}, r = {0};
     int rc = step(m, gfeats, masks, first, n, MPI_COMM_WORLD, &a);
     MT_CHECK(rc == AD_OK, "%s: distributed step: %s", what, ad_errmsg());
@@ -121,10 +106,10 @@ static void run(ad_segdec_config cfg, int G, const char *what)
     size_t np = ad_segdec_nparams(m);
     float *gsum = malloc(sizeof(float) * np);
     MPI_Allreduce(ad_segdec_grads(m), gsum, (int)np, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
-    double e_logit = rel_err(a.logits, r.logits + (size_t)first * hw, (size_t)n * hw);
-    double e_eval = rel_err(a.eval, r.eval + (size_t)first * hw, (size_t)n * hw);
-    double e_dx = rel_err(a.dfeat0, r.dfeat0 + (size_t)first * per[0], (size_t)n * per[0]);
-    double e_grad = rel_err(gsum, ad_segdec_grads(ref), np);
+    double e_logit = tu_max_rel_err(a.logits, r.logits + (size_t)first * hw, (size_t)n * hw);
+    double e_eval = tu_max_rel_err(a.eval, r.eval + (size_t)first * hw, (size_t)n * hw);
+    double e_dx = tu_max_rel_err(a.dfeat0, r.dfeat0 + (size_t)first * per[0], (size_t)n * per[0]);
+    double e_grad = tu_max_rel_err(gsum, ad_segdec_grads(ref), np);
     MT_CHECK(e_logit < 1e-5, "%s: training logits differ by %g", what, e_logit);
     MT_CHECK(fabs(a.loss - r.loss) < 1e-6 * fabs(r.loss), "%s: loss %.9g vs %.9g", what, a.loss,
              r.loss);

@@ -9,6 +9,8 @@
 #include "adaptor/l2norm.h"
 #include "adaptor/rng.h"
 
+#include "../../src/models/adaptor_internal.h" /* the activations the checks read back */
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -328,7 +330,7 @@ static void check_grads_fd(const ad_adaptor *m, double *prm, naive_loss_fn loss,
                            double *gmax_out)
 {
     for (size_t k = 0; k < m->ntensors; k++) {
-        const ad_param_tensor *T = &m->tensors[k];
+        const ad_ckpt_tensor *T = &m->tensors[k];
         size_t n = T->ndim == 0 ? 1 : T->ndim == 1 ? (size_t)T->shape[0]
                                                      : (size_t)(T->shape[0] * T->shape[1]);
         double gmax = 0, err = 0;

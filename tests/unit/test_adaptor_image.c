@@ -20,13 +20,9 @@ static ad_adaptor *load(int tokens)
                            .logit_scale_init = 2.6592f, .tokens = tokens};
     ad_adaptor *m;
     tu_assert_ok(ad_adaptor_create(&c, &m));
-    ad_ckpt_tensor *t;
-    ad_ckpt_layout lay;
     char path[4096];
     tu_data_path(path, sizeof path, "adaptor_image/weights.safetensors");
-    tu_assert_ok(ad_adaptor_layout(m, &t, &lay));
-    tu_assert_ok(ad_ckpt_load_weights(path, &lay, m->params));
-    free(t);
+    tu_assert_ok(ad_ckpt_load_weights(path, &m->layout, m->params));
     return m;
 }
 

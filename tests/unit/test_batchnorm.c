@@ -1,6 +1,9 @@
 /* Batch normalisation against a naive double-precision loop (statistics, output, PyTorch's
  * running-statistics update) and its backward pass against central finite differences of
- * L = sum(w * y) with respect to x, gamma and beta. */
+ * L = sum(w * y) with respect to x, gamma and beta. The reduction contract without MPI: a
+ * reduction that stands for two ranks holding the same rows leaves the output and input
+ * gradient bit-equal and counts 2 x rows in the running variance; a failing reduction's
+ * status and message come back. */
 #include "testutil.h"
 
 #include "adaptor/batchnorm.h"
@@ -48,7 +51,7 @@ START_TEST(test_forward_and_running_stats)
         for (int i = 0; i < ROWS * C; i++)
             x[i] += 0.5f * (float)step; /* a second, shifted batch */
         tu_assert_ok(ad_batchnorm_forward_train(y, &b.c, x, g, be, rm, rv, ROWS, C, eps, mom,
-                                                MPI_COMM_NULL));
+                                                NULL));
         ck_assert(b.c.count == ROWS);
         for (int j = 0; j < C; j++) {
             double m = 0, v = 0;
@@ -87,7 +90,7 @@ static double loss(const float *x, const float *g, const float *be, const float 
     bn_bufs b;
     bufs_init(&b);
     ck_assert_int_eq(ad_batchnorm_forward_train(y, &b.c, x, g, be, NULL, NULL, ROWS, C, 1e-5f,
-                                                0.1f, MPI_COMM_NULL),
+                                                0.1f, NULL),
                      AD_OK);
     double l = 0;
     for (int i = 0; i < ROWS * C; i++)
@@ -119,10 +122,10 @@ START_TEST(test_backward_finite_differences)
     bn_bufs b;
     bufs_init(&b);
     tu_assert_ok(ad_batchnorm_forward_train(y, &b.c, x, g, be, NULL, NULL, ROWS, C, 1e-5f,
-                                            0.1f, MPI_COMM_NULL));
+                                            0.1f, NULL));
     float dx[ROWS * C], dg[C] = {0.25f, 0.25f, 0.25f}, db[C] = {0.5f, 0.5f, 0.5f};
     memcpy(dx, w, sizeof dx); /* dx aliases dy */
-    tu_assert_ok(ad_batchnorm_backward(dx, dg, db, dx, &b.c, g, ROWS, C, MPI_COMM_NULL));
+    tu_assert_ok(ad_batchnorm_backward(dx, dg, db, dx, &b.c, g, ROWS, C, NULL));
     double scale = 0;
     for (int i = 0; i < ROWS * C; i++)
         scale = fmax(scale, fabs(dx[i]));
@@ -141,13 +144,76 @@ START_TEST(test_backward_finite_differences)
 }
 END_TEST
 
+/* Sums as if a second rank held the same rows: every sum doubles (exact in binary). */
+static int twice(double *v, int n, void *ctx)
+{
+    ++*(int *)ctx;
+    for (int i = 0; i < n; i++)
+        v[i] *= 2;
+    return AD_OK;
+}
+
+static int broken(double *v, int n, void *ctx)
+{
+    return ad_fail(AD_ERR_MPI, "link down");
+}
+
+START_TEST(test_reduction)
+{
+    float x[ROWS * C], g[C], be[C], w[ROWS * C];
+    fill(x, ROWS * C, -2, 2, 21);
+    fill(g, C, 0.5f, 1.5f, 22);
+    fill(be, C, -1, 1, 23);
+    fill(w, ROWS * C, -1, 1, 24);
+    bn_bufs b1, b2;
+    bufs_init(&b1);
+    bufs_init(&b2);
+    float y1[ROWS * C], y2[ROWS * C], d1[ROWS * C], d2[ROWS * C];
+    float rm1[C] = {0}, rv1[C] = {1, 1, 1}, rm2[C] = {0}, rv2[C] = {1, 1, 1};
+    int calls = 0;
+    ad_reduce red = {twice, &calls};
+    tu_assert_ok(ad_batchnorm_forward_train(y1, &b1.c, x, g, be, rm1, rv1, ROWS, C, 1e-5f,
+                                            0.1f, NULL));
+    tu_assert_ok(ad_batchnorm_forward_train(y2, &b2.c, x, g, be, rm2, rv2, ROWS, C, 1e-5f,
+                                            0.1f, &red));
+    ck_assert(calls == 1 && b2.c.count == 2 * ROWS);
+    ck_assert(memcmp(y1, y2, sizeof y1) == 0);
+    for (int j = 0; j < C; j++) {
+        double m = 0, v = 0;
+        for (int r = 0; r < ROWS; r++)
+            m += x[r * C + j] / (double)ROWS;
+        for (int r = 0; r < ROWS; r++)
+            v += (x[r * C + j] - m) * (x[r * C + j] - m);
+        ck_assert(rm1[j] == rm2[j]);
+        /* unbiased over 2 ROWS values: 2 v / (2 ROWS - 1) */
+        ck_assert_msg(fabs(rv2[j] - (0.9 + 0.1 * 2 * v / (2 * ROWS - 1))) < 1e-5,
+                      "running var %d: %g", j, rv2[j]);
+    }
+    memcpy(d1, w, sizeof d1);
+    memcpy(d2, w, sizeof d2);
+    float dg1[C] = {0}, db1[C] = {0}, dg2[C] = {0}, db2[C] = {0};
+    tu_assert_ok(ad_batchnorm_backward(d1, dg1, db1, d1, &b1.c, g, ROWS, C, NULL));
+    tu_assert_ok(ad_batchnorm_backward(d2, dg2, db2, d2, &b2.c, g, ROWS, C, &red));
+    ck_assert(calls == 2);
+    ck_assert(memcmp(d1, d2, sizeof d1) == 0);
+    /* parameter gradients stay this rank's own (the trainer sums them) */
+    ck_assert(memcmp(dg1, dg2, sizeof dg1) == 0 && memcmp(db1, db2, sizeof db1) == 0);
+    ad_reduce bad = {broken, NULL};
+    tu_assert_fails(ad_batchnorm_forward_train(y2, &b2.c, x, g, be, NULL, NULL, ROWS, C, 1e-5f,
+                                               0.1f, &bad),
+                    AD_ERR_MPI, "batchnorm: sum of the batch statistics: link down");
+    tu_assert_fails(ad_batchnorm_backward(d2, dg2, db2, d2, &b1.c, g, ROWS, C, &bad), AD_ERR_MPI,
+                    "batchnorm: sum of the gradient sums: link down");
+}
+END_TEST
+
 START_TEST(test_single_row_rejected)
 {
     float x[C] = {1, 2, 3}, y[C], g[C] = {1, 1, 1}, be[C] = {0, 0, 0};
     bn_bufs b;
     bufs_init(&b);
     tu_assert_fails(ad_batchnorm_forward_train(y, &b.c, x, g, be, NULL, NULL, 1, C, 1e-5f,
-                                               0.1f, MPI_COMM_NULL),
+                                               0.1f, NULL),
                     AD_ERR_ARG, "more than 1 value per channel");
 }
 END_TEST
@@ -158,6 +224,7 @@ int main(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_forward_and_running_stats);
     tcase_add_test(tc, test_backward_finite_differences);
+    tcase_add_test(tc, test_reduction);
     tcase_add_test(tc, test_single_row_rejected);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
