@@ -1,7 +1,9 @@
 """python3 -m analysis RUN... [--out DIR]: every figure and table the inputs allow, and
 summary.md linking them. Bad input: one line on stderr naming the file, exit status 2."""
 import argparse
+import datetime
 import os
+import subprocess
 import sys
 
 from .ncfiles import AnalysisError
@@ -12,11 +14,12 @@ embeddings.nc; eval.nc files with a `task` attribute in the folder or its sub-fo
 downstream results), or downstream eval.nc files named directly.
 
 outputs (in --out): training_step.png, training_epoch.png (loss total / i2t / t2i and
-learning rate), throughput.png, validation.png (eval group of metrics.nc, if any),
-rank_times.png ([step, rank] times, if recorded), embeddings_<split>.png (PCA of the
-image embeddings before / after the Adaptor), each with a .csv of the plotted points;
-retrieval, zeroshot, downstream_<task> tables as .md and .csv, downstream_all.csv,
-summary.md."""
+learning rate), throughput.png (all ranks and per rank), validation.png (eval group of
+metrics.nc, if any), rank_times.png ([step, rank] times, if recorded),
+embeddings_<split>.png (eval's PCA, pca-<split>-*.nc, of the image embeddings before /
+after the Adaptor), segment_overlays.png (captioned overlays of `adaptor segment`), each
+with a .csv of the plotted points; retrieval, zeroshot, downstream_<task> tables as .md
+and .csv, downstream_all.csv, summary.md (with the date and the commits)."""
 
 
 def parse_args(argv):
@@ -37,6 +40,7 @@ def run(args):
     from . import figures, tables
     os.makedirs(args.out, exist_ok=True)
     written, notes = [], []
+    figures.assign_colours(runs)
     trained = [r for r in runs if r.metrics is not None]
     if trained:
         for against in ("step", "epoch"):
@@ -53,6 +57,9 @@ def run(args):
         notes += n
         if fig is not None:
             written += figures.save(fig, args.out, f"embeddings_{args.split}")
+    fig = figures.segment_overlays(runs)
+    if fig is not None:
+        written += figures.save(fig, args.out, "segment_overlays")
     md = []
     t_ret, t_zs = tables.encoder_tables(runs, args.split)
     down, long_rows = tables.downstream_tables(runs, args.split)
@@ -65,8 +72,10 @@ def run(args):
         written += tables.write_long(long_rows, args.out)
     with open(os.path.join(args.out, "summary.md"), "w") as f:
         f.write("# adaptor runs: " + ", ".join(r.name for r in runs) + "\n\n")
+        f.write(f"Written {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC by "
+                f"`python3 -m analysis` ({analysis_commit()}).\n\n")
         for r in runs:
-            f.write(f"- {r.name}: {r.path}\n")
+            f.write(f"- {r.name}: {r.path} (written by adaptor {r.version or 'of unknown version'})\n")
         f.write("\n")
         for p in written:
             if p.endswith(".png"):
@@ -78,6 +87,19 @@ def run(args):
         print(f"analysis: note: {n}", file=sys.stderr)
     print(f"analysis: {len(written) + 1} files written to {args.out}", file=sys.stderr)
     return 0
+
+
+def analysis_commit():
+    """The git commit of this analysis code, when it runs from a checkout."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    try:
+        p = subprocess.run(["git", "-C", here, "rev-parse", "--short=12", "HEAD"],
+                           capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        p = None
+    if p is not None and p.returncode == 0 and p.stdout.strip():
+        return f"analysis code at git commit {p.stdout.strip()}"
+    return "analysis code installed, outside a git checkout"
 
 
 def main(argv=None):

@@ -169,3 +169,21 @@ def encoder_pair(config_text):
         p = cp.get(section, "model", fallback="").strip().rstrip("/")
         return os.path.basename(p) or "?"
     return name("image_encoder"), name("text_encoder")
+
+
+class Pca:
+    """pca-<split>-<frozen|adaptor>.nc of `adaptor eval` (ScaLAPACK PCA): projection
+    [sample, component], sample_id, explained_variance(_ratio)[component]."""
+
+    def __init__(self, path):
+        self.path = path
+        with _open(path, "PCA", "adaptor_pca_version") as ds:
+            self.sample_id = _var(ds, path, "sample_id", 1, ("sample",))
+            self.projection = _var(ds, path, "projection", 2, ("sample", "component"))
+            self.explained_variance_ratio = _var(ds, path, "explained_variance_ratio", 1,
+                                                 ("component",)).astype(float)
+        if self.projection.shape[1] < 2:
+            raise AnalysisError(f"{path}: {self.projection.shape[1]} component(s); a map needs 2 "
+                                "([eval] pca_components)")
+        if self.projection.shape[0] != len(self.sample_id):
+            raise AnalysisError(f"{path}: projection and sample_id differ in length")

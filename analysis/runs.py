@@ -2,8 +2,9 @@
 downstream eval.nc files, loaded and checked up front so bad input fails before any output."""
 import glob
 import os
+import re
 
-from .ncfiles import AnalysisError, Embeddings, EvalFile, Metrics
+from .ncfiles import AnalysisError, Embeddings, EvalFile, Metrics, Pca
 
 
 class Run:
@@ -14,6 +15,15 @@ class Run:
         self.eval = None         # the pretrain run's eval.nc (no task attribute)
         self.embeddings = None
         self.downstream = []     # EvalFile with a task attribute
+        self.pca = {}            # (split, "frozen" | "adaptor") -> Pca (eval's pca-*.nc)
+
+    @property
+    def version(self):
+        """adaptor_version attribute (version and git commit) of the run's files."""
+        for src in [self.metrics, self.eval] + self.downstream:
+            if src is not None and str(src.attrs.get("adaptor_version", "")):
+                return str(src.attrs["adaptor_version"])
+        return ""
 
     @property
     def config(self):
@@ -47,6 +57,10 @@ def _load_dir(run):
     e = os.path.join(d, "embeddings.nc")
     if os.path.exists(e):
         run.embeddings = Embeddings(e)
+    for p in sorted(glob.glob(os.path.join(d, "pca-*.nc"))):
+        m = re.match(r"pca-(.+)-(frozen|adaptor)\.nc$", os.path.basename(p))
+        if m:
+            run.pca[(m.group(1), m.group(2))] = Pca(p)
 
 
 def _unique(name, taken):

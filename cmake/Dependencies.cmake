@@ -83,10 +83,13 @@ else()
 endif()
 adaptor_lib(CSV csv.h csv libcsv-dev)
 
-pkg_check_modules(CHECK QUIET IMPORTED_TARGET check)
-if(NOT CHECK_FOUND)
-  list(APPEND ADAPTOR_MISSING check)
-  message(SEND_ERROR "adaptor: the Check unit-test library was not found: apt-get install check")
+if(ADAPTOR_BUILD_TESTS)
+  pkg_check_modules(CHECK QUIET IMPORTED_TARGET check)
+  if(NOT CHECK_FOUND)
+    list(APPEND ADAPTOR_MISSING check)
+    message(SEND_ERROR "adaptor: the Check unit-test library was not found: apt-get install "
+                       "check (or configure with -DADAPTOR_BUILD_TESTS=OFF: no tests)")
+  endif()
 endif()
 
 if(ADAPTOR_MISSING)

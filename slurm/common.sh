@@ -2,8 +2,9 @@
 # (slurm/pipeline.sh, slurm/sweep.sh). Sourced, never run. See slurm/README.md.
 #
 # Environment it reads (all optional):
-#   ADAPTOR        the adaptor executable (default: `adaptor` on PATH, else build/release/adaptor
-#                  of this checkout, which jobs/demo.sh and tests/run.sh build)
+#   ADAPTOR        the adaptor executable (default: installed, PREFIX/bin/adaptor beside
+#                  PREFIX/share/adaptor/slurm; in a checkout `adaptor` on PATH, else
+#                  build/release/adaptor, which jobs/demo.sh and tests/run.sh build)
 #   AD_LAUNCHER    srun | mpirun (default: srun --mpi=pmix when srun offers PMIx, else mpirun)
 #   AD_RUN_DIR     the run directory itself (what `--set output.dir=...` also sets)
 #   AD_RUN_ROOT    where run directories are made (default: $SLURM_SUBMIT_DIR/runs)
@@ -92,8 +93,17 @@ ad_run_dir() {
   AD_RUN=$(cd "$AD_RUN" && pwd)
 }
 
+# Installed (cmake --install), these scripts live in PREFIX/share/adaptor/slurm and use
+# PREFIX/bin/adaptor, the build they were installed with; a checkout has CMakeLists.txt.
 ad_find_adaptor() {
-  AD_BIN=${ADAPTOR:-$(command -v adaptor || echo "$AD_ROOT/build/release/adaptor")}
+  local installed="$AD_ROOT/../../bin/adaptor"
+  if [ -n "${ADAPTOR:-}" ]; then
+    AD_BIN=$ADAPTOR
+  elif [ ! -f "$AD_ROOT/CMakeLists.txt" ] && [ -x "$installed" ]; then
+    AD_BIN=$(cd "$(dirname "$installed")" && pwd)/adaptor
+  else
+    AD_BIN=$(command -v adaptor || echo "$AD_ROOT/build/release/adaptor")
+  fi
   [ -x "$AD_BIN" ] || ad_die "adaptor executable '$AD_BIN' not found: build it (jobs/demo.sh) or set ADAPTOR"
 }
 

@@ -2,7 +2,7 @@
 """`python3 -m analysis` on two small real runs, and `adaptor eval`'s embeddings.nc.
 
 1. synth (300 rows) -> embed -> pretrain (2 layers, checkpoints) -> eval on 2 ranks: run1;
-   pretrain + eval with 1 layer: run2.
+   pretrain + eval with 1 layer and image_weight 0.6: run2.
 2. embeddings.nc against independent computations: image_before equals the image cache's
    rows for each sample_id, image_after equals a numpy (float64) forward of the Adaptor from
    model.safetensors (SPEC 5), labels equal the manifest's columns, the sample set equals
@@ -10,11 +10,17 @@
 3. downstream eval.nc files written here with netCDF4 in the documented layout (task,
    dataset, data_pct attributes; some in a sub-folder of run1, one named directly).
 4. `python3 -m analysis run1 run2 ... --out DIR`: every figure (PNG) and table exists; the
-   CSV beside each figure holds the netCDF numbers (loss, both directions and lr against step
-   and against step / updates per epoch, samples/s), the PCA map has one point per test
-   sample at the coordinates of a numpy SVD PCA (up to sign; t-SNE: the same samples) coloured by the manifest
-   labels; retrieval / zero-shot / downstream tables (CSV exact, markdown to 4 decimals)
-   equal the eval.nc values.
+   CSV beside each figure holds the netCDF numbers (total loss, the raw L_i2t / L_t2i =
+   the weighted terms of metrics.nc over their weights from the config, and lr against step
+   and against step / updates per epoch; throughput of all ranks and of each rank as
+   samples / seconds over bins of steps, recomputed here), the PCA map has one point per
+   test sample at exactly the coordinates of eval's pca-test-*.nc (which agree with a numpy
+   SVD PCA up to sign; t-SNE: the same samples) coloured by the manifest labels, its axes
+   named with the files' explained variance; every axis of every figure is labelled and a
+   run keeps its colour in every figure; summary.md has today's date, this checkout's
+   commit and the runs' adaptor_version; segmentation overlays are captioned; retrieval /
+   zero-shot / downstream tables (CSV exact, markdown to 4 decimals) equal the eval.nc
+   values.
 5. A metrics.nc written here with [step, rank] times and an eval group (validation loss):
    rank_times.csv holds the per-rank sums, the loss panel the validation points.
 6. Bad input: missing folder, folder without metrics.nc, a netCDF file of another program,
@@ -23,12 +29,16 @@
 
 usage: analysis_check.py MPIEXEC ADAPTOR SOURCE_DIR WORKDIR"""
 import csv
+import datetime
 import glob
 import os
+import re
 import shutil
 import subprocess
 import sys
 
+import matplotlib.colors
+import matplotlib.image
 import netCDF4
 import numpy as np
 
@@ -118,7 +128,9 @@ dir = run1
 adaptor("embed", job)
 adaptor("pretrain", job)
 adaptor("eval", job)
-two = ["--set", "output.dir=run2", "--set", "adaptor.num_layers=1", "--set", "train.epochs=3"]
+two = ["--set", "output.dir=run2", "--set", "adaptor.num_layers=1", "--set", "train.epochs=3",
+       "--set", "adaptor.image_weight=0.6"]
+WEIGHTS = {"run1": (0.25, 0.75), "run2": (0.4, 0.6)}  # (loss_i2t, loss_t2i) weights in the total
 adaptor("pretrain", job, *two)
 adaptor("eval", job, *two)
 run1, run2 = os.path.join(WORK, "run1"), os.path.join(WORK, "run2")
@@ -236,12 +248,23 @@ write_eval(seg, "segment", "SIIM", "0.1", [("test", "adaptor", "dice_mean", 0.61
                                            ("test", "unet", "dice_mean", 0.55), ("test", "unet", "iou_mean", 0.4)])
 expect[("segment", "adaptor", "SIIM 10%")] = 0.61
 expect[("segment", "unet", "SIIM 10%")] = 0.55
+# overlays as `adaptor segment` writes them beside its eval.nc (NN-row<id>.png)
+os.makedirs(os.path.join(WORK, "seg-siim", "overlays"))
+for k, row in enumerate((12, 40, 7)):
+    img = np.tile(np.linspace(0, 1, 20), (9, 1))
+    img[2:5, 3:6] = 1.0
+    matplotlib.image.imsave(os.path.join(WORK, "seg-siim", "overlays", f"{k:02d}-row{row}.png"), img,
+                            cmap="gray", vmin=0, vmax=1)
+with open(os.path.join(WORK, "seg-siim", "overlays", "index.html"), "w") as f:  # as segment writes it
+    f.write('<!doctype html>\n<h1>x</h1>\n<figure><img src="00-row12.png"><figcaption>sample 12, a.png: left truth, '
+            'right prediction; Dice 0.812, IoU 0.683</figcaption></figure>\n<figure><img src="02-row7.png">'
+            '<figcaption>sample 7, b.png: left truth, right prediction; Dice 0.250, IoU 0.143</figcaption></figure>\n')
 
 # ---- 4. the analysis ----
 out = os.path.join(WORK, "out")
 p = analysis("run1", "run2", seg, "--out", out, "--tsne")
 check(p.returncode == 0, f"analysis: status {p.returncode}: {p.stderr[-2000:]}")
-names = ["training_step", "training_epoch", "throughput", "embeddings_test"]
+names = ["training_step", "training_epoch", "throughput", "embeddings_test", "segment_overlays"]
 for n in names:
     png = os.path.join(out, n + ".png")
     ok = os.path.exists(png) and open(png, "rb").read(8) == b"\x89PNG\r\n\x1a\n" and os.path.getsize(png) > 5000
@@ -252,13 +275,25 @@ for n in ("retrieval", "zeroshot", "downstream_classify", "downstream_segment"):
         check(os.path.exists(os.path.join(out, n + ext)), f"{n}{ext} missing")
 check(os.path.exists(os.path.join(out, "summary.md")), "summary.md missing")
 
-metrics = {}
+metrics, per_rank = {}, {}
 for run in ("run1", "run2"):
     with netCDF4.Dataset(os.path.join(WORK, run, "metrics.nc")) as ds:
         metrics[run] = {k: np.array(ds[k][:]) for k in ("step", "epoch", "loss", "loss_i2t", "loss_t2i",
                                                        "lr", "samples_per_s")}
-panels = {"loss": "loss (total)", "loss_i2t": "loss image-to-text", "loss_t2i": "loss text-to-image",
-          "lr": "learning rate"}
+        per_rank[run] = sum(np.array(ds[k][:], dtype=np.float64) for k in ("compute_time", "comm_time", "data_time"))
+    m = metrics[run]
+    # the file's terms are weighted: they add up to the total
+    check(np.allclose(m["loss_i2t"] + m["loss_t2i"], m["loss"], rtol=1e-6, atol=1e-6),
+          f"{run}: loss_i2t + loss_t2i is not loss")
+panels = {"loss": "loss (total, weighted sum)", "loss_i2t": "L_i2t image-to-text (raw)",
+          "loss_t2i": "L_t2i text-to-image (raw)", "lr": "learning rate"}
+
+
+def bins(n, nbins=100):
+    w = -(-n // nbins)
+    return [range(a, min(a + w, n)) for a in range(0, n, w)]
+
+
 if os.path.exists(os.path.join(out, "training_step.csv")):
     for against in ("step", "epoch"):
         rows = read_csv(os.path.join(out, f"training_{against}.csv"))
@@ -266,14 +301,24 @@ if os.path.exists(os.path.join(out, "training_step.csv")):
             spe = np.sum(m["epoch"] == 0)  # every step is recorded: the first epoch's count
             xs = m["step"] / (1.0 if against == "step" else spe)
             for col, panel in panels.items():
+                want = m[col] / {"loss_i2t": WEIGHTS[run][0], "loss_t2i": WEIGHTS[run][1]}.get(col, 1.0)
                 x, y = series(rows, panel, run)
-                check(np.array_equal(x, xs) and np.array_equal(y, m[col]),
-                      f"training_{against}: {panel} of {run} is not metrics.nc's {col}")
+                check(np.array_equal(x, xs) and len(y) == len(want) and np.allclose(y, want, rtol=1e-12, atol=0),
+                      f"training_{against}: {panel} of {run} is not metrics.nc's {col} (unweighted)")
     rows = read_csv(os.path.join(out, "throughput.csv"))
     for run, m in metrics.items():
-        x, y = series(rows, "throughput", run)
-        check(np.array_equal(x, m["step"]) and np.array_equal(y, m["samples_per_s"]),
-              f"throughput of {run} is not metrics.nc's samples_per_s")
+        n = len(m["step"])
+        bx = [float(np.mean(m["step"][list(b)])) for b in bins(n)]
+        by = [len(b) / sum(1.0 / m["samples_per_s"][i] for i in b) for b in bins(n)]
+        x, y = series(rows, "throughput, all ranks", run)
+        check(len(x) <= 100 and np.allclose(x, bx, rtol=1e-12) and np.allclose(y, by, rtol=1e-9),
+              f"throughput of {run}: not samples_per_s over bins of steps ({len(x)} points)")
+        local = 32 / 2  # [train] batch_size over 2 ranks
+        for k in range(2):
+            x, y = series(rows, "throughput per rank", f"{run} rank {k}")
+            ry = [len(b) * local / sum(per_rank[run][i, k] for i in b) for b in bins(n)]
+            check(np.allclose(x, bx, rtol=1e-12) and np.allclose(y, ry, rtol=1e-9),
+                  f"throughput of {run} rank {k}: not its samples over its step times")
     check(len(metrics["run2"]["step"]) < len(metrics["run1"]["step"]), "run2 is not the shorter run")
 
 if os.path.exists(os.path.join(out, "embeddings_test.csv")):
@@ -288,10 +333,8 @@ if os.path.exists(os.path.join(out, "embeddings_test.csv")):
             u, s, _ = np.linalg.svd(xc, full_matrices=False)
             ref = u[:, :2] * s[:2]
             pts = np.array([got.get(int(i), (np.nan, np.nan, ""))[:2] for i in ids])
-            signs = np.sign(np.sum(pts * ref, axis=0))
-            err = float(np.max(np.abs(pts - ref * signs))) / float(np.max(np.abs(ref)))
-            check(err < 1e-6, f"{run} {which}: PCA points differ from numpy's SVD by {err:.3g}")
-            # adaptor eval's ScaLAPACK PCA of the same rows (pca-test-frozen/adaptor.nc)
+            # adaptor eval's ScaLAPACK PCA of the same rows (pca-test-frozen/adaptor.nc): the
+            # map shows exactly its projections, and they agree with numpy's SVD
             pca_path = os.path.join(WORK, run, f"pca-test-{'frozen' if which == 'before' else 'adaptor'}.nc")
             with netCDF4.Dataset(pca_path) as ds:
                 pid = np.array(ds.variables["sample_id"][:])
@@ -299,6 +342,7 @@ if os.path.exists(os.path.join(out, "embeddings_test.csv")):
                 ev = np.array(ds.variables["explained_variance"][:])
             order = {int(i): k for k, i in enumerate(pid)}
             pp = np.array([proj[order[int(i)]] for i in ids])
+            check(np.array_equal(pts, pp[:, :2]), f"{run} {which}: map points are not {pca_path}'s projections")
             signs = np.sign(np.sum(pp * ref, axis=0))
             perr = float(np.max(np.abs(pp - ref * signs))) / float(np.max(np.abs(ref)))
             eerr = float(np.max(np.abs(ev - s[:2] ** 2 / (len(ids) - 1)) / ev[0]))
@@ -354,6 +398,65 @@ if os.path.exists(os.path.join(out, "downstream_classify.csv")):
     check(cols == ["method", "COVIDx 100%", "CheXpert 1%", "CheXpert 10%", "CheXpert 100%", "RSNA 1%", "RSNA 10%", "RSNA 100%"],
           f"downstream columns out of order: {cols}")
 
+# ---- 4b. the figures themselves (built in-process from the same inputs) ----
+sys.path.insert(0, SRC)
+from analysis import figures as F, runs as R  # noqa: E402
+runs = R.load([run1, run2, seg])
+F.assign_colours(runs)
+trained = [r for r in runs if r.metrics is not None]
+built = {"training_step": F.training_curves(trained, "step"), "throughput": F.throughput(trained),
+         "training_epoch": F.training_curves(trained, "epoch"), "validation": F.validation(trained),
+         "embeddings_test": F.embedding_maps(trained, "test", True)[0], "rank_times": F.rank_times(trained),
+         "segment_overlays": F.segment_overlays(runs)}
+for name, fig in built.items():
+    check(fig is not None, f"{name}: no figure")
+    for ax in (fig.axes if fig is not None else []):
+        if not ax.get_visible() or not ax.axison:
+            continue
+        check(ax.get_xlabel().strip() != "" and ax.get_ylabel().strip() != "" and ax.get_title().strip() != "",
+              f"{name}: panel '{ax.get_title()}' has an unlabelled axis "
+              f"(x '{ax.get_xlabel()}', y '{ax.get_ylabel()}')")
+colours = {}  # run -> colours its lines have anywhere
+for name in ("training_step", "throughput", "validation"):
+    for ax in built[name].axes:
+        for line in ax.get_lines():
+            run = line.get_label().split(" ")[0]
+            colours.setdefault(run, set()).add(matplotlib.colors.to_hex(line.get_color()))
+check(sorted(colours) == ["run1", "run2"] and all(len(c) == 1 for c in colours.values())
+      and colours["run1"] != colours["run2"], f"one colour per run across panels: {colours}")
+for ax in built["embeddings_test"].axes:
+    m = re.match(r"(run\d): (before|after) \(PCA\)$", ax.get_title())
+    if not m:
+        continue
+    with netCDF4.Dataset(os.path.join(WORK, m.group(1), f"pca-test-{'frozen' if m.group(2) == 'before' else 'adaptor'}.nc")) as ds:
+        ratio = np.array(ds["explained_variance_ratio"][:])
+    check(ax.get_xlabel() == f"PC1 ({100 * ratio[0]:.1f}% of variance)" and
+          ax.get_ylabel() == f"PC2 ({100 * ratio[1]:.1f}% of variance)",
+          f"{ax.get_title()}: axes {ax.get_xlabel()!r} / {ax.get_ylabel()!r}, ratios {ratio}")
+titles = [ax.get_title() for ax in built["segment_overlays"].axes if ax.get_visible()]
+check(len(titles) == 3 and all("truth" in t and "prediction" in t for t in titles)
+      and sorted(re.search(r"row (\d+)", t).group(1) for t in titles) == ["12", "40", "7"]
+      and sorted(re.findall(r"row (\d+), Dice ([0-9.]+)", " ".join(titles))) == [("12", "0.812"), ("7", "0.250")]
+      and any("ground-truth" in t.get_text() for t in built["segment_overlays"].texts), f"overlay captions {titles}")
+summary = open(os.path.join(out, "summary.md")).read()
+today = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
+head = subprocess.run(["git", "-C", SRC, "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True)
+check(today in summary and (head.returncode != 0 or head.stdout.strip() in summary),
+      f"summary.md lacks the date {today} or the commit {head.stdout.strip()}")
+with netCDF4.Dataset(os.path.join(run1, "metrics.nc")) as ds:
+    version = str(ds.getncattr("adaptor_version"))
+check(f"run1: {run1} (written by adaptor {version})" in summary, f"summary.md lacks run1's version {version}")
+
+# a run folder without eval's PCA files: a note, no map computed another way
+nopca = os.path.join(WORK, "nopca")
+shutil.copytree(run2, nopca)
+for f in glob.glob(os.path.join(nopca, "pca-*.nc")):
+    os.remove(f)
+p = analysis("nopca", "--out", os.path.join(WORK, "out-nopca"))
+check(p.returncode == 0 and "no pca-test-frozen.nc" in p.stderr
+      and not os.path.exists(os.path.join(WORK, "out-nopca", "embeddings_test.png")),
+      f"run without pca-*.nc: status {p.returncode}, {p.stderr[-500:]!r}")
+
 # ---- 5. per-rank times and validation loss (a metrics.nc in the documented layout) ----
 fake = os.path.join(WORK, "timed")
 os.makedirs(fake)
@@ -396,7 +499,7 @@ if os.path.exists(path):
               and np.allclose(b, below, rtol=1e-12), f"rank_times {k}: {y} on {b}")
         below += times[k].sum(0)
 if os.path.exists(os.path.join(out2, "training_epoch.csv")):
-    x, y = series(read_csv(os.path.join(out2, "training_epoch.csv")), "loss (total)", "timed valid loss")
+    x, y = series(read_csv(os.path.join(out2, "training_epoch.csv")), "loss (total, weighted sum)", "timed valid loss")
     check(np.allclose(x, [1, 2, 3]) and np.array_equal(y, [v[2] for v in val]),
           f"validation loss points {x} {y}")
 check(os.path.exists(os.path.join(out2, "validation.csv")), "validation.csv missing")

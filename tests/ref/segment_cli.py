@@ -12,7 +12,8 @@ bitmask PNGs).
 1b. [image_encoder] arch = resnet: the U-Net over the frozen synthetic ResNet's stages (small
    widths, a short run) records "baseline+unet_decoder" with test Dice clearly above the
    all-foreground baseline; its overlay's left panel outside the truth is the image after
-   SPEC 3's resize, pad and centre crop (cv2 INTER_AREA); features = adaptor with arch =
+   SPEC 3's resize, pad and centre crop (cv2 INTER_AREA), and overlays/index.html captions
+   it with its image and the Dice of the regions it shows; features = adaptor with arch =
    resnet is a one-line config error naming both keys.
 2. features = adaptor after a short pretrain: runs, records "adaptor+vit_decoder", and
    writes overlay PNGs.
@@ -22,6 +23,7 @@ bitmask PNGs).
 usage: segment_cli.py MPIEXEC ADAPTOR SOURCE_DIR WORKDIR"""
 import csv
 import os
+import re
 import shutil
 import sys
 import time
@@ -133,7 +135,7 @@ print(f"resnet U-Net: test Dice {m:.4f}, all-foreground {fg:.4f}, valid "
       f"{rec[('valid', 'baseline+unet_decoder', 'dice_mean')]:.4f}, {time.time() - t0:.1f} s")
 check(attrs.get("features") == "encoder", f"resnet: eval.nc features {attrs.get('features')}")
 check(m >= fg + 0.2, f"resnet: test Dice {m:.4f} not clearly above all-foreground {fg:.4f}")
-ov = sorted(os.listdir(os.path.join(WORK, "unet", "segment", "overlays")))
+ov = sorted(f for f in os.listdir(os.path.join(WORK, "unet", "segment", "overlays")) if f.endswith(".png"))
 check(len(ov) == 2, f"resnet overlays: {ov}")
 if ov:
     r = rows[int(ov[0].split("row")[1].split(".")[0])]
@@ -148,6 +150,18 @@ if ov:
     out = truth == 0
     check(truth.sum() > 0 and np.array_equal(left[out], pad[16:240, 16:240][out]),
           f"resnet overlay {ov[0]}: background differs from the preprocessed image")
+    # index.html captions every overlay; its Dice is the one of the regions the PNG shows
+    # (a region's pixels differ from the image: lifted to 96 + 5/8 v, or white on the border)
+    right = cv2.imread(os.path.join(WORK, "unet", "segment", "overlays", ov[0]), cv2.IMREAD_UNCHANGED)[:, 228:]
+    pred = right != pad[16:240, 16:240]
+    inter, tot = float(np.sum(pred & (truth > 0))), float(pred.sum() + (truth > 0).sum())
+    want = 2 * inter / tot if tot else 1.0
+    html = open(os.path.join(WORK, "unet", "segment", "overlays", "index.html")).read()
+    caps = re.findall(r'<img src="([^"]+)"><figcaption>sample (\d+), ([^:]+): left truth, right '
+                      r'prediction; Dice ([0-9.]+), IoU ([0-9.]+)</figcaption>', html)
+    check([c[0] for c in caps] == ov and caps[0][1] == ov[0].split("row")[1].split(".")[0]
+          and caps[0][2].endswith(r["Path"]) and abs(float(caps[0][3]) - want) < 2e-3,
+          f"overlays/index.html: captions {caps} (Dice of the PNG's regions {want:.4f})")
 p = run(1, "segment", JOB, *sets(out="bad"), *RESNET, ok=False)
 msg = errors(p)
 check(p.returncode != 0 and "[segment] features = adaptor" in msg and "[image_encoder] arch" in msg
@@ -160,7 +174,7 @@ run(2, "pretrain", os.path.join(SRC, "jobs", "demo.ini"), *sets(out="pre"), "--s
 run(2, "segment", JOB, *sets(out="pre"), *FAST, "--set", "segment.max_steps=8", "--set", "segment.overlays=3")
 rec, _ = records(os.path.join(WORK, "pre", "segment", "eval.nc"))
 check(("test", "adaptor+vit_decoder", "dice_mean") in rec, "no adaptor+vit_decoder record")
-ov = sorted(os.listdir(os.path.join(WORK, "pre", "segment", "overlays")))
+ov = sorted(f for f in os.listdir(os.path.join(WORK, "pre", "segment", "overlays")) if f.endswith(".png"))
 check(len(ov) == 3, f"overlays: {ov}")
 img = cv2.imread(os.path.join(WORK, "pre", "segment", "overlays", ov[0]), cv2.IMREAD_UNCHANGED)
 check(img is not None and img.shape == (224, 452), f"overlay shape {None if img is None else img.shape}")
