@@ -413,6 +413,11 @@ static int set_value(ad_config *cfg, const char *section, const char *key, const
         AD_TRY(replace_str(&cfg->vals[i].value, NULL));
         return replace_str(&cfg->vals[i].origin, origin);
     }
+    /* A stored config.ini must load back to the same values: "key = ;x" would read as an
+     * empty value with a comment, so a value may not begin with a comment character. */
+    if (value[0] == ';')
+        return ad_fail(AD_ERR_CONFIG, "%s: [%s] %s = %s begins with ';' (a comment after a "
+                       "value needs a space before it)", where, section, key, value);
     AD_TRY(check_value(k, value, where));
     char *v = NULL;
     if (k->type == AD_CFG_PATH)

@@ -13,6 +13,7 @@
  * optimiser state and the data order untouched. Everything else is refused on resume. */
 static const char *const may_change[][2] = {
     {"run", "threads"},          /* BLIS threads: each rank's GEMMs are bitwise the same */
+    {"run", "progress_seconds"}, /* how often progress is logged */
     {"train", "log_every"},
     {"train", "checkpoint_every"},
     {"train", "keep_checkpoints"},

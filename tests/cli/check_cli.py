@@ -191,8 +191,10 @@ for name, replace, args, needles in [
          ["missing column 'Pth'", "did you mean 'Path'?", "[data]"]),
         ("view.ini", ("view_column = ViewPosition", "view_column = ViewPositon"), [],
          ["did you mean 'ViewPosition'?"]),
+        # The config-level check names the line of the bad key (counted here, not hard-coded).
         ("heads.ini", ("num_heads = 4", "num_heads = 5"), [],
-         ["heads.ini: [adaptor] num_heads = 5 does not divide projection_dim = 128", "divisor of 128"]),
+         [f"heads.ini:{JOB_LINES.index('num_heads = 4') + 1}: [adaptor] projection_dim = 128 "
+          "is not divisible by [adaptor] num_heads = 5"]),
         ("arch.ini", ("arch = dinov2", "arch = resnet_ae"), [],
          ["arch.ini: [image_encoder] arch = resnet_ae is not implemented", "torchxrayvision"]),
         ("noweights.ini", ("model = corpus/models/bert-tiny", "model = corpus/models/bert-noweights"), [],

@@ -54,7 +54,7 @@ expect 2 "--set needs" -- "$A" config "$T/job.ini" --set
 printf '[train]\nlr = 1e-4\nepoch = 3\nbatch_size = 64\n[data]\nmax_words = 50\n' >"$T/mid.ini"
 expect 1 "mid.ini:3: unknown key 'epoch' in section \[train\] \(did you mean 'epochs'\?\)" -- "$A" config "$T/mid.ini"
 printf '[train]\nbatch_size = 0\nlr = 1e-4\n' >"$T/range.ini"
-expect 1 "range.ini:2: \[train\] batch_size = 0 is out of range \[1, 100000000\]$" -- "$A" config "$T/range.ini"
+expect 1 "range.ini:2: \[train\] batch_size = 0 is out of range \[1, 100000000\]; HINT: " -- "$A" config "$T/range.ini"
 printf '[job]\ninclude = nowhere.ini\n[train]\nlr = 1e-4\n' >"$T/inc.ini"
 expect 1 "inc.ini:2: \[job\] include: .*nowhere.ini: cannot open job file: No such file" -- "$A" config "$T/inc.ini"
 printf '[job]\ninclude = self.ini\n[train]\nlr = 1e-4\n' >"$T/self.ini"

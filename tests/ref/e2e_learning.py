@@ -17,7 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from clitest import Checks, mpirun  # noqa: E402
 
 MPI, ADAPTOR, SRC, WORK = sys.argv[1], os.path.abspath(sys.argv[2]), sys.argv[3], os.path.abspath(sys.argv[4])
-N = int(sys.argv[5]) if len(sys.argv) > 5 else 1500
+N = int(sys.argv[5]) if len(sys.argv) > 5 else 2000  # the demo's corpus size (jobs/demo.sh)
 check = Checks()
 
 

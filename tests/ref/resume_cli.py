@@ -29,7 +29,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pretrain_fixture as fx  # noqa: E402
 import stio  # noqa: E402
-from clitest import ENV, Checks, errors  # noqa: E402
+from clitest import ENV, Checks, error_lines, errors  # noqa: E402
 
 MPI, ADAPTOR, WORK = sys.argv[1:4]
 check = Checks()
@@ -167,13 +167,19 @@ for key, val, want in [("adaptor.num_heads", "7", "--set adaptor.num_heads: [ada
 for d in (bad, os.path.join(WORK, "changed"), os.path.join(WORK, "allowed"), full):
     check(not os.path.exists(os.path.join(d, "adaptor.lock")), f"{d}: lock left behind")
 
+# Long enough (800000 steps) that no machine finishes it before the test stops it: the
+# signal is sent on evidence that training is under way, never after a guessed delay.
 long_job = fx.write_job(os.path.join(WORK, "long"), cache, layers=1, proj=32, heads=4, ffn=64,
-                        batch=32, epochs=1000, lr=1e-4, warmup=0.1, shuffle="once", log_every=1)
+                        batch=32, epochs=100000, lr=1e-4, warmup=0.1, shuffle="once",
+                        log_every=1)
 race = os.path.join(WORK, "race")
 
 
 def start(ranks, job, *args, env=ENV):
-    cmd = [MPI, "-np", str(ranks), "--oversubscribe", ADAPTOR, "pretrain", job, *args]
+    # stderr is a pipe: progress_seconds=0 logs every step, as on a terminal, so the step
+    # lines the test waits for come at once rather than every 30 s.
+    cmd = [MPI, "-np", str(ranks), "--oversubscribe", ADAPTOR, "pretrain", job,
+           "--set", "run.progress_seconds=0", *args]
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             env=env)
 
@@ -191,7 +197,7 @@ check(len(outs) == 1, f"two concurrent starts: {len(outs)} stopped early (expect
 winner = [pr for i, pr in enumerate(procs) if i not in outs]
 if len(outs) == 1 and winner:
     (loser, text), = outs.items()
-    line = [l for l in text.splitlines() if l.startswith("adaptor: error")]
+    line = error_lines(text)
     check(procs[loser].returncode not in (0, None) and len(line) >= 1 and
           f"{race} is in use by pretrain (pid " in line[0] and f" on {socket.gethostname()}, "
           in line[0], f"loser's message: {line}")
@@ -199,13 +205,17 @@ if len(outs) == 1 and winner:
     held = text_of(os.path.join(race, "adaptor.lock"))
     check("command pretrain" in held and f"host {socket.gethostname()}" in held,
           f"lock contents: {held!r}")
-    # the winner runs on; stop it (checkpoint + status 3) and its lock goes with it
+    # the winner runs on; once it has logged a training step, stop it (checkpoint +
+    # status 3) and its lock goes with it
+    signalled = False
     for l in winner[0].stderr:
         if "pretrain step 3/" in l:
             winner[0].send_signal(signal.SIGUSR1)
+            signalled = True
             break
-    winner[0].stderr.read()
+    rest = winner[0].stderr.read()
     code = winner[0].wait(timeout=300)
+    check(signalled, f"the winner logged no training step (status {code}): {rest[-300:]}")
     check(code == 3, f"the winner exited {code} after SIGUSR1")
     check(not os.path.exists(os.path.join(race, "adaptor.lock")), "the winner left its lock")
 for pr in procs:

@@ -35,13 +35,16 @@ args = ["segment", os.path.join(SRC, "jobs", "segment-demo.ini"),
         "--set", f"image_encoder.model={CORPUS}/models/resnet-tiny",
         "--set", "image_encoder.arch=resnet", "--set", "segment.features=encoder",
         "--set", f"cache.dir={WORK}/cache", "--set", f"output.dir={WORK}/run",
-        "--set", "segment.rows=all", "--set", "data.resize=64", "--set", "data.crop_size=64",
+        # every frontal training row (the demo job segments only a fraction of them)
+        "--set", "segment.rows=all", "--set", "segment.data_pct=1.0",
+        "--set", "data.resize=64", "--set", "data.crop_size=64",
         "--set", "segment.unet_channels=4,4,4,4,4", "--set", f"segment.batch_size={BATCH}",
         "--set", "segment.epochs=1", "--set", "segment.overlays=2"]
 p = mpirun(MPI, ADAPTOR, 1, *args, cwd=WORK, timeout=600)
 check(p.returncode == 0, f"batch {BATCH} on 1 rank: status {p.returncode}: {errors(p)}")
-check(f"{n_train} training images, global batch {BATCH}, 1 updates" in p.stderr,
-      "the run did not train one batch of the requested size")
+check(f"segment: {n_train} training images, global batch {BATCH}, 1 updates" in p.stderr,
+      "the run did not train one batch of the requested size: "
+      f"{[l for l in p.stderr.splitlines() if 'training images' in l]}")
 out = os.path.join(WORK, "run", "segment", "eval.nc")
 if os.path.exists(out):
     with netCDF4.Dataset(out) as ds:

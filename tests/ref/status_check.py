@@ -133,15 +133,22 @@ check(s.get("state") == "running" and "node17-elsewhere" in s.get("detail", "") 
 check(s.get("loss") == last_metrics(copy)["loss"], "copied folder: loss")
 
 # 5. Stopped by a signal (what Slurm sends before the time limit): stopped, resumable.
+#    The run is far longer than any machine gets through before the signal (800000 steps),
+#    and the signal goes on evidence that training is under way: stderr is a pipe, so
+#    progress_seconds=0 makes every step log a line (else one line every 30 s).
 stop = os.path.join(WORK, "stopped")
-proc = subprocess.Popen(pretrain(2, stop, "--set", "train.epochs=400"),
+proc = subprocess.Popen(pretrain(2, stop, "--set", "train.epochs=100000",
+                                 "--set", "run.progress_seconds=0"),
                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=ENV)
+signalled = False
 for line in proc.stderr:
     if "pretrain step 20/" in line:
         proc.send_signal(signal.SIGUSR1)  # mpirun forwards it to every rank
+        signalled = True
         break
-proc.stderr.read()
-code = proc.wait(timeout=120)
+rest = proc.stderr.read()
+code = proc.wait(timeout=300)
+check(signalled, f"stopped run logged no step 20 (status {code}): {rest[-300:]}")
 check(code == 3, f"stopped run exited {code}")
 s = status(stop)[0]
 check(s.get("state") == "stopped" and "--resume" in s.get("detail", ""), f"stopped: {s}")

@@ -5,7 +5,9 @@
    the manifest's rows of the split whose ViewPosition is not PA or AP (counted here with
    csv), and kept + view-dropped + MGCA-dropped = the split's rows.
 2. pretrain numbers epochs from 1 (progress lines and "epoch N: valid loss"); a run resumed
-   from its step-3 checkpoint shows the global step ("pretrain step 4/T", never "1/").
+   from its step-3 checkpoint with the same settings (the later checkpoints removed, as if
+   the first run had died just after saving step 3) shows the global step ("pretrain step
+   4/T", never "1/").
 3. eval prints, per split, the retrieval table whole and then the zero-shot table whole, in
    the order of [eval] splits, with no other line inside a table; every table has a header
    and a dashed rule as wide as each column, every row one cell per column, and the cells are
@@ -24,7 +26,7 @@ import netCDF4
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from clitest import Checks, errors, mpirun  # noqa: E402
+from clitest import Checks, errors, mpirun, unstamped  # noqa: E402
 
 MPI, ADAPTOR, SRC, WORK = sys.argv[1], os.path.abspath(sys.argv[2]), sys.argv[3], os.path.abspath(sys.argv[4])
 check = Checks()
@@ -38,7 +40,9 @@ SETS = ["--set", f"data.manifest={CORPUS}/manifest.csv",
         "--set", "train.epochs=2", "--set", "train.log_every=1", "--set", "train.batch_size=16",
         "--set", "adaptor.projection_dim=32", "--set", "adaptor.ffn_dim=64",
         "--set", "data.label_columns=Cardiomegaly,Pleural Effusion",
-        "--set", "classify.labels=Cardiomegaly,Pleural Effusion"]
+        "--set", "classify.labels=Cardiomegaly,Pleural Effusion",
+        # a progress line every log_every steps, as on a terminal (stderr is a pipe here)
+        "--set", "run.progress_seconds=0"]
 
 
 def run(*args, ranks=2):
@@ -46,7 +50,8 @@ def run(*args, ranks=2):
     if p.returncode != 0:
         print(p.stderr[-3000:])
         sys.exit(f"{' '.join(args[:2])} failed: {errors(p)}")
-    return p.stderr.splitlines()
+    # the lines as the user reads them, without the time stamps every log line starts with
+    return [unstamped(l) for l in p.stderr.splitlines()]
 
 
 def records(path):
@@ -123,14 +128,28 @@ for split in ("train", "valid", "test"):
 check(total_lateral > 0, "the corpus has no lateral rows: the view filter count is untested")
 
 # 2. pretrain: epochs from 1; resume shows the global step
-lines = run("pretrain", job, *SETS, "--set", "train.max_steps=3", "--set", "train.epochs=3")
+PT = [*SETS, "--set", "train.epochs=3", "--set", "train.checkpoint_every=3",
+      "--set", "train.keep_checkpoints=1000"]
+lines = run("pretrain", job, *PT)
 prog = [l for l in lines if l.startswith("pretrain step ") and " ETA " in l]
 check(prog and all(re.search(r"  epoch [1-9]", l) for l in prog) and
       not any("epoch 0" in l for l in lines), f"pretrain epochs not from 1: {prog[:3]}")
-lines = run("pretrain", job, *SETS, "--set", "train.epochs=3", "--resume")
+full = [l for l in lines if l.startswith("pretrain step ")]
+total = int(re.search(r"/(\d+) ", full[-1]).group(1)) if full else 0
+check(total > 6, f"pretrain ran {total} steps: too few to resume from step 3")
+# the run dies just after saving step 3: only checkpoints up to step 3 remain
+ckdir = os.path.join(WORK, "run", "checkpoints")
+steps = sorted(int(d.split("-")[1]) for d in os.listdir(ckdir) if re.fullmatch(r"step-\d+", d))
+check(3 in steps and steps[-1] == total, f"checkpoints {steps}")
+for d in os.listdir(ckdir):
+    if re.fullmatch(r"step-\d+", d) and int(d.split("-")[1]) > 3:
+        shutil.rmtree(os.path.join(ckdir, d))
+lines = run("pretrain", job, *PT, "--resume")
+check(any(re.match(r"resume: .*step-0*3 \(step 3,", l) for l in lines),
+      f"not resumed from step 3: {[l for l in lines if l.startswith('resume')]}")
 prog = [l for l in lines if l.startswith("pretrain step ")]
-total = int(re.search(r"/(\d+) ", prog[-1]).group(1)) if prog else 0
 check(prog and prog[0].startswith(f"pretrain step 4/{total} ") and
+      prog[-1].startswith(f"pretrain step {total}/{total} ") and
       not any(l.startswith("pretrain step 1/") for l in prog), f"resumed progress: {prog[:2]}")
 valid = [int(m.group(1)) for l in lines for m in [re.match(r"epoch (\d+): valid loss", l)] if m]
 check(valid == [1, 2, 3], f"valid loss epochs {valid}")

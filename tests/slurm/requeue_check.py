@@ -65,7 +65,10 @@ def batch(job, run, sig=None):
         env.pop(k, None)
     log_path = run + ".log"
     with open(log_path, "w") as log:
-        p = subprocess.Popen(["bash", os.path.join(SRC, "slurm", "pretrain.sbatch"), job],
+        # A progress line per step (into a file they are otherwise every 30 s): the signal
+        # goes out as soon as step 2 is logged.
+        p = subprocess.Popen(["bash", os.path.join(SRC, "slurm", "pretrain.sbatch"), job,
+                              "--set", "run.progress_seconds=0"],
                              stdout=log, stderr=subprocess.STDOUT, env=env, cwd=WORK,
                              start_new_session=True)
         deadline = time.time() + 240

@@ -303,6 +303,9 @@ START_TEST(errors_in_the_middle_survive)
     bad_middle("m_section.ini", "trian", "lr = 1", "unknown section [trian]", "did you mean [train]");
     bad_middle("m_twice.ini", "train", "lr = 2", "given twice", NULL);
     bad_middle("m_job.ini", "job", "inclued = x.ini", "inclued", NULL);
+    /* found by tests/fuzz/fuzz_ini.c: read as a value, stored, it would reload as a comment */
+    bad_middle("m_comment.ini", "data", "views =; PA only", "[data] views = ; PA only begins with ';'",
+               NULL);
 
     /* A line inih cannot parse, in the middle, is still reported by its own number. */
     char path[4200];
