@@ -418,12 +418,28 @@ static int set_value(ad_config *cfg, const char *section, const char *key, const
     if (value[0] == ';')
         return ad_fail(AD_ERR_CONFIG, "%s: [%s] %s = %s begins with ';' (a comment after a "
                        "value needs a space before it)", where, section, key, value);
+    /* Control characters (a tab or vertical tab left at the end once a path is normalised)
+     * would be stripped or split when config.ini is read back. */
+    for (const unsigned char *c = (const unsigned char *)value; *c; c++)
+        if (*c < 0x20 || *c == 0x7f)
+            return ad_fail(AD_ERR_CONFIG, "%s: [%s] %s: the value holds control character "
+                           "0x%02x at byte %zu", where, section, key, *c,
+                           (size_t)(c - (const unsigned char *)value));
     AD_TRY(check_value(k, value, where));
     char *v = NULL;
     if (k->type == AD_CFG_PATH)
         AD_TRY(resolve_path(value, path_base, &v));
     else if (!(v = ad_strdup(value)))
         return AD_ERR_NOMEM;
+    /* config.ini is read back with surrounding white space stripped ("a /" normalises to
+     * "a "): such a value would not reload as itself. */
+    size_t n = strlen(v);
+    if (n > 0 && (isspace((unsigned char)v[0]) || isspace((unsigned char)v[n - 1]))) {
+        int rc = ad_fail(AD_ERR_CONFIG, "%s: [%s] %s = '%s' begins or ends with white space",
+                         where, section, key, v);
+        free(v);
+        return rc;
+    }
     free(cfg->vals[i].value);
     cfg->vals[i].value = v;
     return replace_str(&cfg->vals[i].origin, origin);

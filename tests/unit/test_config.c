@@ -306,6 +306,9 @@ START_TEST(errors_in_the_middle_survive)
     /* found by tests/fuzz/fuzz_ini.c: read as a value, stored, it would reload as a comment */
     bad_middle("m_comment.ini", "data", "views =; PA only", "[data] views = ; PA only begins with ';'",
                NULL);
+    bad_middle("m_space.ini", "data", "manifest = a ///", "begins or ends with white space", NULL);
+    bad_middle("m_ctrl.ini", "data", "manifest = a/\vb.csv", "[data] manifest: the value holds control "
+               "character 0x0b", NULL);
 
     /* A line inih cannot parse, in the middle, is still reported by its own number. */
     char path[4200];
