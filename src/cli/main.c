@@ -296,15 +296,15 @@ int main(int argc, char **argv)
     /* A batch job's stdout is a file: tables must reach it line by line, not at exit. */
     setvbuf(stdout, NULL, _IOLBF, 0);
 
-    if (cmd->run == ad_cmd_status) {
-        /* Reads files only: no MPI (cli.comm is MPI_COMM_NULL), so it runs on a login node
-         * or a laptop, beside a live job or on a copied folder. */
+    if (cmd->run == ad_cmd_status || cmd->run == ad_cmd_config || ad_cli_wants_help(argc, argv)) {
+        /* Reads files only: no MPI (cli.comm is MPI_COMM_NULL), so these run on a login node
+         * or a laptop, beside a live job or on a copied folder, and start in milliseconds. */
         ad_cli one = {MPI_COMM_NULL, 0, 1, blis_msg, cmd->name};
         ad_log_init(0, 1);
         int rc = cmd->run(&one, argc - 1, argv + 1);
         if (rc != AD_OK)
-            fprintf(stderr, "adaptor: error: %s\n", ad_errmsg());
-        return rc == AD_OK ? 0 : rc == AD_ERR_ARG ? 2 : 1;
+            ad_log_error(-1, ad_errmsg(), ad_errhint() ? ad_errhint() : default_hint(rc, cmd->name));
+        return exit_status(rc);
     }
     MPI_Init(&argc, &argv);
     ad_cli cli = {MPI_COMM_WORLD, 0, 1, blis_msg, cmd->name};
