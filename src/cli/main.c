@@ -306,7 +306,10 @@ int main(int argc, char **argv)
             fprintf(stderr, "adaptor: error: %s\n", ad_errmsg());
         return rc == AD_OK ? 0 : rc == AD_ERR_ARG ? 2 : 1;
     }
-    MPI_Init(&argc, &argv);
+    /* FUNNELED: embed decodes images in a helper thread that makes no MPI call
+     * (src/pipeline/embed_prefetch.c); SINGLE would promise one thread only. */
+    int provided = MPI_THREAD_SINGLE;
+    MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
     ad_cli cli = {MPI_COMM_WORLD, 0, 1, blis_msg, cmd->name};
     MPI_Comm_rank(cli.comm, &cli.rank);
     MPI_Comm_size(cli.comm, &cli.size);
