@@ -20,4 +20,4 @@ add_test(NAME cli.embed_overlap
          COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/ref/embed_overlap_check.py
                  ${MPIEXEC_EXECUTABLE} $<TARGET_FILE:adaptor> ${CMAKE_CURRENT_BINARY_DIR}/tmp/embed_overlap)
 set_tests_properties(cli.embed_overlap PROPERTIES ENVIRONMENT "${ADAPTOR_TEST_ENV}" LABELS "cli;mpi"
-                     TIMEOUT 300)
+                     TIMEOUT 900)
