@@ -65,9 +65,11 @@ int ad_embed_selection(MPI_Comm comm, ad_frozen *e, const ad_selection *s, const
     ad_embed_prefetch *pf = NULL;
     int rc = ids ? ad_embed_prefetch_create(e, s, skip_bad, manifest, &pf) : AD_ERR_NOMEM;
     if ((rc = ad_mpi_agree(comm, rc, NULL)) != AD_OK) {
+        ad_embed_prefetch_destroy(pf);
         free(ids);
         return rc;
     }
+    st->overlapped = ad_embed_prefetch_threaded(pf);
     ad_progress prog;
     ad_progress_start(&prog, label, "rows", s->n, part_rows);
     double t0 = ad_now();
@@ -164,8 +166,9 @@ static int embed_split(MPI_Comm comm, const ad_config *cfg, ad_frozen *e, const 
 /* Where this rank's time went, for the end-of-split line: seconds and shares of the summed
  * stages. With decoding in its own thread, the stages overlap, so the sum exceeds the wall
  * time; what the encoder still waited for the decoder is said separately. */
-static void embed_time_split(const ad_frozen *e, const ad_embed_timers *tm, char *out, size_t n)
+static void embed_time_split(const ad_frozen *e, const ad_embed_stats *st, char *out, size_t n)
 {
+    const ad_embed_timers *tm = &st->tm;
     double tot = tm->read + tm->prep + tm->encode + tm->io;
     tot = tot > 0 ? tot : 1;
     int at = e->image ? snprintf(out, n, "decoding %.1f s (%.0f%%), preprocessing %.1f s "
@@ -175,7 +178,7 @@ static void embed_time_split(const ad_frozen *e, const ad_embed_timers *tm, char
                                  100 * tm->read / tot);
     at += snprintf(out + at, n - (size_t)at, "encoder %.1f s (%.0f%%), cache I/O %.1f s (%.0f%%)",
                    tm->encode, 100 * tm->encode / tot, tm->io, 100 * tm->io / tot);
-    if (e->image && e->overlap)
+    if (st->overlapped)
         snprintf(out + at, n - (size_t)at, "; decoding overlapped the encoder in a helper "
                  "thread, which the encoder waited for %.1f s", tm->wait);
 }
@@ -216,7 +219,7 @@ int ad_embed(MPI_Comm comm, const ad_config *cfg, const char *modality)
                 int64_t bad = 0;
                 MPI_Allreduce(&st[i].bad, &bad, 1, MPI_INT64_T, MPI_SUM, comm);
                 char where[320];
-                embed_time_split(&enc[i], &st[i].tm, where, sizeof where);
+                embed_time_split(&enc[i], &st[i], where, sizeof where);
                 ad_info("embed %s %s: %lld rows (%lld dropped by the view filter, %lld by "
                         "MGCA's report rule, %lld bad rows skipped), %lld part(s) done before, "
                         "%.1f s, %.1f rows/s; rank 0's time: %s",
