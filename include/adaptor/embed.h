@@ -28,6 +28,7 @@ int ad_embed(MPI_Comm comm, const ad_config *cfg, const char *modality);
 /* What one ad_embed_selection did (this rank's bad rows and times). */
 typedef struct ad_embed_stats {
     int64_t bad, parts_done_before;
+    int overlapped; /* images were decoded in a helper thread (embed_prefetch.h) */
     double seconds;
     ad_embed_timers tm;
 } ad_embed_stats;

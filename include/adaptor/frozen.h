@@ -15,6 +15,23 @@
 
 #include <stdint.h>
 
+/* Where an encoding job's time goes (this rank's seconds). wait: the encoder's time spent
+ * waiting for the decode thread (decoding overlapped with the encoder, embed_prefetch.h). */
+typedef struct ad_embed_timers {
+    double read, prep, encode, io, wait;
+} ad_embed_timers;
+
+/* One batch of images decoded and preprocessed for the encoder: what ad_frozen_load fills
+ * and ad_frozen_run encodes. */
+typedef struct ad_frozen_batch {
+    float *pixels;   /* [batch, 3, crop, crop]: the usable rows, packed */
+    int *where;      /* [batch]: row i's place in pixels, -1 when it was skipped */
+    int64_t *ids;    /* [batch]: sample ids, -(id + 1) when skipped */
+    char **skipped;  /* [batch]: the warning of a skipped row (owned), or NULL */
+    int n, good;
+    ad_embed_timers tm; /* read and prep of the load */
+} ad_frozen_batch;
+
 /* One frozen encoder, either side: [image_encoder] or [text_encoder] of the job file. */
 typedef struct ad_frozen {
     int image; /* 1: image side */
@@ -32,9 +49,10 @@ typedef struct ad_frozen {
     ad_pos_interp pos;
     ad_depth16 depth16;
     int resize, crop;
-    float *pixels;
+    ad_frozen_batch stage;
     /* both */
     int batch;
+    int overlap; /* [run] decode_overlap: embed decodes the next batch in a helper thread */
     float *out; /* [batch, tokens or 1, dim] */
     uint8_t *mask;
     char meta_pre[512];
@@ -60,11 +78,6 @@ typedef struct ad_selection {
 int ad_select_rows(const ad_manifest *m, const char *split, ad_selection *s, int64_t *dropped);
 void ad_selection_free(ad_selection *s);
 
-/* Where an encoding job's time goes (this rank's seconds). */
-typedef struct ad_embed_timers {
-    double read, prep, encode, io;
-} ad_embed_timers;
-
 /* Encodes the selection's rows rows[0..n) (n <= e->batch) into e->out / e->mask; ids[]
  * receives their sample ids. crop: random-crop stream for training-time augmentation, or
  * NULL for the centre crop. A row whose image cannot be used stops with its manifest line,
@@ -72,6 +85,19 @@ typedef struct ad_embed_timers {
 int ad_frozen_encode(ad_frozen *e, const ad_selection *s, const int64_t *rows, int n,
                      int skip_bad, const char *manifest, ad_rng *crop, int64_t *ids,
                      int64_t *bad, ad_embed_timers *tm);
+
+/* ad_frozen_encode of an image batch in two halves, so that the first can run in another
+ * thread while the encoder works on the previous batch. ad_frozen_load decodes and
+ * preprocesses rows[0..n) into b: it reads only e's fixed settings, writes only b, makes no
+ * MPI call and logs nothing (a skipped row's warning waits in b->skipped). ad_frozen_run
+ * then logs those warnings, counts them in *bad, copies b's ids into ids and encodes b into
+ * e->out / e->mask, in the caller's thread. */
+int ad_frozen_batch_create(const ad_frozen *e, ad_frozen_batch *b);
+void ad_frozen_batch_free(ad_frozen_batch *b);
+int ad_frozen_load(const ad_frozen *e, const ad_selection *s, const int64_t *rows, int n,
+                   int skip_bad, const char *manifest, ad_rng *crop, ad_frozen_batch *b);
+int ad_frozen_run(ad_frozen *e, ad_frozen_batch *b, int64_t *ids, int64_t *bad,
+                  ad_embed_timers *tm);
 
 /* What one encoded row is, for either side: dim features on tokens tokens (0: one pooled
  * vector). */

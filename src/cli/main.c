@@ -306,7 +306,10 @@ int main(int argc, char **argv)
             ad_log_error(-1, ad_errmsg(), ad_errhint() ? ad_errhint() : default_hint(rc, cmd->name));
         return exit_status(rc);
     }
-    MPI_Init(&argc, &argv);
+    /* FUNNELED: embed decodes images in a helper thread that makes no MPI call
+     * (src/pipeline/embed_prefetch.c); SINGLE would promise one thread only. */
+    int provided = MPI_THREAD_SINGLE;
+    MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
     ad_cli cli = {MPI_COMM_WORLD, 0, 1, blis_msg, cmd->name};
     MPI_Comm_rank(cli.comm, &cli.rank);
     MPI_Comm_size(cli.comm, &cli.size);

@@ -110,6 +110,7 @@ const ad_cfg_key ad_config_schema[] = {
     {"output", "dir", P, NULL, NULL, "run directory: config.ini, checkpoints/, metrics.nc, eval.nc"},
 
     {"run", "threads", I, "1", "1|1024", "BLIS threads per rank"},
+    {"run", "decode_overlap", B, "true", NULL, "embed: decode and preprocess the next image batch in a helper thread while the encoder runs (false: one thread, for debugging)"},
     {"run", "progress_seconds", F, "30", "0|86400", "seconds between progress lines when stderr is not a terminal (a batch job's log); 0: every log_every steps"},
     {NULL, NULL, 0, NULL, NULL, NULL},
 };

@@ -1,6 +1,7 @@
 #include "adaptor/embed.h"
 
 #include "adaptor/cache.h"
+#include "adaptor/embed_prefetch.h"
 #include "adaptor/error.h"
 #include "adaptor/fsutil.h"
 #include "adaptor/frozen.h"
@@ -28,6 +29,23 @@ int ad_embed_cache_complete(const char *path, const ad_selection *s, int dim, in
     return ok;
 }
 
+/* Rows in batch j of a part of count rows (0 past its last batch). */
+static int batch_len(int64_t count, int batch, int64_t j)
+{
+    int64_t at = j * batch;
+    return at >= count ? 0 : (int)(count - at < batch ? count - at : batch);
+}
+
+/* Queues batch j of the part that starts at row first, if there is one. */
+static int embed_queue(ad_embed_prefetch *pf, const ad_frozen *e, int64_t *rows, int64_t first,
+                       int64_t count, int64_t j)
+{
+    int nb = batch_len(count, e->batch, j);
+    for (int i = 0; i < nb; i++)
+        rows[i] = first + j * e->batch + i;
+    return nb ? ad_embed_prefetch_submit(pf, rows, nb) : AD_OK;
+}
+
 int ad_embed_selection(MPI_Comm comm, ad_frozen *e, const ad_selection *s, const char *path,
                        const char *label, int64_t part_rows, int skip_bad, const char *manifest,
                        ad_embed_stats *st)
@@ -44,11 +62,17 @@ int ad_embed_selection(MPI_Comm comm, ad_frozen *e, const ad_selection *s, const
         return ad_fail(AD_ERR_ARG, "%s: part_rows must be positive", path);
     int64_t nparts = (s->n + part_rows - 1) / part_rows;
     int64_t *ids = ad_malloc((size_t)e->batch * 2 * sizeof *ids, "ids"), *rows = ids + e->batch;
-    AD_TRY(ad_mpi_agree(comm, ids ? AD_OK : AD_ERR_NOMEM, NULL));
+    ad_embed_prefetch *pf = NULL;
+    int rc = ids ? ad_embed_prefetch_create(e, s, skip_bad, manifest, &pf) : AD_ERR_NOMEM;
+    if ((rc = ad_mpi_agree(comm, rc, NULL)) != AD_OK) {
+        ad_embed_prefetch_destroy(pf);
+        free(ids);
+        return rc;
+    }
+    st->overlapped = ad_embed_prefetch_threaded(pf);
     ad_progress prog;
     ad_progress_start(&prog, label, "rows", s->n, part_rows);
     double t0 = ad_now();
-    int rc = AD_OK;
     for (int64_t p = 0; p < nparts && rc == AD_OK; p++) {
         int64_t first = p * part_rows, count = s->n - first < part_rows ? s->n - first : part_rows;
         int done = 0;
@@ -70,15 +94,20 @@ int ad_embed_selection(MPI_Comm comm, ad_frozen *e, const ad_selection *s, const
          * writes, with no rows when it has no batch left. */
         int64_t nbatches = (count + e->batch - 1) / e->batch;
         int64_t rounds = (nbatches + size - 1) / size;
+        /* This rank's batch of round q + 1 is queued before round q is encoded, so that
+         * it decodes meanwhile (embed_prefetch.h). */
+        int lrc = AD_OK;
+        for (int64_t q = 0; q <= 1 && lrc == AD_OK; q++)
+            lrc = embed_queue(pf, e, rows, first, count, q * size + rank);
         for (int64_t q = 0; q < rounds && rc == AD_OK; q++) {
             int64_t j = q * size + rank, at = j * e->batch;
-            int nb = j < nbatches ? (int)(count - at < e->batch ? count - at : e->batch) : 0;
-            for (int i = 0; i < nb; i++)
-                rows[i] = first + at + i;
-            int lrc = nb ? ad_frozen_encode(e, s, rows, nb, skip_bad, manifest, NULL, ids,
-                                            &st->bad, &st->tm)
-                         : AD_OK;
+            int nb = batch_len(count, e->batch, j);
+            if (lrc == AD_OK && nb)
+                lrc = ad_embed_prefetch_encode(pf, ids, &st->bad, &st->tm);
+            if (lrc == AD_OK)
+                lrc = embed_queue(pf, e, rows, first, count, (q + 2) * size + rank);
             rc = ad_mpi_agree(comm, lrc, NULL);
+            lrc = AD_OK;
             double t0w = ad_now();
             if (rc == AD_OK)
                 rc = ad_cache_write_rows(w, nb ? at : 0, nb, ids, e->out,
@@ -98,6 +127,7 @@ int ad_embed_selection(MPI_Comm comm, ad_frozen *e, const ad_selection *s, const
             ad_cache_abort(w);
         st->tm.io += ad_now() - t0c;
     }
+    ad_embed_prefetch_destroy(pf);
     free(ids);
     double t0m = ad_now();
     if (rc == AD_OK)
@@ -131,6 +161,26 @@ static int embed_split(MPI_Comm comm, const ad_config *cfg, ad_frozen *e, const 
     char label[96];
     snprintf(label, sizeof label, "embed %s %s", e->meta.modality, split);
     return ad_embed_selection(comm, e, s, path, label, part_rows, skip_bad, manifest, st);
+}
+
+/* Where this rank's time went, for the end-of-split line: seconds and shares of the summed
+ * stages. With decoding in its own thread, the stages overlap, so the sum exceeds the wall
+ * time; what the encoder still waited for the decoder is said separately. */
+static void embed_time_split(const ad_frozen *e, const ad_embed_stats *st, char *out, size_t n)
+{
+    const ad_embed_timers *tm = &st->tm;
+    double tot = tm->read + tm->prep + tm->encode + tm->io;
+    tot = tot > 0 ? tot : 1;
+    int at = e->image ? snprintf(out, n, "decoding %.1f s (%.0f%%), preprocessing %.1f s "
+                                 "(%.0f%%), ", tm->read, 100 * tm->read / tot, tm->prep,
+                                 100 * tm->prep / tot)
+                      : snprintf(out, n, "WordPiece %.1f s (%.0f%%), ", tm->read,
+                                 100 * tm->read / tot);
+    at += snprintf(out + at, n - (size_t)at, "encoder %.1f s (%.0f%%), cache I/O %.1f s (%.0f%%)",
+                   tm->encode, 100 * tm->encode / tot, tm->io, 100 * tm->io / tot);
+    if (st->overlapped)
+        snprintf(out + at, n - (size_t)at, "; decoding overlapped the encoder in a helper "
+                 "thread, which the encoder waited for %.1f s", tm->wait);
 }
 
 int ad_embed(MPI_Comm comm, const ad_config *cfg, const char *modality)
@@ -168,23 +218,15 @@ int ad_embed(MPI_Comm comm, const ad_config *cfg, const char *modality)
             if (rc == AD_OK) {
                 int64_t bad = 0;
                 MPI_Allreduce(&st[i].bad, &bad, 1, MPI_INT64_T, MPI_SUM, comm);
-                ad_embed_timers *tm = &st[i].tm;
-                double tot = tm->read + tm->prep + tm->encode + tm->io;
-                tot = tot > 0 ? tot : 1;
-                char where[160];
-                if (i == 0)
-                    snprintf(where, sizeof where, "decoding %.0f%%, preprocessing %.0f%%",
-                             100 * tm->read / tot, 100 * tm->prep / tot);
-                else
-                    snprintf(where, sizeof where, "WordPiece %.0f%%", 100 * tm->read / tot);
+                char where[320];
+                embed_time_split(&enc[i], &st[i], where, sizeof where);
                 ad_info("embed %s %s: %lld rows (%lld dropped by the view filter, %lld by "
                         "MGCA's report rule, %lld bad rows skipped), %lld part(s) done before, "
-                        "%.1f s, %.1f rows/s; rank 0's time: %s, encoder %.0f%%, cache I/O %.0f%%",
+                        "%.1f s, %.1f rows/s; rank 0's time: %s",
                         enc[i].meta.modality, splits[k], (long long)s.n,
                         (long long)s.view_dropped, (long long)dropped,
                         (long long)bad, (long long)st[i].parts_done_before, st[i].seconds,
-                        st[i].seconds > 0 ? (double)s.n / st[i].seconds : 0.0, where,
-                        100 * tm->encode / tot, 100 * tm->io / tot);
+                        st[i].seconds > 0 ? (double)s.n / st[i].seconds : 0.0, where);
             }
         }
         ad_selection_free(&s);

@@ -17,7 +17,7 @@ void ad_frozen_free(ad_frozen *e)
     ad_image_encoder_destroy(e->img);
     free(e->ids);
     free(e->lengths);
-    free(e->pixels);
+    ad_frozen_batch_free(&e->stage);
     free(e->out);
     free(e->mask);
 }
@@ -59,9 +59,10 @@ int ad_frozen_open(ad_frozen *e, const ad_config *cfg, const ad_job *job, int im
         int count;
         AD_TRY(ad_image_encoder_count(e->img, e->img_out, e->crop, e->crop, &count));
         e->tokens = e->img_out == AD_IMG_TOKENS ? count : 0;
-        e->pixels = ad_malloc((size_t)e->batch * 3 * e->crop * e->crop * sizeof(float), "images");
-        if (!e->pixels)
-            return AD_ERR_NOMEM;
+        int ov;
+        AD_TRY(ad_config_bool(cfg, "run", "decode_overlap", &ov));
+        e->overlap = ov;
+        AD_TRY(ad_frozen_batch_create(e, &e->stage));
     } else {
         int64_t mw;
         AD_TRY(ad_config_int(cfg, "data", "max_words", &mw));
@@ -187,6 +188,108 @@ int ad_select_rows(const ad_manifest *m, const char *split, ad_selection *s, int
 }
 
 
+int ad_frozen_batch_create(const ad_frozen *e, ad_frozen_batch *b)
+{
+    memset(b, 0, sizeof *b);
+    b->pixels = ad_malloc((size_t)e->batch * 3 * e->crop * e->crop * sizeof(float), "images");
+    b->where = ad_malloc((size_t)e->batch * sizeof *b->where, "batch map");
+    b->ids = ad_malloc((size_t)e->batch * sizeof *b->ids, "batch ids");
+    b->skipped = ad_calloc((size_t)e->batch, sizeof *b->skipped, "batch warnings");
+    return b->pixels && b->where && b->ids && b->skipped ? AD_OK : AD_ERR_NOMEM;
+}
+
+void ad_frozen_batch_free(ad_frozen_batch *b)
+{
+    for (int i = 0; b->skipped && i < b->n; i++)
+        free(b->skipped[i]);
+    free(b->skipped);
+    free(b->pixels);
+    free(b->where);
+    free(b->ids);
+    memset(b, 0, sizeof *b);
+}
+
+int ad_frozen_load(const ad_frozen *e, const ad_selection *s, const int64_t *rows, int n,
+                   int skip_bad, const char *manifest, ad_rng *crop, ad_frozen_batch *b)
+{
+    size_t img = (size_t)3 * e->crop * e->crop;
+    for (int i = 0; i < b->n; i++) { /* left by a load that stopped at a bad row */
+        free(b->skipped[i]);
+        b->skipped[i] = NULL;
+    }
+    b->good = 0;
+    b->tm = (ad_embed_timers){0, 0, 0, 0, 0};
+    for (b->n = 0; b->n < n; b->n++) {
+        int i = b->n;
+        int64_t r = rows[i];
+        b->ids[i] = s->ids[r];
+        b->skipped[i] = NULL;
+        ad_image im = {0};
+        double t0 = ad_now();
+        int rc = ad_image_read_gray8(s->image[r], e->depth16, &im);
+        double t1 = ad_now();
+        if (rc == AD_OK)
+            rc = ad_preprocess_image(&im, e->resize, e->crop, crop,
+                                     b->pixels + (size_t)b->good * img);
+        if (rc != AD_OK && !strstr(ad_errmsg(), s->image[r])) /* the reader names it */
+            ad_fail_ctx(rc, "%s", s->image[r]);
+        ad_image_free(&im);
+        b->tm.read += t1 - t0;
+        b->tm.prep += ad_now() - t1;
+        if (rc != AD_OK) {
+            if (!skip_bad) {
+                ad_fail_ctx(rc, "%s:%lld", manifest, (long long)s->line[r]);
+                return ad_set_hint(rc, "fix the row's image, or set [data] skip_bad_rows = "
+                                   "true to leave such rows out");
+            }
+            size_t len = strlen(manifest) + strlen(ad_errmsg()) + 48;
+            b->skipped[i] = ad_malloc(len, "warning");
+            if (!b->skipped[i])
+                return AD_ERR_NOMEM;
+            snprintf(b->skipped[i], len, "%s:%lld: skipped: %s", manifest,
+                     (long long)s->line[r], ad_errmsg());
+            b->ids[i] = -(s->ids[r] + 1);
+            b->where[i] = -1;
+            continue;
+        }
+        b->where[i] = b->good++;
+    }
+    return AD_OK;
+}
+
+int ad_frozen_run(ad_frozen *e, ad_frozen_batch *b, int64_t *ids, int64_t *bad,
+                  ad_embed_timers *tm)
+{
+    size_t per = (size_t)(e->tokens ? e->tokens : 1) * e->dim;
+    int T = e->tokens ? e->tokens : 1, n = b->n;
+    for (int i = 0; i < n; i++) {
+        ids[i] = b->ids[i];
+        if (b->skipped[i]) {
+            ad_warn("%s", b->skipped[i]);
+            free(b->skipped[i]);
+            b->skipped[i] = NULL;
+            (*bad)++;
+        }
+    }
+    tm->read += b->tm.read;
+    tm->prep += b->tm.prep;
+    double t0 = ad_now();
+    int rc = b->good ? ad_image_encoder_forward(e->img, b->pixels, b->good, e->crop, e->crop,
+                                                e->img_out, e->pos, e->out)
+                     : AD_OK;
+    tm->encode += ad_now() - t0;
+    /* Spread the encoded rows back into batch order, zeros for skipped ones. */
+    for (int i = n - 1; rc == AD_OK && i >= 0; i--) {
+        float *dst = e->out + (size_t)i * per;
+        if (b->where[i] < 0)
+            memset(dst, 0, per * sizeof(float));
+        else if (b->where[i] != i)
+            memmove(dst, e->out + (size_t)b->where[i] * per, per * sizeof(float));
+        memset(e->mask + (size_t)i * T, b->where[i] >= 0, (size_t)T);
+    }
+    return rc;
+}
+
 int ad_frozen_encode(ad_frozen *e, const ad_selection *s, const int64_t *rows, int n,
                      int skip_bad, const char *manifest, ad_rng *crop, int64_t *ids,
                      int64_t *bad, ad_embed_timers *tm)
@@ -195,57 +298,10 @@ int ad_frozen_encode(ad_frozen *e, const ad_selection *s, const int64_t *rows, i
     int T = e->tokens ? e->tokens : 1;
     memset(e->mask, 0, (size_t)n * T);
     if (e->image) {
-        size_t img = (size_t)3 * e->crop * e->crop;
-        int good = 0;
-        int *where = ad_malloc((size_t)n * sizeof(int), "batch map");
-        if (!where)
-            return AD_ERR_NOMEM;
-        for (int i = 0; i < n; i++) {
-            int64_t r = rows[i];
-            ids[i] = s->ids[r];
-            ad_image im = {0};
-            double t0 = ad_now();
-            int rc = ad_image_read_gray8(s->image[r], e->depth16, &im);
-            double t1 = ad_now();
-            if (rc == AD_OK)
-                rc = ad_preprocess_image(&im, e->resize, e->crop, crop,
-                                         e->pixels + (size_t)good * img);
-            if (rc != AD_OK && !strstr(ad_errmsg(), s->image[r])) /* the reader names it */
-                ad_fail_ctx(rc, "%s", s->image[r]);
-            ad_image_free(&im);
-            tm->read += t1 - t0;
-            tm->prep += ad_now() - t1;
-            if (rc != AD_OK) {
-                if (!skip_bad) {
-                    free(where);
-                    ad_fail_ctx(rc, "%s:%lld", manifest, (long long)s->line[r]);
-                    return ad_set_hint(rc, "fix the row's image, or set [data] skip_bad_rows = "
-                                       "true to leave such rows out");
-                }
-                ad_warn("%s:%lld: skipped: %s", manifest, (long long)s->line[r], ad_errmsg());
-                ids[i] = -(s->ids[r] + 1);
-                (*bad)++;
-                where[i] = -1;
-                continue;
-            }
-            where[i] = good++;
-        }
-        double t0 = ad_now();
-        int rc = good ? ad_image_encoder_forward(e->img, e->pixels, good, e->crop, e->crop,
-                                                 e->img_out, e->pos, e->out)
-                      : AD_OK;
-        tm->encode += ad_now() - t0;
-        /* Spread the encoded rows back into batch order, zeros for skipped ones. */
-        for (int i = n - 1; rc == AD_OK && i >= 0; i--) {
-            float *dst = e->out + (size_t)i * per;
-            if (where[i] < 0)
-                memset(dst, 0, per * sizeof(float));
-            else if (where[i] != i)
-                memmove(dst, e->out + (size_t)where[i] * per, per * sizeof(float));
-            memset(e->mask + (size_t)i * T, where[i] >= 0, (size_t)T);
-        }
-        free(where);
-        return rc;
+        int rc = ad_frozen_load(e, s, rows, n, skip_bad, manifest, crop, &e->stage);
+        tm->read += rc == AD_OK ? 0 : e->stage.tm.read;
+        tm->prep += rc == AD_OK ? 0 : e->stage.tm.prep;
+        return rc == AD_OK ? ad_frozen_run(e, &e->stage, ids, bad, tm) : rc;
     }
     double t0 = ad_now();
     for (int i = 0; i < n; i++) {
@@ -304,7 +360,7 @@ int ad_frozen_encode_rows(ad_frozen *e, const ad_selection *s, const int64_t *ro
     for (int64_t at = 0; rc == AD_OK && at < n; at += e->batch) {
         int nb = (int)(n - at < e->batch ? n - at : e->batch);
         int64_t bad = 0;
-        ad_embed_timers tm = {0, 0, 0, 0};
+        ad_embed_timers tm = {0, 0, 0, 0, 0};
         rc = ad_frozen_encode(e, s, rows + at, nb, 0, manifest, crop, ids, &bad, &tm);
         if (rc == AD_OK) {
             memcpy(out + (size_t)at * row, e->out, (size_t)nb * row * sizeof(float));

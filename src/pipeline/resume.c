@@ -14,6 +14,7 @@
 static const char *const may_change[][2] = {
     {"run", "threads"},          /* BLIS threads: each rank's GEMMs are bitwise the same */
     {"run", "progress_seconds"}, /* how often progress is logged */
+    {"run", "decode_overlap"},   /* embed's decode thread: the caches are bitwise the same */
     {"train", "log_every"},
     {"train", "checkpoint_every"},
     {"train", "keep_checkpoints"},
