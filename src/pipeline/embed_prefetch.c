@@ -1,10 +1,12 @@
 /* Decoding the next image batch in a helper thread (include/adaptor/embed_prefetch.h). */
+#define _GNU_SOURCE /* sched_getaffinity */
 #include "adaptor/embed_prefetch.h"
 
 #include "adaptor/error.h"
 #include "adaptor/log.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -71,10 +73,17 @@ int ad_embed_prefetch_create(ad_frozen *e, const ad_selection *s, int skip_bad,
     p->manifest = manifest;
     int level = MPI_THREAD_SINGLE;
     MPI_Query_thread(&level);
-    p->threaded = e->image && e->overlap && level >= MPI_THREAD_FUNNELED;
+    /* A rank bound to one core (Open MPI's default at <= 2 ranks, Slurm without
+     * --cpus-per-task) would only time-slice the helper thread with the encoder. */
+    cpu_set_t mask;
+    int cpus = sched_getaffinity(0, sizeof mask, &mask) == 0 ? CPU_COUNT(&mask) : 2;
+    p->threaded = e->image && e->overlap && level >= MPI_THREAD_FUNNELED && cpus > 1;
     if (e->image && e->overlap && level < MPI_THREAD_FUNNELED)
         ad_info("embed: decoding in the encoder's thread: MPI was not initialised with "
                 "MPI_THREAD_FUNNELED or above");
+    else if (e->image && e->overlap && cpus <= 1)
+        ad_info("embed: decoding in the encoder's thread: this rank may use one CPU only "
+                "(give it two, e.g. srun --cpus-per-task=2 or mpirun --bind-to none)");
     if (p->threaded) {
         pthread_mutex_init(&p->mu, NULL);
         pthread_cond_init(&p->cv, NULL);
