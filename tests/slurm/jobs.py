@@ -1,7 +1,6 @@
 """Shared by the tests that submit to a test Slurm (slurm_check.py, multinode_check.py):
 submitting in the work folder, waiting for jobs (releasing requeued ones), reading logs and
 netCDF outputs."""
-import os
 import time
 
 import netCDF4
@@ -9,10 +8,21 @@ import numpy as np
 
 from cluster import DONE
 
+T0 = time.time()
+
 # Global attributes that record how and where a file was made (src/io/provenance.c), not what
 # it holds: they legitimately differ between runs on other rank counts, hosts or Slurm jobs.
 PROVENANCE = ("ranks", "hosts", "blis_kernels", "threads", "config", "slurm_job_id",
               "slurm_array_task_id")
+
+
+def log(msg):
+    print(f"[{time.time() - T0:6.1f} s] {msg}", flush=True)
+
+
+def stop_on_signal(sig, _frame):
+    """SIGTERM handler (ctest's timeout): unwinds, so the Cluster's cleanup runs."""
+    raise SystemExit(f"stopped by signal {sig}")
 
 
 def read_nc(path):
@@ -59,7 +69,7 @@ def submit(cluster, cwd, *cmd, env=None):
     return p.stdout.strip().split(";")[0]
 
 
-def wait_all(cluster, ids, release, timeout, on_poll, log):
+def wait_all(cluster, ids, release, timeout, on_poll):
     """Polls until every job in `ids` (array job ids cover their tasks; on_poll may add jobs)
     is finished. A job in `release` that Slurm holds after a requeue (Reason=BeginTime, ~2 minutes)
     is released a few seconds later: this only shortens the test's wait and changes nothing the

@@ -12,7 +12,6 @@ import os
 import shutil
 import signal
 import sys
-import time
 
 import netCDF4
 import numpy as np
@@ -28,16 +27,7 @@ MPI, ADAPTOR, SRC, WORK = (sys.argv[1], os.path.abspath(sys.argv[2]), os.path.ab
                            os.path.abspath(sys.argv[4]))
 SLURM = os.path.join(SRC, "slurm")
 check = Checks()
-T0 = time.time()
 SIZE = ["--set", "train.checkpoint_every=1000", "--set", "train.log_every=2000"]
-
-
-def log(msg):
-    print(f"[{time.time() - T0:6.1f} s] {msg}", flush=True)
-
-
-def stop_on_signal(sig, _frame):
-    raise SystemExit(f"stopped by signal {sig}")  # runs the Cluster's cleanup
 
 
 def check_run_dir(run, what):
@@ -70,8 +60,8 @@ def main():
     if p.returncode != 0:
         check(False, f"synth: {errors(p)}")
         return 1
-    log("synthetic corpus written")
-    signal.signal(signal.SIGTERM, stop_on_signal)
+    J.log("synthetic corpus written")
+    signal.signal(signal.SIGTERM, J.stop_on_signal)
     try:
         cluster = Cluster(os.path.join(WORK, "slurm"))
         cluster.__enter__()
@@ -82,21 +72,21 @@ def main():
         run_scenarios(cluster, jd, jr)
     finally:
         cluster.stop()
-        log("Slurm stopped")
+        J.log("Slurm stopped")
     return check.finish()
 
 
 def run_scenarios(cluster, jd, jr):
-    log(f"Slurm up on node {cluster.host} ({cluster.cpus} CPUs)")
+    J.log(f"Slurm up on node {cluster.host} ({cluster.cpus} CPUs)")
     env = dict(ADAPTOR=ADAPTOR, AD_RUN_ROOT=os.path.join(WORK, "runs"),
                ASAN_OPTIONS=ENV.get("ASAN_OPTIONS", ""), AD_SBATCH_ARGS="--ntasks-per-node=2 --time=10")
     env["OMP_NUM_THREADS"] = env["BLIS_NUM_THREADS"] = "1"
     sweep = J.submit(cluster, WORK, os.path.join(SLURM, "sweep.sh"), jd, jr, *SIZE, "--set", "train.epochs=2",
                      env=env)
-    log(f"sweep submitted: {sweep}")
+    J.log(f"sweep submitted: {sweep}")
     ids = [sweep["embed"], sweep["pretrain"], sweep["eval"]]
-    jobs = J.wait_all(cluster, ids, [], 400, lambda jobs: None, log)
-    log("all jobs finished")
+    jobs = J.wait_all(cluster, ids, [], 400, lambda jobs: None)
+    J.log("all jobs finished")
     for stage in ("embed", "pretrain", "eval"):
         tasks = sorted((r for r in jobs.values() if r.get("ArrayJobId") == sweep[stage]),
                        key=lambda r: int(r["ArrayTaskId"]))
@@ -114,7 +104,7 @@ def run_scenarios(cluster, jd, jr):
         check(f"models/{enc}" in cfg, f"sweep task {i}: config.ini does not name {enc}")
     for enc in ("dinov2-tiny", "resnet-tiny"):
         check(len(glob.glob(os.path.join(WORK, "cache", f"image-{enc}-*.nc"))) == 3, f"sweep: no {enc} caches")
-    log("sweep: both tasks of each stage COMPLETED with their own run dirs")
+    J.log("sweep: both tasks of each stage COMPLETED with their own run dirs")
 
 
 if __name__ == "__main__":
