@@ -39,11 +39,13 @@ int ad_check_config(const ad_config *cfg);
 int ad_check_stage(MPI_Comm comm, const ad_config *cfg, ad_stage stage, const char *weights,
                    const char *modality);
 
-/* Whether every rank of comm sees the same folder dir (created if missing): rank 0 writes a
- * file with a random token into it, every rank reads it back. On a rank that does not (a
- * node-local folder on a multi-node job), one message naming the folder, the ranks and their
- * hosts; agreed over comm. what names the key, e.g. "[cache] dir". No-op on one rank. */
-int ad_check_shared_dir(MPI_Comm comm, const char *dir, const char *what);
+/* Whether every rank of comm sees the same folder dir: rank 0 writes a file with a random
+ * token into it (creating dir unless reads_only), every rank reads it back. On a rank that
+ * does not (a node-local folder on a multi-node job), one message naming the folder, the
+ * ranks and their hosts; agreed over comm. what names the key, e.g. "[cache] dir". reads_only:
+ * the stage only reads dir, so a folder rank 0 cannot write (a read-only share) is left
+ * unchecked with a warning. No-op on one rank. */
+int ad_check_shared_dir(MPI_Comm comm, const char *dir, const char *what, int reads_only);
 
 /* The dry run on this process: every check above with the encoders loaded, the rows of
  * every split, which caches exist (complete, stale or missing) and the stage to run next, and the plan for `ranks`

@@ -263,10 +263,11 @@ int ad_check_stage(MPI_Comm comm, const ad_config *cfg, ad_stage stage, const ch
     int online = is(ad_config_get(cfg, "train", "source"), "online");
     if ((stage == AD_STAGE_EMBED || stage == AD_STAGE_EVAL ||
          (stage == AD_STAGE_PRETRAIN && !online)) && ad_config_is_set(cfg, "cache", "dir"))
-        AD_TRY(ad_check_shared_dir(comm, ad_config_get(cfg, "cache", "dir"), "[cache] dir"));
+        AD_TRY(ad_check_shared_dir(comm, ad_config_get(cfg, "cache", "dir"), "[cache] dir",
+                                   stage != AD_STAGE_EMBED));
     if ((stage == AD_STAGE_PRETRAIN || stage == AD_STAGE_EVAL) &&
         ad_config_is_set(cfg, "output", "dir"))
-        AD_TRY(ad_check_shared_dir(comm, ad_config_get(cfg, "output", "dir"), "[output] dir"));
+        AD_TRY(ad_check_shared_dir(comm, ad_config_get(cfg, "output", "dir"), "[output] dir", 0));
     return AD_OK;
 }
 

@@ -7,6 +7,7 @@
 
 #include "adaptor/error.h"
 #include "adaptor/fsutil.h"
+#include "adaptor/log.h"
 #include "adaptor/mpiutil.h"
 
 #include <stdint.h>
@@ -57,7 +58,7 @@ static int read_back(const char *path, const char *token, const char *dir, const
                        "(a shared home or scratch, not node-local /tmp)", what);
 }
 
-int ad_check_shared_dir(MPI_Comm comm, const char *dir, const char *what)
+int ad_check_shared_dir(MPI_Comm comm, const char *dir, const char *what, int reads_only)
 {
     int rank, size;
     MPI_Comm_rank(comm, &rank);
@@ -71,18 +72,31 @@ int ad_check_shared_dir(MPI_Comm comm, const char *dir, const char *what)
     if (rank == 0) {
         make_token(msg, TOKEN_LEN);
         gethostname(msg + TOKEN_LEN, 255);
-        rc = ad_mkdir_p(dir);
+        rc = reads_only ? AD_OK : ad_mkdir_p(dir);
     }
     if (rc == AD_OK)
         rc = ad_path_join(path, sizeof path, dir, ".adaptor-shared-");
     size_t used = strlen(path);
+    int skip = 0;
     if (rc == AD_OK && rank == 0) {
         snprintf(path + used, sizeof path - used, "%.16s", msg);
         rc = ad_write_file_atomic(path, msg, strlen(msg));
-        if (rc != AD_OK)
+        /* caches on a read-only share are fine for a stage that only reads them */
+        if (rc != AD_OK && reads_only) {
+            ad_warn("cannot check that every node sees %s %s (rank 0 cannot write there: %s); "
+                    "going on", what, dir, ad_errmsg());
+            ad_clear_error();
+            rc = AD_OK;
+            skip = 1;
+        } else if (rc != AD_OK) {
             rc = ad_set_hint(rc, "%s must be a folder rank 0 can write", what);
+        }
     }
     AD_TRY(ad_mpi_agree(comm, rc, NULL));
+    if (MPI_Bcast(&skip, 1, MPI_INT, 0, comm) != MPI_SUCCESS)
+        return ad_fail(AD_ERR_MPI, "checking %s: MPI_Bcast failed", what);
+    if (skip)
+        return AD_OK;
     if (MPI_Bcast(msg, (int)sizeof msg, MPI_CHAR, 0, comm) != MPI_SUCCESS)
         return ad_fail(AD_ERR_MPI, "checking %s: MPI_Bcast failed", what);
     snprintf(path + used, sizeof path - used, "%.16s", msg);
