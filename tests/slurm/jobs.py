@@ -1,12 +1,17 @@
 """Shared by the tests that submit to a test Slurm (slurm_check.py, multinode_check.py):
 submitting in the work folder, waiting for jobs (releasing requeued ones), reading logs and
 netCDF outputs."""
+import os
+import shutil
+import signal
 import time
 
 import netCDF4
 import numpy as np
 
-from cluster import DONE
+from cluster import DONE, SKIP, Cluster, Unavailable
+
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 T0 = time.time()
 
@@ -23,6 +28,37 @@ def log(msg):
 def stop_on_signal(sig, _frame):
     """SIGTERM handler (ctest's timeout): unwinds, so the Cluster's cleanup runs."""
     raise SystemExit(f"stopped by signal {sig}")
+
+
+def prepare(work, files, synth):
+    """Before a Slurm test: the reason to skip (exit status SKIP), else a fresh `work` holding
+    the job files `files` (from tests/slurm/) and the corpus synth() writes (a finished
+    process; exit status 1 if it failed). None when ready; SIGTERM then unwinds (cleanup)."""
+    why = Cluster.unavailable_reason()
+    if why:
+        print(f"SKIPPED: Slurm cannot run here: {why}")
+        return SKIP
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    for f in files:
+        shutil.copy(os.path.join(HERE, f), work)  # the corpus and caches go beside them
+    p = synth()
+    if p.returncode != 0:
+        print(f"FAILED: synth: {p.stderr[-2000:]}")
+        return 1
+    log("synthetic corpus written")
+    signal.signal(signal.SIGTERM, stop_on_signal)
+    return None
+
+
+def start(cluster):
+    """Starts the cluster: None, or SKIP (saying why) when Slurm does not start here."""
+    try:
+        cluster.__enter__()
+    except Unavailable as e:
+        print(f"SKIPPED: Slurm did not start: {e}")
+        return SKIP
+    return None
 
 
 def read_nc(path):

@@ -27,7 +27,6 @@ usage: multinode_check.py MPIEXEC ADAPTOR SOURCE_DIR WORKDIR"""
 import glob
 import hashlib
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -38,8 +37,8 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "ref"))
-from cluster import DONE, SKIP, Cluster, Unavailable  # noqa: E402
-from clitest import ENV, Checks, error_lines, errors, mpirun  # noqa: E402
+from cluster import DONE, Cluster  # noqa: E402
+from clitest import ENV, Checks, error_lines, mpirun  # noqa: E402
 import jobs as J  # noqa: E402
 import stio  # noqa: E402
 
@@ -168,26 +167,13 @@ def checkpoint_sums(run):
 
 
 def main():
-    why = Cluster.unavailable_reason()
-    if why:
-        print(f"SKIPPED: Slurm cannot run here: {why}")
-        return SKIP
-    shutil.rmtree(WORK, ignore_errors=True)
-    os.makedirs(WORK)
-    for f in ("base.ini", "dinov2-bert.ini"):
-        shutil.copy(os.path.join(HERE, f), WORK)
-    p = mpirun(MPI, ADAPTOR, 1, "synth", os.path.join(WORK, "corpus"), "--n", "120", "--seed", "11")
-    if p.returncode != 0:
-        check(False, f"synth: {errors(p)}")
-        return 1
-    signal.signal(signal.SIGTERM, J.stop_on_signal)
+    status = J.prepare(WORK, ("base.ini", "dinov2-bert.ini"), lambda: mpirun(
+        MPI, ADAPTOR, 1, "synth", os.path.join(WORK, "corpus"), "--n", "120", "--seed", "11"))
+    cluster = Cluster(os.path.join(WORK, "slurm"), nodes=3, private={"n3": [PRIVATE]})
+    status = status if status is not None else J.start(cluster)
+    if status is not None:
+        return status
     refs = References()
-    try:
-        cluster = Cluster(os.path.join(WORK, "slurm"), nodes=3, private={"n3": [PRIVATE]})
-        cluster.__enter__()
-    except Unavailable as e:
-        print(f"SKIPPED: Slurm did not start: {e}")
-        return SKIP
     try:
         J.log("Slurm up: nodes n1, n2, n3 (n3 with a private " + PRIVATE + ")")
         run_scenarios(cluster, refs)

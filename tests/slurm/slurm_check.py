@@ -9,8 +9,6 @@ Exit status 77 (skip) with the reason when Slurm cannot run here (not root, no b
 usage: slurm_check.py MPIEXEC ADAPTOR SOURCE_DIR WORKDIR"""
 import glob
 import os
-import shutil
-import signal
 import sys
 
 import netCDF4
@@ -19,8 +17,8 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "ref"))
-from cluster import SKIP, Cluster, Unavailable  # noqa: E402
-from clitest import ENV, Checks, errors, mpirun  # noqa: E402
+from cluster import Cluster  # noqa: E402
+from clitest import ENV, Checks, mpirun  # noqa: E402
 import jobs as J  # noqa: E402
 
 MPI, ADAPTOR, SRC, WORK = (sys.argv[1], os.path.abspath(sys.argv[2]), os.path.abspath(sys.argv[3]),
@@ -47,29 +45,14 @@ def check_run_dir(run, what):
 
 
 def main():
-    why = Cluster.unavailable_reason()
-    if why:
-        print(f"SKIPPED: Slurm cannot run here: {why}")
-        return SKIP
-    shutil.rmtree(WORK, ignore_errors=True)
-    os.makedirs(WORK)
-    for f in ("base.ini", "dinov2-bert.ini", "resnet-bert.ini"):
-        shutil.copy(os.path.join(HERE, f), WORK)  # the corpus and caches go beside them
-    jd, jr = os.path.join(WORK, "dinov2-bert.ini"), os.path.join(WORK, "resnet-bert.ini")
-    p = mpirun(MPI, ADAPTOR, 2, "synth", os.path.join(WORK, "corpus"), "--n", "240", "--seed", "11")
-    if p.returncode != 0:
-        check(False, f"synth: {errors(p)}")
-        return 1
-    J.log("synthetic corpus written")
-    signal.signal(signal.SIGTERM, J.stop_on_signal)
+    status = J.prepare(WORK, ("base.ini", "dinov2-bert.ini", "resnet-bert.ini"), lambda: mpirun(
+        MPI, ADAPTOR, 2, "synth", os.path.join(WORK, "corpus"), "--n", "240", "--seed", "11"))
+    cluster = Cluster(os.path.join(WORK, "slurm"))
+    status = status if status is not None else J.start(cluster)
+    if status is not None:
+        return status
     try:
-        cluster = Cluster(os.path.join(WORK, "slurm"))
-        cluster.__enter__()
-    except Unavailable as e:
-        print(f"SKIPPED: Slurm did not start: {e}")
-        return SKIP
-    try:
-        run_scenarios(cluster, jd, jr)
+        run_scenarios(cluster, os.path.join(WORK, "dinov2-bert.ini"), os.path.join(WORK, "resnet-bert.ini"))
     finally:
         cluster.stop()
         J.log("Slurm stopped")
