@@ -118,6 +118,17 @@ def rel_diff(a, b):
     return max(float(np.linalg.norm(a[k] - b[k]) / max(np.linalg.norm(b[k]), 1e-30)) for k in b)
 
 
+def started(cluster, job_id, settle=3):
+    """Waits until a job runs (or ran) and then `settle` s more. Two multi-node steps launched
+    in the same second on this one-host cluster have twice left rank 0 with a SIGSEGV at
+    start-up (srun --mpi=pmix, the 3 slurmd sharing one host name and /tmp), never when
+    staggered: the scenarios start one job at a time."""
+    end = time.time() + 120
+    while time.time() < end and cluster.jobs().get(job_id, {}).get("JobState", "PENDING") == "PENDING":
+        time.sleep(0.3)
+    time.sleep(settle)
+
+
 def job_pids(job_id):
     """Processes of a Slurm job (their environment names it), on any node."""
     out = []
@@ -195,11 +206,14 @@ def run_scenarios(cluster, refs):
     bad_ranks = J.submit(cluster, WORK, "sbatch", "--parsable", "-N", "3", "--ntasks-per-node=1", sb, JOB, *SIZE,
                          "--set", "train.batch_size=2", "--set", f"cache.dir={WORK}/cacheA",
                          "--set", f"output.dir={WORK}/runs/too-many-ranks", env=env)
+    started(cluster, bad_ranks)
     bad_fs = J.submit(cluster, WORK, "sbatch", "--parsable", "-N", "3", "--ntasks-per-node=1",
                       os.path.join(SLURM, "embed.sbatch"), JOB, *SIZE, "--set", f"cache.dir={PRIVATE}/cache",
                       "--set", f"output.dir={WORK}/runs/not-shared", env=env)
     # 2. the pipeline on two shapes
+    started(cluster, bad_fs)
     pa = pipeline("-N 3 --ntasks-per-node=1", "cacheA")
+    started(cluster, pa["embed"])
     pb = pipeline("-N 2 --ntasks-per-node=2", "cacheB")
     J.log(f"submitted: bad input {bad_ranks} {bad_fs}; pipelines {pa} and {pb}")
     ids = [bad_ranks, bad_fs] + [p[s] for p in (pa, pb) for s in ("embed", "pretrain", "eval")]
@@ -207,8 +221,8 @@ def run_scenarios(cluster, refs):
 
     def poll1(jobs):
         refs.poll()
-        if jobs.get(pa["pretrain"], {}).get("JobState") == "RUNNING" and not st["tcp"]:
-            st["tcp"] = tcp_peers([p for p, c, _ in job_pids(pa["pretrain"]) if c == "adaptor"])
+        if jobs.get(pa["pretrain"], {}).get("JobState") == "RUNNING":
+            st["tcp"] = max(st["tcp"], tcp_peers([p for p, c, _ in job_pids(pa["pretrain"]) if c == "adaptor"]))
     jobs = J.wait_all(cluster, ids, [], 300, poll1)
     J.log("pipelines and bad-input jobs finished")
 
@@ -226,6 +240,7 @@ def run_scenarios(cluster, refs):
                      "--signal=B:USR1@50", "--hold", sb, *long_args, env=env)
     cluster.run("scontrol", "update", f"JobId={timed}", "ReqNodeList=n1,n2,n3")
     cluster.run("scontrol", "release", timed)
+    started(cluster, timed)
     lost = J.submit(cluster, WORK, "sbatch", "--parsable", "-N", "3", "--ntasks-per-node=1", sb, *long_args,
                     env=env)
     refs.queue.append(("long pretrain 3", 3, ["pretrain", *long_args, "--set", f"cache.dir={WORK}/cache1",
