@@ -211,19 +211,6 @@ MinJobAge=3600
         return ["unshare", "-m", "--propagation", "private", "sh", "-c",
                 mounts + ' && exec "$@"', "sh"] + cmd
 
-    def node_pids(self, node):
-        """PIDs of the processes the node's slurmd started (its job steps and their tasks)."""
-        out = []
-        for pid in filter(str.isdigit, os.listdir("/proc")):
-            try:
-                with open(f"/proc/{pid}/environ", "rb") as f:
-                    env = f.read().split(b"\0")
-            except OSError:
-                continue
-            if f"SLURMD_NODENAME={node}".encode() in env:
-                out.append(int(pid))
-        return out
-
     def jobs(self):
         """{JobId: record} for every job slurmctld knows (array tasks are separate records)."""
         p = self.run("scontrol", "-o", "show", "job", check=False)
