@@ -125,7 +125,10 @@ ad_launcher() {
     why="AD_LAUNCHER=$how"
   fi
   case $how in
-    srun) AD_LAUNCH=(srun --mpi=pmix) ;;
+    # --kill-on-bad-exit: a rank that dies (a node lost, a crash) ends the step at once, as
+    # mpirun does; else, with the cluster's default KillOnBadExit=0, the other ranks wait in
+    # their next collective for a peer that is gone until the time limit.
+    srun) AD_LAUNCH=(srun --mpi=pmix --kill-on-bad-exit=1) ;;
     mpirun)
       command -v mpirun >/dev/null || ad_die "mpirun not found and srun cannot launch MPI"
       AD_LAUNCH=(mpirun) ;;

@@ -177,8 +177,25 @@ static int weights_path(const ad_config *cfg, const char *weights, char *out, si
     return ad_path_join(out, n, ad_config_get(cfg, "output", "dir"), "model.safetensors");
 }
 
+/* Every rank holds at least one pair of each global batch (the contrastive loss and the
+ * gradient all-reduce assume it): more ranks than [train] batch_size is refused before any
+ * work, by `adaptor check --ranks N` and by the stages alike. */
+static int check_ranks(const ad_config *cfg, int ranks)
+{
+    int64_t G;
+    AD_TRY(ad_config_int(cfg, "train", "batch_size", &G));
+    if (G >= ranks)
+        return AD_OK;
+    ad_fail(AD_ERR_CONFIG, "%s: [train] batch_size = %lld is smaller than the %d ranks (every "
+            "rank needs at least one pair of each global batch)",
+            ad_config_where(cfg, "train", "batch_size"), (long long)G, ranks);
+    return ad_set_hint(AD_ERR_CONFIG, "run on at most %lld ranks (e.g. fewer nodes or "
+                       "--ntasks-per-node) or raise [train] batch_size, keeping it the same "
+                       "when resuming", (long long)G);
+}
+
 static int stage_checks(const ad_config *cfg, ad_stage stage, const char *weights,
-                        const char *modality)
+                        const char *modality, int ranks)
 {
     const char *job = ad_config_source(cfg);
     AD_TRY(ad_check_config(cfg));
@@ -197,6 +214,7 @@ static int stage_checks(const ad_config *cfg, ad_stage stage, const char *weight
     case AD_STAGE_PRETRAIN:
         if (ad_config_require(cfg, "output", "dir") != AD_OK)
             return ad_set_hint(AD_ERR_CONFIG, "set [output] dir in %s", job);
+        AD_TRY(check_ranks(cfg, ranks));
         if (is(ad_config_get(cfg, "train", "source"), "online")) {
             AD_TRY(check_manifest(cfg));
             AD_TRY(check_image_arch(cfg));
@@ -235,10 +253,22 @@ static int stage_checks(const ad_config *cfg, ad_stage stage, const char *weight
 int ad_check_stage(MPI_Comm comm, const ad_config *cfg, ad_stage stage, const char *weights,
                    const char *modality)
 {
-    int rank;
+    int rank, size;
     MPI_Comm_rank(comm, &rank);
-    return ad_mpi_agree(comm, rank == 0 ? stage_checks(cfg, stage, weights, modality) : AD_OK,
-                        NULL);
+    MPI_Comm_size(comm, &size);
+    AD_TRY(ad_mpi_agree(comm, rank == 0 ? stage_checks(cfg, stage, weights, modality, size)
+                                        : AD_OK, NULL));
+    /* The folders rank 0 writes and every rank reads (embed: caches; pretrain: caches unless
+     * it encodes online, and the run dir; eval: both), checked before any work. */
+    int online = is(ad_config_get(cfg, "train", "source"), "online");
+    if ((stage == AD_STAGE_EMBED || stage == AD_STAGE_EVAL ||
+         (stage == AD_STAGE_PRETRAIN && !online)) && ad_config_is_set(cfg, "cache", "dir"))
+        AD_TRY(ad_check_shared_dir(comm, ad_config_get(cfg, "cache", "dir"), "[cache] dir",
+                                   stage != AD_STAGE_EMBED));
+    if ((stage == AD_STAGE_PRETRAIN || stage == AD_STAGE_EVAL) &&
+        ad_config_is_set(cfg, "output", "dir"))
+        AD_TRY(ad_check_shared_dir(comm, ad_config_get(cfg, "output", "dir"), "[output] dir", 0));
+    return AD_OK;
 }
 
 /* ---- the dry run ----------------------------------------------------------------------- */
@@ -427,12 +457,7 @@ int ad_check_job(const ad_config *cfg, int ranks, FILE *out)
                          "set [train] batch_size to at most %lld", (long long)ntrain);
         goto done;
     }
-    if (G < ranks) {
-        rc = ad_set_hint(ad_fail(AD_ERR_CONFIG, "%s: [train] batch_size = %lld is smaller than "
-                                 "the %d ranks", job, (long long)G, ranks),
-                         "run on at most %lld ranks or raise [train] batch_size", (long long)G);
-        goto done;
-    }
+    AD_CHECK(check_ranks(cfg, ranks));
     int64_t spe = ntrain / G, updates = epochs * spe;
     if (ad_config_is_set(cfg, "train", "max_steps")) {
         int64_t cap;

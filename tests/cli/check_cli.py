@@ -200,7 +200,10 @@ for name, replace, args, needles in [
         ("noweights.ini", ("model = corpus/models/bert-tiny", "model = corpus/models/bert-noweights"), [],
          ["bert-noweights", "model.safetensors"]),
         ("batch.ini", ("batch_size = 16", "batch_size = 100000"), [],
-         ["batch_size = 100000 is larger than the", "at most"])]:
+         ["batch_size = 100000 is larger than the", "at most"]),
+        # more ranks than the global batch: the line pretrain itself gives at its start
+        ("ranks.ini", ("batch_size = 16", "batch_size = 3"), ["--ranks", "4"],
+         ["ranks.ini:", "batch_size = 3 is smaller than the 4 ranks", "at most 3 ranks"])]:
     if name == "noweights.ini":
         src, dst = os.path.join(CORPUS, "models", "bert-tiny"), os.path.join(CORPUS, "models", "bert-noweights")
         shutil.copytree(src, dst)

@@ -1,7 +1,10 @@
 # The Slurm batch scripts (slurm/). slurm.submit: argument checks and what the submit helpers
-# hand to sbatch, with stand-ins for sbatch/srun/adaptor (no Slurm needed). slurm.cluster: the
-# pipeline, a time-limited pretrain that requeues itself, and a sweep on a real single-node
-# Slurm the test starts and stops (skipped, status 77, where Slurm cannot run).
+# hand to sbatch, with stand-ins for sbatch/srun/adaptor (no Slurm needed). slurm.cluster: a
+# sweep (job arrays) on a real single-node Slurm the test starts and stops; slurm.multinode:
+# on a real 3-node Slurm on this machine (ranks over loopback TCP), the pipeline on -N 3 x 1 and
+# -N 2 x 2 against 1-rank caches and 1-node weights and eval.nc, a time-limited pretrain
+# requeued from 3 nodes onto 2, a node killed mid-run and resumed, and bad input (too many
+# ranks, a folder one node does not share). Both skipped (status 77) where Slurm cannot run.
 add_test(NAME slurm.submit
          COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/slurm/submit_check.py
                  ${CMAKE_SOURCE_DIR} ${CMAKE_CURRENT_BINARY_DIR}/tmp/slurm_submit)
@@ -15,6 +18,13 @@ add_test(NAME slurm.cluster
 # One Slurm per test process, on private ports and directories; the lock keeps two Slurm
 # tests of this build from sharing the two cores at once.
 set_tests_properties(slurm.cluster PROPERTIES ENVIRONMENT "${ADAPTOR_TEST_ENV}"
+                     LABELS "heavy;slurm" SKIP_RETURN_CODE 77 RESOURCE_LOCK adaptor_slurm
+                     TIMEOUT 900)
+add_test(NAME slurm.multinode
+         COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/slurm/multinode_check.py
+                 ${MPIEXEC_EXECUTABLE} $<TARGET_FILE:adaptor> ${CMAKE_SOURCE_DIR}
+                 ${CMAKE_CURRENT_BINARY_DIR}/tmp/slurm_multinode)
+set_tests_properties(slurm.multinode PROPERTIES ENVIRONMENT "${ADAPTOR_TEST_ENV}"
                      LABELS "heavy;slurm" SKIP_RETURN_CODE 77 RESOURCE_LOCK adaptor_slurm
                      TIMEOUT 900)
 

@@ -178,6 +178,8 @@ def bad(name, expect, *sets, ranks=2, cache_dir=cache):
 
 bad("batch_too_big", "larger than the 512 training samples", "train.batch_size=4096")
 bad("batch_below_ranks", "smaller than the 3 ranks", "train.batch_size=2", ranks=3)
+check(not os.path.exists(os.path.join(WORK, "bad_batch_below_ranks", "run", "config.ini")),
+      "batch_below_ranks: the run dir got a config.ini (refused after work began)")
 bad("no_cache", "does not exist; HINT: run `adaptor embed", "cache.dir=/nonexistent")
 d2 = os.path.join(WORK, "mismatch")
 os.makedirs(d2)
@@ -193,6 +195,27 @@ init_bad = os.path.join(WORK, "wrong_dims.safetensors")
 stio.write(init_bad, {"projection.visual_projection.weight": np.zeros((32, 50), np.float32)})
 bad("init_dims", "projection.visual_projection.weight", f"adaptor.init={init_bad}")
 bad("diverges", "loss is", "train.lr=900", "train.epochs=20")
+# Every rank must see the run dir rank 0 writes: rank 1 in its own mount namespace where the
+# finished run's folder is an empty tmpfs (a node without the shared filesystem). One line
+# naming the folder, before any work; the run is left as it was. Needs root and unshare.
+if os.geteuid() == 0 and shutil.which("unshare"):
+    def tree(d):
+        return {os.path.join(r, f): open(os.path.join(r, f), "rb").read() for r, _, fs in os.walk(d) for f in fs}
+    before = tree(full)
+    wrap = os.path.join(WORK, "private_rank1.sh")
+    with open(wrap, "w") as f:
+        f.write('if [ "$OMPI_COMM_WORLD_RANK" = 1 ]; then\n'
+                '  exec unshare -m --propagation private sh -c \'mount -t tmpfs private "$0" && exec "$@"\' '
+                '"$PRIVATE" "$@"\nfi\nexec "$@"\n')
+    c = cmd(2, job, "--set", f"output.dir={full}", "--resume")
+    p = subprocess.run(c[:4] + ["sh", wrap] + c[4:], capture_output=True, text=True,
+                       env=dict(ENV, PRIVATE=full), timeout=120)
+    line = error_line(p)
+    check(p.returncode != 0 and "[output] dir" in line and "rank 1" in line and "does not see" in line,
+          f"run dir not shared: status {p.returncode}, '{line}'")
+    check(tree(full) == before, "run dir not shared: the finished run changed")
+else:
+    print("not run: the not-shared run dir check (needs root and unshare)")
 # an existing run is not overwritten without --resume
 p = run(1, job, "--set", f"output.dir={full}")
 check(p.returncode != 0 and "--resume" in error_line(p), f"rerun into a finished run: {error_line(p)}")

@@ -1,8 +1,16 @@
-"""A private single-node Slurm for tests: munged, slurmctld and slurmd started from a
-temporary directory (own munge key and socket, own ports, own state), stopped by their PIDs.
+"""A private Slurm for tests: munged, slurmctld and slurmd started from a temporary directory
+(own munge key and socket, own ports, own state), stopped by their PIDs.
 
     with Cluster(workdir) as c:       # raises Unavailable if Slurm cannot start here
         c.run("sbatch", ...)
+    with Cluster(workdir, nodes=3, private={"n3": [path]}) as c:   # nodes n1..n3, one slurmd each
+
+With nodes=N, N slurmd run on this machine as nodes n1..nN (`slurmd -N nK`, Debian builds
+multiple-slurmd support), each with its own spool, port, TmpFS and PMIx directory: its own copy
+of slurm.conf differing only in TmpFS, with an mpi.conf beside it (PMIxCliTmpDirBase; `%n` is
+not expanded there), else both slurmstepd of an `srun -N 2 --mpi=pmix` step create the same
+/tmp/spmix_appdir_<uid>_<job>.<step>. `private` gives nodes their own mount namespace
+(`unshare -m`) in which each listed path is an empty tmpfs: a folder that node does not share.
 
 Nothing outside `workdir` is touched, so it can run beside a real Slurm or another test."""
 import ctypes
@@ -53,9 +61,11 @@ def parse_records(text):
 
 
 class Cluster:
-    def __init__(self, workdir, cpus=None):
+    def __init__(self, workdir, cpus=None, nodes=None, private=None):
         self.dir = os.path.abspath(workdir)
         self.cpus = cpus or os.cpu_count() or 1
+        self.nodes = [f"n{i + 1}" for i in range(nodes)] if nodes else None
+        self.private = private or {}
         self.procs = []  # (name, Popen), started in order, stopped in reverse
         self.host = socket.gethostname().split(".")[0]
         # a unix socket path has at most 107 bytes; the build tree may be deeper
@@ -118,6 +128,8 @@ class Cluster:
         shutil.rmtree(self.dir, ignore_errors=True)
         for d in ("state", "spool", "munge"):
             os.makedirs(os.path.join(self.dir, d))
+        for d in (p for ps in self.private.values() for p in ps):
+            os.makedirs(d, exist_ok=True)
         os.makedirs(self.sockdir, exist_ok=True)
         os.chmod(self.sockdir, 0o755)
         sock = os.path.join(self.sockdir, "munge.sock")
@@ -133,6 +145,16 @@ class Cluster:
         if self.run("unmunge", "-S", sock, check=False, input=cred).returncode != 0:
             raise Unavailable("munge credentials do not verify")
         d = self.dir
+        if self.nodes:
+            spool = f"SlurmdSpoolDir={d}/spool%n\nSlurmdPidFile={d}/slurmd-%n.pid\n" \
+                    f"SlurmdLogFile={d}/slurmd-%n.log\n"
+            nodes = "".join(f"NodeName={n} NodeHostname={self.host} Port={free_port()} "
+                            f"CPUs={self.cpus} RealMemory=1000 State=UNKNOWN\n" for n in self.nodes)
+            names = ",".join(self.nodes)
+        else:
+            spool = f"SlurmdSpoolDir={d}/spool\nSlurmdPidFile={d}/slurmd.pid\nSlurmdLogFile={d}/slurmd.log\n"
+            nodes = f"NodeName={self.host} CPUs={self.cpus} RealMemory=1000 State=UNKNOWN\n"
+            names = self.host
         with open(self.conf, "w") as f:
             f.write(f"""ClusterName=adaptortest
 SlurmctldHost={self.host}
@@ -149,26 +171,45 @@ SelectTypeParameters=CR_Core
 SlurmUser=root
 SlurmdUser=root
 StateSaveLocation={d}/state
-SlurmdSpoolDir={d}/spool
 SlurmctldPidFile={d}/slurmctld.pid
-SlurmdPidFile={d}/slurmd.pid
 SlurmctldLogFile={d}/slurmctld.log
-SlurmdLogFile={d}/slurmd.log
-MailProg=/bin/true
+{spool}MailProg=/bin/true
 ReturnToService=2
 MpiDefault=none
 MinJobAge=3600
-NodeName={self.host} CPUs={self.cpus} RealMemory=1000 State=UNKNOWN
-PartitionName=debug Nodes={self.host} Default=YES MaxTime=INFINITE State=UP OverSubscribe=YES
+{nodes}PartitionName=debug Nodes={names} Default=YES MaxTime=INFINITE State=UP OverSubscribe=YES
 """)
         # -D: foreground (our PID); -i: a fresh state directory has no state files to read
         self._spawn("slurmctld", ["slurmctld", "-D", "-i"])
-        self._spawn("slurmd", ["slurmd", "-D"])
+        for n in self.nodes or []:
+            self._spawn(f"slurmd-{n}", self._node_cmd(n))
+        if not self.nodes:
+            self._spawn("slurmd", ["slurmd", "-D"])
 
         def idle():
-            p = self.run("sinfo", "-h", "-o", "%T", check=False)
-            return p.returncode == 0 and p.stdout.strip() == "idle"
-        self._wait_for("the node (sinfo: idle)", idle, 40, "slurmd")
+            p = self.run("sinfo", "-h", "-N", "-o", "%T", check=False)
+            states = p.stdout.split()
+            return p.returncode == 0 and states and all(t == "idle" for t in states)
+        self._wait_for("the nodes (sinfo: idle)", idle, 40, f"slurmd-{self.nodes[-1]}" if self.nodes else "slurmd")
+
+    def _node_cmd(self, n):
+        """One node's slurmd: its own slurm.conf (TmpFS) and mpi.conf in <dir>/<node>/."""
+        d = os.path.join(self.dir, n)
+        tmp = os.path.join(self.dir, "tmp" + n)
+        for sub in (d, tmp, os.path.join(self.dir, "spool" + n)):
+            os.makedirs(sub, exist_ok=True)
+        conf = os.path.join(d, "slurm.conf")
+        with open(self.conf) as f, open(conf, "w") as g:
+            g.write(f.read() + f"TmpFS={tmp}\n")
+        with open(os.path.join(d, "mpi.conf"), "w") as g:
+            g.write(f"PMIxCliTmpDirBase={tmp}\n")
+        cmd = ["slurmd", "-D", "-f", conf, "-N", n]
+        if n not in self.private:
+            return cmd
+        # its own mount namespace (slurmstepd and the tasks inherit it): each path an empty tmpfs
+        mounts = " && ".join(f"mount -t tmpfs adaptor-private-{n} '{p}'" for p in self.private[n])
+        return ["unshare", "-m", "--propagation", "private", "sh", "-c",
+                mounts + ' && exec "$@"', "sh"] + cmd
 
     def jobs(self):
         """{JobId: record} for every job slurmctld knows (array tasks are separate records)."""

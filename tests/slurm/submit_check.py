@@ -47,13 +47,16 @@ sys.exit({"ok": 0, "fail": 1, "stopped": 3}[mode])
 """,
 }
 SHELL_STUBS = {
-    # srun offers pmix only when STUB_PMIX=1; as a launcher it runs the command once
+    # srun offers pmix only when STUB_PMIX=1; as a launcher it runs the command once, after its
+    # options, which must include --kill-on-bad-exit=1 (a lost rank ends the step)
     "srun": """#!/bin/bash
 if [ "$1" = --mpi=list ]; then
   [ "${STUB_PMIX:-1}" = 1 ] && echo "MPI plugin types are... pmix none" || echo "MPI plugin types are... none pmi2"
   exit 0
 fi
-shift
+kill=0
+while [ "${1#-}" != "$1" ]; do [ "$1" = --kill-on-bad-exit=1 ] && kill=1; shift; done
+[ $kill = 1 ] || { echo "srun stub: no --kill-on-bad-exit=1" >&2; exit 99; }
 exec "$@"
 """,
     "mpirun": "#!/bin/bash\nexec \"$@\"\n",
