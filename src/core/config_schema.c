@@ -30,7 +30,7 @@ const ad_cfg_key ad_config_schema[] = {
 
     {"image_encoder", "model", P, NULL, NULL, "HuggingFace vision model folder (config.json, *.safetensors)"},
     {"image_encoder", "arch", E, "dinov2", "dinov2|resnet|resnet_ae", "image encoder architecture"},
-    {"image_encoder", "pos_interp", E, "hub", "hub|hf", "DINOv2 position-embedding interpolation convention"},
+    {"image_encoder", "pos_interp", E, "auto", "auto|hub|hf|aa", "DINOv2 position-embedding interpolation: auto = from config.json model_type (dinov2_with_registers: aa, else hub)"},
     {"image_encoder", "output", E, "cls", "cls|tokens|mean", "image embedding: CLS, all tokens, or mean"},
     {"image_encoder", "batch_size", I, "16", "1|1000000", "images per encoder batch"},
 

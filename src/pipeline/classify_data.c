@@ -97,7 +97,7 @@ static int split_features(MPI_Comm comm, const ad_config *cfg, ad_frozen *e,
     int rank;
     MPI_Comm_rank(comm, &rank);
     int rc = feature_path(cfg, split, path, sizeof path);
-    int have = rc == AD_OK && ad_embed_cache_complete(path, sel, e->dim, 0);
+    int have = rc == AD_OK && ad_embed_cache_complete(path, sel, e->dim, 0, e->meta.preprocessing);
     /* Every rank must take the same branch: rank 0's view of the file decides. */
     MPI_Bcast(&have, 1, MPI_INT, 0, comm);
     rc = ad_mpi_agree(comm, rc, NULL);

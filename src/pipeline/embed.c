@@ -13,7 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-int ad_embed_cache_complete(const char *path, const ad_selection *s, int dim, int tokens)
+int ad_embed_cache_complete(const char *path, const ad_selection *s, int dim, int tokens,
+                            const char *preprocessing)
 {
     ad_cache *c;
     if (!ad_path_exists(path) || ad_cache_open(path, &c) != AD_OK) {
@@ -24,6 +25,12 @@ int ad_embed_cache_complete(const char *path, const ad_selection *s, int dim, in
     const int64_t *ids = ad_cache_ids(c);
     for (int64_t i = 0; ok && i < s->n; i++)
         ok = ids[i] == s->ids[i] || ids[i] == -(s->ids[i] + 1);
+    const char *pre = ad_cache_attr(c, "preprocessing");
+    if (ok && preprocessing && (!pre || strcmp(pre, preprocessing) != 0)) {
+        ad_warn("%s was made with preprocessing '%s', this job asks for '%s': not reused, "
+                "encoded again", path, pre ? pre : "", preprocessing);
+        ok = 0;
+    }
     ad_cache_close(c);
     return ok;
 }
@@ -117,7 +124,7 @@ static int embed_split(MPI_Comm comm, const ad_config *cfg, ad_frozen *e, const 
     char path[4096];
     AD_TRY(ad_cache_file(cfg, e->meta.modality, split, path, sizeof path));
     e->meta.split = split;
-    if (ad_embed_cache_complete(path, s, e->dim, e->tokens)) {
+    if (ad_embed_cache_complete(path, s, e->dim, e->tokens, e->meta.preprocessing)) {
         ad_info("embed %s %s: %s is complete, kept", e->meta.modality, split, path);
         return AD_OK;
     }

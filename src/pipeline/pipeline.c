@@ -2,6 +2,7 @@
 
 #include "adaptor/error.h"
 #include "adaptor/fsutil.h"
+#include "adaptor/image_encoder.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -32,14 +33,23 @@ static const char *basename_of(const char *path, char *buf, size_t n)
 int ad_cache_preprocessing(const ad_config *cfg, const char *modality, char *out, size_t n)
 {
     int w;
-    if (strcmp(modality, "image") == 0)
+    if (strcmp(modality, "image") == 0) {
+        /* The resolved pos_interp: "auto" on a register model and "aa" name one cache, and
+         * "auto" on a plain DINOv2 keeps the name of the caches made with the old default. */
+        ad_image_arch arch;
+        ad_pos_interp pos;
+        const char *sec = "image_encoder";
+        int rc = ad_image_arch_parse(ad_config_get(cfg, sec, "arch"), &arch);
+        if (rc == AD_OK)
+            rc = ad_pos_interp_resolve(ad_config_get(cfg, sec, "pos_interp"), arch,
+                                       ad_config_get(cfg, sec, "model"), &pos, NULL);
+        if (rc != AD_OK)
+            return ad_fail_ctx(rc, "%s: [%s] pos_interp", ad_config_source(cfg), sec);
         w = snprintf(out, n, "arch=%s output=%s resize=%s crop=%s depth16=%s pos_interp=%s",
-                     ad_config_get(cfg, "image_encoder", "arch"),
-                     ad_config_get(cfg, "image_encoder", "output"),
+                     ad_config_get(cfg, sec, "arch"), ad_config_get(cfg, sec, "output"),
                      ad_config_get(cfg, "data", "resize"), ad_config_get(cfg, "data", "crop_size"),
-                     ad_config_get(cfg, "data", "depth16"),
-                     ad_config_get(cfg, "image_encoder", "pos_interp"));
-    else if (strcmp(modality, "text") == 0)
+                     ad_config_get(cfg, "data", "depth16"), ad_pos_interp_name(pos));
+    } else if (strcmp(modality, "text") == 0)
         w = snprintf(out, n, "pooling=%s max_words=%s mgca report_columns=%s",
                      ad_config_get(cfg, "text_encoder", "pooling"),
                      ad_config_get(cfg, "data", "max_words"),
