@@ -27,7 +27,6 @@ typedef struct ad_job {
     ad_bert_output pooling;       /* [text_encoder] pooling */
     ad_image_arch arch;           /* [image_encoder] arch */
     ad_pos_interp pos_interp;     /* [image_encoder] pos_interp, "auto" resolved */
-    int pos_guessed;              /* "auto" without the model's config.json: hub assumed */
     ad_image_output image_output; /* [image_encoder] output */
     int tokens;                   /* [adaptor] mode: 0 pooled, 1 tokens */
     ad_train_source source;       /* [train] */

@@ -50,7 +50,7 @@ int ad_job_parse(const ad_config *cfg, ad_job *job)
            "image_encoder", "arch");
     PARSED(ad_pos_interp_resolve(ad_config_get(cfg, "image_encoder", "pos_interp"), job->arch,
                                  ad_config_get(cfg, "image_encoder", "model"), &job->pos_interp,
-                                 &job->pos_guessed),
+                                 NULL),
            "image_encoder", "pos_interp");
     PARSED(ad_image_output_parse(ad_config_get(cfg, "image_encoder", "output"), &job->image_output),
            "image_encoder", "output");

@@ -3,6 +3,7 @@
 #include "adaptor/error.h"
 #include "adaptor/fsutil.h"
 #include "adaptor/image_encoder.h"
+#include "adaptor/safetensors.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -154,5 +155,36 @@ int ad_adaptor_config_from(const ad_config *cfg, int dv, int dt, int tokens,
                                .heads = (int)H, .layers = (int)L, .dropout = (float)dropout,
                                .ln_eps = 1e-5f, .logit_scale_init = (float)logit0,
                                .tokens = tokens};
+    return AD_OK;
+}
+
+int ad_adaptor_load_trained(const ad_config *cfg, int tokens, const char *path, int dv,
+                            ad_adaptor **out)
+{
+    *out = NULL;
+    ad_safetensors *st;
+    AD_TRY(ad_st_open(path, &st));
+    const ad_st_tensor *tv = ad_st_find(st, "projection.visual_projection.weight");
+    const ad_st_tensor *tt = ad_st_find(st, "projection.text_projection.weight");
+    int rc = AD_OK;
+    if (!tv || !tt || tv->ndim != 2 || tt->ndim != 2)
+        rc = ad_fail(AD_ERR_FORMAT, "%s: not Adaptor weights (no 2-D projection.visual_projection"
+                     ".weight / projection.text_projection.weight)", path);
+    else if (tv->shape[1] != dv)
+        rc = ad_fail(AD_ERR_CONFIG, "%s: the Adaptor takes %lld-wide image embeddings, the "
+                     "image encoder gives %d", path, (long long)tv->shape[1], dv);
+    int dt = rc == AD_OK ? (int)tt->shape[1] : 0;
+    ad_st_close(st);
+    AD_TRY(rc);
+    ad_adaptor_config ac;
+    AD_TRY(ad_adaptor_config_from(cfg, dv, dt, tokens, &ac));
+    ad_adaptor *m;
+    AD_TRY(ad_adaptor_create(&ac, &m));
+    rc = ad_ckpt_load_weights(path, &m->layout, m->params);
+    if (rc != AD_OK) {
+        ad_adaptor_destroy(m);
+        return rc;
+    }
+    *out = m;
     return AD_OK;
 }
