@@ -159,6 +159,10 @@ int ad_embed(MPI_Comm comm, const ad_config *cfg, const char *modality)
         rc = ad_manifest_open_config(cfg, AD_LABEL_UNCERTAIN, NULL, &m);
     if (rc == AD_OK && want_image)
         rc = ad_frozen_open(&enc[0], cfg, &job, 1, prov);
+    if (rc == AD_OK && want_image && job.arch == AD_ARCH_DINOV2)
+        ad_info("embed: %s: pos_interp = %s (job file: %s)",
+                ad_config_get(cfg, "image_encoder", "model"), ad_pos_interp_name(job.pos_interp),
+                ad_config_get(cfg, "image_encoder", "pos_interp"));
     if (rc == AD_OK && want_text)
         rc = ad_frozen_open(&enc[1], cfg, &job, 0, prov);
     rc = ad_mpi_agree(comm, rc, NULL);

@@ -55,9 +55,6 @@ int ad_frozen_open(ad_frozen *e, const ad_config *cfg, const ad_job *job, int im
         e->crop = (int)crop;
         e->depth16 = job->depth16;
         AD_TRY(ad_image_encoder_load(model, job->arch, &e->img));
-        if (job->arch == AD_ARCH_DINOV2)
-            ad_info("image encoder %s: pos_interp = %s (job file: %s)", model,
-                    ad_pos_interp_name(e->pos), ad_config_get(cfg, sec, "pos_interp"));
         e->dim = ad_image_encoder_dim(e->img);
         int count;
         AD_TRY(ad_image_encoder_count(e->img, e->img_out, e->crop, e->crop, &count));
