@@ -189,7 +189,8 @@ static int adapt_split(MPI_Comm comm, const cls_adaptor *a, const ad_cache *c, i
     float *buf = ad_malloc((size_t)chunk * (T ? T : 1) * D * sizeof(float), "cache rows");
     int64_t *rows = ad_malloc((size_t)chunk * sizeof *rows, "rows");
     int rc = cnt && out && (before || !keep_before) && buf && rows ? AD_OK : AD_ERR_NOMEM;
-    int *displ = cnt + size, *cntb = displ + size, *displb = cntb + size;
+    int *displ = cnt ? cnt + size : NULL, *cntb = cnt ? cnt + 2 * size : NULL,
+        *displb = cnt ? cnt + 3 * size : NULL;
     if (rc == AD_OK)
         rc = ad_share_counts(n, size, P, cnt, displ, "classify: Adaptor features");
     if (rc == AD_OK)
