@@ -38,7 +38,8 @@ static inline ad_cache_meta cf_meta(const char *modality, int tokens)
                        tokens ? "tokens" : (modality[0] == 'i' ? "cls" : "pooler"),
                        modality[0] == 'i' ? "resize=256 crop=224" : "max_words=112 mgca",
                        "train",
-                       cf_prov()};
+                       cf_prov(),
+                       NULL};
     return m;
 }
 

@@ -16,8 +16,9 @@
  *   global attributes
  *     adaptor_cache_version = 1 (int), modality = "image" | "text", encoder (model folder
  *     name), encoder_path, arch, output = pooler | cls | mean | tokens, preprocessing (e.g.
- *     "resize=256 crop=224 depth16=highbyte" or "max_words=112 mgca"), split, and the run's
- *     provenance (provenance.h: adaptor_version, git_commit, hosts, ..., config).
+ *     "resize=256 crop=224 depth16=highbyte pos_interp=hub" or "max_words=112 mgca"), split,
+ *     image caches written since issue 16 also pos_interp (the resolved hub | hf | aa), and
+ *     the run's provenance (provenance.h: adaptor_version, git_commit, hosts, ..., config).
  *   storage
  *     chunked by rows: one chunk = `chunk_rows` samples x all tokens x full dim (default:
  *     about 64 KiB per chunk, at least one sample), uncompressed unless deflate_level > 0
@@ -66,6 +67,7 @@ typedef struct ad_cache_meta {
     const char *preprocessing;
     const char *split;
     const ad_provenance *prov; /* the run's provenance, config included (may be NULL) */
+    const char *pos_interp;    /* image caches: the resolved hub | hf | aa (NULL: not written) */
 } ad_cache_meta;
 
 /* Storage tuning; a NULL pointer means the defaults (zeros). */

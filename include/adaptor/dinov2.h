@@ -20,6 +20,7 @@ typedef struct ad_dinov2_config {
     int patch, image_size, registers;
     int swiglu, qkv_bias;
     float eps;
+    int hf_registers; /* model_type dinov2_with_registers: HF interpolates antialiased (aa) */
 } ad_dinov2_config;
 
 typedef struct ad_dinov2 ad_dinov2;

@@ -34,8 +34,12 @@ typedef struct ad_embed_stats {
 } ad_embed_stats;
 
 /* 1 when path opens as a cache of exactly the selection's rows (a row skipped as bad:
- * -(id + 1)) with this width and token count; 0 otherwise (no error is left behind). */
-int ad_embed_cache_complete(const char *path, const ad_selection *s, int dim, int tokens);
+ * -(id + 1)) with this width and token count, made with the same preprocessing attribute
+ * (which names arch, output, crop, depth16 and the resolved pos_interp); 0 otherwise (no
+ * error is left behind). A cache that differs only in preprocessing is reported, and
+ * replaced by the caller's new one, never reused. */
+int ad_embed_cache_complete(const char *path, const ad_selection *s, int dim, int tokens,
+                            const char *preprocessing);
 
 /* The frozen encoder e over every row of s into the cache at path (metadata e->meta), the
  * way `embed` does it (above): parts of part_rows rows that survive a kill, batches of

@@ -26,6 +26,15 @@ int ad_image_output_parse(const char *name, ad_image_output *out);
 int ad_pos_interp_parse(const char *name, ad_pos_interp *out);
 int ad_image_arch_parse(const char *name, ad_image_arch *out);
 
+/* A job's pos_interp: "hub" | "hf" | "aa", or "auto" = the convention the checkpoint's own
+ * code uses, from model_dir/config.json's model_type (dinov2_with_registers: aa, as HF's
+ * Dinov2WithRegistersModel; dinov2: hub, the reference). Without a config.json (a cache
+ * consumer on a machine without the model) "auto" stays the old default hub, with *guessed
+ * set; guessed may be NULL. ResNets ignore the choice: hub. */
+int ad_pos_interp_resolve(const char *name, ad_image_arch arch, const char *model_dir,
+                          ad_pos_interp *out, int *guessed);
+const char *ad_pos_interp_name(ad_pos_interp pos);
+
 /* Loads model_dir as `arch`. */
 int ad_image_encoder_load(const char *model_dir, ad_image_arch arch, ad_image_encoder **out);
 void ad_image_encoder_destroy(ad_image_encoder *e);

@@ -26,7 +26,7 @@ typedef struct ad_job {
     ad_depth16 depth16;           /* [data] depth16 */
     ad_bert_output pooling;       /* [text_encoder] pooling */
     ad_image_arch arch;           /* [image_encoder] arch */
-    ad_pos_interp pos_interp;     /* [image_encoder] pos_interp */
+    ad_pos_interp pos_interp;     /* [image_encoder] pos_interp, "auto" resolved */
     ad_image_output image_output; /* [image_encoder] output */
     int tokens;                   /* [adaptor] mode: 0 pooled, 1 tokens */
     ad_train_source source;       /* [train] */

@@ -24,6 +24,11 @@ int ad_cache_preprocessing(const ad_config *cfg, const char *modality, char *out
 int ad_adaptor_config_from(const ad_config *cfg, int dv, int dt, int tokens,
                            ad_adaptor_config *out);
 
+/* A trained Adaptor for a downstream task: [adaptor] from the job file, the text width from
+ * the checkpoint at path, which must take dv-wide image embeddings. */
+int ad_adaptor_load_trained(const ad_config *cfg, int tokens, const char *path, int dv,
+                            ad_adaptor **out);
+
 /* The usable pairs of an image cache and a text cache of one split: (rows_img[k],
  * rows_txt[k]) in manifest order. Both caches must hold the same samples in the same order
  * (they come from the same row selection); rows skipped as bad on either side (negative

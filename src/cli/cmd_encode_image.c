@@ -31,7 +31,7 @@ typedef struct {
 static void usage(void)
 {
     printf("usage: adaptor encode-image --model DIR --out FILE.nc [--arch dinov2|resnet]\n"
-           "                            [--output cls|tokens|mean] [--pos-interp hub|hf|aa]\n"
+           "                            [--output cls|tokens|mean] [--pos-interp auto|hub|hf|aa]\n"
            "                            [--resize 256] [--crop 224] [--batch B] IMAGE...\n\n"
            "Preprocesses each image the MGCA way (grayscale, resize the longer side, pad, centre\n"
            "crop, [-1, 1]), encodes it and writes a netCDF-4 file with `embedding`\n"
@@ -41,9 +41,10 @@ static void usage(void)
            "  --output O        cls: final-layernormed CLS (DINOv2) / global average (ResNet),\n"
            "                    default; tokens: CLS + patch tokens / last feature map pixels;\n"
            "                    mean: mean of the final patch tokens\n"
-           "  --pos-interp P    DINOv2 position-embedding interpolation: hub (facebookresearch,\n"
-           "                    the reference, default), hf (transformers), aa (antialiased,\n"
-           "                    transformers' register models)\n"
+           "  --pos-interp P    DINOv2 position-embedding interpolation: auto (default: aa for a\n"
+           "                    config.json model_type dinov2_with_registers, else hub), hub\n"
+           "                    (facebookresearch, the reference), hf (transformers), aa\n"
+           "                    (antialiased, transformers' register models)\n"
            "  --batch B         images per forward pass (default %d)\n", DEFAULT_BATCH);
 }
 
@@ -103,7 +104,9 @@ static int parse_args(int argc, char **argv, options *o)
                        o->crop, o->resize);
     AD_TRY(ad_image_arch_parse(o->arch_name, &o->arch));
     AD_TRY(ad_image_output_parse(o->output_name, &o->output));
-    return ad_pos_interp_parse(o->pos_name, &o->pos);
+    AD_TRY(ad_pos_interp_resolve(o->pos_name, o->arch, o->model, &o->pos, NULL));
+    o->pos_name = ad_pos_interp_name(o->pos); /* the file records what ran */
+    return AD_OK;
 }
 
 typedef struct {
@@ -219,7 +222,7 @@ int ad_cmd_encode_image(ad_cli *cli, int argc, char **argv)
         usage();
         return AD_OK;
     }
-    options o = {NULL, NULL, "dinov2", "cls", "hub", AD_ARCH_DINOV2, AD_IMG_CLS, AD_POS_HUB,
+    options o = {NULL, NULL, "dinov2", "cls", "auto", AD_ARCH_DINOV2, AD_IMG_CLS, AD_POS_HUB,
                  256, 224, DEFAULT_BATCH, NULL, 0};
     AD_TRY(parse_args(argc, argv, &o));
     if (cli->rank != 0) /* one process does the work; the others have nothing to add */

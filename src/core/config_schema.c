@@ -30,7 +30,7 @@ const ad_cfg_key ad_config_schema[] = {
 
     {"image_encoder", "model", P, NULL, NULL, "HuggingFace vision model folder (config.json, *.safetensors)"},
     {"image_encoder", "arch", E, "dinov2", "dinov2|resnet|resnet_ae", "image encoder architecture"},
-    {"image_encoder", "pos_interp", E, "hub", "hub|hf", "DINOv2 position-embedding interpolation convention"},
+    {"image_encoder", "pos_interp", E, "auto", "auto|hub|hf|aa", "DINOv2 position-embedding interpolation: auto = from config.json model_type (dinov2_with_registers: aa, else hub)"},
     {"image_encoder", "output", E, "cls", "cls|tokens|mean", "image embedding: CLS, all tokens, or mean"},
     {"image_encoder", "batch_size", I, "16", "1|1000000", "images per encoder batch"},
 
@@ -105,6 +105,8 @@ const ad_cfg_key ad_config_schema[] = {
     {"classify", "batch_size", I, "512", "1|100000000", "global batch (all ranks together)"},
     {"classify", "weight_decay", F, "1e-6", "0|1e3", "AdamW decoupled weight decay"},
     {"classify", "seed", I, "42", "0|9223372036854775807", "seed of the label fraction, initialisation, shuffling and dropout"},
+    {"classify", "prompt", S, NULL, NULL, "token-mode Adaptors: the fixed report beside every image (unset: the empty report, the reference's dummy text)"},
+    {"classify", "embeddings", B, "false", NULL, "also write embeddings.nc: each split's encoder features and Adaptor outputs, labels"},
     {"classify", "splits", L, "train,valid,test", NULL, "training, validation (epoch selection) and test splits"},
 
     {"output", "dir", P, NULL, NULL, "run directory: config.ini, checkpoints/, metrics.nc, eval.nc"},

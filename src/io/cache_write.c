@@ -128,6 +128,8 @@ static int define_layout(ad_cache_writer *w, const ad_cache_meta *meta,
         meta->preprocessing, meta->split};
     for (int i = 0; i < AD_CACHE_N_META_ATTS; i++)
         AD_TRY(ad_nc_put_text_att(w->ncid, p, ad_cache_text_atts[i], values[i]));
+    if (meta->pos_interp) /* optional: caches written before it still open */
+        AD_TRY(ad_nc_put_text_att(w->ncid, p, "pos_interp", meta->pos_interp));
     AD_TRY(ad_prov_nc_put(w->ncid, p, meta->prov));
 
     errno = 0; /* the first write to disk */

@@ -19,6 +19,7 @@ static int parse(const cJSON *root, const char *path, void *out)
     const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "model_type"));
     if (type && strncmp(type, "dinov2", 6) != 0)
         return ad_fail(AD_ERR_FORMAT, "%s: model_type '%s' is not a DINOv2 model", path, type);
+    c->hf_registers = type && strcmp(type, "dinov2_with_registers") == 0;
     AD_TRY(ad_json_int(root, path, "hidden_size", 1, 0, 1, DINO_MAX_DIM, &c->hidden));
     AD_TRY(ad_json_int(root, path, "num_hidden_layers", 1, 0, 1, DINO_MAX_DIM, &c->layers));
     AD_TRY(ad_json_int(root, path, "num_attention_heads", 1, 0, 1, DINO_MAX_DIM, &c->heads));

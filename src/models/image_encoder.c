@@ -2,6 +2,7 @@
 
 #include "adaptor/dinov2.h"
 #include "adaptor/error.h"
+#include "adaptor/fsutil.h"
 #include "adaptor/resnet.h"
 
 #include <stdlib.h>
@@ -45,6 +46,36 @@ int ad_pos_interp_parse(const char *name, ad_pos_interp *out)
     int i = 0;
     AD_TRY(parse_word(name, w, 3, "position interpolation", &i));
     *out = (ad_pos_interp)i;
+    return AD_OK;
+}
+
+const char *ad_pos_interp_name(ad_pos_interp pos)
+{
+    return pos == AD_POS_AA ? "aa" : pos == AD_POS_HF ? "hf" : "hub";
+}
+
+int ad_pos_interp_resolve(const char *name, ad_image_arch arch, const char *model_dir,
+                          ad_pos_interp *out, int *guessed)
+{
+    if (guessed)
+        *guessed = 0;
+    if (!name || strcmp(name, "auto") != 0)
+        return ad_pos_interp_parse(name ? name : "(unset)", out);
+    *out = AD_POS_HUB;
+    if (arch != AD_ARCH_DINOV2)
+        return AD_OK;
+    char path[4096];
+    if (!model_dir || !*model_dir ||
+        ad_path_join(path, sizeof path, model_dir, "config.json") != AD_OK ||
+        !ad_path_exists(path)) {
+        ad_clear_error();
+        if (guessed)
+            *guessed = 1;
+        return AD_OK;
+    }
+    ad_dinov2_config c;
+    AD_TRY(ad_dinov2_config_load(path, &c));
+    *out = c.hf_registers ? AD_POS_AA : AD_POS_HUB;
     return AD_OK;
 }
 

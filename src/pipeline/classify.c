@@ -5,6 +5,7 @@
 #include "classify_internal.h"
 
 #include "adaptor/error.h"
+#include "adaptor/embfile.h"
 #include "adaptor/evalfile.h"
 #include "adaptor/fsutil.h"
 #include "adaptor/log.h"
@@ -105,6 +106,32 @@ static int print_table(const ad_eval_records *R, const char *model, const char *
         rc = ad_table_print(t);
     ad_table_destroy(t);
     return rc;
+}
+
+/* [classify] embeddings: every split's head input (image_after) beside what the Adaptor was
+ * given (image_before; the same features for the baseline), for maps of the embedding
+ * space and for checking the Adaptor's image path from outside. Rank 0. */
+static int write_embeddings(const ad_config *cfg, const cls_data *d, const ad_provenance *prov)
+{
+    char path[4200];
+    AD_TRY(ad_path_join(path, sizeof path, ad_config_get(cfg, "output", "dir"), "embeddings.nc"));
+    ad_embfile *f;
+    AD_TRY(ad_embfile_create(path, prov, &f));
+    int rc = AD_OK;
+    for (int s = 0; s < 3 && rc == AD_OK; s++) {
+        const cls_split *sp = &d->split[s];
+        ad_emb_split e = {sp->name, sp->n, sp->ids, sp->before ? sp->before : sp->x,
+                          sp->before ? sp->dim_before : sp->dim, sp->x, sp->dim, sp->labels,
+                          (const char *const *)d->label_names, d->nlab};
+        rc = ad_embfile_put(f, &e);
+    }
+    if (rc != AD_OK) {
+        ad_embfile_abort(f);
+        return rc;
+    }
+    AD_TRY(ad_embfile_commit(f));
+    ad_info("classify: embeddings written to %s", path);
+    return AD_OK;
 }
 
 int ad_classify(MPI_Comm comm, const ad_config *cfg)
@@ -212,6 +239,8 @@ int ad_classify(MPI_Comm comm, const ad_config *cfg)
             rc = print_table(&R, model, names);
         if (rc == AD_OK)
             ad_info("classify: %zu numbers written to %s", R.n, path);
+        if (rc == AD_OK && d.keep_before)
+            rc = write_embeddings(cfg, &d, prov);
     }
     rc = ad_mpi_agree(comm, rc, NULL);
     free(vs);

@@ -11,6 +11,7 @@
 #include "adaptor/fsutil.h"
 #include "adaptor/log.h"
 #include "adaptor/manifest.h"
+#include "adaptor/mgca_text.h"
 #include "adaptor/mpiutil.h"
 #include "adaptor/pipeline.h"
 #include "adaptor/safetensors.h"
@@ -23,6 +24,8 @@ void cls_data_free(cls_data *d)
 {
     for (int s = 0; s < 3; s++) {
         free(d->split[s].x);
+        free(d->split[s].before);
+        free(d->split[s].ids);
         free(d->split[s].labels);
     }
     free(d->label_names);
@@ -88,16 +91,150 @@ static int select_split(const ad_manifest *m, const char *split, ad_selection *s
     return AD_OK;
 }
 
-/* Features of one split: from the cache, or encoded into it first. */
+/* The trained Adaptor's image path (SPEC 8) and, in token mode, its fixed text context
+ * (SPEC 6): the frozen text encoder's tokens of [classify] prompt. NULL m: the baseline. */
+typedef struct cls_adaptor {
+    ad_adaptor *m;
+    float *ctx;        /* [tt, dt] */
+    uint8_t *ctx_mask; /* [tt] */
+    int tt;
+} cls_adaptor;
+
+static void cls_adaptor_free(cls_adaptor *a)
+{
+    ad_adaptor_destroy(a->m);
+    free(a->ctx);
+    free(a->ctx_mask);
+    memset(a, 0, sizeof *a);
+}
+
+/* The reference's fine-tuners feed a fixed "dummy text" beside every image; here it is the
+ * prompt (default: the empty report), MGCA-normalised like the training reports and
+ * encoded by the job's text encoder, pad tokens masked as in pre-training. */
+static int text_context(const ad_config *cfg, const ad_job *job, const ad_provenance *prov,
+                        cls_adaptor *a)
+{
+    if (job->pooling != AD_BERT_TOKENS)
+        return ad_fail(AD_ERR_CONFIG, "%s: a token-mode Adaptor reads text tokens: set "
+                       "[text_encoder] pooling = tokens (as in pre-training)",
+                       ad_config_where(cfg, "text_encoder", "pooling"));
+    const char *prompt = ad_config_get(cfg, "classify", "prompt");
+    char *cap = NULL;
+    int ntok = 0;
+    AD_TRY(ad_mgca_caption(prompt ? prompt : "", NULL, &cap, &ntok));
+    ad_frozen te;
+    int rc = ad_frozen_open(&te, cfg, job, 0, prov);
+    int64_t id = 0, line = 0, row = 0, bad = 0;
+    ad_selection one = {.n = 1, .ids = &id, .caption = &cap, .line = &line};
+    ad_embed_timers tm = {0, 0, 0, 0};
+    if (rc == AD_OK)
+        rc = ad_frozen_encode(&te, &one, &row, 1, 0, "[classify] prompt", NULL, &id, &bad, &tm);
+    if (rc == AD_OK && te.dim != a->m->cfg.dt)
+        rc = ad_fail(AD_ERR_CONFIG, "%s: text encoder width %d, the Adaptor's text side takes %d",
+                     ad_config_get(cfg, "text_encoder", "model"), te.dim, a->m->cfg.dt);
+    if (rc == AD_OK) {
+        a->tt = te.tokens;
+        a->ctx = ad_malloc((size_t)te.tokens * te.dim * sizeof(float), "text context");
+        a->ctx_mask = ad_malloc((size_t)te.tokens, "text context mask");
+        rc = a->ctx && a->ctx_mask ? AD_OK : AD_ERR_NOMEM;
+    }
+    if (rc == AD_OK) {
+        memcpy(a->ctx, te.out, (size_t)te.tokens * te.dim * sizeof(float));
+        memcpy(a->ctx_mask, te.mask, (size_t)te.tokens);
+        ad_info("classify: text context '%s' (%d tokens)", cap, te.lengths[0]);
+    }
+    ad_frozen_free(&te);
+    free(cap);
+    return rc;
+}
+
+static int cls_adaptor_load(const ad_config *cfg, const ad_job *job, const ad_provenance *prov,
+                            const char *weights, int dv, cls_adaptor *a)
+{
+    memset(a, 0, sizeof *a);
+    AD_TRY(ad_adaptor_load_trained(cfg, job->tokens, weights, dv, &a->m));
+    return job->tokens ? text_context(cfg, job, prov, a) : AD_OK;
+}
+
+/* Rows [first, first + b) of the open cache c through the Adaptor into out [b, P]; before
+ * [b, D] (may be NULL) receives what the Adaptor was given: the pooled embedding, or the
+ * first (CLS) token. buf holds b cache rows. */
+static int adapt_rows(const cls_adaptor *a, const ad_cache *c, int64_t first, int b, float *buf,
+                      int64_t *rows, float *out, float *before)
+{
+    int T = ad_cache_tokens(c), D = ad_cache_dim(c), Tr = T ? T : 1;
+    for (int i = 0; i < b; i++)
+        rows[i] = first + i;
+    AD_TRY(ad_cache_read_rows(c, rows, b, buf, NULL));
+    for (int i = 0; before && i < b; i++)
+        memcpy(before + (size_t)i * D, buf + (size_t)i * Tr * D, (size_t)D * sizeof(float));
+    if (T)
+        return ad_adaptor_image_tokens(a->m, buf, b, T, a->ctx, a->ctx_mask, a->tt, out);
+    return ad_adaptor_image_pooled(a->m, buf, b, out);
+}
+
+/* Every row of the split through the Adaptor: each rank its block of rows in chunks that
+ * bound the activation memory, then all-gathers so every rank holds all. */
+static int adapt_split(MPI_Comm comm, const cls_adaptor *a, const ad_cache *c, int keep_before,
+                       cls_split *sp)
+{
+    int rank, size;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    int P = a->m->cfg.proj, D = ad_cache_dim(c), T = ad_cache_tokens(c);
+    int64_t n = ad_cache_rows(c), chunk = T ? 64 : 4096;
+    int *cnt = ad_malloc(4 * (size_t)size * sizeof(int), "counts");
+    float *out = ad_malloc((size_t)n * P * sizeof(float), "adaptor features");
+    float *before = keep_before ? ad_malloc((size_t)n * D * sizeof(float), "features") : NULL;
+    float *buf = ad_malloc((size_t)chunk * (T ? T : 1) * D * sizeof(float), "cache rows");
+    int64_t *rows = ad_malloc((size_t)chunk * sizeof *rows, "rows");
+    int rc = cnt && out && (before || !keep_before) && buf && rows ? AD_OK : AD_ERR_NOMEM;
+    int *displ = cnt ? cnt + size : NULL, *cntb = cnt ? cnt + 2 * size : NULL,
+        *displb = cnt ? cnt + 3 * size : NULL;
+    if (rc == AD_OK)
+        rc = ad_share_counts(n, size, P, cnt, displ, "classify: Adaptor features");
+    if (rc == AD_OK)
+        rc = ad_share_counts(n, size, D, cntb, displb, "classify: encoder features");
+    int64_t mine = rc == AD_OK ? cnt[rank] / P : 0, at = rc == AD_OK ? displ[rank] / P : 0;
+    for (int64_t i = 0; rc == AD_OK && i < mine; i += chunk) {
+        int b = (int)(mine - i < chunk ? mine - i : chunk);
+        rc = adapt_rows(a, c, at + i, b, buf, rows, out + (size_t)(at + i) * P,
+                        before ? before + (size_t)(at + i) * D : NULL);
+    }
+    rc = ad_mpi_agree(comm, rc, NULL);
+    if (rc == AD_OK && (MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_FLOAT, out, cnt, displ, MPI_FLOAT,
+                                       comm) != MPI_SUCCESS ||
+                        (before && MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_FLOAT, before, cntb,
+                                                  displb, MPI_FLOAT, comm) != MPI_SUCCESS)))
+        rc = ad_fail(AD_ERR_MPI, "classify: all-gather of the Adaptor features failed");
+    if (rc == AD_OK) {
+        free(sp->x);
+        sp->x = out;
+        sp->dim = P;
+        sp->before = before;
+        sp->dim_before = D;
+    } else {
+        free(out);
+        free(before);
+    }
+    free(cnt);
+    free(buf);
+    free(rows);
+    return rc;
+}
+
+/* Features of one split: from the cache, or encoded into it first; through the Adaptor
+ * unless a->m is NULL. */
 static int split_features(MPI_Comm comm, const ad_config *cfg, ad_frozen *e,
                           const ad_manifest *m, const ad_selection *sel, const char *split,
-                          cls_split *out)
+                          const cls_adaptor *a, int keep_before, cls_split *out)
 {
     char path[4096];
     int rank;
     MPI_Comm_rank(comm, &rank);
     int rc = feature_path(cfg, split, path, sizeof path);
-    int have = rc == AD_OK && ad_embed_cache_complete(path, sel, e->dim, 0);
+    int have = rc == AD_OK && ad_embed_cache_complete(path, sel, e->dim, e->tokens,
+                                                      e->meta.preprocessing);
     /* Every rank must take the same branch: rank 0's view of the file decides. */
     MPI_Bcast(&have, 1, MPI_INT, 0, comm);
     rc = ad_mpi_agree(comm, rc, NULL);
@@ -122,91 +259,33 @@ static int split_features(MPI_Comm comm, const ad_config *cfg, ad_frozen *e,
     int lrc = rc;
     if (lrc == AD_OK)
         lrc = ad_cache_open(path, &c);
-    if (lrc == AD_OK && (ad_cache_rows(c) != sel->n || ad_cache_dim(c) != e->dim))
-        lrc = ad_fail(AD_ERR_FORMAT, "%s: holds %lld rows of width %d, expected %lld of %d",
-                      path, (long long)ad_cache_rows(c), ad_cache_dim(c), (long long)sel->n,
-                      e->dim);
+    if (lrc == AD_OK && (ad_cache_rows(c) != sel->n || ad_cache_dim(c) != e->dim ||
+                         ad_cache_tokens(c) != e->tokens))
+        lrc = ad_fail(AD_ERR_FORMAT, "%s: holds %lld rows of %d x %d, expected %lld of %d x %d",
+                      path, (long long)ad_cache_rows(c), ad_cache_tokens(c), ad_cache_dim(c),
+                      (long long)sel->n, e->tokens, e->dim);
     if (lrc == AD_OK) {
         out->n = sel->n;
+        out->ids = ad_malloc((size_t)sel->n * sizeof *out->ids, "sample ids");
+        lrc = out->ids ? AD_OK : AD_ERR_NOMEM;
+    }
+    if (lrc == AD_OK)
+        memcpy(out->ids, sel->ids, (size_t)sel->n * sizeof *out->ids);
+    if (lrc == AD_OK && !a->m) {
         out->dim = e->dim;
         out->x = ad_malloc((size_t)sel->n * e->dim * sizeof(float), "features");
         rows = ad_malloc((size_t)sel->n * sizeof *rows, "rows");
         lrc = out->x && rows ? AD_OK : AD_ERR_NOMEM;
+        for (int64_t i = 0; lrc == AD_OK && i < sel->n; i++)
+            rows[i] = i;
+        if (lrc == AD_OK)
+            lrc = ad_cache_read_rows(c, rows, sel->n, out->x, NULL);
+        free(rows);
     }
-    for (int64_t i = 0; lrc == AD_OK && i < sel->n; i++)
-        rows[i] = i;
-    if (lrc == AD_OK)
-        lrc = ad_cache_read_rows(c, rows, sel->n, out->x, NULL);
-    free(rows);
+    rc = rc == AD_OK ? ad_mpi_agree(comm, lrc, NULL) : rc;
+    if (rc == AD_OK && a->m)
+        rc = adapt_split(comm, a, c, keep_before, out);
     ad_cache_close(c);
-    return rc == AD_OK ? ad_mpi_agree(comm, lrc, NULL) : rc;
-}
-
-/* The Adaptor's pooled image path over every split: each rank its block of rows, then an
- * all-gather so every rank holds all. */
-static int adaptor_features(MPI_Comm comm, const ad_config *cfg, const ad_job *job,
-                            const char *weights, cls_data *d)
-{
-    int rank, size;
-    MPI_Comm_rank(comm, &rank);
-    MPI_Comm_size(comm, &size);
-    ad_safetensors *st = NULL;
-    ad_adaptor *m = NULL;
-    ad_adaptor_config ac;
-    int dt = 0, rc = ad_st_open(weights, &st);
-    if (rc == AD_OK) {
-        /* The text width is not known from the image side: the checkpoint says it. */
-        const ad_st_tensor *t = ad_st_find(st, "projection.text_projection.weight");
-        if (!t || t->ndim != 2)
-            rc = ad_fail(AD_ERR_FORMAT, "%s: no 2-D tensor 'projection.text_projection.weight'",
-                         weights);
-        else
-            dt = (int)t->shape[1];
-    }
-    ad_st_close(st);
-    if (rc == AD_OK && job->tokens)
-        rc = ad_fail(AD_ERR_UNSUPPORTED, "classify: [adaptor] mode = %s is not supported "
-                     "(pooled Adaptors only)", ad_config_get(cfg, "adaptor", "mode"));
-    if (rc == AD_OK)
-        rc = ad_adaptor_config_from(cfg, d->split[0].dim, dt, 0, &ac);
-    if (rc == AD_OK)
-        rc = ad_adaptor_create(&ac, &m);
-    if (rc == AD_OK)
-        rc = ad_ckpt_load_weights(weights, &m->layout, m->params);
-    rc = ad_mpi_agree(comm, rc, NULL);
-    int *cnt = ad_malloc(2 * (size_t)size * sizeof(int), "counts"), *displ = cnt ? cnt + size : NULL;
-    if (rc == AD_OK && !cnt)
-        rc = AD_ERR_NOMEM;
-    rc = ad_mpi_agree(comm, rc, NULL);
-    for (int s = 0; s < 3 && rc == AD_OK; s++) {
-        cls_split *sp = &d->split[s];
-        int P = ac.proj;
-        rc = ad_share_counts(sp->n, size, P, cnt, displ, "classify: Adaptor features");
-        if (rc != AD_OK)
-            break;
-        float *out = ad_malloc((size_t)sp->n * P * sizeof(float), "adaptor features");
-        int lrc = out ? AD_OK : AD_ERR_NOMEM;
-        int64_t mine = cnt[rank] / P, at = displ[rank] / P;
-        /* Chunks bound the activation memory. */
-        for (int64_t i = 0; lrc == AD_OK && i < mine; i += 4096) {
-            int b = (int)(mine - i < 4096 ? mine - i : 4096);
-            lrc = ad_adaptor_image_pooled(m, sp->x + (size_t)(at + i) * sp->dim, b,
-                                          out + (size_t)(at + i) * P);
-        }
-        rc = ad_mpi_agree(comm, lrc, NULL);
-        if (rc == AD_OK && MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_FLOAT, out, cnt, displ, MPI_FLOAT,
-                                          comm) != MPI_SUCCESS)
-            rc = ad_fail(AD_ERR_MPI, "classify: all-gather of the Adaptor features failed");
-        if (rc == AD_OK) {
-            free(sp->x);
-            sp->x = out;
-            sp->dim = P;
-        } else {
-            free(out);
-        }
-    }
-    free(cnt);
-    ad_adaptor_destroy(m);
     return rc;
 }
 
@@ -218,7 +297,9 @@ int cls_data_load(MPI_Comm comm, const ad_config *cfg, const ad_job *job,
     int nsplits = 0;
     ad_manifest *m = NULL;
     ad_frozen e;
-    int have_e = 0;
+    cls_adaptor a;
+    memset(&a, 0, sizeof a);
+    int have_e = 0, keep_before = 0;
     int rc = ad_config_require(cfg, "classify", "labels");
     if (rc == AD_OK)
         rc = ad_config_list(cfg, "classify", "labels", &d->label_names, &d->nlab);
@@ -229,15 +310,27 @@ int cls_data_load(MPI_Comm comm, const ad_config *cfg, const ad_job *job,
         rc = ad_fail(AD_ERR_CONFIG, "[classify] splits: need train, valid and test names, got %d",
                      nsplits);
     if (rc == AD_OK)
+        rc = ad_config_bool(cfg, "classify", "embeddings", &keep_before);
+    if (rc == AD_OK)
         rc = ad_config_require(cfg, "cache", "dir");
     if (rc == AD_OK)
         rc = open_manifest(cfg, d, &m);
-    if (rc == AD_OK && job->image_output == AD_IMG_TOKENS)
-        rc = ad_fail(AD_ERR_UNSUPPORTED, "classify: [image_encoder] output = tokens is not "
-                                         "supported (use cls or mean)");
+    /* Image tokens feed only a token-mode Adaptor, which reads nothing else (SPEC 6). */
+    int tokens_in = job->image_output == AD_IMG_TOKENS, tokens_ad = adaptor && job->tokens;
+    if (rc == AD_OK && tokens_in != tokens_ad)
+        rc = ad_fail(AD_ERR_UNSUPPORTED, "%s: classify: %s",
+                     ad_config_where(cfg, "image_encoder", "output"),
+                     tokens_ad ? "a token-mode Adaptor ([adaptor] mode = tokens) reads image "
+                                 "tokens: set [image_encoder] output = tokens"
+                               : "[image_encoder] output = tokens needs a token-mode Adaptor "
+                                 "([classify] adaptor and [adaptor] mode = tokens); the baseline "
+                                 "and pooled Adaptors use cls or mean");
     if (rc == AD_OK)
         rc = ad_frozen_open(&e, cfg, job, 1, prov);
     have_e = rc == AD_OK;
+    if (rc == AD_OK && adaptor)
+        rc = cls_adaptor_load(cfg, job, prov, adaptor, e.dim, &a);
+    d->keep_before = keep_before;
     rc = ad_mpi_agree(comm, rc, NULL);
     for (int s = 0; s < 3 && rc == AD_OK; s++) {
         cls_split *sp = &d->split[s];
@@ -258,15 +351,14 @@ int cls_data_load(MPI_Comm comm, const ad_config *cfg, const ad_job *job,
                                      (const char *const *)d->label_names, what, sel.line);
         rc = ad_mpi_agree(comm, rc, NULL);
         if (rc == AD_OK)
-            rc = split_features(comm, cfg, &e, m, &sel, splits[s], sp);
+            rc = split_features(comm, cfg, &e, m, &sel, splits[s], &a, keep_before, sp);
         ad_selection_free(&sel);
     }
+    cls_adaptor_free(&a);
     if (have_e)
         ad_frozen_free(&e);
     ad_manifest_close(m);
     free(splits);
-    if (rc == AD_OK && adaptor)
-        rc = adaptor_features(comm, cfg, job, adaptor, d);
     if (rc != AD_OK)
         cls_data_free(d);
     return rc;

@@ -12,12 +12,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* One split, the same on every rank: features [n, dim] and labels [n, nlab]. */
+/* One split, the same on every rank: features [n, dim], labels [n, nlab], sample ids [n],
+ * and with [classify] embeddings what the Adaptor was given, before [n, dim_before]. */
 typedef struct cls_split {
     char name[32];
     int64_t n;
-    int dim;
-    float *x;
+    int dim, dim_before;
+    float *x, *before;
+    int64_t *ids;
     int8_t *labels;
 } cls_split;
 
@@ -26,10 +28,12 @@ typedef struct cls_data {
     char **label_names; /* one allocation (ad_config_list) */
     ad_cls_task task;
     cls_split split[3]; /* train, valid, test */
+    int keep_before;    /* [classify] embeddings */
 } cls_data;
 
-/* Manifest rows, cached frozen-encoder features, and (adaptor != NULL) the Adaptor's pooled
- * image path over them. Collective. */
+/* Manifest rows, cached frozen-encoder features, and (adaptor != NULL) the Adaptor's image
+ * path over them: pooled, or in token mode the image tokens beside the fixed text context
+ * of [classify] prompt (SPEC 6, 8). Collective. */
 int cls_data_load(MPI_Comm comm, const ad_config *cfg, const ad_job *job,
                   const ad_provenance *prov, const char *adaptor, cls_data *d);
 void cls_data_free(cls_data *d);

@@ -14,7 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-int ad_embed_cache_complete(const char *path, const ad_selection *s, int dim, int tokens)
+int ad_embed_cache_complete(const char *path, const ad_selection *s, int dim, int tokens,
+                            const char *preprocessing)
 {
     ad_cache *c;
     if (!ad_path_exists(path) || ad_cache_open(path, &c) != AD_OK) {
@@ -25,6 +26,12 @@ int ad_embed_cache_complete(const char *path, const ad_selection *s, int dim, in
     const int64_t *ids = ad_cache_ids(c);
     for (int64_t i = 0; ok && i < s->n; i++)
         ok = ids[i] == s->ids[i] || ids[i] == -(s->ids[i] + 1);
+    const char *pre = ad_cache_attr(c, "preprocessing");
+    if (ok && preprocessing && (!pre || strcmp(pre, preprocessing) != 0)) {
+        ad_warn("%s was made with preprocessing '%s', this job asks for '%s': not reused, "
+                "encoded again", path, pre ? pre : "", preprocessing);
+        ok = 0;
+    }
     ad_cache_close(c);
     return ok;
 }
@@ -147,7 +154,7 @@ static int embed_split(MPI_Comm comm, const ad_config *cfg, ad_frozen *e, const 
     char path[4096];
     AD_TRY(ad_cache_file(cfg, e->meta.modality, split, path, sizeof path));
     e->meta.split = split;
-    if (ad_embed_cache_complete(path, s, e->dim, e->tokens)) {
+    if (ad_embed_cache_complete(path, s, e->dim, e->tokens, e->meta.preprocessing)) {
         ad_info("embed %s %s: %s is complete, kept", e->meta.modality, split, path);
         return AD_OK;
     }
@@ -202,6 +209,10 @@ int ad_embed(MPI_Comm comm, const ad_config *cfg, const char *modality)
         rc = ad_manifest_open_config(cfg, AD_LABEL_UNCERTAIN, NULL, &m);
     if (rc == AD_OK && want_image)
         rc = ad_frozen_open(&enc[0], cfg, &job, 1, prov);
+    if (rc == AD_OK && want_image && job.arch == AD_ARCH_DINOV2)
+        ad_info("embed: %s: pos_interp = %s (job file: %s)",
+                ad_config_get(cfg, "image_encoder", "model"), ad_pos_interp_name(job.pos_interp),
+                ad_config_get(cfg, "image_encoder", "pos_interp"));
     if (rc == AD_OK && want_text)
         rc = ad_frozen_open(&enc[1], cfg, &job, 0, prov);
     rc = ad_mpi_agree(comm, rc, NULL);

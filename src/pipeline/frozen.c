@@ -96,7 +96,9 @@ int ad_frozen_open(ad_frozen *e, const ad_config *cfg, const ad_job *job, int im
                               .encoder_path = model,
                               .arch = image ? ad_config_get(cfg, "image_encoder", "arch") : "bert",
                               .output = ad_config_get(cfg, sec, image ? "output" : "pooling"),
-                              .preprocessing = e->meta_pre, .prov = prov};
+                              .preprocessing = e->meta_pre,
+                              .pos_interp = image ? ad_pos_interp_name(e->pos) : NULL,
+                              .prov = prov};
     return AD_OK;
 }
 

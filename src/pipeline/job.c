@@ -48,7 +48,9 @@ int ad_job_parse(const ad_config *cfg, ad_job *job)
            "text_encoder", "pooling");
     PARSED(ad_image_arch_parse(ad_config_get(cfg, "image_encoder", "arch"), &job->arch),
            "image_encoder", "arch");
-    PARSED(ad_pos_interp_parse(ad_config_get(cfg, "image_encoder", "pos_interp"), &job->pos_interp),
+    PARSED(ad_pos_interp_resolve(ad_config_get(cfg, "image_encoder", "pos_interp"), job->arch,
+                                 ad_config_get(cfg, "image_encoder", "model"), &job->pos_interp,
+                                 NULL),
            "image_encoder", "pos_interp");
     PARSED(ad_image_output_parse(ad_config_get(cfg, "image_encoder", "output"), &job->image_output),
            "image_encoder", "output");

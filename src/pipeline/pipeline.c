@@ -2,6 +2,8 @@
 
 #include "adaptor/error.h"
 #include "adaptor/fsutil.h"
+#include "adaptor/image_encoder.h"
+#include "adaptor/safetensors.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -32,14 +34,23 @@ static const char *basename_of(const char *path, char *buf, size_t n)
 int ad_cache_preprocessing(const ad_config *cfg, const char *modality, char *out, size_t n)
 {
     int w;
-    if (strcmp(modality, "image") == 0)
+    if (strcmp(modality, "image") == 0) {
+        /* The resolved pos_interp: "auto" on a register model and "aa" name one cache, and
+         * "auto" on a plain DINOv2 keeps the name of the caches made with the old default. */
+        ad_image_arch arch;
+        ad_pos_interp pos;
+        const char *sec = "image_encoder";
+        int rc = ad_image_arch_parse(ad_config_get(cfg, sec, "arch"), &arch);
+        if (rc == AD_OK)
+            rc = ad_pos_interp_resolve(ad_config_get(cfg, sec, "pos_interp"), arch,
+                                       ad_config_get(cfg, sec, "model"), &pos, NULL);
+        if (rc != AD_OK)
+            return ad_fail_ctx(rc, "%s: [%s] pos_interp", ad_config_source(cfg), sec);
         w = snprintf(out, n, "arch=%s output=%s resize=%s crop=%s depth16=%s pos_interp=%s",
-                     ad_config_get(cfg, "image_encoder", "arch"),
-                     ad_config_get(cfg, "image_encoder", "output"),
+                     ad_config_get(cfg, sec, "arch"), ad_config_get(cfg, sec, "output"),
                      ad_config_get(cfg, "data", "resize"), ad_config_get(cfg, "data", "crop_size"),
-                     ad_config_get(cfg, "data", "depth16"),
-                     ad_config_get(cfg, "image_encoder", "pos_interp"));
-    else if (strcmp(modality, "text") == 0)
+                     ad_config_get(cfg, "data", "depth16"), ad_pos_interp_name(pos));
+    } else if (strcmp(modality, "text") == 0)
         w = snprintf(out, n, "pooling=%s max_words=%s mgca report_columns=%s",
                      ad_config_get(cfg, "text_encoder", "pooling"),
                      ad_config_get(cfg, "data", "max_words"),
@@ -144,5 +155,36 @@ int ad_adaptor_config_from(const ad_config *cfg, int dv, int dt, int tokens,
                                .heads = (int)H, .layers = (int)L, .dropout = (float)dropout,
                                .ln_eps = 1e-5f, .logit_scale_init = (float)logit0,
                                .tokens = tokens};
+    return AD_OK;
+}
+
+int ad_adaptor_load_trained(const ad_config *cfg, int tokens, const char *path, int dv,
+                            ad_adaptor **out)
+{
+    *out = NULL;
+    ad_safetensors *st;
+    AD_TRY(ad_st_open(path, &st));
+    const ad_st_tensor *tv = ad_st_find(st, "projection.visual_projection.weight");
+    const ad_st_tensor *tt = ad_st_find(st, "projection.text_projection.weight");
+    int rc = AD_OK;
+    if (!tv || !tt || tv->ndim != 2 || tt->ndim != 2)
+        rc = ad_fail(AD_ERR_FORMAT, "%s: not Adaptor weights (no 2-D projection.visual_projection"
+                     ".weight / projection.text_projection.weight)", path);
+    else if (tv->shape[1] != dv)
+        rc = ad_fail(AD_ERR_CONFIG, "%s: the Adaptor takes %lld-wide image embeddings, the "
+                     "image encoder gives %d", path, (long long)tv->shape[1], dv);
+    int dt = rc == AD_OK ? (int)tt->shape[1] : 0;
+    ad_st_close(st);
+    AD_TRY(rc);
+    ad_adaptor_config ac;
+    AD_TRY(ad_adaptor_config_from(cfg, dv, dt, tokens, &ac));
+    ad_adaptor *m;
+    AD_TRY(ad_adaptor_create(&ac, &m));
+    rc = ad_ckpt_load_weights(path, &m->layout, m->params);
+    if (rc != AD_OK) {
+        ad_adaptor_destroy(m);
+        return rc;
+    }
+    *out = m;
     return AD_OK;
 }

@@ -380,7 +380,8 @@ int seg_token_cache(MPI_Comm comm, const ad_config *cfg, const ad_provenance *pr
     /* ad_frozen_encode reads only the ids, paths and lines of a selection. */
     ad_selection sel = {.n = s->ncand, .ids = s->id, .image = s->image, .line = s->line};
     /* Rank 0's view of the file decides, so every rank takes the same branch. */
-    int ok = rc == AD_OK && rank == 0 && ad_embed_cache_complete(path, &sel, e.dim, e.tokens);
+    int ok = rc == AD_OK && rank == 0 && ad_embed_cache_complete(path, &sel, e.dim, e.tokens,
+                                                                 e.meta.preprocessing);
     MPI_Bcast(&ok, 1, MPI_INT, 0, comm);
     if (rc == AD_OK && !ok)
         rc = write_token_cache(comm, &e, &sel, tcfg, source, path, s->name);

@@ -54,24 +54,7 @@ static int load_adaptor(const ad_config *cfg, const ad_job *job, int dv, seg_mod
 {
     char path[4200];
     AD_TRY(adaptor_weights_path(cfg, path, sizeof path));
-    ad_safetensors *st;
-    AD_TRY(ad_st_open(path, &st));
-    const ad_st_tensor *tv = ad_st_find(st, "projection.visual_projection.weight");
-    const ad_st_tensor *tt = ad_st_find(st, "projection.text_projection.weight");
-    int rc = AD_OK;
-    if (!tv || !tt || tv->ndim != 2 || tt->ndim != 2)
-        rc = ad_fail(AD_ERR_FORMAT, "%s: not Adaptor weights (no 2-D projection.visual_projection"
-                     ".weight / projection.text_projection.weight)", path);
-    else if (tv->shape[1] != dv)
-        rc = ad_fail(AD_ERR_CONFIG, "%s: the Adaptor takes %lld-wide image embeddings, the "
-                     "image encoder gives %d", path, (long long)tv->shape[1], dv);
-    int dt = rc == AD_OK ? (int)tt->shape[1] : 0;
-    ad_st_close(st);
-    AD_TRY(rc);
-    ad_adaptor_config ac;
-    AD_TRY(ad_adaptor_config_from(cfg, dv, dt, job->tokens, &ac));
-    AD_TRY(ad_adaptor_create(&ac, &m->ad));
-    return ad_ckpt_load_weights(path, &m->ad->layout, m->ad->params);
+    return ad_adaptor_load_trained(cfg, job->tokens, path, dv, &m->ad);
 }
 
 const char *seg_model_name(const ad_job *job)

@@ -42,7 +42,7 @@ int main(int argc, char **argv)
         return die("path");
 
     /* Write in blocks of 4096 rows; values are smooth so deflate has something to find. */
-    ad_cache_meta meta = {"image", "bench", "", "dinov2", "cls", "", "train", NULL};
+    ad_cache_meta meta = {"image", "bench", "", "dinov2", "cls", "", "train", NULL, NULL};
     ad_cache_writer *w;
     int64_t B = 4096;
     float *emb = malloc((size_t)B * (size_t)D * sizeof *emb);

@@ -136,7 +136,7 @@ static void bench(const char *name, const char *torch_name, void *model, forward
 static void bench_vit(const char *name, const char *tname, int D, int heads, int batch, int reps,
                       int torch)
 {
-    ad_dinov2_config cfg = {D, 12, heads, 4 * D, 14, 518, 0, 0, 1, 1e-6f};
+    ad_dinov2_config cfg = {D, 12, heads, 4 * D, 14, 518, 0, 0, 1, 1e-6f, 0};
     ad_dinov2 *m;
     if (ad_dinov2_create_random(&cfg, 42, &m) != AD_OK) {
         fprintf(stderr, "bench_vision: %s\n", ad_errmsg());

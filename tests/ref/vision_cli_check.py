@@ -52,15 +52,93 @@ def weights(d):
     return {k: torch.tensor(v) for k, v in w.items()}
 
 
-def run(binary, args, expect_ok=True):
+def run(binary, args, expect_ok=True, command="encode-image"):
     # Open MPI's dlclose'd components leak at exit under LeakSanitizer (unsymbolizable
     # frames); the encoders' own memory is leak-checked by the unit tests.
     env = dict(os.environ)
     env["ASAN_OPTIONS"] = (env.get("ASAN_OPTIONS", "") + ":detect_leaks=0").lstrip(":")
-    p = subprocess.run([binary, "encode-image"] + args, capture_output=True, text=True, env=env)
+    p = subprocess.run([binary, command] + args, capture_output=True, text=True, env=env)
     if expect_ok and p.returncode != 0:
-        sys.exit("encode-image %s failed: %s" % (" ".join(args), p.stderr))
+        sys.exit("%s %s failed: %s" % (command, " ".join(args), p.stderr))
     return p
+
+
+def register_default(binary, ref, tmp, pngs, x):
+    """Issue 16: a register model (config.json model_type dinov2_with_registers) run with the
+    default pos_interp (auto) gives HF's antialiased result, in encode-image and in embed;
+    the embed cache records the resolved choice, and a cache of another pos_interp is never
+    reused."""
+    reg = os.path.join(ref, "dinov2_reg")
+    rcfg = json.load(open(os.path.join(reg, "config.json")))
+    assert rcfg["model_type"] == "dinov2_with_registers", rcfg["model_type"]
+    with torch.no_grad():
+        rw = weights(reg)
+        want_aa = vision_ref.dino_forward(rw, rcfg, x, "aa")["cls"].numpy()
+        want_hub = vision_ref.dino_forward(rw, rcfg, x, "hub")["cls"].numpy()
+    gap = float(np.max(np.abs(want_aa - want_hub)) / np.max(np.abs(want_aa)))
+    if not gap > 1e-3:
+        sys.exit("register model: aa and hub agree (%.3g): the test cannot tell them apart" % gap)
+    out = os.path.join(tmp, "reg.nc")
+    run(binary, ["--model", reg, "--out", out] + pngs)
+    with netCDF4.Dataset(out) as ds:
+        assert ds.getncattr("pos_interp") == "aa", ds.getncattr("pos_interp")
+        check("register model, encode-image default", ds["embedding"][:].data, want_aa)
+
+    # embed: the image side of a job file that leaves pos_interp at its default
+    man = os.path.join(tmp, "manifest.csv")
+    with open(man, "w") as f:
+        f.write("Path,impression,findings,split,ViewPosition\n")
+        for i, p in enumerate(pngs):
+            f.write("%s,no acute process %d,the lungs are clear,train,PA\n" % (p, i))
+    job = os.path.join(tmp, "job.ini")
+    cache = os.path.join(tmp, "cache")
+    with open(job, "w") as f:
+        f.write("[data]\nmanifest = %s\n[image_encoder]\nmodel = %s\n[text_encoder]\n"
+                "model = %s\n[cache]\ndir = %s\nsplits = train\n"
+                % (man, reg, os.path.join(tmp, "no-text-model"), cache))
+
+    def embed(*sets, expect_ok=True):
+        args = [job, "--modality", "image"]
+        for kv in sets:
+            args += ["--set", kv]
+        return run(binary, args, expect_ok=expect_ok, command="embed")
+
+    def caches():
+        return sorted(f for f in os.listdir(cache) if f.endswith(".nc"))
+
+    def cache_check(path, pos, want):
+        with netCDF4.Dataset(path) as ds:
+            assert ds.getncattr("pos_interp") == pos, (path, ds.getncattr("pos_interp"))
+            pre = ds.getncattr("preprocessing")
+            assert ("pos_interp=%s" % pos) in pre.split(), pre
+            check("embed cache pos_interp=%s" % pos, ds["embedding"][:].data, want)
+
+    p = embed()
+    if "pos_interp = aa" not in p.stderr + p.stdout:
+        sys.exit("embed did not print the resolved pos_interp: %r" % (p.stderr + p.stdout))
+    (aa_name,) = caches()
+    aa_path = os.path.join(cache, aa_name)
+    cache_check(aa_path, "aa", want_aa)
+    # explicit hub: its own cache beside the aa one, which stays as it was
+    embed("image_encoder.pos_interp=hub")
+    names = caches()
+    assert len(names) == 2 and aa_name in names, names
+    hub_path = os.path.join(cache, [n for n in names if n != aa_name][0])
+    cache_check(hub_path, "hub", want_hub)
+    cache_check(aa_path, "aa", want_aa)
+    # explicit aa names the same cache as auto on this model: kept, not encoded again
+    p = embed("image_encoder.pos_interp=aa")
+    if "is complete, kept" not in p.stderr + p.stdout or caches() != names:
+        sys.exit("pos_interp = aa did not reuse the auto cache: %r" % (p.stderr + p.stdout))
+    # a hub cache put where the aa cache belongs is noticed and replaced, never reused
+    os.replace(hub_path, aa_path)
+    p = embed()
+    if "not reused" not in p.stderr + p.stdout:
+        sys.exit("a hub cache under the aa name was not reported: %r" % (p.stderr + p.stdout))
+    cache_check(aa_path, "aa", want_aa)
+    p = embed("image_encoder.pos_interp=bicubic", expect_ok=False)
+    if p.returncode == 0 or "pos_interp" not in p.stderr or "adaptor: error" not in p.stderr:
+        sys.exit("pos_interp = bicubic: status %d, %r" % (p.returncode, p.stderr))
 
 
 def check(name, got, want):
@@ -94,6 +172,7 @@ def main():
         with netCDF4.Dataset(out) as ds:
             assert ds["embedding"].shape == (2, 257, 48), ds["embedding"].shape
             check("dinov2 tokens hf", ds["embedding"][:].data, want_hf["tokens"].numpy())
+        register_default(binary, ref, tmp, pngs, x)
         out = os.path.join(tmp, "rn.nc")
         run(binary, ["--model", resnet, "--arch", "resnet", "--out", out] + pngs)
         with netCDF4.Dataset(out) as ds:

@@ -157,6 +157,40 @@ START_TEST(test_bad_input)
 }
 END_TEST
 
+/* pos_interp = auto follows config.json's model_type; explicit words win; a missing model
+ * keeps the old default hub and says it guessed; a broken config.json is an error. */
+START_TEST(test_pos_interp_resolve)
+{
+    char reg[4096], plain[4096], bad[4096], none[4096];
+    vf_path(reg, sizeof reg, "dinov2_reg");
+    vf_path(plain, sizeof plain, "dinov2");
+    vf_path(bad, sizeof bad, "bad_dino_json");
+    vf_path(none, sizeof none, "no_such_model");
+    ad_pos_interp pi = AD_POS_HF;
+    int guessed = -1;
+    tu_assert_ok(ad_pos_interp_resolve("auto", AD_ARCH_DINOV2, reg, &pi, &guessed));
+    ck_assert_int_eq(pi, AD_POS_AA);
+    ck_assert_int_eq(guessed, 0);
+    ck_assert_str_eq(ad_pos_interp_name(pi), "aa");
+    tu_assert_ok(ad_pos_interp_resolve("auto", AD_ARCH_DINOV2, plain, &pi, &guessed));
+    ck_assert_int_eq(pi, AD_POS_HUB);
+    tu_assert_ok(ad_pos_interp_resolve("hf", AD_ARCH_DINOV2, reg, &pi, &guessed));
+    ck_assert_int_eq(pi, AD_POS_HF);
+    tu_assert_ok(ad_pos_interp_resolve("hub", AD_ARCH_DINOV2, reg, &pi, &guessed));
+    ck_assert_int_eq(pi, AD_POS_HUB);
+    tu_assert_ok(ad_pos_interp_resolve("auto", AD_ARCH_RESNET, reg, &pi, &guessed));
+    ck_assert_int_eq(pi, AD_POS_HUB);
+    ck_assert_int_eq(guessed, 0);
+    tu_assert_ok(ad_pos_interp_resolve("auto", AD_ARCH_DINOV2, none, &pi, &guessed));
+    ck_assert_int_eq(pi, AD_POS_HUB);
+    ck_assert_int_eq(guessed, 1);
+    tu_assert_fails(ad_pos_interp_resolve("auto", AD_ARCH_DINOV2, bad, &pi, NULL), AD_ERR_FORMAT,
+                    "config.json");
+    tu_assert_fails(ad_pos_interp_resolve("bicubic", AD_ARCH_DINOV2, reg, &pi, NULL), AD_ERR_ARG,
+                    "'bicubic'");
+}
+END_TEST
+
 /* The generic interface gives the same numbers as the model itself. */
 START_TEST(test_image_encoder)
 {
@@ -194,6 +228,7 @@ int main(void)
     tcase_add_test(tc, test_registers_swiglu);
     tcase_add_test(tc, test_bicubic_direct);
     tcase_add_test(tc, test_bad_input);
+    tcase_add_test(tc, test_pos_interp_resolve);
     tcase_add_test(tc, test_image_encoder);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
