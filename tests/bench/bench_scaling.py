@@ -63,22 +63,24 @@ def run(ranks, transport, *args):
     return rows
 
 
-def fit(points, kind):
-    """Least squares of t = a alpha + c n beta, relative error; points (op, p, n, t)."""
-    saa = sab = sbb = say = sby = 0.0
+def shape(op, p):
+    return (2 * (p - 1), 2 * (p - 1) / p) if op == "allreduce" else (p - 1, (p - 1) / p)
+
+
+def fit(points):
+    """alpha: median of t / (latency factor) over messages <= 16 KB (latency-bound); beta:
+    least squares through the origin of t - a alpha against (bandwidth factor) n over messages
+    >= 1 MB (bandwidth-bound). One fit over every size weighs either regime wrongly: the
+    transports switch protocol (eager / rendezvous) in between."""
+    small = sorted(t / shape(op, p)[0] for op, p, n, t in points if n <= 16384)
+    alpha = small[len(small) // 2] if small else 0.0
+    sxy = sxx = 0.0
     for op, p, n, t in points:
-        a, c = (2 * (p - 1), 2 * (p - 1) / p) if op == "allreduce" else (p - 1, (p - 1) / p)
-        w = 1 / (t * t)
-        a, c = a, c * n
-        saa += w * a * a
-        sab += w * a * c
-        sbb += w * c * c
-        say += w * a * t
-        sby += w * c * t
-    det = saa * sbb - sab * sab
-    alpha = (say * sbb - sby * sab) / det
-    beta = (saa * sby - sab * say) / det
-    return max(alpha, 1e-7), beta
+        if n >= 1e6:
+            a, c = shape(op, p)
+            sxy += c * n * (t - a * alpha)
+            sxx += (c * n) ** 2
+    return alpha, (sxy / sxx if sxx > 0 else 0.0)
 
 
 def coll_time(op, p, n, alpha, beta):
@@ -98,13 +100,13 @@ def main():
         for p in range(2, MAXR + 1):
             for r in run(p, tr, "coll", "--reps", str(REPS), "--max-mb", MAX_MB):
                 pts.append((r["op"], p, r["bytes"], r["seconds"]))
-        fits[tr] = {op: fit([x for x in pts if x[0] == op], op)
+        fits[tr] = {op: fit([x for x in pts if x[0] == op])
                     for op in ("allgather", "reduce_scatter", "allreduce")}
-        fits[tr]["all"] = fit(pts, "all")
-        big = [x for x in pts if x[2] >= 4e6]
-        print(f"\n{tr}: measured collectives (seconds), n >= 4 MB")
-        for op, p, n, t in big:
-            print(f"  {op:15s} p={p} n={n / 1e6:6.1f} MB  {t:.4f}")
+        fits[tr]["all"] = fit(pts)
+        print(f"\n{tr}: measured collectives (seconds; n bytes in total)")
+        for op, p, n, t in pts:
+            print(f"  {op:15s} p={p} n={n / 1e6:8.4f} MB  {t:.6f}  model "
+                  f"{coll_time(op, p, n, *fits[tr][op]):.6f}")
         for k, (a, b) in fits[tr].items():
             print(f"  fit {k:15s} alpha {a * 1e6:8.1f} us  beta {b * 1e9:6.3f} ns/B "
                   f"({8 / b / 1e9:5.1f} Gb/s)")
@@ -153,11 +155,13 @@ def main():
     c0 = mc - c1 * mg
     W = win["window"]
     alpha_tcp = fits["tcp"]["all"][0]
+    beta_loop = fits["tcp"]["all"][1]
     print(f"\nmodel: compute(G) = {c0:.3f} + {c1 * 1e6:.2f}e-6 G s at {PER_RANK} rows per rank "
           f"(fit to the measured weak-scaling compute); gradient {nparams * 4 / 1e6:.1f} MB, "
           f"projection slice {proj_floats * 4 / 1e6:.1f} MB; W = {W:.3f} s of backward after "
           f"the first layer's all-reduce starts (1 rank); alpha {alpha_tcp * 1e6:.1f} us "
-          f"(TCP loopback fit), beta = 8 / link")
+          f"(TCP loopback fit), beta = 8 / link (TCP loopback here: {beta_loop * 1e9:.2f} ns/B = "
+          f"{8 / beta_loop / 1e9 if beta_loop > 0 else 0:.1f} Gb/s)")
 
     def predict(p, gbps, overlap):
         beta = 8 / (gbps * 1e9)
