@@ -163,9 +163,17 @@ def main():
           f"(TCP loopback fit), beta = 8 / link (TCP loopback here: {beta_loop * 1e9:.2f} ns/B = "
           f"{8 / beta_loop / 1e9 if beta_loop > 0 else 0:.1f} Gb/s)")
 
-    def predict(p, gbps, overlap):
+    strong = [(r["b"], r["comp"]) for tr, kind, ov, r in steps if kind == "strong"]
+    mb = sum(b for b, _ in strong) / len(strong)
+    mc = sum(c for _, c in strong) / len(strong)
+    sxx = sum((b - mb) ** 2 for b, _ in strong)
+    s1 = sum((b - mb) * (c - mc) for b, c in strong) / sxx if sxx > 0 else 0.0
+    s0 = mc - s1 * mb
+
+    def predict(p, gbps, overlap, G=None):
         beta = 8 / (gbps * 1e9)
-        G = PER_RANK * p
+        fixed = G is not None
+        G = G if fixed else PER_RANK * p
         emb = G * P * 4
         comm = (2 * coll_time("allgather", p, emb, alpha_tcp, beta)
                 + 2 * coll_time("reduce_scatter", p, emb, alpha_tcp, beta)
@@ -176,7 +184,7 @@ def main():
             layers = 1 if QUICK else 2
             ar_slices = ar + layers * 2 * (p - 1) * alpha_tcp
             ar = max(ar_slices - W, coll_time("allreduce", p, proj_floats * 4, alpha_tcp, beta))
-        comp = c0 + c1 * G
+        comp = s0 + s1 * G / p if fixed else c0 + c1 * G
         return comp / (comp + comm + ar), comp, comm, ar
 
     print("\n| ranks | link | global batch | compute s | embeddings comm s | gradient all-reduce "
@@ -189,5 +197,20 @@ def main():
             print(f"| {p} | {gbps} Gb/s | {PER_RANK * p} | {comp:.3f} | {comm:.3f} | "
                   f"{ar0:.3f} / {ar1:.3f} | {100 * e0:.1f}% | {100 * e1:.1f}% |")
 
+    print(f"\nstrong scaling, global batch {GLOBAL}: compute(b) = {s0:.3f} + {s1 * 1e3:.3f}e-3 b s "
+          "(fit to the measured strong-scaling compute); E_strong = compute(1) / (p step(p))")
+    print("| ranks | link | rows per rank | compute s | comm s (blocking) | E_strong blocking | "
+          "E_strong overlapped |")
+    print("| --- " * 7 + "|")
+    t1 = s0 + s1 * GLOBAL
+    for p in (8, 16, 32, 64):
+        for gbps in (25, 100):
+            e0, comp, comm, ar0 = predict(p, gbps, 0, GLOBAL)
+            e1, _, _, ar1 = predict(p, gbps, 1, GLOBAL)
+            print(f"| {p} | {gbps} Gb/s | {GLOBAL // p} | {comp:.3f} | {comm + ar0:.3f} | "
+                  f"{100 * t1 / (p * (comp + comm + ar0)):.1f}% | "
+                  f"{100 * t1 / (p * (comp + comm + ar1)):.1f}% |")
+
 
 main()
+
