@@ -2,9 +2,9 @@
 """Ranks x threads for `adaptor embed` and `adaptor pretrain`: rows/s and samples/s at
 1, 2 and 4 ranks of one thread and at 1 rank of 2 threads, with the peak memory (max RSS)
 per rank, on a synthetic corpus with the demo's small encoders (64-d embeddings) and the
-reference Adaptor (P 768, F 2048, 2 layers) at a global batch of 256.
+reference Adaptor (P 768, F 2048, 2 layers) at a global batch of 128.
 
-usage: bench_layout.py ADAPTOR [WORKDIR] [N]   (mpirun from PATH; N corpus rows, default 600)"""
+usage: bench_layout.py ADAPTOR [WORKDIR] [N]   (mpirun from PATH; N corpus rows, default 200)"""
 import os
 import re
 import shutil
@@ -14,7 +14,7 @@ import sys
 
 ADAPTOR = os.path.abspath(sys.argv[1])
 WORK = os.path.abspath(sys.argv[2] if len(sys.argv) > 2 else "/tmp/bench_layout")
-N = int(sys.argv[3]) if len(sys.argv) > 3 else 600
+N = int(sys.argv[3]) if len(sys.argv) > 3 else 200
 ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
            OMPI_MCA_rmaps_base_oversubscribe="1")
 LAYOUTS = [(1, 1), (2, 1), (4, 1), (1, 2)]  # ranks, threads per rank
@@ -47,7 +47,7 @@ batch_size = 16
 [cache]
 dir = cache
 [train]
-batch_size = 256
+batch_size = 128
 max_steps = 8
 log_every = 1
 [output]
@@ -72,5 +72,5 @@ for ranks, threads in LAYOUTS:
                    f"output.dir=run-{ranks}x{threads}", "--set", "run.progress_seconds=0")
     rates = [float(x) for x in re.findall(r"([\d.]+) samples/s", err)][2:]  # after warm-up
     rate = statistics.median(rates) if rates else 0.0
-    print(f"| pretrain (batch 256, P 768) | {ranks} x {threads} | {rate:.0f} samples/s | "
+    print(f"| pretrain (batch 128, P 768) | {ranks} x {threads} | {rate:.0f} samples/s | "
           f"{rate / ranks:.0f} | {rss:.0f} |", flush=True)

@@ -4,6 +4,7 @@
  *
  * usage: [mpirun -np R] bench_scaling step [--per-rank B | --global G] [--reps 5] [--overlap]
  *                                          [--image-dim 384] [--text-dim 768] [--layers 2]
+ *                                          [--proj 768] [--ffn 2048]
  *        [mpirun -np R] bench_scaling coll [--reps 5] [--max-mb 48]
  *
  * The collectives ad_dp_step calls are timed through the MPI profiling interface (PMPI
@@ -180,6 +181,7 @@ static void replay(int b, int G, int P, size_t nparams, int reps, double *all, d
 static int step_mode(int argc, char **argv, int rank, int size, const char *kernels)
 {
     int dv = 384, dt = 768, layers = 2, per_rank = 0, G = 1024, reps = 5, overlap = 0;
+    int proj = 768, ffn = 2048;
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--per-rank") && i + 1 < argc)
             per_rank = atoi(argv[++i]);
@@ -193,6 +195,10 @@ static int step_mode(int argc, char **argv, int rank, int size, const char *kern
             dt = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--layers") && i + 1 < argc)
             layers = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--proj") && i + 1 < argc)
+            proj = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--ffn") && i + 1 < argc)
+            ffn = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--overlap"))
             overlap = 1;
     }
@@ -200,7 +206,8 @@ static int step_mode(int argc, char **argv, int rank, int size, const char *kern
     if (per_rank > 0)
         G = per_rank * size;
     int b = G / size + (rank < G % size);
-    ad_adaptor_config c = {.dv = dv, .dt = dt, .proj = 768, .ffn = 2048, .heads = 12,
+    ad_adaptor_config c = {.dv = dv, .dt = dt, .proj = proj, .ffn = ffn,
+                           .heads = proj % 12 ? 1 : 12,
                            .layers = layers, .dropout = 0.1f, .ln_eps = 1e-5f,
                            .logit_scale_init = 2.6592f};
     ad_adaptor *m;
@@ -253,9 +260,9 @@ static int step_mode(int argc, char **argv, int rank, int size, const char *kern
         double tc = bu_median(comp, reps), tm = bu_median(mpi, reps), tg = bu_median(grad, reps);
         double tw = bu_median(win, reps), tcpu = bu_median(cpu, reps), twall = bu_median(wall, reps);
         printf("%s\n", kernels);
-        printf("Adaptor step, image %d, text %d, P 768, F 2048, %d layers, %zu parameters: %d "
+        printf("Adaptor step, image %d, text %d, P %d, F %d, %d layers, %zu parameters: %d "
                "rank(s), %d rows per rank, global batch %d, gradient all-reduce %s\n",
-               dv, dt, layers, m->nparams, size, b, G, overlap ? "overlapped" : "blocking");
+               dv, dt, proj, ffn, layers, m->nparams, size, b, G, overlap ? "overlapped" : "blocking");
         printf("  per step (median of %d, max over ranks): compute %.3f s CPU; inside MPI "
                "%.3f s wall (gradient all-reduce %.3f); the same collectives with all ranks "
                "ready %.3f s (gradient all-reduce %.3f); efficiency compute/(compute+comm) "
