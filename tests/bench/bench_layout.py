@@ -4,7 +4,8 @@
 per rank, on a synthetic corpus with the demo's small encoders (64-d embeddings) and the
 reference Adaptor (P 768, F 2048, 2 layers) at a global batch of 128.
 
-usage: bench_layout.py ADAPTOR [WORKDIR] [N]   (mpirun from PATH; N corpus rows, default 200)"""
+usage: bench_layout.py ADAPTOR [WORKDIR] [N] [STAGES]
+  mpirun from PATH; N corpus rows, default 200; STAGES: embed,pretrain (default both)"""
 import os
 import re
 import shutil
@@ -17,6 +18,7 @@ WORK = os.path.abspath(sys.argv[2] if len(sys.argv) > 2 else "/tmp/bench_layout"
 N = int(sys.argv[3]) if len(sys.argv) > 3 else 200
 ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
            OMPI_MCA_rmaps_base_oversubscribe="1")
+STAGES = (sys.argv[4] if len(sys.argv) > 4 else "embed,pretrain").split(",")
 LAYOUTS = [(1, 1), (2, 1), (4, 1), (1, 2)]  # ranks, threads per rank
 
 
@@ -58,7 +60,7 @@ print(f"{N} synthetic rows; machine shared (load average {os.getloadavg()[0]:.0f
       f"{os.cpu_count()} cores): compare ratios, not absolute rates")
 print("| stage | ranks x threads | rate | per rank | max RSS per rank MB |")
 print("| --- | --- | --- | --- | --- |")
-for mod in ("image", "text"):
+for mod in ("image", "text") if "embed" in STAGES else ():
     for ranks, threads in LAYOUTS:
         err, rss = run(ranks, threads, "embed", "job.ini", "--modality", mod, "--set",
                        f"cache.dir=cache-{mod}-{ranks}x{threads}")
@@ -66,8 +68,9 @@ for mod in ("image", "text"):
         rate = float(re.search(r"([\d.]+) rows/s", line).group(1))
         print(f"| embed {mod} (demo encoder) | {ranks} x {threads} | {rate:.1f} rows/s | "
               f"{rate / ranks:.1f} | {rss:.0f} |", flush=True)
-run(1, 1, "embed", "job.ini")  # the caches pretrain reads
-for ranks, threads in LAYOUTS:
+if "pretrain" in STAGES:
+    run(1, 1, "embed", "job.ini")  # the caches pretrain reads
+for ranks, threads in LAYOUTS if "pretrain" in STAGES else ():
     err, rss = run(ranks, threads, "pretrain", "job.ini", "--set",
                    f"output.dir=run-{ranks}x{threads}", "--set", "run.progress_seconds=0")
     rates = [float(x) for x in re.findall(r"([\d.]+) samples/s", err)][2:]  # after warm-up
