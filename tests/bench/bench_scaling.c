@@ -182,25 +182,19 @@ static int step_mode(int argc, char **argv, int rank, int size, const char *kern
 {
     int dv = 384, dt = 768, layers = 2, per_rank = 0, G = 1024, reps = 5, overlap = 0;
     int proj = 768, ffn = 2048;
+    const struct {
+        const char *name;
+        int *v;
+    } opts[] = {{"--per-rank", &per_rank}, {"--global", &G},      {"--reps", &reps},
+                {"--image-dim", &dv},      {"--text-dim", &dt},   {"--layers", &layers},
+                {"--proj", &proj},         {"--ffn", &ffn}};
     for (int i = 2; i < argc; i++) {
-        if (!strcmp(argv[i], "--per-rank") && i + 1 < argc)
-            per_rank = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--global") && i + 1 < argc)
-            G = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
-            reps = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--image-dim") && i + 1 < argc)
-            dv = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--text-dim") && i + 1 < argc)
-            dt = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--layers") && i + 1 < argc)
-            layers = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--proj") && i + 1 < argc)
-            proj = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--ffn") && i + 1 < argc)
-            ffn = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--overlap"))
-            overlap = 1;
+        overlap |= !strcmp(argv[i], "--overlap");
+        for (size_t k = 0; k < sizeof opts / sizeof *opts; k++)
+            if (!strcmp(argv[i], opts[k].name) && i + 1 < argc) {
+                *opts[k].v = atoi(argv[++i]);
+                break;
+            }
     }
     reps = reps < 1 ? 1 : reps > 15 ? 15 : reps;
     if (per_rank > 0)
@@ -220,13 +214,12 @@ static int step_mode(int argc, char **argv, int rank, int size, const char *kern
     }
     ad_dp_set_overlap(dp, overlap);
     ad_adaptor_init(m, 1);
-    float *xv = malloc(sizeof(float) * (size_t)b * dv), *xt = malloc(sizeof(float) * (size_t)b * dt);
+    size_t nv = (size_t)b * dv, nx = nv + (size_t)b * dt;
+    float *xv = malloc(sizeof(float) * (nx + 1)), *xt = xv + nv; /* [b, dv] then [b, dt] */
     ad_rng r;
     ad_rng_seed(&r, 3, (uint64_t)rank);
-    for (size_t i = 0; i < (size_t)b * dv; i++)
+    for (size_t i = 0; i < nx; i++)
         xv[i] = (float)ad_rng_normal(&r);
-    for (size_t i = 0; i < (size_t)b * dt; i++)
-        xt[i] = (float)ad_rng_normal(&r);
     double comp[16], mpi[16], grad[16], win[16], cpu[16], wall[16];
     for (int k = 0; k <= reps; k++) {
         PMPI_Barrier(MPI_COMM_WORLD);
@@ -274,7 +267,6 @@ static int step_mode(int argc, char **argv, int rank, int size, const char *kern
                twall, rss, m->nparams);
     }
     free(xv);
-    free(xt);
     ad_adamw_destroy(opt);
     ad_dp_destroy(dp);
     ad_adaptor_destroy(m);
