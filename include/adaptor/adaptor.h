@@ -101,4 +101,18 @@ int ad_adaptor_forward_pair(ad_adaptor *m, const ad_adaptor_batch *x, int b, flo
 /* Backward of the last forward_pair: parameter gradients accumulated. */
 void ad_adaptor_backward_pair(ad_adaptor *m, const float *dv, const float *dt);
 
+/* What the backward pass tells a caller that overlaps communication with it: n > 0 when
+ * grads[off, off + n) holds its final value of the step (each layer's contiguous slice as
+ * soon as its last contribution is in, the last layer's slice including the logit scale,
+ * then the two projections at [0, ...)); n == 0 between kernels, so that the caller can
+ * progress non-blocking collectives. The slices cover the buffer exactly once. */
+typedef void (*ad_grad_hook)(void *ctx, size_t off, size_t n);
+/* backward_pair reporting to hook (NULL: none); the gradients are bitwise those of
+ * backward_pair. In token mode the whole buffer is reported at the end. */
+void ad_adaptor_backward_pair_hook(ad_adaptor *m, const float *dv, const float *dt,
+                                   ad_grad_hook hook, void *ctx);
+/* The slices backward_pair_hook reports, in the same order, without a backward pass (a rank
+ * with no rows must start the same collectives). */
+void ad_adaptor_grad_slices(const ad_adaptor *m, ad_grad_hook hook, void *ctx);
+
 #endif

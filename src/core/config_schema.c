@@ -60,6 +60,7 @@ const ad_cfg_key ad_config_schema[] = {
     {"train", "grad_clip", F, "0", "0|1e30", "clip the global gradient norm to this (0: off)"},
     {"train", "seed", I, "42", "0|9223372036854775807", "seed of shuffling, initialisation and dropout"},
     {"train", "negatives", E, "global", "global|local", "contrastive negatives across all ranks or per rank"},
+    {"train", "overlap_allreduce", B, "false", NULL, "all-reduce each layer's gradients during the backward pass (MPI_Iallreduce) instead of once after it"},
     {"train", "shuffle", E, "once", "once|epoch|none", "shuffle the training order once (reference), every epoch, or never"},
     {"train", "checkpoint_every", I, "0", "0|1000000000000", "steps between checkpoints (0: only at the end)"},
     {"train", "keep_checkpoints", I, "3", "1|1000000", "checkpoints kept"},

@@ -344,27 +344,31 @@ static void attn_fold(ad_adaptor *m)
     }
 }
 
-/* The pending gradients of the folded products (dW accumulated over the rows, [P] sums of
- * the attention-output gradient) -> Wo, bo, Wv, bv. */
+/* The pending gradients of the folded products of layer l (dW accumulated over the rows, [P]
+ * sums of the attention-output gradient) -> Wo, bo, Wv, bv. */
+static void attn_unfold_layer(ad_adaptor *m, int l)
+{
+    int P = m->cfg.proj;
+    const ad_adaptor_layer *L = &m->layer[l];
+    ad_adaptor_layer *G = &m->glayer[l];
+    const float *wv = L->in_w + 2 * (size_t)P * P;
+    float *gw = fold_w(m, m->gfold, l), *gsum = gw + (size_t)P * P;
+    ad_gemm(0, 1, P, P, P, 1.0f, gw, P, wv, P, 1.0f, G->out_w, P);
+    ad_gemm(1, 0, P, P, P, 1.0f, L->out_w, P, gw, P, 1.0f, G->in_w + 2 * (size_t)P * P, P);
+    for (int i = 0; i < P; i++)
+        G->out_b[i] += gsum[i];
+    /* The folded bias Wo bv + bo: dWo += gsum bv^T, dbv += Wo^T gsum. */
+    ad_gemm(0, 0, P, P, 1, 1.0f, gsum, 1, L->in_b + 2 * P, P, 1.0f, G->out_w, P);
+    ad_gemm(0, 0, 1, P, P, 1.0f, gsum, P, L->out_w, P, 1.0f, G->in_b + 2 * P, P);
+    memset(gw, 0, ((size_t)P * P + P) * sizeof(float));
+}
+
 static void attn_unfold_grads(ad_adaptor *m)
 {
     if (!m->gfold_pending)
         return;
-    int P = m->cfg.proj;
-    for (int l = 0; l < m->cfg.layers; l++) {
-        const ad_adaptor_layer *L = &m->layer[l];
-        ad_adaptor_layer *G = &m->glayer[l];
-        const float *wv = L->in_w + 2 * (size_t)P * P;
-        float *gw = fold_w(m, m->gfold, l), *gsum = gw + (size_t)P * P;
-        ad_gemm(0, 1, P, P, P, 1.0f, gw, P, wv, P, 1.0f, G->out_w, P);
-        ad_gemm(1, 0, P, P, P, 1.0f, L->out_w, P, gw, P, 1.0f, G->in_w + 2 * (size_t)P * P, P);
-        for (int i = 0; i < P; i++)
-            G->out_b[i] += gsum[i];
-        /* The folded bias Wo bv + bo: dWo += gsum bv^T, dbv += Wo^T gsum. */
-        ad_gemm(0, 0, P, P, 1, 1.0f, gsum, 1, L->in_b + 2 * P, P, 1.0f, G->out_w, P);
-        ad_gemm(0, 0, 1, P, P, 1.0f, gsum, P, L->out_w, P, 1.0f, G->in_b + 2 * P, P);
-    }
-    memset(m->gfold, 0, (size_t)m->cfg.layers * ((size_t)P * P + P) * sizeof(float));
+    for (int l = 0; l < m->cfg.layers; l++)
+        attn_unfold_layer(m, l);
     m->gfold_pending = 0;
 }
 
@@ -419,9 +423,40 @@ int ad_adaptor_forward(ad_adaptor *m, int modality, const float *x, int b, float
     return forward_modality(m, modality, x, b, out, rng, folded);
 }
 
+/* Where backward_modality reports: NULL, or the caller's hook; last: this modality is the
+ * last one to add to the shared layers, so each finished layer's slice is final. */
+typedef struct grad_report {
+    ad_grad_hook hook;
+    void *ctx;
+    int last;
+} grad_report;
+
+/* [first tensor of layer l, first tensor of layer l + 1); the last layer's slice runs to the
+ * end of the buffer and so takes the logit scale along (the caller sets its gradient first). */
+static void layer_slice(const ad_adaptor *m, int l, size_t *off, size_t *n)
+{
+    size_t first = 2 + 12 * (size_t)l;
+    *off = m->tensors[first].offset;
+    *n = (l + 1 < m->cfg.layers ? m->tensors[first + 12].offset : m->nparams) - *off;
+}
+
+static void report_layer(ad_adaptor *m, const grad_report *r, int l, int folded)
+{
+    if (!r)
+        return;
+    size_t off = 0, n = 0;
+    if (r->last) {
+        if (folded)
+            attn_unfold_layer(m, l);
+        layer_slice(m, l, &off, &n);
+    }
+    r->hook(r->ctx, off, n);
+}
+
 /* Parameter gradients of the last forward of one modality; those of a folded attention are
- * left pending in m->gfold (attn_unfold_grads). */
-static void backward_modality(ad_adaptor *m, int modality, const float *dout)
+ * left pending in m->gfold (attn_unfold_grads) unless r->last unfolds them layer by layer. */
+static void backward_modality(ad_adaptor *m, int modality, const float *dout,
+                              const grad_report *r)
 {
     const ad_adaptor_config *c = &m->cfg;
     ad_adaptor_acts *a = &m->acts[modality];
@@ -441,6 +476,8 @@ static void backward_modality(ad_adaptor *m, int modality, const float *dout)
         /* dh holds dL/dh[l+1]; dx1 receives dL/ds1, which flows to the residual (the layer
          * input) and to the attention output. */
         ad_sublayer_backward(m, L, G, &sl, b, dh, dx1, tmp, dh, m->acts_dropout[modality]);
+        if (r)
+            r->hook(r->ctx, 0, 0); /* progress between the two halves of the layer */
         memcpy(dh, dx1, bp * sizeof(float));
         const float *da = dx1;
         if (dropped)
@@ -457,16 +494,19 @@ static void backward_modality(ad_adaptor *m, int modality, const float *dout)
                                L->in_w + 2 * (size_t)P * P, b, P, P);
         }
         ad_add_inplace(dh, dv_in, bp);
+        report_layer(m, r, l, a->folded);
     }
     /* dh = dL/dh[0]; through the normalisation and the projection. */
     ad_l2norm_backward(dh, dh, a->h, a->proj_n, b, P);
     ad_linear_backward(NULL, modality == AD_IMAGE ? m->gw_img : m->gw_txt, NULL, dh, a->x,
                        modality == AD_IMAGE ? m->w_img : m->w_txt, b, D, P);
+    if (r && r->last)
+        r->hook(r->ctx, 0, m->tensors[2].offset); /* both projections */
 }
 
 void ad_adaptor_backward(ad_adaptor *m, int modality, const float *dout)
 {
-    backward_modality(m, modality, dout);
+    backward_modality(m, modality, dout, NULL);
     attn_unfold_grads(m);
 }
 
@@ -486,11 +526,38 @@ int ad_adaptor_forward_pair(ad_adaptor *m, const ad_adaptor_batch *x, int b, flo
 
 void ad_adaptor_backward_pair(ad_adaptor *m, const float *dv, const float *dt)
 {
+    ad_adaptor_backward_pair_hook(m, dv, dt, NULL, NULL);
+}
+
+void ad_adaptor_grad_slices(const ad_adaptor *m, ad_grad_hook hook, void *ctx)
+{
     if (m->cfg.tokens) {
-        ad_adaptor_tokens_backward(m, dv, dt);
+        hook(ctx, 0, m->nparams);
         return;
     }
-    backward_modality(m, AD_IMAGE, dv);
-    backward_modality(m, AD_TEXT, dt);
+    for (int l = m->cfg.layers - 1; l >= 0; l--) {
+        size_t off, n;
+        layer_slice(m, l, &off, &n);
+        hook(ctx, off, n);
+    }
+    hook(ctx, 0, m->tensors[2].offset);
+}
+
+void ad_adaptor_backward_pair_hook(ad_adaptor *m, const float *dv, const float *dt,
+                                   ad_grad_hook hook, void *ctx)
+{
+    if (m->cfg.tokens) {
+        ad_adaptor_tokens_backward(m, dv, dt);
+        if (hook)
+            hook(ctx, 0, m->nparams);
+        return;
+    }
+    /* The layers are shared: a layer's gradient is final once the text pass (the second) has
+     * been through it. */
+    grad_report img = {hook, ctx, 0}, txt = {hook, ctx, 1};
+    backward_modality(m, AD_IMAGE, dv, hook ? &img : NULL);
+    backward_modality(m, AD_TEXT, dt, hook ? &txt : NULL);
+    if (hook && m->acts[AD_TEXT].folded)
+        m->gfold_pending = 0; /* unfolded layer by layer */
     attn_unfold_grads(m);
 }

@@ -325,6 +325,9 @@ static int build_model(trainer *t)
         AD_TRY(ad_ckpt_load_weights(ad_config_get(c, "adaptor", "init"), &t->m->layout,
                                     t->m->params));
     AD_TRY(ad_dp_create(t->comm, t->job.negatives == AD_NEGATIVES_GLOBAL, (float)wimg, &t->dp));
+    int overlap;
+    AD_TRY(ad_config_bool(c, "train", "overlap_allreduce", &overlap));
+    ad_dp_set_overlap(t->dp, overlap);
 
     ad_adamw_opts o = ad_adamw_default_opts();
     AD_TRY(ad_config_float(c, "train", "weight_decay", &o.weight_decay));

@@ -19,6 +19,12 @@ struct ad_dp {
     float *v, *t, *dv, *dt;   /* [b, P] */
     float *V, *T, *dV, *dT;   /* [G, P] */
     float *ws;
+    /* Overlapped gradient all-reduce: one request per reported slice. */
+    int overlap;
+    MPI_Request *req;
+    int nreq, cap_req, mpi_err;
+    float *grads;
+    double hook_seconds; /* time inside grad_ready this step */
 };
 
 int ad_dp_create(MPI_Comm comm, int global_negatives, float image_weight, ad_dp **out)
@@ -52,8 +58,11 @@ void ad_dp_destroy(ad_dp *dp)
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
         free(bufs[i]);
     free(dp->counts);
+    free(dp->req);
     free(dp);
 }
+
+void ad_dp_set_overlap(ad_dp *dp, int on) { dp->overlap = on; }
 
 static int grow(float **p, size_t *cap, size_t n, const char *what)
 {
@@ -161,6 +170,53 @@ int ad_dp_eval(ad_dp *dp, ad_adaptor *m, const ad_adaptor_batch *x, int b, ad_dp
     return forward(dp, m, x, b, NULL, &c, st);
 }
 
+/* ad_grad_hook of the overlapped path: a final slice starts its all-reduce at once, a
+ * progress call tests the outstanding ones (Open MPI moves non-blocking collectives only
+ * inside MPI calls). */
+static void grad_ready(void *ctx, size_t off, size_t n)
+{
+    ad_dp *dp = ctx;
+    double t0 = ad_now();
+    int err = MPI_SUCCESS, flag;
+    if (n > 0 && dp->nreq < dp->cap_req)
+        err = MPI_Iallreduce(MPI_IN_PLACE, dp->grads + off, (int)n, MPI_FLOAT, MPI_SUM, dp->comm,
+                             &dp->req[dp->nreq++]);
+    else if (n > 0)
+        err = MPI_ERR_COUNT; /* more slices than the layout has: cannot happen */
+    else if (dp->nreq > 0)
+        err = MPI_Testall(dp->nreq, dp->req, &flag, MPI_STATUSES_IGNORE);
+    if (dp->mpi_err == MPI_SUCCESS)
+        dp->mpi_err = err;
+    dp->hook_seconds += ad_now() - t0;
+}
+
+/* Backward with the gradient all-reduce of each layer started as soon as the layer is done
+ * (SPEC 7 step 5, overlapped): the same sums as one MPI_Allreduce, reduced per slice. */
+static int overlapped_backward(ad_dp *dp, ad_adaptor *m, int b, ad_dp_stats *st)
+{
+    int need = m->cfg.layers + 1; /* the layers, the projections (token mode: 1) */
+    if (need > dp->cap_req) {
+        MPI_Request *q = realloc(dp->req, (size_t)need * sizeof *q);
+        if (!q)
+            return ad_fail(AD_ERR_NOMEM, "out of memory for %d MPI requests", need);
+        dp->req = q;
+        dp->cap_req = need;
+    }
+    dp->nreq = 0;
+    dp->mpi_err = MPI_SUCCESS;
+    dp->grads = m->grads;
+    dp->hook_seconds = 0;
+    if (b > 0)
+        ad_adaptor_backward_pair_hook(m, dp->dv, dp->dt, grad_ready, dp);
+    else /* no rows: every slice is final now, started in the order the others start them */
+        ad_adaptor_grad_slices(m, grad_ready, dp);
+    double t0 = ad_now();
+    int err = MPI_Waitall(dp->nreq, dp->req, MPI_STATUSES_IGNORE);
+    st->comm_seconds += dp->hook_seconds + (ad_now() - t0);
+    AD_TRY(mpi_check(dp->mpi_err, "MPI_Iallreduce of the gradients"));
+    return mpi_check(err, "MPI_Waitall of the gradient all-reduces");
+}
+
 int ad_dp_step(ad_dp *dp, ad_adaptor *m, const ad_adaptor_batch *x, int b, ad_rng *rng,
                ad_dp_stats *st)
 {
@@ -174,6 +230,13 @@ int ad_dp_step(ad_dp *dp, ad_adaptor *m, const ad_adaptor_batch *x, int b, ad_rn
         ad_contrastive_backward(&c, dp->dt, dp->dv, dp->dT, dp->dV, &dls, dp->t, dp->v,
                                 dp->global_negatives ? dp->T : dp->t,
                                 dp->global_negatives ? dp->V : dp->v);
+    else if (dp->global_negatives) {
+        /* No rows, no loss terms: nothing flows back to the other ranks' rows (the buffers
+         * still hold the last step's, or nothing). */
+        size_t all = (size_t)c.G * P;
+        memset(dp->dV, 0, all * sizeof(float));
+        memset(dp->dT, 0, all * sizeof(float));
+    }
     if (!dp->global_negatives) {
         /* The "gathered" matrices were the local ones: both parts are ours. */
         for (size_t i = 0; i < loc; i++) {
@@ -195,12 +258,13 @@ int ad_dp_step(ad_dp *dp, ad_adaptor *m, const ad_adaptor_batch *x, int b, ad_rn
         }
     }
     st->comm_seconds += ad_now() - t0;
+    /* The logit scale's gradient goes in first: the backward pass reports it with the last
+     * layer's slice. */
+    *m->glogit_scale += (float)dls;
+    if (dp->overlap)
+        return overlapped_backward(dp, m, b, st);
     if (b > 0)
         ad_adaptor_backward_pair(m, dp->dv, dp->dt);
-    *m->glogit_scale += (float)dls;
-    /* One all-reduce of the whole gradient buffer at the end: overlapping it with the
-     * backward pass would hide at most st->comm_seconds (a few % of a step on one node, see
-     * bench_pretrain). */
     t0 = ad_now();
     int rc = mpi_check(MPI_Allreduce(MPI_IN_PLACE, m->grads, (int)m->nparams, MPI_FLOAT, MPI_SUM,
                                      dp->comm), "MPI_Allreduce of the gradients");

@@ -17,6 +17,14 @@ static inline double bu_cpu_now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* The calling thread only: MPI libraries run helper threads of their own. */
+static inline double bu_thread_cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 static inline double bu_wall_now(void)
 {
     struct timespec ts;
