@@ -126,7 +126,7 @@ static int text_context(const ad_config *cfg, const ad_job *job, const ad_proven
     int rc = ad_frozen_open(&te, cfg, job, 0, prov);
     int64_t id = 0, line = 0, row = 0, bad = 0;
     ad_selection one = {.n = 1, .ids = &id, .caption = &cap, .line = &line};
-    ad_embed_timers tm = {0, 0, 0, 0};
+    ad_embed_timers tm = {0};
     if (rc == AD_OK)
         rc = ad_frozen_encode(&te, &one, &row, 1, 0, "[classify] prompt", NULL, &id, &bad, &tm);
     if (rc == AD_OK && te.dim != a->m->cfg.dt)
