@@ -5,6 +5,7 @@
 #include "adaptor/job.h"
 #include "adaptor/frozen.h"
 #include "adaptor/fsutil.h"
+#include "adaptor/gemm_bf16.h"
 #include "adaptor/image_encoder.h"
 #include "adaptor/manifest.h"
 #include "adaptor/mpiutil.h"
@@ -87,10 +88,32 @@ static int check_image_arch(const ad_config *cfg)
     return ad_set_hint(AD_ERR_CONFIG, "set [image_encoder] arch = dinov2 or resnet");
 }
 
+/* precision = bf16 only where it runs: natively (no silent emulation), and for the
+ * encoders whose matrix products have a bf16 path. */
+static int check_precision(const ad_config *cfg, const char *section)
+{
+    const char *prec = ad_config_get(cfg, section, "precision"), *isa;
+    if (!prec || !is(prec, "bf16"))
+        return AD_OK;
+    if (!ad_bf16_supported(&isa))
+        return ad_set_hint(ad_fail(AD_ERR_UNSUPPORTED, "%s: [%s] precision = bf16 needs a CPU "
+                                   "with AVX512_BF16 or AMX instructions; this one (oneDNN ISA "
+                                   "%s) has none", ad_config_where(cfg, section, "precision"),
+                                   section, isa),
+                           "set [%s] precision = fp32 (the default)", section);
+    if (is(section, "image_encoder") && !is(ad_config_get(cfg, section, "arch"), "dinov2"))
+        return ad_set_hint(ad_fail(AD_ERR_CONFIG, "%s: [image_encoder] precision = bf16 is "
+                                   "implemented for arch = dinov2 only",
+                                   ad_config_where(cfg, section, "precision")),
+                           "set [image_encoder] precision = fp32");
+    return AD_OK;
+}
+
 /* A model folder as the loaders expect it: config.json and safetensors weights (only the
  * headers are read). */
 static int check_model_folder(const ad_config *cfg, const char *section)
 {
+    AD_TRY(check_precision(cfg, section));
     const char *job = ad_config_source(cfg);
     if (ad_config_require(cfg, section, "model") != AD_OK)
         return ad_set_hint(AD_ERR_CONFIG, "set [%s] model in %s to a HuggingFace model folder",

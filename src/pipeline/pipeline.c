@@ -46,6 +46,14 @@ int ad_cache_preprocessing(const ad_config *cfg, const char *modality, char *out
                      ad_config_get(cfg, "data", "report_columns"));
     else
         return ad_fail(AD_ERR_ARG, "unknown modality '%s'", modality);
+    /* bf16 embeddings differ from fp32 ones: recorded here, the precision also changes the
+     * cache's file name (hash of this string), so neither is ever read for the other.
+     * fp32 adds nothing, so caches written before the key existed stay valid. */
+    const char *prec = ad_config_get(cfg, strcmp(modality, "image") == 0 ? "image_encoder"
+                                                                          : "text_encoder",
+                                     "precision");
+    if (w >= 0 && (size_t)w < n && prec && strcmp(prec, "fp32") != 0)
+        w += snprintf(out + w, n - (size_t)w, " precision=%s", prec);
     if (w < 0 || (size_t)w >= n)
         return ad_fail(AD_ERR_ARG, "preprocessing description too long");
     return AD_OK;
