@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import bert_ref  # noqa: E402
+import bert_cli_check  # noqa: E402
 import preprocess_ref  # noqa: E402
 import stio  # noqa: E402
 import vision_ref  # noqa: E402
@@ -57,6 +57,17 @@ def report(label, got, want, floor):
     return rel
 
 
+def compare_all(name, got, want, auto):
+    """adaptor fp32 must match torch (the pixels / ids are the same); bf16 must be within
+    cosine 0.999 of both and must differ from fp32 (else the bf16 path did not run)."""
+    report(name + " fp32 vs torch fp32", got["fp32"], want, 0.99999)
+    report(name + " bf16 vs adaptor fp32", got["bf16"], got["fp32"], 0.999)
+    report(name + " bf16 vs torch fp32", got["bf16"], want, 0.999)
+    report("(torch autocast bf16 vs torch fp32)", auto, want, None)
+    if np.array_equal(got["bf16"], got["fp32"]):
+        sys.exit("%s: bf16 output equals fp32: the bf16 path did not run" % name)
+
+
 def refused(p, out=None, before=None):
     lines = p.stderr.strip().splitlines()
     if p.returncode == 0 or len(lines) != 1 or "adaptor: error" not in lines[0] or \
@@ -90,12 +101,7 @@ def vision(binary, ref, data, tmp):
             if ds.getncattr("precision") != prec:
                 sys.exit("%s: precision attribute %r" % (out, ds.getncattr("precision")))
             got[prec] = ds["embedding"][:].data
-    report("DINOv2 fp32 vs torch fp32", got["fp32"], want, 0.99999)
-    report("DINOv2 bf16 vs adaptor fp32", got["bf16"], got["fp32"], 0.999)
-    report("DINOv2 bf16 vs torch fp32", got["bf16"], want, 0.999)
-    report("(torch autocast bf16 vs torch fp32)", auto, want, None)
-    if np.array_equal(got["bf16"], got["fp32"]):
-        sys.exit("DINOv2: bf16 output equals fp32: the bf16 path did not run")
+    compare_all("DINOv2 CLS", got, want, auto)
     out = os.path.join(tmp, "fp32.nc")
     before = open(out, "rb").read()
     refused(run(binary, ["encode-image", "--model", dino, "--out", out, "--precision", "bf16"]
@@ -106,17 +112,9 @@ def text(binary, ref, data):
     model = os.path.join(ref, "plain")
     with open(os.path.join(data, "reports", "iuxray-report-label-300.csv"), newline="") as f:
         texts = [r["Reports"] for r in csv.DictReader(f) if r["Reports"].strip()][:N_REPORTS]
-    vocab = bert_ref.vocab()
-    seqs = [bert_ref.wordpiece(t, vocab) for t in texts]
-    lengths = torch.tensor([len(s) for s in seqs])
-    ids = torch.zeros(len(seqs), int(lengths.max()), dtype=torch.int64)
-    for i, s in enumerate(seqs):
-        ids[i, :len(s)] = torch.tensor(s)
-    w = bert_ref.random_weights()
-    with torch.no_grad():
-        want = bert_ref.bert_forward(w, ids, lengths)[1].numpy()
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            auto = bert_ref.bert_forward(w, ids, lengths)[1].float().numpy()
+    want = bert_cli_check.reference("pooler", texts).numpy()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        auto = bert_cli_check.reference("pooler", texts).float().numpy()
     stdin = "\n".join(texts) + "\n"
     got = {}
     for prec in ("fp32", "bf16"):
@@ -126,12 +124,7 @@ def text(binary, ref, data):
                               for line in p.stdout.strip("\n").split("\n")])
         if got[prec].shape != want.shape:
             sys.exit("encode-text %s: shape %s, expected %s" % (prec, got[prec].shape, want.shape))
-    report("BERT pooled fp32 vs torch fp32", got["fp32"], want, 0.99999)
-    report("BERT pooled bf16 vs adaptor fp32", got["bf16"], got["fp32"], 0.999)
-    report("BERT pooled bf16 vs torch fp32", got["bf16"], want, 0.999)
-    report("(torch autocast bf16 vs torch fp32)", auto, want, None)
-    if np.array_equal(got["bf16"], got["fp32"]):
-        sys.exit("BERT: bf16 output equals fp32: the bf16 path did not run")
+    compare_all("BERT pooled", got, want, auto)
     p = run(binary, ["encode-text", "--model", model, "--raw", "--precision", "bf16"], stdin,
             env_extra={"ONEDNN_MAX_CPU_ISA": "AVX512_CORE"})
     refused(p)
