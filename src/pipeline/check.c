@@ -179,11 +179,25 @@ static int require_caches(const ad_config *cfg, const char *split, const char *s
     for (int i = 0; i < 2; i++) {
         char path[4200];
         AD_TRY(cache_path(cfg, mod[i], split, path, sizeof path));
-        if (!ad_path_exists(path))
-            return ad_set_hint(ad_fail(AD_ERR_IO, "%s needs the %s cache of split '%s': %s "
-                                       "does not exist", stage, mod[i], split, path),
-                               "run `adaptor embed %s` first (with the same --set options)",
-                               ad_config_source(cfg));
+        if (ad_path_exists(path))
+            continue;
+        /* A cache of the other precision is never used in its place: say why it is not. */
+        const char *sec = i == 0 ? "image_encoder" : "text_encoder";
+        const char *want = ad_config_get(cfg, sec, "precision");
+        const char *other = want && is(want, "bf16") ? "fp32" : "bf16";
+        char alt[4200];
+        if (ad_cache_file_as(cfg, mod[i], split, other, alt, sizeof alt) == AD_OK &&
+            ad_path_exists(alt))
+            return ad_set_hint(ad_fail(AD_ERR_CONFIG, "%s needs the %s cache of split '%s' made "
+                                       "with [%s] precision = %s: %s does not exist, and %s "
+                                       "(precision = %s) is not used in its place", stage,
+                                       mod[i], split, sec, want ? want : "fp32", path, alt, other),
+                               "run `adaptor embed %s` with this precision, or set [%s] "
+                               "precision = %s", ad_config_source(cfg), sec, other);
+        return ad_set_hint(ad_fail(AD_ERR_IO, "%s needs the %s cache of split '%s': %s "
+                                   "does not exist", stage, mod[i], split, path),
+                           "run `adaptor embed %s` first (with the same --set options)",
+                           ad_config_source(cfg));
     }
     return AD_OK;
 }

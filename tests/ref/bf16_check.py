@@ -4,12 +4,15 @@ adaptor's fp32 path and against the plain-torch references (fp32, and PyTorch's 
 autocast for scale).  Asserts cosine >= 0.999 per row of the CLS / pooled outputs and that
 the bf16 path really ran (outputs differ from fp32); prints the measured errors.  Then the
 refusal on a CPU without the instructions (oneDNN's ISA capped by ONEDNN_MAX_CPU_ISA): one
-error line, non-zero status, the existing output file untouched.
+error line, non-zero status, the existing output file untouched; and a pretrain whose
+encoder precision differs from that of the caches present: one line naming both, nothing
+written.
 
 usage: bf16_check.py ADAPTOR_BIN VISION_REF_DIR BERT_REF_DIR DATA_DIR"""
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -132,10 +135,47 @@ def text(binary, ref, data):
         sys.exit("capped ISA: encode-text printed %d bytes" % len(p.stdout))
 
 
+def cache_of_other_precision(binary, tmp):
+    """An fp32 cache is present (an empty stand-in: the stage check looks at names only);
+    pretrain with precision = bf16 must not take it, and must say so in one line."""
+    with open(os.path.join(tmp, "job.ini"), "w") as f:
+        f.write("[data]\nmanifest = m.csv\n[text_encoder]\nmodel = models/bert\n"
+                "[image_encoder]\nmodel = models/dino\n[cache]\ndir = cache\n"
+                "[output]\ndir = run\n")
+    os.makedirs(os.path.join(tmp, "cache"))
+    job = os.path.join(tmp, "job.ini")
+    fp32 = {}
+    for mod in ("image", "text"):
+        p = run(binary, ["pretrain", job])
+        m = re.search(r"(/\S+-train\.nc) does not exist", p.stderr)
+        path = m.group(1) if m else ""
+        if p.returncode == 0 or not os.path.basename(path).startswith(mod):
+            sys.exit("pretrain without caches: status %d, stderr %r" % (p.returncode, p.stderr))
+        with open(path, "wb") as f:
+            f.write(mod.encode())
+        fp32[mod] = path
+    for sec, mod in (("image_encoder", "image"), ("text_encoder", "text")):
+        p = run(binary, ["pretrain", job, "--set", sec + ".precision=bf16"])
+        lines = p.stderr.strip().splitlines()
+        errs = [ln for ln in lines if "adaptor: error" in ln]
+        if p.returncode == 0 or len(errs) != 1 or fp32[mod] not in errs[0] or \
+                "precision = fp32) is not used" not in errs[0]:
+            sys.exit("pretrain %s.precision=bf16 over fp32 caches: status %d, stderr %r" %
+                     (sec, p.returncode, p.stderr))
+        print("fp32 cache, bf16 job: %s" % errs[0].split("adaptor: error: ")[1][:120])
+    for mod, path in fp32.items():
+        if open(path, "rb").read() != mod.encode():
+            sys.exit("%s was modified" % path)
+    if os.path.exists(os.path.join(tmp, "run")):
+        sys.exit("the refused pretrain created its output folder")
+
+
 def main():
     binary, vref, bref, data = sys.argv[1:5]
     with tempfile.TemporaryDirectory() as tmp:
         vision(binary, vref, data, tmp)
+    with tempfile.TemporaryDirectory() as tmp:
+        cache_of_other_precision(binary, tmp)
     text(binary, bref, data)
     print("ok")
 
