@@ -82,6 +82,8 @@ else()
   message(SEND_ERROR "adaptor: liblapack not found: apt-get install liblapack-dev")
 endif()
 adaptor_lib(CSV csv.h csv libcsv-dev)
+# oneDNN (bf16 matrix products of the frozen encoders); Debian ships no .pc for it.
+adaptor_lib(DNNL oneapi/dnnl/dnnl.h dnnl libdnnl-dev)
 
 if(ADAPTOR_BUILD_TESTS)
   pkg_check_modules(CHECK QUIET IMPORTED_TARGET check)

@@ -4,7 +4,8 @@
 
 AD_PKGS_build="build-essential cmake pkg-config git libopenmpi-dev openmpi-bin libblis-dev
   libscalapack-openmpi-dev libnetcdf-mpi-dev check libsubunit-dev libspng-dev
-  libjpeg62-turbo-dev libutf8proc-dev libcjson-dev libinih-dev libcsv-dev liblapack-dev"
+  libjpeg62-turbo-dev libutf8proc-dev libcjson-dev libinih-dev libcsv-dev liblapack-dev
+  libdnnl-dev"
 AD_PKGS_test="python3 python3-numpy python3-torch python3-netcdf4 python3-opencv netcdf-bin
   python3-matplotlib python3-sklearn python3-xarray slurm-wlm munge clang libclang-rt-14-dev"
 AD_PKGS_demo="python3 python3-numpy python3-netcdf4 python3-matplotlib python3-sklearn"

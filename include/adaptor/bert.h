@@ -10,6 +10,8 @@
 #ifndef ADAPTOR_BERT_H
 #define ADAPTOR_BERT_H
 
+#include "adaptor/gemm_bf16.h"
+
 #include <stdint.h>
 
 typedef enum {
@@ -39,6 +41,8 @@ int ad_bert_load(const char *model_dir, ad_bert **out);
 int ad_bert_create_random(const ad_bert_config *cfg, uint64_t seed, ad_bert **out);
 void ad_bert_destroy(ad_bert *m);
 const ad_bert_config *ad_bert_get_config(const ad_bert *m);
+/* fp32 (default) or bf16 linear layers (gemm_bf16.h); bf16 fails on a CPU without it. */
+int ad_bert_set_precision(ad_bert *m, ad_precision p);
 
 /* "pooler", "cls", "mean" (or "tokens") -> the enum; error naming the word otherwise. */
 int ad_bert_output_parse(const char *name, ad_bert_output *what);

@@ -10,6 +10,7 @@
 #ifndef ADAPTOR_DINOV2_H
 #define ADAPTOR_DINOV2_H
 
+#include "adaptor/gemm_bf16.h"
 #include "adaptor/image_encoder.h"
 
 #include <stdint.h>
@@ -33,6 +34,8 @@ int ad_dinov2_load(const char *model_dir, ad_dinov2 **out);
 int ad_dinov2_create_random(const ad_dinov2_config *cfg, uint64_t seed, ad_dinov2 **out);
 void ad_dinov2_destroy(ad_dinov2 *m);
 const ad_dinov2_config *ad_dinov2_get_config(const ad_dinov2 *m);
+/* fp32 (default) or bf16 linear layers (gemm_bf16.h); bf16 fails on a CPU without it. */
+int ad_dinov2_set_precision(ad_dinov2 *m, ad_precision p);
 
 /* Vectors per image: 1, or 1 + (h / patch) * (w / patch) for AD_IMG_TOKENS (registers are
  * not returned). */

@@ -4,6 +4,8 @@
 #ifndef ADAPTOR_IMAGE_ENCODER_H
 #define ADAPTOR_IMAGE_ENCODER_H
 
+#include "adaptor/gemm_bf16.h"
+
 typedef enum {
     AD_IMG_CLS,    /* DINOv2: final-layernormed CLS token; ResNet: global average pool */
     AD_IMG_TOKENS, /* DINOv2: CLS + patch tokens; ResNet: last feature map's pixels */
@@ -39,6 +41,8 @@ const char *ad_pos_interp_name(ad_pos_interp pos);
 int ad_image_encoder_load(const char *model_dir, ad_image_arch arch, ad_image_encoder **out);
 void ad_image_encoder_destroy(ad_image_encoder *e);
 ad_image_arch ad_image_encoder_arch(const ad_image_encoder *e);
+/* fp32 (default) or bf16 linear layers; bf16: DINOv2 only, on a CPU with the instructions. */
+int ad_image_encoder_set_precision(ad_image_encoder *e, ad_precision p);
 /* Feature size of every output vector (hidden size, or the last stage's channels). */
 int ad_image_encoder_dim(const ad_image_encoder *e);
 /* Vectors per image that `what` yields for h x w inputs (1 unless AD_IMG_TOKENS). */

@@ -28,6 +28,8 @@ typedef struct ad_job {
     ad_image_arch arch;           /* [image_encoder] arch */
     ad_pos_interp pos_interp;     /* [image_encoder] pos_interp, "auto" resolved */
     ad_image_output image_output; /* [image_encoder] output */
+    ad_precision text_precision;  /* [text_encoder] precision */
+    ad_precision image_precision; /* [image_encoder] precision */
     int tokens;                   /* [adaptor] mode: 0 pooled, 1 tokens */
     ad_train_source source;       /* [train] */
     ad_augment augment;

@@ -16,6 +16,9 @@
  * modality: "image" or "text". */
 int ad_cache_file(const ad_config *cfg, const char *modality, const char *split, char *out,
                   size_t n);
+/* The cache file of the same job had its encoder run at `precision` ("fp32" | "bf16"). */
+int ad_cache_file_as(const ad_config *cfg, const char *modality, const char *split,
+                     const char *precision, char *out, size_t n);
 /* The preprocessing string recorded in the cache (and hashed into its name). */
 int ad_cache_preprocessing(const ad_config *cfg, const char *modality, char *out, size_t n);
 

@@ -19,8 +19,9 @@
 #define DEFAULT_BATCH 16
 
 typedef struct {
-    const char *model, *out, *arch_name, *output_name, *pos_name;
+    const char *model, *out, *arch_name, *output_name, *pos_name, *precision_name;
     ad_image_arch arch;
+    ad_precision precision;
     ad_image_output output;
     ad_pos_interp pos;
     int resize, crop, batch;
@@ -32,7 +33,8 @@ static void usage(void)
 {
     printf("usage: adaptor encode-image --model DIR --out FILE.nc [--arch dinov2|resnet]\n"
            "                            [--output cls|tokens|mean] [--pos-interp auto|hub|hf|aa]\n"
-           "                            [--resize 256] [--crop 224] [--batch B] IMAGE...\n\n"
+           "                            [--resize 256] [--crop 224] [--batch B]\n"
+           "                            [--precision fp32|bf16] IMAGE...\n\n"
            "Preprocesses each image the MGCA way (grayscale, resize the longer side, pad, centre\n"
            "crop, [-1, 1]), encodes it and writes a netCDF-4 file with `embedding`\n"
            "[image, dim] (or [image, token, dim] for --output tokens) and `path` [image].\n\n"
@@ -45,7 +47,10 @@ static void usage(void)
            "                    config.json model_type dinov2_with_registers, else hub), hub\n"
            "                    (facebookresearch, the reference), hf (transformers), aa\n"
            "                    (antialiased, transformers' register models)\n"
-           "  --batch B         images per forward pass (default %d)\n", DEFAULT_BATCH);
+           "  --batch B         images per forward pass (default %d)\n"
+           "  --precision P     fp32 (default) or bf16: DINOv2 linear layers with bf16 inputs and\n"
+           "                    fp32 accumulation (oneDNN; CPUs with AVX512_BF16 or AMX)\n",
+           DEFAULT_BATCH);
 }
 
 static int parse_int(const char *opt, const char *v, int lo, int hi, int *out)
@@ -63,7 +68,8 @@ static int parse_int(const char *opt, const char *v, int lo, int hi, int *out)
 static int parse_args(int argc, char **argv, options *o)
 {
     static const char *const valued[] = {"--model", "--out", "--arch", "--output",
-                                         "--pos-interp", "--resize", "--crop", "--batch"};
+                                         "--pos-interp", "--resize", "--crop", "--batch",
+                                         "--precision"};
     int i = 1;
     for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
         const char *a = argv[i];
@@ -85,6 +91,8 @@ static int parse_args(int argc, char **argv, options *o)
             o->output_name = v;
         else if (strcmp(a, "--pos-interp") == 0)
             o->pos_name = v;
+        else if (strcmp(a, "--precision") == 0)
+            o->precision_name = v;
         else if (strcmp(a, "--resize") == 0)
             AD_TRY(parse_int(a, v, 1, 16384, &o->resize));
         else if (strcmp(a, "--crop") == 0)
@@ -104,6 +112,7 @@ static int parse_args(int argc, char **argv, options *o)
                        o->crop, o->resize);
     AD_TRY(ad_image_arch_parse(o->arch_name, &o->arch));
     AD_TRY(ad_image_output_parse(o->output_name, &o->output));
+    AD_TRY(ad_precision_parse(o->precision_name, &o->precision));
     AD_TRY(ad_pos_interp_resolve(o->pos_name, o->arch, o->model, &o->pos, NULL));
     o->pos_name = ad_pos_interp_name(o->pos); /* the file records what ran */
     return AD_OK;
@@ -135,10 +144,10 @@ static int nc_define(ncfile *f, const char *tmp, const options *o, int count, in
                     "define variable embedding"));
     AD_TRY(nc_check(nc_def_var(f->ncid, "path", NC_STRING, 1, dims, &f->v_path), tmp,
                     "define variable path"));
-    const char *att[5][2] = {{"model", o->model}, {"arch", o->arch_name},
+    const char *att[6][2] = {{"model", o->model}, {"arch", o->arch_name},
                              {"output", o->output_name}, {"pos_interp", o->pos_name},
-                             {"preprocess", "mgca"}};
-    for (int i = 0; i < 5; i++)
+                             {"preprocess", "mgca"}, {"precision", o->precision_name}};
+    for (int i = 0; i < 6; i++)
         AD_TRY(nc_check(nc_put_att_text(f->ncid, NC_GLOBAL, att[i][0], strlen(att[i][1]),
                                         att[i][1]), tmp, "write attribute"));
     int sizes[2] = {o->resize, o->crop};
@@ -185,6 +194,7 @@ static int run(const options *o)
     char tmp[4096];
     int rc = AD_OK, count, created = 0;
     AD_CHECK(ad_image_encoder_load(o->model, o->arch, &e));
+    AD_CHECK(ad_image_encoder_set_precision(e, o->precision));
     AD_CHECK(ad_image_encoder_count(e, o->output, o->crop, o->crop, &count));
     int dim = ad_image_encoder_dim(e);
     size_t per = (size_t)count * dim;
@@ -222,8 +232,8 @@ int ad_cmd_encode_image(ad_cli *cli, int argc, char **argv)
         usage();
         return AD_OK;
     }
-    options o = {NULL, NULL, "dinov2", "cls", "auto", AD_ARCH_DINOV2, AD_IMG_CLS, AD_POS_HUB,
-                 256, 224, DEFAULT_BATCH, NULL, 0};
+    options o = {NULL, NULL, "dinov2", "cls", "auto", "fp32", AD_ARCH_DINOV2, AD_PREC_FP32,
+                 AD_IMG_CLS, AD_POS_HUB, 256, 224, DEFAULT_BATCH, NULL, 0};
     AD_TRY(parse_args(argc, argv, &o));
     if (cli->rank != 0) /* one process does the work; the others have nothing to add */
         return AD_OK;

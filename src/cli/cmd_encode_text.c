@@ -20,12 +20,13 @@ typedef struct {
     const char *model;
     ad_bert_output pooling;
     int max_length, raw, batch;
+    ad_precision precision;
 } options;
 
 static void usage(void)
 {
     printf("usage: adaptor encode-text --model DIR [--pooling pooler|cls|mean] [--max-length N]\n"
-           "                           [--raw] [--batch B] < texts\n\n"
+           "                           [--raw] [--batch B] [--precision fp32|bf16] < texts\n\n"
            "Reads one text per line from stdin and prints one embedding per line (hidden_size\n"
            "space-separated floats, %%.7g).  DIR is a HuggingFace BERT folder: config.json,\n"
            "model.safetensors (or a sharded index) and vocab.txt or tokenizer.json.\n\n"
@@ -36,7 +37,9 @@ static void usage(void)
            "  --raw             encode the lines as they are; without it each line is a report\n"
            "                    and gets the MGCA preprocessing first (SPEC section 2)\n"
            "  --batch B         sequences per forward pass (default %d; padding only up to the\n"
-           "                    longest sequence of each batch)\n\n"
+           "                    longest sequence of each batch)\n"
+           "  --precision P     fp32 (default) or bf16: linear layers with bf16 inputs and fp32\n"
+           "                    accumulation (oneDNN; CPUs with AVX512_BF16 or AMX)\n\n"
            "Without --raw, a report that MGCA drops prints an EMPTY line (output stays aligned\n"
            "with input), is named on stderr, and the command exits with status 1 at the end.\n",
            DEFAULT_MAX_LENGTH, DEFAULT_BATCH);
@@ -63,7 +66,7 @@ static int parse_args(int argc, char **argv, options *o)
             continue;
         }
         if (strcmp(a, "--model") && strcmp(a, "--pooling") && strcmp(a, "--max-length") &&
-            strcmp(a, "--batch"))
+            strcmp(a, "--batch") && strcmp(a, "--precision"))
             return ad_fail(AD_ERR_ARG, "encode-text: unknown argument '%s' (see --help)", a);
         if (i + 1 >= argc)
             return ad_fail(AD_ERR_ARG, "encode-text: %s needs a value", a);
@@ -74,6 +77,8 @@ static int parse_args(int argc, char **argv, options *o)
             AD_TRY(ad_bert_output_parse(v, &o->pooling));
             if (o->pooling == AD_BERT_TOKENS)
                 return ad_fail(AD_ERR_ARG, "encode-text: --pooling must be pooler, cls or mean");
+        } else if (strcmp(a, "--precision") == 0) {
+            AD_TRY(ad_precision_parse(v, &o->precision));
         } else if (strcmp(a, "--max-length") == 0) {
             AD_TRY(parse_int(a, v, 2, 1000000, &o->max_length));
         } else {
@@ -161,13 +166,14 @@ int ad_cmd_encode_text(ad_cli *cli, int argc, char **argv)
         usage();
         return AD_OK;
     }
-    options o = {NULL, AD_BERT_POOLER, 0, 0, DEFAULT_BATCH}; /* max_length 0: default */
+    options o = {NULL, AD_BERT_POOLER, 0, 0, DEFAULT_BATCH, AD_PREC_FP32}; /* max_length 0: default */
     AD_TRY(parse_args(argc, argv, &o));
     if (cli->rank != 0) /* stdin belongs to rank 0 */
         return AD_OK;
     encoder e = {0};
     int rc = AD_OK;
     AD_CHECK(ad_bert_load(o.model, &e.bert));
+    AD_CHECK(ad_bert_set_precision(e.bert, o.precision));
     const ad_bert_config *c = ad_bert_get_config(e.bert);
     if (o.pooling == AD_BERT_POOLER && !c->has_pooler) {
         rc = ad_fail(AD_ERR_UNSUPPORTED, "%s: the checkpoint has no pooler.dense weights (a "

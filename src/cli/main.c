@@ -2,6 +2,7 @@
 
 #include "adaptor/blis_select.h"
 #include "adaptor/error.h"
+#include "adaptor/gemm_bf16.h"
 #include "adaptor/log.h"
 #include "adaptor/trainer.h"
 #include "adaptor/version.h"
@@ -143,6 +144,7 @@ int ad_cli_load_job(ad_cli *cli, int argc, char **argv, const ad_cli_opt *opts, 
         (rc = ad_config_float(c, "run", "progress_seconds", &progress)) != AD_OK)
         goto fail;
     ad_blis_set_threads((int)threads);
+    ad_bf16_set_threads((int)threads);
     ad_log_set_progress_seconds(progress);
     *cfg = c;
     return AD_OK;
@@ -320,6 +322,7 @@ int main(int argc, char **argv)
     if (env && atoi(env) > 0)
         threads = atoi(env);
     ad_blis_set_threads(threads);
+    ad_bf16_set_threads(threads);
 
     /* The end-of-job exchange runs on its own communicator: it can never match a
      * collective that a stuck peer is still in on cli.comm. */

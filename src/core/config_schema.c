@@ -27,12 +27,14 @@ const ad_cfg_key ad_config_schema[] = {
     {"text_encoder", "model", P, NULL, NULL, "HuggingFace text model folder (config.json, vocab.txt, *.safetensors)"},
     {"text_encoder", "pooling", E, "pooler", "pooler|cls|mean|tokens", "text embedding: pooler_output, CLS state, masked mean, or all tokens"},
     {"text_encoder", "batch_size", I, "32", "1|1000000", "reports per encoder batch"},
+    {"text_encoder", "precision", E, "fp32", "fp32|bf16", "linear layers: fp32, or bf16 inputs with fp32 accumulation (CPUs with AVX512_BF16 / AMX)"},
 
     {"image_encoder", "model", P, NULL, NULL, "HuggingFace vision model folder (config.json, *.safetensors)"},
     {"image_encoder", "arch", E, "dinov2", "dinov2|resnet|resnet_ae", "image encoder architecture"},
     {"image_encoder", "pos_interp", E, "auto", "auto|hub|hf|aa", "DINOv2 position-embedding interpolation: auto = from config.json model_type (dinov2_with_registers: aa, else hub)"},
     {"image_encoder", "output", E, "cls", "cls|tokens|mean", "image embedding: CLS, all tokens, or mean"},
     {"image_encoder", "batch_size", I, "16", "1|1000000", "images per encoder batch"},
+    {"image_encoder", "precision", E, "fp32", "fp32|bf16", "DINOv2 linear layers: fp32, or bf16 inputs with fp32 accumulation (CPUs with AVX512_BF16 / AMX)"},
 
     {"cache", "dir", P, NULL, NULL, "folder of embedding caches (one netCDF file per encoder and split)"},
     {"cache", "part_rows", I, "4096", "1|100000000", "rows per resumable part while embedding (work done survives a kill)"},

@@ -29,6 +29,11 @@ struct ad_bert {
 
 const ad_bert_config *ad_bert_get_config(const ad_bert *m) { return &m->cfg; }
 
+int ad_bert_set_precision(ad_bert *m, ad_precision p)
+{
+    return ad_model_set_precision(&m->buf, p);
+}
+
 /* The parameter buffer in the order of the loaders below (ad_carve: counting, then binding). */
 static void layout(void *model, ad_carve *k)
 {
@@ -305,18 +310,19 @@ static void embed(const ad_bert *m, const int32_t *ids, const int *lengths, int 
     ad_layernorm_forward(x, NULL, NULL, x, m->emb_g, m->emb_b, rows, H, m->cfg.eps);
 }
 
-static void layer_forward(const ad_bert *m, const bert_layer *L, const workspace *w,
-                          const int *lengths, int batch)
+static int layer_forward(const ad_bert *m, const bert_layer *L, const workspace *w,
+                         const int *lengths, int batch)
 {
     const ad_bert_config *c = &m->cfg;
     int H = c->hidden, I = c->intermediate, rows = w->rows;
-    ad_linear_forward(w->big, 3 * H, w->x, H, L->wqkv, L->bqkv, rows, H, 3 * H);
+    ad_bf16_gemm *g = m->buf.bf16;
+    AD_TRY(ad_model_linear(g, w->big, 3 * H, w->x, H, L->wqkv, L->bqkv, rows, H, 3 * H));
     for (int b = 0, off = 0; b < batch; off += lengths[b++])
         ad_attention_forward(w->a + (size_t)off * H, NULL, w->scratch,
                              w->big + (size_t)off * 3 * H, NULL, 1, lengths[b], H, c->heads);
-    ad_linear_forward(w->b, H, w->a, H, L->wo, NULL, rows, H, H);
+    AD_TRY(ad_model_linear(g, w->b, H, w->a, H, L->wo, NULL, rows, H, H));
     ad_residual_layernorm_forward(w->x, w->b, L->bo, w->x, L->ln1_g, L->ln1_b, rows, H, c->eps);
-    ad_linear_forward(w->big, I, w->x, H, L->wi, NULL, rows, H, I);
+    AD_TRY(ad_model_linear(g, w->big, I, w->x, H, L->wi, NULL, rows, H, I));
     if (c->act == AD_BERT_GELU) {
         ad_bias_gelu_forward(w->big, L->bi, rows, I);
     } else {
@@ -327,8 +333,9 @@ static void layer_forward(const ad_bert *m, const bert_layer *L, const workspace
         }
         ad_gelu_tanh_forward(w->big, w->big, (size_t)rows * I);
     }
-    ad_linear_forward(w->b, H, w->big, I, L->wf, NULL, rows, I, H);
+    AD_TRY(ad_model_linear(g, w->b, H, w->big, I, L->wf, NULL, rows, I, H));
     ad_residual_layernorm_forward(w->x, w->b, L->bf, w->x, L->ln2_g, L->ln2_b, rows, H, c->eps);
+    return AD_OK;
 }
 
 static int check_input(const ad_bert *m, const int32_t *ids, const int *lengths, int batch,
@@ -354,8 +361,8 @@ static int check_input(const ad_bert *m, const int32_t *ids, const int *lengths,
     return AD_OK;
 }
 
-static void pool(const ad_bert *m, const workspace *w, const int *lengths, int batch,
-                 ad_bert_output what, float *out)
+static int pool(const ad_bert *m, const workspace *w, const int *lengths, int batch,
+                ad_bert_output what, float *out)
 {
     int H = m->cfg.hidden;
     /* the pooler's input goes through a gathered copy of the CLS rows (w->a is free now) */
@@ -381,9 +388,10 @@ static void pool(const ad_bert *m, const workspace *w, const int *lengths, int b
         }
     }
     if (what == AD_BERT_POOLER) {
-        ad_linear_forward(out, H, cls, H, m->pool_w, m->pool_b, batch, H, H);
+        AD_TRY(ad_model_linear(m->buf.bf16, out, H, cls, H, m->pool_w, m->pool_b, batch, H, H));
         ad_tanh_forward(out, out, (size_t)batch * H);
     }
+    return AD_OK;
 }
 
 int ad_bert_forward(ad_bert *m, const int32_t *ids, const int *lengths, int batch,
@@ -399,7 +407,6 @@ int ad_bert_forward(ad_bert *m, const int32_t *ids, const int *lengths, int batc
     AD_TRY(get_workspace(m, lengths, batch, &w));
     embed(m, ids, lengths, batch, ids_stride, w.x);
     for (int l = 0; l < m->cfg.layers; l++)
-        layer_forward(m, &m->layer[l], &w, lengths, batch);
-    pool(m, &w, lengths, batch, what, out);
-    return AD_OK;
+        AD_TRY(layer_forward(m, &m->layer[l], &w, lengths, batch));
+    return pool(m, &w, lengths, batch, what, out);
 }

@@ -32,6 +32,11 @@ struct ad_dinov2 {
 
 const ad_dinov2_config *ad_dinov2_get_config(const ad_dinov2 *m) { return &m->cfg; }
 
+int ad_dinov2_set_precision(ad_dinov2 *m, ad_precision p)
+{
+    return ad_model_set_precision(&m->buf, p);
+}
+
 static size_t ffn_in(const ad_dinov2_config *c)
 {
     return (size_t)c->mlp_hidden * (c->swiglu ? 2 : 1);
@@ -277,8 +282,8 @@ static int fit_positions(const ad_dinov2 *m, int h, int w, int gh, int gw, ad_po
 
 /* Patch embedding (im2col of non-overlapping patches + one GEMM per image), CLS, registers
  * and positions into x [batch][T][D]. */
-static void embed(const ad_dinov2 *m, const float *images, int batch, int h, int w, int gh,
-                  int gw, const workspace *ws)
+static int embed(const ad_dinov2 *m, const float *images, int batch, int h, int w, int gh,
+                 int gw, const workspace *ws)
 {
     const ad_dinov2_config *c = &m->cfg;
     int D = c->hidden, p = c->patch, R = c->registers, G = gh * gw, T = 1 + R + G;
@@ -295,8 +300,8 @@ static void embed(const ad_dinov2 *m, const float *images, int batch, int h, int
                                sizeof(float) * (size_t)p);
             }
         float *xb = ws->x + (size_t)b * T * D;
-        ad_linear_forward(xb + (size_t)(1 + R) * D, D, ws->col, P, m->patch_w, m->patch_b, G, P,
-                          D);
+        AD_TRY(ad_model_linear(m->buf.bf16, xb + (size_t)(1 + R) * D, D, ws->col, P, m->patch_w,
+                               m->patch_b, G, P, D));
         for (int i = 0; i < D; i++)
             xb[i] = m->cls[i] + m->pos[i];
         memcpy(xb + D, m->reg, sizeof(float) * (size_t)R * D);
@@ -304,6 +309,7 @@ static void embed(const ad_dinov2 *m, const float *images, int batch, int h, int
         for (size_t i = 0; i < (size_t)G * D; i++)
             pt[i] += ws->pos[i];
     }
+    return AD_OK;
 }
 
 /* x += ls * (y + bias): LayerScale on a residual branch. */
@@ -318,24 +324,26 @@ static void scaled_residual(float *x, const float *y, const float *bias, const f
     }
 }
 
-static void layer_forward(const ad_dinov2 *m, const dino_layer *L, const workspace *w, int batch,
-                          int T)
+static int layer_forward(const ad_dinov2 *m, const dino_layer *L, const workspace *w, int batch,
+                         int T)
 {
     const ad_dinov2_config *c = &m->cfg;
     int D = c->hidden, F = c->mlp_hidden, F1 = (int)ffn_in(c), rows = batch * T;
     ad_layernorm_forward(w->xn, NULL, NULL, w->x, L->ln1_g, L->ln1_b, rows, D, c->eps);
-    ad_linear_forward(w->big, 3 * D, w->xn, D, L->wqkv, L->bqkv, rows, D, 3 * D);
+    ad_bf16_gemm *g = m->buf.bf16;
+    AD_TRY(ad_model_linear(g, w->big, 3 * D, w->xn, D, L->wqkv, L->bqkv, rows, D, 3 * D));
     ad_attention_forward(w->a, NULL, w->scratch, w->big, NULL, batch, T, D, c->heads);
-    ad_linear_forward(w->xn, D, w->a, D, L->wo, NULL, rows, D, D);
+    AD_TRY(ad_model_linear(g, w->xn, D, w->a, D, L->wo, NULL, rows, D, D));
     scaled_residual(w->x, w->xn, L->bo, L->ls1, rows, D);
     ad_layernorm_forward(w->xn, NULL, NULL, w->x, L->ln2_g, L->ln2_b, rows, D, c->eps);
-    ad_linear_forward(w->big, F1, w->xn, D, L->w1, NULL, rows, D, F1);
+    AD_TRY(ad_model_linear(g, w->big, F1, w->xn, D, L->w1, NULL, rows, D, F1));
     if (c->swiglu)
         ad_swiglu_forward(w->big, w->big, L->b1, rows, F);
     else
         ad_bias_gelu_forward(w->big, L->b1, rows, F);
-    ad_linear_forward(w->a, D, w->big, F, L->w2, NULL, rows, F, D);
+    AD_TRY(ad_model_linear(g, w->a, D, w->big, F, L->w2, NULL, rows, F, D));
     scaled_residual(w->x, w->a, L->b2, L->ls2, rows, D);
+    return AD_OK;
 }
 
 static void read_out(const ad_dinov2 *m, const workspace *w, int batch, int T, int G,
@@ -383,9 +391,9 @@ int ad_dinov2_forward(ad_dinov2 *m, const float *images, int batch, int h, int w
     workspace ws;
     AD_TRY(get_workspace(m, batch, T, G, &ws));
     AD_TRY(fit_positions(m, h, w, gh, gw, pos, ws.pos));
-    embed(m, images, batch, h, w, gh, gw, &ws);
+    AD_TRY(embed(m, images, batch, h, w, gh, gw, &ws));
     for (int l = 0; l < c->layers; l++)
-        layer_forward(m, &m->layer[l], &ws, batch, T);
+        AD_TRY(layer_forward(m, &m->layer[l], &ws, batch, T));
     read_out(m, &ws, batch, T, G, what, out);
     return AD_OK;
 }

@@ -121,6 +121,16 @@ void ad_image_encoder_destroy(ad_image_encoder *e)
 
 ad_image_arch ad_image_encoder_arch(const ad_image_encoder *e) { return e->arch; }
 
+int ad_image_encoder_set_precision(ad_image_encoder *e, ad_precision p)
+{
+    if (e->dino)
+        return ad_dinov2_set_precision(e->dino, p);
+    if (p != AD_PREC_FP32)
+        return ad_fail(AD_ERR_UNSUPPORTED, "precision = %s is implemented for DINOv2 image "
+                       "encoders only (ResNet convolutions run in fp32)", ad_precision_name(p));
+    return AD_OK;
+}
+
 int ad_image_encoder_dim(const ad_image_encoder *e)
 {
     return e->dino ? ad_dinov2_get_config(e->dino)->hidden : ad_resnet_dim(e->resnet);

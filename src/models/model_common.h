@@ -4,6 +4,8 @@
 #ifndef ADAPTOR_MODEL_COMMON_H
 #define ADAPTOR_MODEL_COMMON_H
 
+#include "adaptor/gemm_bf16.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -12,6 +14,7 @@ typedef struct ad_model_buffers {
     size_t nparams;
     float *ws;     /* forward workspace */
     size_t ws_cap;
+    ad_bf16_gemm *bf16; /* NULL: float32 matrix products */
 } ad_model_buffers;
 
 /* Consecutive blocks of the parameter buffer. With base NULL a layout only counts, so one
@@ -36,6 +39,14 @@ int ad_model_params_alloc(ad_model_buffers *b, void *model,
 /* b->ws holds at least need floats (its contents are not kept when it grows). */
 int ad_model_ws_reserve(ad_model_buffers *b, size_t need, const char *what);
 void ad_model_buffers_free(ad_model_buffers *b);
+
+/* Chooses the precision of the encoder's linear layers (fp32 by default); bf16 fails with
+ * one line on a CPU without the instructions and leaves the model as it was. */
+int ad_model_set_precision(ad_model_buffers *b, ad_precision p);
+ad_precision ad_model_precision(const ad_model_buffers *b);
+/* ad_linear_forward, or its bf16 twin when bf16 is set (weights packed on first use). */
+int ad_model_linear(ad_bf16_gemm *bf16, float *y, int ldy, const float *x, int ldx,
+                    const float *w, const float *bias, int n, int in, int out);
 
 /* Every parameter uniform in [-0.0346, 0.0346) (std 0.02, BERT's initialiser) from stream 0
  * of seed; the caller then moves its LayerNorm gammas to 1. */

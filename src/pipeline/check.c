@@ -5,6 +5,7 @@
 #include "adaptor/job.h"
 #include "adaptor/frozen.h"
 #include "adaptor/fsutil.h"
+#include "adaptor/gemm_bf16.h"
 #include "adaptor/image_encoder.h"
 #include "adaptor/manifest.h"
 #include "adaptor/mpiutil.h"
@@ -87,10 +88,32 @@ static int check_image_arch(const ad_config *cfg)
     return ad_set_hint(AD_ERR_CONFIG, "set [image_encoder] arch = dinov2 or resnet");
 }
 
+/* precision = bf16 only where it runs: natively (no silent emulation), and for the
+ * encoders whose matrix products have a bf16 path. */
+static int check_precision(const ad_config *cfg, const char *section)
+{
+    const char *prec = ad_config_get(cfg, section, "precision"), *isa;
+    if (!prec || !is(prec, "bf16"))
+        return AD_OK;
+    if (!ad_bf16_supported(&isa))
+        return ad_set_hint(ad_fail(AD_ERR_UNSUPPORTED, "%s: [%s] precision = bf16 needs a CPU "
+                                   "with AVX512_BF16 or AMX instructions; this one (oneDNN ISA "
+                                   "%s) has none", ad_config_where(cfg, section, "precision"),
+                                   section, isa),
+                           "set [%s] precision = fp32 (the default)", section);
+    if (is(section, "image_encoder") && !is(ad_config_get(cfg, section, "arch"), "dinov2"))
+        return ad_set_hint(ad_fail(AD_ERR_CONFIG, "%s: [image_encoder] precision = bf16 is "
+                                   "implemented for arch = dinov2 only",
+                                   ad_config_where(cfg, section, "precision")),
+                           "set [image_encoder] precision = fp32");
+    return AD_OK;
+}
+
 /* A model folder as the loaders expect it: config.json and safetensors weights (only the
  * headers are read). */
 static int check_model_folder(const ad_config *cfg, const char *section)
 {
+    AD_TRY(check_precision(cfg, section));
     const char *job = ad_config_source(cfg);
     if (ad_config_require(cfg, section, "model") != AD_OK)
         return ad_set_hint(AD_ERR_CONFIG, "set [%s] model in %s to a HuggingFace model folder",
@@ -156,11 +179,25 @@ static int require_caches(const ad_config *cfg, const char *split, const char *s
     for (int i = 0; i < 2; i++) {
         char path[4200];
         AD_TRY(cache_path(cfg, mod[i], split, path, sizeof path));
-        if (!ad_path_exists(path))
-            return ad_set_hint(ad_fail(AD_ERR_IO, "%s needs the %s cache of split '%s': %s "
-                                       "does not exist", stage, mod[i], split, path),
-                               "run `adaptor embed %s` first (with the same --set options)",
-                               ad_config_source(cfg));
+        if (ad_path_exists(path))
+            continue;
+        /* A cache of the other precision is never used in its place: say why it is not. */
+        const char *sec = i == 0 ? "image_encoder" : "text_encoder";
+        const char *want = ad_config_get(cfg, sec, "precision");
+        const char *other = want && is(want, "bf16") ? "fp32" : "bf16";
+        char alt[4200];
+        if (ad_cache_file_as(cfg, mod[i], split, other, alt, sizeof alt) == AD_OK &&
+            ad_path_exists(alt))
+            return ad_set_hint(ad_fail(AD_ERR_CONFIG, "%s needs the %s cache of split '%s' made "
+                                       "with [%s] precision = %s: %s does not exist, and %s "
+                                       "(precision = %s) is not used in its place", stage,
+                                       mod[i], split, sec, want ? want : "fp32", path, alt, other),
+                               "run `adaptor embed %s` with this precision, or set [%s] "
+                               "precision = %s", ad_config_source(cfg), sec, other);
+        return ad_set_hint(ad_fail(AD_ERR_IO, "%s needs the %s cache of split '%s': %s "
+                                   "does not exist", stage, mod[i], split, path),
+                           "run `adaptor embed %s` first (with the same --set options)",
+                           ad_config_source(cfg));
     }
     return AD_OK;
 }

@@ -55,6 +55,7 @@ int ad_frozen_open(ad_frozen *e, const ad_config *cfg, const ad_job *job, int im
         e->crop = (int)crop;
         e->depth16 = job->depth16;
         AD_TRY(ad_image_encoder_load(model, job->arch, &e->img));
+        AD_TRY(ad_image_encoder_set_precision(e->img, job->image_precision));
         e->dim = ad_image_encoder_dim(e->img);
         int count;
         AD_TRY(ad_image_encoder_count(e->img, e->img_out, e->crop, e->crop, &count));
@@ -70,6 +71,7 @@ int ad_frozen_open(ad_frozen *e, const ad_config *cfg, const ad_job *job, int im
         e->bert_out = job->pooling;
         AD_TRY(ad_tokenizer_load(model, &e->tok));
         AD_TRY(ad_bert_load(model, &e->bert));
+        AD_TRY(ad_bert_set_precision(e->bert, job->text_precision));
         const ad_bert_config *bc = ad_bert_get_config(e->bert);
         if (e->bert_out == AD_BERT_POOLER && !bc->has_pooler)
             return ad_fail(AD_ERR_CONFIG, "%s has no pooler.dense weights (a masked-language-"

@@ -54,6 +54,10 @@ int ad_job_parse(const ad_config *cfg, ad_job *job)
            "image_encoder", "pos_interp");
     PARSED(ad_image_output_parse(ad_config_get(cfg, "image_encoder", "output"), &job->image_output),
            "image_encoder", "output");
+    PARSED(ad_precision_parse(ad_config_get(cfg, "text_encoder", "precision"),
+                              &job->text_precision), "text_encoder", "precision");
+    PARSED(ad_precision_parse(ad_config_get(cfg, "image_encoder", "precision"),
+                              &job->image_precision), "image_encoder", "precision");
     AD_TRY(choice(cfg, "adaptor", "mode", mode, 2, &job->tokens));
     AD_TRY(choice(cfg, "train", "source", source, 2, &v));
     job->source = (ad_train_source)v;

@@ -31,7 +31,9 @@ static const char *basename_of(const char *path, char *buf, size_t n)
     return slash ? slash + 1 : buf;
 }
 
-int ad_cache_preprocessing(const ad_config *cfg, const char *modality, char *out, size_t n)
+/* prec: the encoder's precision, NULL for the job's own. */
+static int describe(const ad_config *cfg, const char *modality, const char *prec, char *out,
+                    size_t n)
 {
     int w;
     if (strcmp(modality, "image") == 0) {
@@ -57,19 +59,33 @@ int ad_cache_preprocessing(const ad_config *cfg, const char *modality, char *out
                      ad_config_get(cfg, "data", "report_columns"));
     else
         return ad_fail(AD_ERR_ARG, "unknown modality '%s'", modality);
+    /* bf16 embeddings differ from fp32 ones: recorded here, the precision also changes the
+     * cache's file name (hash of this string), so neither is ever read for the other.
+     * fp32 adds nothing, so caches written before the key existed stay valid. */
+    if (!prec)
+        prec = ad_config_get(cfg, strcmp(modality, "image") == 0 ? "image_encoder"
+                                                                  : "text_encoder",
+                             "precision");
+    if (w >= 0 && (size_t)w < n && prec && strcmp(prec, "fp32") != 0)
+        w += snprintf(out + w, n - (size_t)w, " precision=%s", prec);
     if (w < 0 || (size_t)w >= n)
         return ad_fail(AD_ERR_ARG, "preprocessing description too long");
     return AD_OK;
 }
 
-int ad_cache_file(const ad_config *cfg, const char *modality, const char *split, char *out,
-                  size_t n)
+int ad_cache_preprocessing(const ad_config *cfg, const char *modality, char *out, size_t n)
+{
+    return describe(cfg, modality, NULL, out, n);
+}
+
+static int file_for(const ad_config *cfg, const char *modality, const char *split,
+                    const char *prec, char *out, size_t n)
 {
     const char *section = strcmp(modality, "image") == 0 ? "image_encoder" : "text_encoder";
     AD_TRY(ad_config_require(cfg, "cache", "dir"));
     AD_TRY(ad_config_require(cfg, section, "model"));
     char pre[512], base[4096], name[1024];
-    AD_TRY(ad_cache_preprocessing(cfg, modality, pre, sizeof pre));
+    AD_TRY(describe(cfg, modality, prec, pre, sizeof pre));
     const char *enc = basename_of(ad_config_get(cfg, section, "model"), base, sizeof base);
     const char *output = strcmp(modality, "image") == 0
                              ? ad_config_get(cfg, "image_encoder", "output")
@@ -79,6 +95,18 @@ int ad_cache_file(const ad_config *cfg, const char *modality, const char *split,
     if (w < 0 || (size_t)w >= sizeof name)
         return ad_fail(AD_ERR_ARG, "cache file name too long for encoder '%s'", enc);
     return ad_path_join(out, n, ad_config_get(cfg, "cache", "dir"), name);
+}
+
+int ad_cache_file(const ad_config *cfg, const char *modality, const char *split, char *out,
+                  size_t n)
+{
+    return file_for(cfg, modality, split, NULL, out, n);
+}
+
+int ad_cache_file_as(const ad_config *cfg, const char *modality, const char *split,
+                     const char *precision, char *out, size_t n)
+{
+    return file_for(cfg, modality, split, precision, out, n);
 }
 
 static int64_t decode_id(int64_t id) { return id < 0 ? -id - 1 : id; }

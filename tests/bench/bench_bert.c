@@ -1,5 +1,7 @@
 /* BERT-base throughput on one thread against the BLIS sgemm rate on the same GEMM shapes,
- * and (when /usr/bin/python3 has torch) against PyTorch on the same shapes.
+ * and (when /usr/bin/python3 has torch) against PyTorch on the same shapes.  With bf16
+ * instructions the same model also runs with bf16 linear layers (gemm_bf16.h), interleaved
+ * with the fp32 runs, against PyTorch bf16 (autocast and a .bfloat16() model).
  *
  * usage: bench_bert [--batch B] [--tokens T] [--min-tokens M] [--reps N] [--no-torch]
  * --min-tokens M draws each length uniformly from [M, T] (real report batches): the
@@ -8,6 +10,7 @@
 #include "adaptor/bert.h"
 #include "adaptor/blis_select.h"
 #include "adaptor/error.h"
+#include "adaptor/gemm_bf16.h"
 #include "adaptor/nn.h"
 #include "adaptor/rng.h"
 
@@ -79,10 +82,11 @@ static void gemm_ref_free(gemm_ref *g)
 
 /* Runs the PyTorch twin of this benchmark and returns its reports/s (0: unavailable). */
 
-static double bert_torch_rate(int skx, int batch, int tokens, int reps)
+static double bert_torch_rate(int skx, const char *precision, int batch, int tokens, int reps)
 {
-    char args[128];
-    snprintf(args, sizeof args, "--batch %d --tokens %d --reps %d", batch, tokens, reps);
+    char args[160];
+    snprintf(args, sizeof args, "--precision %s --batch %d --tokens %d --reps %d", precision,
+             batch, tokens, reps);
     return bu_torch_rate(skx, "bench_bert_torch.py", args, "reports/s");
 }
 
@@ -118,11 +122,19 @@ int main(int argc, char **argv)
         return 1;
     }
     ad_blis_set_threads(1);
+    ad_bf16_set_threads(1);
     printf("%s\n", msg);
 
     ad_bert_config cfg = {768, 12, 12, 3072, 30522, 512, 2, 1e-12f, AD_BERT_GELU, 1};
-    ad_bert *m;
+    ad_bert *m, *mb = NULL;
     if (ad_bert_create_random(&cfg, 42, &m) != AD_OK) {
+        fprintf(stderr, "bench_bert: %s\n", ad_errmsg());
+        return 1;
+    }
+    if (!ad_bf16_supported(NULL)) {
+        printf("bf16: this CPU has no bf16 instructions; fp32 only\n");
+    } else if (ad_bert_create_random(&cfg, 42, &mb) != AD_OK ||
+               ad_bert_set_precision(mb, AD_PREC_BF16) != AD_OK) {
         fprintf(stderr, "bench_bert: %s\n", ad_errmsg());
         return 1;
     }
@@ -142,8 +154,9 @@ int main(int argc, char **argv)
         rows += lengths[b];
     printf("BERT-base, batch %d x %d..%d tokens (%d in all), 1 thread, %d reps: %.1f GFLOP per "
            "forward\n", batch, min_tokens, tokens, rows, reps, flops * 1e-9);
-    double t[64], tw[64], ratio[64], gr[64], shape_rate[4][64];
-    if (ad_bert_forward(m, ids, lengths, batch, tokens, AD_BERT_POOLER, out) != AD_OK) {
+    double t[64], tw[64], ratio[64], gr[64], shape_rate[4][64], tb[64], speedup[64];
+    if (ad_bert_forward(m, ids, lengths, batch, tokens, AD_BERT_POOLER, out) != AD_OK ||
+        (mb && ad_bert_forward(mb, ids, lengths, batch, tokens, AD_BERT_POOLER, out) != AD_OK)) {
         fprintf(stderr, "bench_bert: %s\n", ad_errmsg());
         return 1;
     }
@@ -160,6 +173,12 @@ int main(int argc, char **argv)
         for (int s = 0; s < 4; s++)
             shape_rate[s][i] = ps[s];
         ratio[i] = flops / t[i] * 1e-9 / gr[i];
+        if (mb) {
+            t0 = bu_cpu_now();
+            ad_bert_forward(mb, ids, lengths, batch, tokens, AD_BERT_POOLER, out);
+            tb[i] = bu_cpu_now() - t0;
+            speedup[i] = t[i] / tb[i];
+        }
     }
     const char *names[4] = {"QKV", "attention output", "intermediate", "output"};
     int dims[4][2] = {{3 * cfg.hidden, cfg.hidden}, {cfg.hidden, cfg.hidden},
@@ -175,13 +194,27 @@ int main(int argc, char **argv)
            "of per-repetition ratios)\n", ad_blis_arch_name(), bu_median(gr, reps),
            100.0 * bu_median(ratio, reps));
     gemm_ref_free(&g);
+    double secb = mb ? bu_median(tb, reps) : 0;
+    if (mb)
+        printf("adaptor bf16: %.3f s CPU per batch, %.2f reports/s; bf16 / fp32 = %.2fx (median "
+               "of per-repetition ratios)\n", secb, batch / secb, bu_median(speedup, reps));
+    if (torch && mb && min_tokens == tokens) {
+        int treps = reps < 3 ? reps : 3;
+        static const char *const prec[2] = {"autocast", "bf16"};
+        for (int p = 0; p < 2; p++) {
+            double tr = bert_torch_rate(0, prec[p], batch, tokens, treps);
+            if (tr > 0)
+                printf("torch %s: %.2f reports/s -> adaptor bf16 / torch %s = %.2f\n", prec[p],
+                       tr, prec[p], batch / secb / tr);
+        }
+    }
     if (torch && min_tokens == tokens) {
         int treps = reps < 3 ? reps : 3;
-        double t1 = bert_torch_rate(0, batch, tokens, treps);
+        double t1 = bert_torch_rate(0, "fp32", batch, tokens, treps);
         if (t1 > 0)
             printf("torch (BLIS_ARCH_TYPE unset): %.2f reports/s -> adaptor / torch = %.2f\n", t1,
                    batch / sec / t1);
-        double t2 = bert_torch_rate(1, batch, tokens, treps);
+        double t2 = bert_torch_rate(1, "fp32", batch, tokens, treps);
         if (t2 > 0)
             printf("torch (BLIS_ARCH_TYPE=0): %.2f reports/s -> adaptor / torch = %.2f\n", t2,
                    batch / sec / t2);
@@ -189,6 +222,7 @@ int main(int argc, char **argv)
             printf("torch: /usr/bin/python3 with torch or bench_bert_torch.py not found\n");
     }
     ad_bert_destroy(m);
+    ad_bert_destroy(mb);
     free(ids);
     free(lengths);
     free(out);

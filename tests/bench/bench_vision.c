@@ -1,7 +1,9 @@
 /* Image-encoder throughput on one thread: DINOv2 ViT-S/14 and ViT-B/14 and ResNet-50 at
  * 224 px with random weights, against the BLIS sgemm rate on each model's own GEMM shapes
  * measured in the same run, and (when /usr/bin/python3 has torch) against the PyTorch twin
- * bench_vision_torch.py.
+ * bench_vision_torch.py.  The ViTs also run with bf16 linear layers (gemm_bf16.h) when the
+ * CPU has them, interleaved with the fp32 runs, against PyTorch in bf16 (autocast and a
+ * .bfloat16() model).
  *
  * usage: bench_vision [--batch B] [--reps N] [--only vits|vitb|resnet50] [--no-torch]
  * Prints medians of CPU time over N repetitions (the machine is shared). */
@@ -9,6 +11,7 @@
 #include "adaptor/conv2d.h"
 #include "adaptor/dinov2.h"
 #include "adaptor/error.h"
+#include "adaptor/gemm_bf16.h"
 #include "adaptor/nn.h"
 #include "adaptor/resnet.h"
 
@@ -57,10 +60,12 @@ static double sgemm_rate(const shapes *s, float *a, float *b, float *c)
 }
 
 
-static double vision_torch_rate(int skx, const char *model, int batch, int reps)
+static double vision_torch_rate(int skx, const char *model, const char *precision, int batch,
+                                int reps)
 {
     char args[256];
-    snprintf(args, sizeof args, "--model %s --batch %d --reps %d", model, batch, reps);
+    snprintf(args, sizeof args, "--model %s --precision %s --batch %d --reps %d", model,
+             precision, batch, reps);
     return bu_torch_rate(skx, "bench_vision_torch.py", args, "images/s");
 }
 
@@ -76,8 +81,8 @@ static int resnet_fwd(void *m, const float *x, int batch, float *out)
     return ad_resnet_forward(m, x, batch, 224, 224, AD_IMG_CLS, out);
 }
 
-static void bench(const char *name, const char *torch_name, void *model, forward_fn fwd,
-                  double flops, const shapes *sh, int batch, int reps, int torch)
+static void bench(const char *name, const char *torch_name, void *model, void *model_bf16,
+                  forward_fn fwd, double flops, const shapes *sh, int batch, int reps, int torch)
 {
     size_t nx = (size_t)batch * 3 * 224 * 224, maxa = 0, maxb = 0, maxc = 0;
     for (int i = 0; i < sh->n; i++) {
@@ -100,18 +105,26 @@ static void bench(const char *name, const char *torch_name, void *model, forward
         a[i] = (float)((i * 104729) % 1000) * 1e-3f - 0.5f;
     for (size_t i = 0; i < maxb; i++)
         b[i] = (float)((i * 7919) % 1000) * 1e-4f - 0.05f;
-    if (fwd(model, x, batch, out) != AD_OK) { /* warm-up, grows the workspace */
+    /* warm-up: grows the workspace, packs the bf16 weights */
+    if (fwd(model, x, batch, out) != AD_OK ||
+        (model_bf16 && fwd(model_bf16, x, batch, out) != AD_OK)) {
         fprintf(stderr, "bench_vision: %s\n", ad_errmsg());
         exit(1);
     }
     sgemm_rate(sh, a, b, c);
-    double t[MAXREPS], gr[MAXREPS], ratio[MAXREPS];
+    double t[MAXREPS], gr[MAXREPS], ratio[MAXREPS], tb[MAXREPS], speedup[MAXREPS];
     for (int i = 0; i < reps; i++) {
         double t0 = bu_cpu_now();
         fwd(model, x, batch, out);
         t[i] = bu_cpu_now() - t0;
         gr[i] = sgemm_rate(sh, a, b, c);
         ratio[i] = flops / t[i] * 1e-9 / gr[i];
+        if (model_bf16) {
+            t0 = bu_cpu_now();
+            fwd(model_bf16, x, batch, out);
+            tb[i] = bu_cpu_now() - t0;
+            speedup[i] = t[i] / tb[i];
+        }
     }
     double sec = bu_median(t, reps), rate = flops / sec * 1e-9;
     printf("%s, batch %d at 224, 1 thread: %.1f GFLOP per forward\n", name, batch, flops * 1e-9);
@@ -119,13 +132,27 @@ static void bench(const char *name, const char *torch_name, void *model, forward
            rate);
     printf("  sgemm (BLIS %s, the model's GEMM shapes): %.1f GFLOP/s; encoder / sgemm: %.1f%%\n",
            ad_blis_arch_name(), bu_median(gr, reps), 100.0 * bu_median(ratio, reps));
+    double secb = model_bf16 ? bu_median(tb, reps) : 0;
+    if (model_bf16)
+        printf("  adaptor bf16: %.3f s CPU per batch, %.2f images/s; bf16 / fp32 = %.2fx (median "
+               "of per-repetition ratios)\n", secb, batch / secb, bu_median(speedup, reps));
+    if (torch && model_bf16) {
+        int treps = reps < 3 ? reps : 3;
+        static const char *const prec[2] = {"autocast", "bf16"};
+        for (int p = 0; p < 2; p++) {
+            double tr = vision_torch_rate(0, torch_name, prec[p], batch, treps);
+            if (tr > 0)
+                printf("  torch %s: %.2f images/s -> adaptor bf16 / torch %s = %.2f\n", prec[p],
+                       tr, prec[p], batch / secb / tr);
+        }
+    }
     if (torch) {
         int treps = reps < 3 ? reps : 3;
-        double t1 = vision_torch_rate(0, torch_name, batch, treps);
+        double t1 = vision_torch_rate(0, torch_name, "fp32", batch, treps);
         if (t1 > 0)
             printf("  torch (BLIS_ARCH_TYPE unset): %.2f images/s -> adaptor / torch = %.2f\n",
                    t1, batch / sec / t1);
-        double t2 = vision_torch_rate(1, torch_name, batch, treps);
+        double t2 = vision_torch_rate(1, torch_name, "fp32", batch, treps);
         if (t2 > 0)
             printf("  torch (BLIS_ARCH_TYPE=0): %.2f images/s -> adaptor / torch = %.2f\n", t2,
                    batch / sec / t2);
@@ -137,8 +164,15 @@ static void bench_vit(const char *name, const char *tname, int D, int heads, int
                       int torch)
 {
     ad_dinov2_config cfg = {D, 12, heads, 4 * D, 14, 518, 0, 0, 1, 1e-6f, 0};
-    ad_dinov2 *m;
+    ad_dinov2 *m, *mb = NULL;
     if (ad_dinov2_create_random(&cfg, 42, &m) != AD_OK) {
+        fprintf(stderr, "bench_vision: %s\n", ad_errmsg());
+        exit(1);
+    }
+    if (!ad_bf16_supported(NULL)) {
+        printf("bf16: this CPU has no bf16 instructions; fp32 only\n");
+    } else if (ad_dinov2_create_random(&cfg, 42, &mb) != AD_OK ||
+               ad_dinov2_set_precision(mb, AD_PREC_BF16) != AD_OK) {
         fprintf(stderr, "bench_vision: %s\n", ad_errmsg());
         exit(1);
     }
@@ -148,9 +182,10 @@ static void bench_vit(const char *name, const char *tname, int D, int heads, int
     add_shape(&sh, rows, D, D, 1);
     add_shape(&sh, rows, 4 * D, D, 1);
     add_shape(&sh, rows, D, 4 * D, 1);
-    bench(name, tname, m, dino_fwd, ad_dinov2_flops(&cfg, batch, 224, 224), &sh, batch, reps,
+    bench(name, tname, m, mb, dino_fwd, ad_dinov2_flops(&cfg, batch, 224, 224), &sh, batch, reps,
           torch);
     ad_dinov2_destroy(m);
+    ad_dinov2_destroy(mb);
 }
 
 static void bench_resnet50(int batch, int reps, int torch)
@@ -168,7 +203,7 @@ static void bench_resnet50(int batch, int reps, int torch)
         add_shape(&sh, rows, planes, 9 * planes, blocks[s]);
         add_shape(&sh, rows, 4 * planes, planes, 2 * blocks[s]);
     }
-    bench("ResNet-50", "resnet50", m, resnet_fwd, ad_resnet_flops(m, batch, 224, 224), &sh,
+    bench("ResNet-50", "resnet50", m, NULL, resnet_fwd, ad_resnet_flops(m, batch, 224, 224), &sh,
           batch, reps, torch);
     ad_resnet_destroy(m);
 }
@@ -202,6 +237,7 @@ int main(int argc, char **argv)
         return 1;
     }
     ad_blis_set_threads(1);
+    ad_bf16_set_threads(1);
     printf("%s\n", msg);
     if (!only || strcmp(only, "vits") == 0)
         bench_vit("DINOv2 ViT-S/14", "vits", 384, 6, batch, reps, torch);

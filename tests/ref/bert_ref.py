@@ -140,7 +140,8 @@ def bert_forward(w, ids, lengths, act="gelu"):
         k = heads(lin(x, p + "attention.self.key"))
         v = heads(lin(x, p + "attention.self.value"))
         scores = q @ k.transpose(-1, -2) / math.sqrt(dh) + ext
-        ctx = (torch.softmax(scores, dim=-1) @ v).permute(0, 2, 1, 3).reshape(B, T, H)
+        # .to(v.dtype): a no-op in fp32; keeps a bfloat16 model (bench_bert_torch.py) in bf16
+        ctx = (torch.softmax(scores, dim=-1).to(v.dtype) @ v).permute(0, 2, 1, 3).reshape(B, T, H)
         x = ln(lin(ctx, p + "attention.output.dense") + x, p + "attention.output.LayerNorm")
         inter = gelu(lin(x, p + "intermediate.dense"))
         x = ln(lin(inter, p + "output.dense") + x, p + "output.LayerNorm")

@@ -7,6 +7,7 @@
 #include "adaptor/config.h"
 #include "adaptor/error.h"
 #include "adaptor/job.h"
+#include "adaptor/pipeline.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,8 @@ START_TEST(defaults)
     ck_assert_int_eq(j.arch, AD_ARCH_DINOV2);
     ck_assert_int_eq(j.pos_interp, AD_POS_HUB);
     ck_assert_int_eq(j.image_output, AD_IMG_CLS);
+    ck_assert_int_eq(j.image_precision, AD_PREC_FP32);
+    ck_assert_int_eq(j.text_precision, AD_PREC_FP32);
     ck_assert_int_eq(j.tokens, 0);
     ck_assert_int_eq(j.source, AD_SOURCE_CACHE);
     ck_assert_int_eq(j.augment, AD_AUGMENT_NONE);
@@ -109,6 +112,37 @@ START_TEST(every_schema_choice)
 }
 END_TEST
 
+/* The encoders' precision is part of a cache's identity: bf16 changes the recorded
+ * preprocessing and so the file name (never read for an fp32 job, nor the reverse), while
+ * fp32 leaves both as they were before the key existed. */
+START_TEST(precision_in_cache_identity)
+{
+    static const char *const mod[2] = {"image", "text"}, *const sec[2] = {"image_encoder",
+                                                                          "text_encoder"};
+    for (int m = 0; m < 2; m++) {
+        ad_config *cfg;
+        tu_assert_ok(ad_config_create(&cfg));
+        tu_assert_ok(ad_config_set(cfg, "cache", "dir", "/tmp/c", "test"));
+        tu_assert_ok(ad_config_set(cfg, sec[m], "model", "/models/enc", "test"));
+        char pre32[512], pre16[512], f32[4096], f16[4096], other[4096];
+        tu_assert_ok(ad_cache_preprocessing(cfg, mod[m], pre32, sizeof pre32));
+        tu_assert_ok(ad_cache_file(cfg, mod[m], "train", f32, sizeof f32));
+        ck_assert_msg(strstr(pre32, "precision") == NULL, "%s", pre32);
+        tu_assert_ok(ad_config_set(cfg, sec[m], "precision", "bf16", "test"));
+        tu_assert_ok(ad_cache_preprocessing(cfg, mod[m], pre16, sizeof pre16));
+        tu_assert_ok(ad_cache_file(cfg, mod[m], "train", f16, sizeof f16));
+        ck_assert_msg(strstr(pre16, " precision=bf16") != NULL, "%s", pre16);
+        ck_assert_str_ne(f32, f16);
+        /* the other encoder's precision does not touch this cache */
+        tu_assert_ok(ad_config_set(cfg, sec[m], "precision", "fp32", "test"));
+        tu_assert_ok(ad_config_set(cfg, sec[1 - m], "precision", "bf16", "test"));
+        tu_assert_ok(ad_cache_file(cfg, mod[m], "train", other, sizeof other));
+        ck_assert_str_eq(f32, other);
+        ad_config_destroy(cfg);
+    }
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("job");
@@ -116,6 +150,7 @@ static Suite *suite(void)
     tcase_add_test(tc, defaults);
     tcase_add_test(tc, chosen_words);
     tcase_add_test(tc, every_schema_choice);
+    tcase_add_test(tc, precision_in_cache_identity);
     suite_add_tcase(s, tc);
     return s;
 }
