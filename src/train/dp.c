@@ -174,6 +174,12 @@ int ad_dp_step(ad_dp *dp, ad_adaptor *m, const ad_adaptor_batch *x, int b, ad_rn
         ad_contrastive_backward(&c, dp->dt, dp->dv, dp->dT, dp->dV, &dls, dp->t, dp->v,
                                 dp->global_negatives ? dp->T : dp->t,
                                 dp->global_negatives ? dp->V : dp->v);
+    else if (dp->global_negatives) {
+        /* No rows here (a partial batch): this rank adds nothing to the reduce-scatter, not
+         * the previous step's gradients left in the buffers. */
+        memset(dp->dV, 0, (size_t)st->global_batch * P * sizeof(float));
+        memset(dp->dT, 0, (size_t)st->global_batch * P * sizeof(float));
+    }
     if (!dp->global_negatives) {
         /* The "gathered" matrices were the local ones: both parts are ours. */
         for (size_t i = 0; i < loc; i++) {
