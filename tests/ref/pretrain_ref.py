@@ -57,9 +57,13 @@ def shares(n, ranks):
     return [n // ranks + (r < n % ranks) for r in range(ranks)]
 
 
-def reference(xv, xt, init_path, vv=None, vt=None, stepping="formula", total=T, ranks=1):
+def reference(xv, xt, init_path, vv=None, vt=None, stepping="formula", total=T, ranks=1,
+              drop_last=False):
     """stepping "formula": update k uses lambda(k) (SPEC 5); "lightning": a LambdaLR stepped
-    as the reference's loop does. ranks > 1: local negatives, DDP's mean of rank losses."""
+    as the reference's loop does. ranks > 1: local negatives, DDP's mean of rank losses.
+    drop_last: N // G steps per epoch, the remaining pairs never trained on."""
+    spe = N // G if drop_last else SPE
+    steps = EPOCHS * spe
     torch.manual_seed(1)
     model = ta.Adaptor(DV, DT, P, FF, HEADS, LAYERS)
     stio.write(init_path, {k: v.detach().numpy() for k, v in model.state_dict().items()})
@@ -67,8 +71,8 @@ def reference(xv, xt, init_path, vv=None, vt=None, stepping="formula", total=T, 
                             weight_decay=0.01)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: linear(s, total))
     losses, rates, valid = [], [], []
-    for k in range(1, T + 1):
-        b = (k - 1) % SPE
+    for k in range(1, steps + 1):
+        b = (k - 1) % spe
         if stepping == "lightning":
             sched.step()  # training_step's self.lr_schedulers().step(), before the update
         else:
@@ -89,7 +93,7 @@ def reference(xv, xt, init_path, vv=None, vt=None, stepping="formula", total=T, 
         rates.append(opt.param_groups[0]["lr"])
         opt.step()
         losses.append(loss.item())
-        if k % SPE == 0:
+        if k % spe == 0:
             if stepping == "lightning":
                 sched.step()  # Lightning's own step of an interval = "epoch" scheduler
             if vv is not None:  # adaptor validates with the training negatives
@@ -100,7 +104,7 @@ def reference(xv, xt, init_path, vv=None, vt=None, stepping="formula", total=T, 
                                                 torch.from_numpy(vt[at[r]:at[r + 1]]),
                                                 W_IMG).item() for r in range(ranks)) / ranks)
     w = {k: v.detach().numpy() for k, v in model.state_dict().items()}
-    return np.array(losses), w, np.array(valid), np.array(rates)
+    return np.array(losses), w, np.array(valid), np.array(rates), spe
 
 
 def main():
@@ -114,6 +118,7 @@ def main():
     ref = reference(xv, xt, init, vv, vt)
     lightning1 = reference(xv, xt, init, vv, vt, stepping="lightning")
     lightning2 = reference(xv, xt, init, vv, vt, stepping="lightning", total=T_DDP, ranks=2)
+    dropped = reference(xv, xt, init, vv, vt, total=EPOCHS * (N // G), drop_last=True)
     job = fx.write_job(work, os.path.join(work, "cache"), layers=LAYERS, proj=P, heads=HEADS,
                        ffn=FF, batch=G, epochs=EPOCHS, lr=LR, warmup=WARM, shuffle="none",
                        init=init)
@@ -122,8 +127,10 @@ def main():
     cases = [(1, "", ref), (2, "", ref), (3, "", ref),
              (1, "train.schedule=reference", lightning1),
              (2, "train.schedule=reference train.negatives=local train.schedule_batch=6",
-              lightning2)]
-    for ranks, sets, (ref_losses, ref_w, ref_valid, ref_rates) in cases:
+              lightning2),
+             (2, "train.drop_last=true", dropped)]
+    for ranks, sets, (ref_losses, ref_w, ref_valid, ref_rates, spe) in cases:
+        steps = EPOCHS * spe
         run = os.path.join(work, f"run{ranks}" + ("-" + sets.split()[-1].split("=")[-1]
                                                    if sets else ""))
         subprocess.run(["rm", "-rf", run], check=True)
@@ -138,7 +145,7 @@ def main():
         with netCDF4.Dataset(os.path.join(run, "metrics.nc")) as ds:
             losses = np.array(ds.variables["loss"][:], dtype=np.float64)
             rates = np.array(ds.variables["lr"][:], dtype=np.float64)
-            steps = np.array(ds.variables["step"][:])
+            logged = np.array(ds.variables["step"][:])
             times = [np.array(ds.variables[v][:]) for v in ("compute_time", "comm_time",
                                                                "data_time")]
             g = ds.groups["eval"]
@@ -152,14 +159,14 @@ def main():
         werr = max(float(np.max(np.abs(w[k] - ref_w[k])) / max(np.max(np.abs(ref_w[k])), 1e-30))
                    for k in ref_w)
         rerr = (float(np.max(np.abs(rates - ref_rates) / np.maximum(ref_rates, 1e-30)))
-                if len(rates) == T else float("inf"))
+                if len(rates) == steps else float("inf"))
         verr = (float(np.max(np.abs(vloss - ref_valid) / ref_valid))
                 if len(vloss) == len(ref_valid) else float("inf"))
-        times_ok = all(x.shape == (T, ranks) and np.all(np.isfinite(x)) and np.all(x >= 0)
+        times_ok = all(x.shape == (steps, ranks) and np.all(np.isfinite(x)) and np.all(x >= 0)
                        for x in times) and np.all(times[0] > 0)
-        ok = (len(losses) == T and list(steps) == list(range(1, T + 1)) and lerr < 1e-5
+        ok = (len(losses) == steps and list(logged) == list(range(1, steps + 1)) and lerr < 1e-5
               and werr < 2e-5 and set(w) == set(ref_w) and verr < 1e-5 and times_ok
-              and rerr < 1e-6 and list(vsteps) == list(range(SPE, T + 1, SPE)))
+              and rerr < 1e-6 and list(vsteps) == list(range(spe, steps + 1, spe)))
         label = f"ranks {ranks}{' ' + sets if sets else ''}"
         print(f"{label}: valid loss after each epoch {np.round(vloss, 5).tolist()} "
               f"(torch {np.round(ref_valid, 5).tolist()}), max rel. err {verr:.2e}; per-rank "
