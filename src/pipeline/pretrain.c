@@ -505,6 +505,17 @@ static int resume_from(trainer *t, int64_t *start)
     char *changes = NULL;
     if (rc == AD_OK && t->rank == 0 && st.config_text && st.config_text[0])
         rc = ad_resume_check_config(st.config_text, dir, t->cfg, &changes);
+    /* The position must fit this run's epochs: a guard behind the configuration check (a
+     * checkpoint without its configuration, a plan cut another way). */
+    int64_t pos = (st.step % t->spe) * t->G;
+    if (rc == AD_OK && (st.epoch != st.step / t->spe || st.epoch_pos != pos))
+        rc = ad_fail(AD_ERR_CONFIG, "%s: saved at step %lld in epoch %lld (sample %lld of its "
+                     "order), but this run's plan of %lld steps per epoch ([train] drop_last = "
+                     "%s) puts that step in epoch %lld at sample %lld: resume with the plan the "
+                     "run started with (a run from before drop_last existed: drop_last = true)",
+                     dir, (long long)st.step, (long long)st.epoch + 1, (long long)st.epoch_pos,
+                     (long long)t->spe, t->plan.drop_last ? "true" : "false",
+                     (long long)(st.step / t->spe) + 1, (long long)pos);
     if (rc == AD_OK)
         rc = ad_adamw_set_step_count(t->opt, buf.opt_step);
     if (rc == AD_OK && t->rank == 0)

@@ -25,6 +25,7 @@ entries is amplified in early updates. Losses must agree to 1e-5 relative; each 
 2e-5 of its largest absolute value (observed: 2e-7 and 1.5e-6, see the printed figures).
 
 usage: pretrain_ref.py MPIEXEC ADAPTOR WORKDIR"""
+import json
 import os
 import subprocess
 import sys
@@ -107,6 +108,39 @@ def reference(xv, xt, init_path, vv=None, vt=None, stepping="formula", total=T, 
     return np.array(losses), w, np.array(valid), np.array(rates), spe
 
 
+def old_checkpoint(mpiexec, adaptor, job, run, env):
+    """A checkpoint written before [train] drop_last existed (its configuration lacks the key;
+    it was cut in floor(N / G) steps per epoch): --resume under today's default must refuse
+    with the plan mismatch, not continue on another trajectory. 1 on failure."""
+    ck = os.path.join(run, "checkpoints", sorted(os.listdir(os.path.join(run, "checkpoints")))[-1])
+    with open(os.path.join(ck, "trainer.json")) as f:
+        state = json.load(f)
+    state["config"] = "\n".join(line for line in state["config"].splitlines()
+                                if not line.startswith("drop_last"))
+    with open(os.path.join(ck, "trainer.json"), "w") as f:
+        json.dump(state, f)
+    cmd = [mpiexec, "-np", "2", "--oversubscribe", adaptor, "pretrain", job, "--resume", "--set",
+           f"output.dir={run}"]
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    ok = (p.returncode != 0 and "[train] drop_last = true -> false" in p.stderr
+          and "adaptor: error" in p.stderr)
+    print(f"resume of a pre-drop_last checkpoint: {'refused' if ok else 'NOT refused'}: "
+          f"{[line for line in p.stderr.splitlines() if 'adaptor: error' in line][:1]}")
+    p = subprocess.run(cmd + ["--set", "train.drop_last=true"], capture_output=True, text=True,
+                       env=env)
+    ok2 = p.returncode == 0 and "already finished (step 20)" in p.stderr
+    print(f"... and with drop_last = true: {'accepted' if ok2 else 'NOT accepted: ' + p.stderr}")
+    # Without a configuration to compare, the position in the epoch still gives it away.
+    state["config"] = ""
+    with open(os.path.join(ck, "trainer.json"), "w") as f:
+        json.dump(state, f)
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    ok3 = (p.returncode != 0 and "saved at step 20 in epoch 6 (sample 0 of its order), but "
+           "this run's plan of 5 steps per epoch" in p.stderr)
+    print(f"... without its configuration: {'refused' if ok3 else 'NOT refused: ' + p.stderr}")
+    return 0 if ok and ok2 and ok3 else 1
+
+
 def main():
     mpiexec, adaptor, work = sys.argv[1:4]
     os.makedirs(work, exist_ok=True)
@@ -178,6 +212,7 @@ def main():
     if ref[0][-1] >= ref[0][0]:
         print("the reference did not learn: the test data are wrong")
         failures += 1
+    failures += old_checkpoint(mpiexec, adaptor, job, os.path.join(work, "run2-true"), env)
     # The two steppings must differ where the test looks (else it could not tell them apart).
     if np.max(np.abs(lightning1[3] - ref[3])) < 0.1 * LR or lightning2[3][-1] < 0.3 * LR:
         print("the reference steppings coincide: the test schedule is wrong")
