@@ -65,7 +65,7 @@ typedef struct trainer {
     int64_t order_key;    /* epoch whose order is in `order` (-1: none) */
     int64_t win_key, win_first, win_n; /* steps [first, first + n) of epoch win_key loaded */
     int64_t win_cap;      /* steps that fit in the buffers */
-    int first, nloc;      /* this rank's share of a full global batch (the most it holds) */
+    int nloc;             /* this rank's share of a full global batch (the most it holds) */
     int online;           /* [train] source = online: the frozen encoders run every step */
     int augment;          /* online: random crops */
     ad_manifest *man;     /* online: the manifest, its training rows and the encoders */
@@ -384,10 +384,8 @@ static int plan(trainer *t)
         AD_TRY(ad_schedule_init_reference(&t->sched, lr, t->plan.sched_total, warm, t->spe));
     else
         AD_TRY(ad_schedule_init(&t->sched, t->job.schedule, lr, t->plan.sched_total, warm));
-    int64_t first, nloc;
-    ad_share(t->G, t->rank, t->size, &first, &nloc);
-    t->first = (int)first;
-    t->nloc = (int)nloc;
+    int first;
+    step_share(t, 0, &first, &t->nloc); /* step 0 is always a full batch (G <= N) */
     /* Embeddings held per rank: the whole epoch when it fits in the budget (pooled caches),
      * else as many steps as fit (token caches are two orders of magnitude larger). */
     const double budget = 1 << 30;
