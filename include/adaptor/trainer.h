@@ -3,8 +3,10 @@
  *
  * Epoch order: the training split's indices shuffled with the seed once (the reference; the
  * same order every epoch), every epoch (seed, epoch), or never. Global batch k of an epoch is
- * order[k G, (k+1) G) (an incomplete last batch is dropped); rank r takes a balanced
- * contiguous share of it. Each rank reads only its own rows of the cache, once per order.
+ * order[k G, min((k+1) G, N)): the last one holds the N mod G remaining pairs unless
+ * [train] drop_last (include/adaptor/trainplan.h); rank r takes a balanced contiguous share of
+ * it (possibly none of a partial batch). Each rank reads only its own rows of the cache, once
+ * per order.
  *
  * Outputs in [output] dir: config.ini, metrics.nc, checkpoints/step-XXXXXXXX/ every
  * checkpoint_every updates and at the end, and model.safetensors (final weights under the

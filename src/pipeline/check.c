@@ -11,6 +11,7 @@
 #include "adaptor/mpiutil.h"
 #include "adaptor/pipeline.h"
 #include "adaptor/safetensors.h"
+#include "adaptor/trainplan.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -495,12 +496,9 @@ int ad_check_job(const ad_config *cfg, int ranks, FILE *out)
         goto done;
     }
     AD_CHECK(check_ranks(cfg, ranks));
-    int64_t spe = ntrain / G, updates = epochs * spe;
-    if (ad_config_is_set(cfg, "train", "max_steps")) {
-        int64_t cap;
-        AD_CHECK(ad_config_int(cfg, "train", "max_steps", &cap));
-        updates = cap < updates ? cap : updates;
-    }
+    ad_train_plan tp;
+    AD_CHECK(ad_train_plan_make(cfg, ntrain, &tp));
+    int64_t spe = tp.spe, updates = tp.total;
     int64_t written = (every > 0 ? updates / every : 0) + (every > 0 && updates % every == 0 ? 0 : 1);
     int64_t kept = written < keep ? written : keep;
     double ck_one = 3.0 * np * 4 + 4, model_b = np * 4, caches_b = 0;
@@ -511,6 +509,9 @@ int ad_check_job(const ad_config *cfg, int ranks, FILE *out)
     fprintf(out, "  pretrain: %lld pairs / global batch %lld = %lld steps per epoch (%lld per "
             "rank per step), %lld epochs -> %lld updates\n", (long long)ntrain, (long long)G,
             (long long)spe, (long long)(G / ranks), (long long)epochs, (long long)updates);
+    if (tp.last != G || ntrain % G)
+        fprintf(out, "  each epoch's last step: %lld pairs%s\n", (long long)(tp.drop_last ?
+                ntrain % G : tp.last), tp.drop_last ? " dropped ([train] drop_last = true)" : "");
     human_bytes(caches_b, b1, sizeof b1);
     human_bytes(ck_one, b2, sizeof b2);
     human_bytes((double)kept * ck_one + model_b, b3, sizeof b3);

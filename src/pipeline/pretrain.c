@@ -21,6 +21,7 @@
 #include "adaptor/runstate.h"
 #include "adaptor/safetensors.h"
 #include "adaptor/schedule.h"
+#include "adaptor/trainplan.h"
 
 #include <math.h>
 #include <signal.h>
@@ -58,12 +59,13 @@ typedef struct trainer {
     ad_cache *img, *txt;
     int64_t *pair_img, *pair_txt; /* sample k = image row pair_img[k], text row pair_txt[k] */
     int64_t N, G, spe, total;
+    ad_train_plan plan;   /* steps per epoch, the partial last batch, T of the schedule */
     uint64_t seed;
     int64_t *order;
     int64_t order_key;    /* epoch whose order is in `order` (-1: none) */
     int64_t win_key, win_first, win_n; /* steps [first, first + n) of epoch win_key loaded */
     int64_t win_cap;      /* steps that fit in the buffers */
-    int first, nloc;      /* this rank's share of every global batch */
+    int nloc;             /* this rank's share of a full global batch (the most it holds) */
     int online;           /* [train] source = online: the frozen encoders run every step */
     int augment;          /* online: random crops */
     ad_manifest *man;     /* online: the manifest, its training rows and the encoders */
@@ -168,10 +170,20 @@ static int open_online(trainer *t)
     return AD_OK;
 }
 
-/* One side of this rank's batch through its frozen encoder, in the encoder's batch size. */
-static int encode_side(trainer *t, int side, const int64_t *rows, ad_rng *crop)
+/* This rank's share of step k of an epoch: the full batch's, or of the partial last one
+ * (possibly empty; the rank still joins every collective of the step). */
+static void step_share(const trainer *t, int64_t k, int *first, int *n)
 {
-    return ad_frozen_encode_rows(&t->enc[side], &t->sel, rows, t->nloc,
+    int64_t f, c;
+    ad_share(ad_train_plan_batch(&t->plan, k), t->rank, t->size, &f, &c);
+    *first = (int)f;
+    *n = (int)c;
+}
+
+/* One side of this rank's n rows through its frozen encoder, in the encoder's batch size. */
+static int encode_side(trainer *t, int side, const int64_t *rows, int n, ad_rng *crop)
+{
+    return ad_frozen_encode_rows(&t->enc[side], &t->sel, rows, n,
                                  ad_manifest_path(t->man), crop, side == 0 ? t->xv : t->xt,
                                  side == 1 && t->tt ? t->tmask : NULL);
 }
@@ -186,12 +198,14 @@ static int load_online(trainer *t, int64_t epoch, int64_t k, int64_t step)
         t->order_key = key;
     }
     int64_t *rows = t->orows;
-    for (int i = 0; i < t->nloc; i++)
-        rows[i] = t->order[k * t->G + t->first + i];
+    int first, n;
+    step_share(t, k, &first, &n);
+    for (int i = 0; i < n; i++)
+        rows[i] = t->order[k * t->G + first + i];
     ad_rng crop;
     ad_rng_seed(&crop, t->seed, step_stream(CROP_STREAM, step, t->rank));
-    AD_TRY(encode_side(t, 0, rows, t->augment ? &crop : NULL));
-    return encode_side(t, 1, rows, NULL);
+    AD_TRY(encode_side(t, 0, rows, n, t->augment ? &crop : NULL));
+    return encode_side(t, 1, rows, n, NULL);
 }
 
 static int build_order(trainer *t, int64_t epoch)
@@ -207,7 +221,9 @@ static int build_order(trainer *t, int64_t epoch)
 }
 
 /* This rank's rows for steps [k, k + win_cap) of the epoch, read in one pass over each
- * cache: the whole epoch at once for pooled embeddings, a few steps at a time for tokens. */
+ * cache: the whole epoch at once for pooled embeddings, a few steps at a time for tokens.
+ * Step s of the window starts at row (s - k) * nloc: only the epoch's last step may be
+ * smaller, and it is the last of its window. */
 static int load_window(trainer *t, int64_t epoch, int64_t k)
 {
     int64_t key = t->job.shuffle == AD_SHUFFLE_EPOCH ? epoch : 0;
@@ -218,16 +234,21 @@ static int load_window(trainer *t, int64_t epoch, int64_t k)
         t->order_key = key;
     }
     int64_t steps = t->spe - k < t->win_cap ? t->spe - k : t->win_cap;
-    int64_t n = steps * t->nloc;
+    int last_first, last_n;
+    step_share(t, k + steps - 1, &last_first, &last_n);
+    int64_t n = (steps - 1) * t->nloc + last_n;
     int64_t *rows = ad_malloc((size_t)(n ? n : 1) * 2 * sizeof *rows, "row list");
     if (!rows)
         return AD_ERR_NOMEM;
-    for (int64_t s = 0; s < steps; s++)
-        for (int i = 0; i < t->nloc; i++) {
-            int64_t sample = t->order[(k + s) * t->G + t->first + i];
+    for (int64_t s = 0; s < steps; s++) {
+        int first, cnt;
+        step_share(t, k + s, &first, &cnt);
+        for (int i = 0; i < cnt; i++) {
+            int64_t sample = t->order[(k + s) * t->G + first + i];
             rows[s * t->nloc + i] = t->pair_img[sample];
             rows[n + s * t->nloc + i] = t->pair_txt[sample];
         }
+    }
     int rc = ad_cache_read_rows(t->img, rows, n, t->xv, NULL);
     if (rc == AD_OK)
         rc = ad_cache_read_rows(t->txt, rows + n, n, t->xt, t->tt ? t->tmask : NULL);
@@ -338,10 +359,9 @@ static int build_model(trainer *t)
 static int plan(trainer *t)
 {
     const ad_config *c = t->cfg;
-    int64_t epochs, seed;
+    int64_t seed;
     double lr, warm;
     AD_TRY(ad_config_int(c, "train", "batch_size", &t->G));
-    AD_TRY(ad_config_int(c, "train", "epochs", &epochs));
     AD_TRY(ad_config_int(c, "train", "seed", &seed));
     AD_TRY(ad_config_float(c, "train", "lr", &lr));
     AD_TRY(ad_config_float(c, "train", "warmup_frac", &warm));
@@ -360,19 +380,15 @@ static int plan(trainer *t)
         return ad_fail(AD_ERR_CONFIG, "%s: [train] batch_size = %lld is smaller than the %d "
                        "ranks (every rank needs at least one pair)",
                        ad_config_where(c, "train", "batch_size"), (long long)t->G, t->size);
-    t->spe = t->N / t->G;
-    t->total = epochs * t->spe;
-    if (ad_config_is_set(c, "train", "max_steps")) {
-        int64_t cap;
-        AD_TRY(ad_config_int(c, "train", "max_steps", &cap));
-        if (cap < t->total)
-            t->total = cap;
-    }
-    AD_TRY(ad_schedule_init(&t->sched, t->job.schedule, lr, t->total, warm));
-    int64_t first, nloc;
-    ad_share(t->G, t->rank, t->size, &first, &nloc);
-    t->first = (int)first;
-    t->nloc = (int)nloc;
+    AD_TRY(ad_train_plan_make(c, t->N, &t->plan));
+    t->spe = t->plan.spe;
+    t->total = t->plan.total;
+    if (t->job.schedule == AD_SCHED_REFERENCE)
+        AD_TRY(ad_schedule_init_reference(&t->sched, lr, t->plan.sched_total, warm, t->spe));
+    else
+        AD_TRY(ad_schedule_init(&t->sched, t->job.schedule, lr, t->plan.sched_total, warm));
+    int first;
+    step_share(t, 0, &first, &t->nloc); /* step 0 is always a full batch (G <= N) */
     /* Embeddings held per rank: the whole epoch when it fits in the budget (pooled caches),
      * else as many steps as fit (token caches are two orders of magnitude larger). */
     const double budget = 1 << 30;
@@ -490,6 +506,17 @@ static int resume_from(trainer *t, int64_t *start)
     char *changes = NULL;
     if (rc == AD_OK && t->rank == 0 && st.config_text && st.config_text[0])
         rc = ad_resume_check_config(st.config_text, dir, t->cfg, &changes);
+    /* The position must fit this run's epochs: a guard behind the configuration check (a
+     * checkpoint without its configuration, a plan cut another way). */
+    int64_t pos = (st.step % t->spe) * t->G;
+    if (rc == AD_OK && (st.epoch != st.step / t->spe || st.epoch_pos != pos))
+        rc = ad_fail(AD_ERR_CONFIG, "%s: saved at step %lld in epoch %lld (sample %lld of its "
+                     "order), but this run's plan of %lld steps per epoch ([train] drop_last = "
+                     "%s) puts that step in epoch %lld at sample %lld: resume with the plan the "
+                     "run started with (a run from before drop_last existed: drop_last = true)",
+                     dir, (long long)st.step, (long long)st.epoch + 1, (long long)st.epoch_pos,
+                     (long long)t->spe, t->plan.drop_last ? "true" : "false",
+                     (long long)(st.step / t->spe) + 1, (long long)pos);
     if (rc == AD_OK)
         rc = ad_adamw_set_step_count(t->opt, buf.opt_step);
     if (rc == AD_OK && t->rank == 0)
@@ -571,7 +598,10 @@ static int train_loop(trainer *t, int64_t start)
         size_t at = t->online ? 0 : (size_t)(k - t->win_first) * t->nloc;
         ad_adaptor_batch batch = {t->xv + at * t->row_v, t->xt + at * t->row_t,
                                   t->tt ? t->tmask + at * t->tt : NULL, t->tv, t->tt};
-        AD_TRY(ad_dp_step(t->dp, t->m, &batch, t->nloc, t->m->cfg.dropout > 0 ? &drop : NULL, &st));
+        int first, n;
+        step_share(t, k, &first, &n);
+        double pairs = (double)ad_train_plan_batch(&t->plan, k);
+        AD_TRY(ad_dp_step(t->dp, t->m, &batch, n, t->m->cfg.dropout > 0 ? &drop : NULL, &st));
         if (!isfinite(st.loss) && t->metrics)
             ad_metrics_flush(t->metrics); /* the history up to the failure, for diagnosis */
         if (!isfinite(st.loss))
@@ -590,7 +620,7 @@ static int train_loop(trainer *t, int64_t start)
             ad_metrics_step rec = {.step = step, .epoch = (int)epoch, .loss = st.loss,
                                    .loss_i2t = st.loss_i2t, .loss_t2i = st.loss_t2i, .lr = lr,
                                    .grad_norm = gnorm, .logit_scale = *t->m->logit_scale,
-                                   .samples_per_s = (double)t->G / dt,
+                                   .samples_per_s = pairs / dt,
                                    .wall_time = ad_now() - t0, .rank_times = t->rank_times};
             AD_TRY(ad_metrics_append(t->metrics, &rec));
         }
@@ -598,7 +628,7 @@ static int train_loop(trainer *t, int64_t start)
             AD_TRY(validate(t, step, epoch));
         char extra[160];
         snprintf(extra, sizeof extra, "epoch %lld  loss %.4f  lr %.3g  |g| %.3g  %.0f samples/s",
-                 (long long)epoch + 1, st.loss, lr, gnorm, (double)t->G / dt);
+                 (long long)epoch + 1, st.loss, lr, gnorm, pairs / dt);
         ad_progress_step(&prog, 1, extra);
         int stop = g_stop_requested, any_stop;
         MPI_Allreduce(&stop, &any_stop, 1, MPI_INT, MPI_MAX, t->comm);
@@ -695,8 +725,11 @@ int ad_pretrain(MPI_Comm comm, const ad_config *cfg, int resume)
         rc = write_start_config(&t, start);
     if (rc == AD_OK) {
         ad_info("pretrain: %lld pairs, global batch %lld (%d per rank on %d ranks), %lld steps "
-                "per epoch, %lld updates, %zu parameters", (long long)t.N, (long long)t.G,
-                t.nloc, t.size, (long long)t.spe, (long long)t.total, t.m->nparams);
+                "per epoch (last %lld pairs%s), %lld updates, schedule %s over %lld, %zu "
+                "parameters", (long long)t.N, (long long)t.G, t.nloc, t.size, (long long)t.spe,
+                (long long)t.plan.last, t.plan.drop_last && t.N % t.G ? ", rest dropped" : "",
+                (long long)t.total, ad_schedule_kind_name(t.job.schedule),
+                (long long)t.plan.sched_total, t.m->nparams);
         rc = ad_mpi_agree(comm, open_metrics(&t, start), NULL);
     }
     if (rc == AD_OK && start >= t.total)

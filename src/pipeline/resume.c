@@ -62,6 +62,9 @@ int ad_resume_check_config(const char *saved_text, const char *label, const ad_c
         ad_config_destroy(saved);
         return ad_fail_ctx(rc, "resume: the configuration saved with the checkpoint");
     }
+    /* A run saved before [train] drop_last existed dropped every epoch's partial batch. */
+    if (strcmp(ad_config_where(saved, "train", "drop_last"), ad_config_source(saved)) == 0)
+        rc = ad_config_set(saved, "train", "drop_last", "true", "saved before drop_last existed");
     char *refused = NULL, *allowed = NULL;
     size_t nr = 0, na = 0;
     for (const ad_cfg_key *k = ad_config_schema; k->section && rc == AD_OK; k++) {

@@ -231,11 +231,10 @@ int ad_dp_step(ad_dp *dp, ad_adaptor *m, const ad_adaptor_batch *x, int b, ad_rn
                                 dp->global_negatives ? dp->T : dp->t,
                                 dp->global_negatives ? dp->V : dp->v);
     else if (dp->global_negatives) {
-        /* No rows, no loss terms: nothing flows back to the other ranks' rows (the buffers
-         * still hold the last step's, or nothing). */
-        size_t all = (size_t)c.G * P;
-        memset(dp->dV, 0, all * sizeof(float));
-        memset(dp->dT, 0, all * sizeof(float));
+        /* No rows here (a partial batch): this rank adds nothing to the reduce-scatter, not
+         * the previous step's gradients left in the buffers. */
+        memset(dp->dV, 0, (size_t)st->global_batch * P * sizeof(float));
+        memset(dp->dT, 0, (size_t)st->global_batch * P * sizeof(float));
     }
     if (!dp->global_negatives) {
         /* The "gathered" matrices were the local ones: both parts are ours. */

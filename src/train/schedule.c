@@ -5,7 +5,8 @@
 #include <math.h>
 #include <string.h>
 
-static const char *const kind_names[] = {"constant", "linear", "cosine", "cosine_restarts"};
+static const char *const kind_names[] = {"constant", "linear", "cosine", "cosine_restarts",
+                                             "reference"};
 
 static int check_lr(double lr)
 {
@@ -20,7 +21,7 @@ int ad_schedule_init(ad_schedule *s, ad_sched_kind kind, double lr, int64_t tota
     memset(s, 0, sizeof *s);
     AD_TRY(check_lr(lr));
     if (kind != AD_SCHED_CONSTANT && kind != AD_SCHED_LINEAR && kind != AD_SCHED_COSINE)
-        return ad_fail(AD_ERR_ARG, "schedule: kind %d needs ad_schedule_init_restarts",
+        return ad_fail(AD_ERR_ARG, "schedule: kind %d has its own init function",
                        (int)kind);
     if (total < 1)
         return ad_fail(AD_ERR_ARG, "schedule: total updates %lld < 1", (long long)total);
@@ -31,6 +32,17 @@ int ad_schedule_init(ad_schedule *s, ad_sched_kind kind, double lr, int64_t tota
     s->total = total;
     /* int() in the reference truncates toward zero; the product is >= 0 here. */
     s->warmup = kind == AD_SCHED_CONSTANT ? 0 : (int64_t)(warmup_frac * (double)total);
+    return AD_OK;
+}
+
+int ad_schedule_init_reference(ad_schedule *s, double lr, int64_t total, double warmup_frac,
+                               int64_t epoch_steps)
+{
+    if (epoch_steps < 1)
+        return ad_fail(AD_ERR_ARG, "schedule: %lld updates per epoch < 1", (long long)epoch_steps);
+    AD_TRY(ad_schedule_init(s, AD_SCHED_LINEAR, lr, total, warmup_frac));
+    s->kind = AD_SCHED_REFERENCE;
+    s->epoch_steps = epoch_steps;
     return AD_OK;
 }
 
@@ -61,12 +73,14 @@ double ad_schedule_lr(const ad_schedule *s, int64_t k)
         return s->eta_min + (s->lr - s->eta_min) * c / 2.0;
     }
     int64_t t = s->total, w = s->warmup;
+    if (s->kind == AD_SCHED_REFERENCE) /* one extra scheduler step per finished epoch */
+        k += (k - 1) / s->epoch_steps;
     if (k > t)
         k = t;
     if (k < w)
         return s->lr * (double)k / (double)w;
     double frac = (double)(k - w) / (double)(t - w);
-    if (s->kind == AD_SCHED_LINEAR)
+    if (s->kind == AD_SCHED_LINEAR || s->kind == AD_SCHED_REFERENCE)
         return s->lr * fmax(0.0, (double)(t - k) / (double)(t - w));
     return s->lr * 0.5 * (1.0 + cos(M_PI * frac));
 }
@@ -79,7 +93,7 @@ int ad_schedule_parse_kind(const char *name, ad_sched_kind *out)
             return AD_OK;
         }
     return ad_fail(AD_ERR_CONFIG,
-                   "unknown schedule '%s' (constant, linear, cosine or cosine_restarts)", name);
+                   "unknown schedule '%s' (constant, linear, cosine, cosine_restarts or reference)", name);
 }
 
 const char *ad_schedule_kind_name(ad_sched_kind kind)

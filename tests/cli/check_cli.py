@@ -134,8 +134,11 @@ for split, (n_all, n_view) in rows.items():
         check(kept <= v, f"split {split}: {kept} kept of {v}")
         rows[split].append(kept)
 ntrain = rows["train"][2]
-spe = ntrain // G
+spe = -(-ntrain // G)  # the partial last batch is kept ([train] drop_last = false)
 updates = EPOCHS * spe
+m = re.search(r"each epoch's last step: (\d+) pairs\n", out)
+check((m is not None and int(m.group(1)) == ntrain - (spe - 1) * G) if ntrain % G else m is None,
+      f"last-step line {m and m.group(0)!r} vs {ntrain - (spe - 1) * G} pairs")
 m = re.search(r"(\d+) pairs / global batch (\d+) = (\d+) steps per epoch \((\d+) per rank per step\), "
               r"(\d+) epochs -> (\d+) updates", out)
 check(m is not None and tuple(map(int, m.groups())) == (ntrain, G, spe, G // 4, EPOCHS, updates),

@@ -137,6 +137,8 @@ after_kill = read_cache(os.path.join(WORK, "cache_k", os.path.basename(train)))
 check(all(np.array_equal(after_kill[k], ref[k]) for k in ref), "cache after a kill differs")
 
 # 3. skip_bad_rows: counted, marked with -(id + 1), left out by pretrain
+with open(img, "rb") as f:
+    good_bytes = f.read()
 with open(img, "wb") as f:
     f.write(b"not an image")
 p = adaptor(2, "embed", job, "--set", "cache.dir=cache_s", "--set", "data.skip_bad_rows=true")
@@ -146,6 +148,8 @@ skipped = read_cache(os.path.join(WORK, "cache_s", os.path.basename(train)))
 check(-(victim_row + 1) in skipped["sample_id"], "the bad row is not marked")
 p = adaptor(2, "pretrain", job, "--set", "cache.dir=cache_s", "--set", "output.dir=run_s")
 check(p.returncode == 0 and "skipped as bad" in p.stderr, f"pretrain over a skipped row: {errors(p)}")
+with open(img, "wb") as f:  # online training (5.) reads every row, the partial batch's too
+    f.write(good_bytes)
 
 # 4. pretrain + eval on the clean caches write their outputs
 p = adaptor(2, "pretrain", job)

@@ -131,10 +131,11 @@ check(code not in (0, None), f"job with a killed rank exited {code}")
 print(f"killed rank: job ended with status {code} after {time.time() - t0:.1f} s")
 check(time.time() - t0 < 30, "job with a killed rank took too long to end")
 
-# 5. Token-level mode: the same weights on 1 and 2 ranks, and a pooled cache is refused.
+# 5. Token-level mode: the same weights on 1 and 2 ranks (partial batches included), and a
+#    pooled cache is refused.
 tcache = os.path.join(WORK, "tcache")
 rng = np.random.default_rng(5)
-NT, TV, TT = 96, 5, 6
+NT, TV, TT = 94, 5, 6  # 8 batches of 12 and a partial one of 10 per epoch
 tv = rng.standard_normal((NT, TV, 24)).astype(np.float32)
 tt = rng.standard_normal((NT, TT, 20)).astype(np.float32)
 tt[:, 0, :12] += 0.5 * tv[:, 0, :12]

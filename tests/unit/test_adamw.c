@@ -174,6 +174,15 @@ START_TEST(test_schedule_closed_form)
     tu_assert_ok(ad_schedule_init(&s, AD_SCHED_CONSTANT, 0.3, 10, 0.5));
     assert_lr(&s, 1, 0.3);
     assert_lr(&s, 10, 0.3);
+    /* reference: T = 10, W = 2, 3 updates per epoch; update k of epoch e sees lambda(k + e). */
+    tu_assert_ok(ad_schedule_init_reference(&s, 1.0, 10, 0.2, 3));
+    assert_lr(&s, 1, 0.5);   /* lambda(1) */
+    assert_lr(&s, 3, 0.875); /* lambda(3) = 7/8, last of epoch 0 */
+    assert_lr(&s, 4, 0.625); /* lambda(5): epoch 1 starts one scheduler step later */
+    assert_lr(&s, 6, 0.375); /* lambda(7) */
+    assert_lr(&s, 7, 0.125); /* lambda(9), epoch 2 */
+    assert_lr(&s, 8, 0.0);   /* lambda(10) */
+    assert_lr(&s, 10, 0.0);  /* lambda(13): 0 past T */
     /* T_0 = 4: T_cur = 0, 1, 2, 3, 0, ... */
     tu_assert_ok(ad_schedule_init_restarts(&s, 1.0, 4, 0.0));
     assert_lr(&s, 1, 1.0);
@@ -192,6 +201,9 @@ START_TEST(test_schedule_errors)
     tu_assert_fails(ad_schedule_init(&s, AD_SCHED_LINEAR, NAN, 10, 0.0), AD_ERR_ARG,
                     "learning rate");
     tu_assert_fails(ad_schedule_init_restarts(&s, 1e-4, 0, 0.0), AD_ERR_ARG, "T_0");
+    tu_assert_fails(ad_schedule_init_reference(&s, 1e-4, 10, 0.02, 0), AD_ERR_ARG, "per epoch");
+    tu_assert_ok(ad_schedule_parse_kind("reference", &k));
+    ck_assert_int_eq(k, AD_SCHED_REFERENCE);
     tu_assert_fails(ad_schedule_parse_kind("step", &k), AD_ERR_CONFIG, "'step'");
     tu_assert_ok(ad_schedule_parse_kind("cosine_restarts", &k));
     ck_assert_str_eq(ad_schedule_kind_name(k), "cosine_restarts");
