@@ -149,6 +149,48 @@ START_TEST(center_crop_matches_torchvision)
 }
 END_TEST
 
+/* resnet_ae's chain against the reference's torchxrayvision transforms (cv2 INTER_AREA on
+ * float32): every plane within 1e-4 of the largest value (measured: bit-exact with Debian's OpenCV 4.6). */
+START_TEST(xrv_matches_torchxrayvision)
+{
+    ref_case *cases;
+    int n = load_cases(&cases), checked = 0;
+    for (int i = 0; i < n; i++) {
+        const ref_case *c = &cases[i];
+        size_t plane = (size_t)c->crop * (size_t)c->crop;
+        char p[1200];
+        snprintf(p, sizeof p, "%s.xrv", c->prefix);
+        if (!ad_path_exists(p))
+            continue;
+        checked++;
+        float *ref = load_blob(c->prefix, ".xrv", plane * sizeof(float));
+        float *out = malloc(3 * plane * sizeof(float));
+        tu_assert_ok(ad_preprocess_file_as(AD_PREP_XRV, c->path, mode_of(c), c->resize, c->crop,
+                                           NULL, out));
+        double maxd = 0, maxr = 0;
+        for (size_t k = 0; k < plane; k++) {
+            maxr = fmax(maxr, fabs((double)ref[k]));
+            for (int ch = 0; ch < 3; ch++)
+                maxd = fmax(maxd, fabs((double)out[(size_t)ch * plane + k] - (double)ref[k]));
+        }
+        ck_assert_msg(maxd <= 1e-4 * maxr, "%s %d -> %d: differs by %g (max %g)", c->path,
+                      c->resize, c->crop, maxd, maxr);
+        free(out);
+        free(ref);
+    }
+    free(cases);
+    ck_assert_int_ge(checked, 10);
+    ad_image img = {300, 300, calloc(300 * 300, 1)};
+    float *out = malloc(3 * 224 * 224 * sizeof(float));
+    ad_rng r;
+    ad_rng_seed(&r, 1, 0);
+    tu_assert_fails(ad_preprocess_image_as(AD_PREP_XRV, &img, 256, 224, &r, out), AD_ERR_ARG,
+                    "no random crop");
+    free(out);
+    free(img.pixels);
+}
+END_TEST
+
 /* Independent properties of the chain (not tied to the reference files). */
 START_TEST(center_offsets_round_half_even)
 {
@@ -231,6 +273,7 @@ int main(void)
     tcase_add_test(tc, decode_matches_cv2_imread);
     tcase_add_test(tc, resize_pad_matches_mgca);
     tcase_add_test(tc, center_crop_matches_torchvision);
+    tcase_add_test(tc, xrv_matches_torchxrayvision);
     suite_add_tcase(s, tc);
     TCase *tp = tcase_create("properties");
     tcase_add_test(tp, center_offsets_round_half_even);
