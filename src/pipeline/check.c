@@ -367,6 +367,8 @@ int ad_check_job(const ad_config *cfg, int ranks, FILE *out)
 
     /* 2. the encoders, loaded as embed loads them */
     AD_CHECK(check_image_arch(cfg));
+    if (is(ad_config_get(cfg, "train", "source"), "online"))
+        AD_CHECK(check_resnet_ae(cfg, AD_STAGE_PRETRAIN));
     AD_CHECK(check_model_folder(cfg, "image_encoder"));
     AD_CHECK(check_model_folder(cfg, "text_encoder"));
     ad_job choices;
