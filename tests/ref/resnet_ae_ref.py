@@ -12,7 +12,8 @@ then calibrated on the test images (train-mode pass, momentum None) so activatio
 realistic scale through 33 blocks. Checks, each a pass/fail line:
   - --full: the real widths (ResNetAE101), the 512-d mean and the 9 x 512 tokens of the
     given real X-rays, relative error (max |c - t| / max |t|) <= 1e-4;
-  - otherwise a narrow network of the same depth (cheap: unit/ASan runs) and bad
+  - otherwise a narrow network of the same depth (cheap: unit/ASan runs), the same through
+    `adaptor embed` (the image cache of a 2-row manifest), and bad
     checkpoints: a tensor missing in the middle, a mis-shaped one, a wrong model_type and a
     3-channel stem each give one error line naming it, non-zero status, no output file.
 """
@@ -196,7 +197,7 @@ def rel(got, want):
 def main():
     args = [a for a in sys.argv[1:] if a != "--full"]
     full = "--full" in sys.argv
-    binary, work, images = args[0], args[1], args[2:]
+    binary, work, images = os.path.abspath(args[0]), os.path.abspath(args[1]), args[2:]
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
     check = Checks()
@@ -224,6 +225,26 @@ def main():
             print(f"resnet_ae {'full' if full else 'narrow'} {output}: relative error {e:.3g}")
             check(e <= 1e-4, f"{output}: relative error {e:.3g} > 1e-4")
     if not full:
+        # embed's cache goes through the pipeline's own preprocessing (frozen.c)
+        with open(os.path.join(work, "manifest.csv"), "w") as f:
+            f.write("Path,ViewPosition,split,impression,findings\n")
+            for i in images:
+                f.write(f"{os.path.abspath(i)},PA,train,no acute cardiopulmonary process,"
+                        "heart size is normal\n")
+        with open(os.path.join(work, "job.ini"), "w") as f:
+            f.write(f"[data]\nmanifest = manifest.csv\n[image_encoder]\narch = resnet_ae\n"
+                    f"model = {model}\n[cache]\ndir = cache\nsplits = train\n")
+        p = subprocess.run([binary, "embed", "job.ini", "--modality", "image"], cwd=work,
+                           capture_output=True, text=True, env=ENV)
+        check(p.returncode == 0, f"embed: {p.stderr[-800:]}")
+        caches = [c for c in os.listdir(os.path.join(work, "cache")) if c.startswith("image")]
+        check(len(caches) == 1, f"image caches {caches}")
+        if p.returncode == 0 and len(caches) == 1:
+            with netCDF4.Dataset(os.path.join(work, "cache", caches[0])) as ds:
+                got = ds["embedding"][:].data[np.argsort(ds["sample_id"][:].data)]
+            e = rel(got, want_mean) if got.shape == want_mean.shape else float("inf")
+            print(f"resnet_ae narrow embed cache: relative error {e:.3g}")
+            check(e <= 1e-4, f"embed cache: relative error {e:.3g} > 1e-4")
         mid = "layer3.11.bn2.running_var"
         shaped = "layer2.1.conv2.weight"
         cases = [("missing", dict(drop=mid), [mid, "missing"]),
