@@ -14,9 +14,9 @@ set_tests_properties(cli.encode_image PROPERTIES FIXTURES_REQUIRED vision_ref
                      ENVIRONMENT "${ADAPTOR_TEST_ENV}" LABELS cli)
 # torchxrayvision's ResNet autoencoder (arch = resnet_ae) against tests/ref/resnet_ae_ref.py,
 # a torch re-implementation with the same module names, on two real NIH chest X-rays through
-# the reference's preprocessing: a narrow network of the full depth plus bad checkpoints
-# and through `adaptor embed` (a few seconds of CPU), and the real 101-elastic widths
-# (heavy: ~10 s of CPU).
+# the reference's preprocessing: a narrow network of the full depth through encode-image
+# and `adaptor embed`, plus bad checkpoints (a few seconds of CPU); the real 101-elastic
+# widths (heavy: ~10 s of CPU).
 set(_ae_images ${ADAPTOR_TEST_DATA}/images/00000001_000.png
                ${ADAPTOR_TEST_DATA}/images/00027426_000.png)
 add_test(NAME cli.encode_image_resnet_ae
