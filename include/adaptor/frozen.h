@@ -48,6 +48,7 @@ typedef struct ad_frozen {
     ad_image_output img_out;
     ad_pos_interp pos;
     ad_depth16 depth16;
+    ad_prep_kind prep; /* the image encoder's preprocessing */
     int resize, crop;
     ad_frozen_batch stage;
     /* both */

@@ -1,10 +1,12 @@
 /* Frozen image encoders behind one interface: DINOv2 ViTs (dinov2.h) and torchvision
  * ResNets (resnet.h), loaded from a model folder and run over batches of preprocessed
- * images (planar [3][h][w] float32, as ad_preprocess_file writes them). */
+ * images (planar [3][h][w] float32, as ad_preprocess_file_as writes them), and the
+ * encoder of torchxrayvision's ResNet autoencoder (resnet_ae.h). */
 #ifndef ADAPTOR_IMAGE_ENCODER_H
 #define ADAPTOR_IMAGE_ENCODER_H
 
 #include "adaptor/gemm_bf16.h"
+#include "adaptor/preprocess.h"
 
 typedef enum {
     AD_IMG_CLS,    /* DINOv2: final-layernormed CLS token; ResNet: global average pool */
@@ -19,11 +21,12 @@ typedef enum {
     AD_POS_AA   /* transformers Dinov2WithRegisters: size = (gh, gw), antialiased bicubic */
 } ad_pos_interp;
 
-typedef enum { AD_ARCH_DINOV2, AD_ARCH_RESNET } ad_image_arch;
+typedef enum { AD_ARCH_DINOV2, AD_ARCH_RESNET, AD_ARCH_RESNET_AE } ad_image_arch;
 
 typedef struct ad_image_encoder ad_image_encoder;
 
-/* "cls" | "tokens" | "mean", "hub" | "hf" | "aa", "dinov2" | "resnet"; errors name the word. */
+/* "cls" | "tokens" | "mean", "hub" | "hf" | "aa", "dinov2" | "resnet" | "resnet_ae"; errors
+ * name the word. */
 int ad_image_output_parse(const char *name, ad_image_output *out);
 int ad_pos_interp_parse(const char *name, ad_pos_interp *out);
 int ad_image_arch_parse(const char *name, ad_image_arch *out);
@@ -43,6 +46,8 @@ void ad_image_encoder_destroy(ad_image_encoder *e);
 ad_image_arch ad_image_encoder_arch(const ad_image_encoder *e);
 /* fp32 (default) or bf16 linear layers; bf16: DINOv2 only, on a CPU with the instructions. */
 int ad_image_encoder_set_precision(ad_image_encoder *e, ad_precision p);
+/* The preprocessing `arch` expects: AD_PREP_XRV for resnet_ae, else AD_PREP_MGCA. */
+ad_prep_kind ad_image_arch_prep(ad_image_arch arch);
 /* Feature size of every output vector (hidden size, or the last stage's channels). */
 int ad_image_encoder_dim(const ad_image_encoder *e);
 /* Vectors per image that `what` yields for h x w inputs (1 unless AD_IMG_TOKENS). */

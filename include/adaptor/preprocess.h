@@ -10,6 +10,12 @@
 
 #include <stdint.h>
 
+/* Which preprocessing follows the resize and padding (SPEC sections 3 and 4). */
+typedef enum {
+    AD_PREP_MGCA, /* MGCA: centre or random crop, 3 planes in [-1, 1] */
+    AD_PREP_XRV   /* the reference's torchxrayvision chain for resnet_ae (below) */
+} ad_prep_kind;
+
 /* cv::resize(src, dst, Size(dw, dh), 0, 0, INTER_AREA) on 8-bit single-channel rows
  * (tightly packed): area averaging when shrinking, OpenCV's fixed-point bilinear variant
  * when enlarging either side. */
@@ -37,5 +43,20 @@ int ad_preprocess_image(const ad_image *src, int resize, int crop, ad_rng *rng, 
 /* Reads `path` (PNG/JPEG) and runs ad_preprocess_image; errors name the file. */
 int ad_preprocess_file(const char *path, ad_depth16 depth16, int resize, int crop, ad_rng *rng,
                        float *out);
+
+/* The reference's AutoEncoderDataTransforms after MGCA's get_imgs: the padded image is
+ * scaled by xrv.datasets.normalize(v, 255) = (2 * (v / 255) - 1) * 1024 in float32, then
+ * cv2.resize(..., (crop, crop), INTER_AREA) in float32 (XRayResizer(crop, engine="cv2");
+ * XRayCenterCrop keeps a square as it is). Written to the 3 planes of out (all equal).
+ * Only shrinking (crop <= padded size) is supported. */
+int ad_xrv_normalize_resize(const ad_image *padded, int crop, float *out);
+
+/* ad_preprocess_image / ad_preprocess_file with the preprocessing `kind`; AD_PREP_XRV has
+ * no random crop (the reference does not augment for the autoencoder), so rng must be
+ * NULL. */
+int ad_preprocess_image_as(ad_prep_kind kind, const ad_image *src, int resize, int crop,
+                           ad_rng *rng, float *out);
+int ad_preprocess_file_as(ad_prep_kind kind, const char *path, ad_depth16 depth16, int resize,
+                          int crop, ad_rng *rng, float *out);
 
 #endif

@@ -31,15 +31,19 @@ typedef struct {
 
 static void usage(void)
 {
-    printf("usage: adaptor encode-image --model DIR --out FILE.nc [--arch dinov2|resnet]\n"
+    printf("usage: adaptor encode-image --model DIR --out FILE.nc\n"
+           "                            [--arch dinov2|resnet|resnet_ae]\n"
            "                            [--output cls|tokens|mean] [--pos-interp auto|hub|hf|aa]\n"
            "                            [--resize 256] [--crop 224] [--batch B]\n"
            "                            [--precision fp32|bf16] IMAGE...\n\n"
            "Preprocesses each image the MGCA way (grayscale, resize the longer side, pad, centre\n"
-           "crop, [-1, 1]), encodes it and writes a netCDF-4 file with `embedding`\n"
+           "crop, [-1, 1]; resnet_ae: torchxrayvision's [-1024, 1024] and an INTER_AREA resize\n"
+           "to the crop size instead of the crop), encodes it and writes a netCDF-4 file with\n"
+           "`embedding` "
            "[image, dim] (or [image, token, dim] for --output tokens) and `path` [image].\n\n"
-           "  --arch A          dinov2 (HF Dinov2Model folder, default) or resnet (torchvision\n"
-           "                    state_dict names in model.safetensors)\n"
+           "  --arch A          dinov2 (HF Dinov2Model folder, default), resnet (torchvision\n"
+           "                    state_dict names in model.safetensors) or resnet_ae\n"
+           "                    (torchxrayvision's ResNet autoencoder, its state_dict names)\n"
            "  --output O        cls: final-layernormed CLS (DINOv2) / global average (ResNet),\n"
            "                    default; tokens: CLS + patch tokens / last feature map pixels;\n"
            "                    mean: mean of the final patch tokens\n"
@@ -146,7 +150,7 @@ static int nc_define(ncfile *f, const char *tmp, const options *o, int count, in
                     "define variable path"));
     const char *att[6][2] = {{"model", o->model}, {"arch", o->arch_name},
                              {"output", o->output_name}, {"pos_interp", o->pos_name},
-                             {"preprocess", "mgca"}, {"precision", o->precision_name}};
+                             {"preprocess", o->arch == AD_ARCH_RESNET_AE ? "xrv" : "mgca"}, {"precision", o->precision_name}};
     for (int i = 0; i < 6; i++)
         AD_TRY(nc_check(nc_put_att_text(f->ncid, NC_GLOBAL, att[i][0], strlen(att[i][1]),
                                         att[i][1]), tmp, "write attribute"));
@@ -167,8 +171,9 @@ static int encode_batch(ad_image_encoder *e, const ncfile *f, const char *tmp,
 {
     size_t plane = 3 * (size_t)o->crop * o->crop;
     for (int i = 0; i < n; i++)
-        AD_TRY(ad_preprocess_file(o->images[first + i], AD_DEPTH16_HIGHBYTE, o->resize, o->crop,
-                                  NULL, pix + (size_t)i * plane));
+        AD_TRY(ad_preprocess_file_as(ad_image_arch_prep(o->arch), o->images[first + i],
+                                     AD_DEPTH16_HIGHBYTE, o->resize, o->crop, NULL,
+                                     pix + (size_t)i * plane));
     AD_TRY(ad_image_encoder_forward(e, pix, n, o->crop, o->crop, o->output, o->pos, emb));
     size_t dim = (size_t)ad_image_encoder_dim(e);
     size_t start[3] = {(size_t)first, 0, 0}, cnt[3] = {(size_t)n, per / dim, dim};

@@ -102,54 +102,54 @@ static int area_tab(int ssize, int dsize, double scale, area_tap *tab)
     return k;
 }
 
-/* Horizontal pass of resizeArea_ for every source row: out[y][d] accumulates
- * S[y][si] * alpha over d's taps from 0.f in table order, exactly as OpenCV's buf[] does.
- * Four rows run side by side so their (order-bound) float chains overlap. */
-static void area_hpass(const uint8_t *src, int sw, int sh, const area_tap *xtab,
-                       const int *xstart, int dw, float *out)
+/* Horizontal pass of resizeArea_ for every source row (8-bit when src8, else float):
+ * out[y][d] accumulates S[y][si] * alpha over d's taps from 0.f in table order, exactly as
+ * OpenCV's buf[] does. Four rows run side by side so their (order-bound) float chains
+ * overlap; `conv` holds them as float. */
+static void area_hpass(const uint8_t *src8, const float *srcf, int sw, int sh,
+                       const area_tap *xtab, const int *xstart, int dw, float *conv, float *out)
 {
-    int y = 0;
-    for (; y + 4 <= sh; y += 4) {
-        const uint8_t *r0 = src + (size_t)y * (size_t)sw, *r1 = r0 + sw, *r2 = r1 + sw,
-                      *r3 = r2 + sw;
+    for (int y = 0; y < sh; y += 4) {
+        int nr = sh - y < 4 ? sh - y : 4;
+        const float *r[4];
+        for (int i = 0; i < nr; i++) {
+            if (src8) {
+                const uint8_t *row = src8 + (size_t)(y + i) * (size_t)sw;
+                for (int x = 0; x < sw; x++)
+                    conv[(size_t)i * (size_t)sw + (size_t)x] = (float)row[x];
+                r[i] = conv + (size_t)i * (size_t)sw;
+            } else {
+                r[i] = srcf + (size_t)(y + i) * (size_t)sw;
+            }
+        }
+        for (int i = nr; i < 4; i++)
+            r[i] = r[0];
         float *o = out + (size_t)y * (size_t)dw;
         for (int d = 0; d < dw; d++) {
-            float a0 = 0.f, a1 = 0.f, a2 = 0.f, a3 = 0.f;
+            float a[4] = {0.f, 0.f, 0.f, 0.f};
             for (int k = xstart[d]; k < xstart[d + 1]; k++) {
                 int si = xtab[k].si;
                 float al = xtab[k].alpha;
-                a0 += (float)r0[si] * al;
-                a1 += (float)r1[si] * al;
-                a2 += (float)r2[si] * al;
-                a3 += (float)r3[si] * al;
+                for (int i = 0; i < 4; i++)
+                    a[i] += r[i][si] * al;
             }
-            o[d] = a0;
-            o[dw + d] = a1;
-            o[2 * dw + d] = a2;
-            o[3 * dw + d] = a3;
-        }
-    }
-    for (; y < sh; y++) {
-        const uint8_t *r0 = src + (size_t)y * (size_t)sw;
-        float *o = out + (size_t)y * (size_t)dw;
-        for (int d = 0; d < dw; d++) {
-            float a0 = 0.f;
-            for (int k = xstart[d]; k < xstart[d + 1]; k++)
-                a0 += (float)r0[xtab[k].si] * xtab[k].alpha;
-            o[d] = a0;
+            for (int i = 0; i < nr; i++)
+                o[(size_t)i * (size_t)dw + d] = a[i];
         }
     }
 }
 
-static int resize_area_general(const uint8_t *src, int sw, int sh, uint8_t *dst, int dw, int dh,
-                               double scale_x, double scale_y)
+/* resizeArea_ for a non-integer shrink of an 8-bit (src8) or float (srcf) image; the
+ * result stays in float (dst, dw x dh) as OpenCV's sum[] before saturate_cast. */
+static int resize_area_general(const uint8_t *src8, const float *srcf, int sw, int sh,
+                               float *dst, int dw, int dh, double scale_x, double scale_y)
 {
     area_tap *xtab = ad_malloc(sizeof *xtab * 2 * ((size_t)sw + (size_t)sh), "resize tables");
     int *xstart = ad_malloc(sizeof *xstart * ((size_t)dw + 1), "resize tables");
     float *rows = ad_malloc(sizeof *rows * (size_t)sh * (size_t)dw, "resize row buffer");
-    float *sum = ad_malloc(sizeof *sum * (size_t)dw, "resize row buffer");
+    float *conv = ad_malloc(sizeof *conv * 4 * (size_t)sw, "resize row buffer");
     int rc = AD_OK;
-    if (!xtab || !xstart || !rows || !sum) {
+    if (!xtab || !xstart || !rows || !conv) {
         rc = AD_ERR_NOMEM;
         goto done;
     }
@@ -162,8 +162,9 @@ static int resize_area_general(const uint8_t *src, int sw, int sh, uint8_t *dst,
             k++;
         xstart[d] = k;
     }
-    area_hpass(src, sw, sh, xtab, xstart, dw, rows);
+    area_hpass(src8, srcf, sw, sh, xtab, xstart, dw, conv, rows);
     int prev_dy = ytab[0].di;
+    float *sum = dst + (size_t)prev_dy * (size_t)dw;
     for (int dx = 0; dx < dw; dx++)
         sum[dx] = 0.f;
     for (int j = 0; j < ny; j++) {
@@ -171,25 +172,34 @@ static int resize_area_general(const uint8_t *src, int sw, int sh, uint8_t *dst,
         int dy = ytab[j].di;
         const float *buf = rows + (size_t)ytab[j].si * (size_t)dw;
         if (dy != prev_dy) {
-            uint8_t *D = dst + (size_t)prev_dy * (size_t)dw;
-            for (int dx = 0; dx < dw; dx++) {
-                D[dx] = sat_u8_float(sum[dx]);
+            sum = dst + (size_t)dy * (size_t)dw;
+            for (int dx = 0; dx < dw; dx++)
                 sum[dx] = beta * buf[dx];
-            }
             prev_dy = dy;
         } else {
             for (int dx = 0; dx < dw; dx++)
                 sum[dx] += beta * buf[dx];
         }
     }
-    uint8_t *D = dst + (size_t)prev_dy * (size_t)dw;
-    for (int dx = 0; dx < dw; dx++)
-        D[dx] = sat_u8_float(sum[dx]);
 done:
     free(xtab);
     free(xstart);
     free(rows);
-    free(sum);
+    free(conv);
+    return rc;
+}
+
+static int resize_area_general_u8(const uint8_t *src, int sw, int sh, uint8_t *dst, int dw,
+                                  int dh, double scale_x, double scale_y)
+{
+    float *f = ad_malloc(sizeof *f * (size_t)dw * (size_t)dh, "resize output");
+    if (!f)
+        return AD_ERR_NOMEM;
+    int rc = resize_area_general(src, NULL, sw, sh, f, dw, dh, scale_x, scale_y);
+    if (rc == AD_OK)
+        for (size_t i = 0; i < (size_t)dw * (size_t)dh; i++)
+            dst[i] = sat_u8_float(f[i]);
+    free(f);
     return rc;
 }
 
@@ -295,7 +305,7 @@ int ad_resize_area_u8(const uint8_t *src, int sw, int sh, uint8_t *dst, int dw, 
             resize_area_fast(src, sw, sh, dst, dw, dh, kx, ky);
             return AD_OK;
         }
-        return resize_area_general(src, sw, sh, dst, dw, dh, scale_x, scale_y);
+        return resize_area_general_u8(src, sw, sh, dst, dw, dh, scale_x, scale_y);
     }
     return resize_linear_area(src, sw, sh, dst, dw, dh, inv_x, inv_y);
 }
@@ -379,33 +389,85 @@ int ad_crop_normalize(const ad_image *padded, int crop, int top, int left, float
     return AD_OK;
 }
 
-int ad_preprocess_image(const ad_image *src, int resize, int crop, ad_rng *rng, float *out)
+int ad_xrv_normalize_resize(const ad_image *padded, int crop, float *out)
+{
+    int sw = padded->width, sh = padded->height;
+    if (crop <= 0 || crop > sw || crop > sh)
+        return ad_fail(AD_ERR_ARG, "preprocess: the torchxrayvision resize of a %dx%d image to "
+                       "%dx%d would enlarge it (only shrinking is supported)", sw, sh, crop, crop);
+    size_t n = (size_t)sw * (size_t)sh, plane = (size_t)crop * (size_t)crop;
+    float *f = ad_malloc(sizeof *f * n, "normalised image");
+    if (!f)
+        return AD_ERR_NOMEM;
+    /* numpy float32: img / 255, * 2, - 1., * 1024, each rounded (the products by 2 and
+     * 1024 are exact, so a fused multiply-add cannot change the result). */
+    float lut[256];
+    for (int v = 0; v < 256; v++)
+        lut[v] = ((float)v / 255.f * 2.f - 1.f) * 1024.f;
+    for (size_t i = 0; i < n; i++)
+        f[i] = lut[padded->pixels[i]];
+    int rc = AD_OK;
+    if (crop == sw && crop == sh)
+        memcpy(out, f, plane * sizeof *out);
+    else /* an integer factor goes through the same area weights: equal to cv2's
+          * resizeAreaFast to float round-off */
+        rc = resize_area_general(NULL, f, sw, sh, out, crop, crop, (double)sw / crop,
+                                 (double)sh / crop);
+    free(f);
+    if (rc == AD_OK) {
+        memcpy(out + plane, out, plane * sizeof *out);
+        memcpy(out + 2 * plane, out, plane * sizeof *out);
+    }
+    return rc;
+}
+
+int ad_preprocess_image_as(ad_prep_kind kind, const ad_image *src, int resize, int crop,
+                           ad_rng *rng, float *out)
 {
     if (crop <= 0 || resize <= 0 || crop > resize)
         return ad_fail(AD_ERR_ARG, "preprocess: crop size %d must be in 1..resize (%d)", crop,
                        resize);
+    if (kind == AD_PREP_XRV && rng)
+        return ad_fail(AD_ERR_ARG, "preprocess: the torchxrayvision preprocessing has no "
+                       "random crop");
     ad_image pad;
     AD_TRY(ad_resize_pad(src, resize, &pad));
-    int top, left;
-    if (rng) {
-        top = (int)ad_rng_below(rng, (uint64_t)(resize - crop + 1));
-        left = (int)ad_rng_below(rng, (uint64_t)(resize - crop + 1));
+    int rc;
+    if (kind == AD_PREP_XRV) {
+        rc = ad_xrv_normalize_resize(&pad, crop, out);
     } else {
-        top = left = ad_center_crop_offset(resize, crop);
+        int top, left;
+        if (rng) {
+            top = (int)ad_rng_below(rng, (uint64_t)(resize - crop + 1));
+            left = (int)ad_rng_below(rng, (uint64_t)(resize - crop + 1));
+        } else {
+            top = left = ad_center_crop_offset(resize, crop);
+        }
+        rc = ad_crop_normalize(&pad, crop, top, left, out);
     }
-    int rc = ad_crop_normalize(&pad, crop, top, left, out);
     ad_image_free(&pad);
     return rc;
+}
+
+int ad_preprocess_image(const ad_image *src, int resize, int crop, ad_rng *rng, float *out)
+{
+    return ad_preprocess_image_as(AD_PREP_MGCA, src, resize, crop, rng, out);
+}
+
+int ad_preprocess_file_as(ad_prep_kind kind, const char *path, ad_depth16 depth16, int resize,
+                          int crop, ad_rng *rng, float *out)
+{
+    ad_image img;
+    AD_TRY(ad_image_read_gray8(path, depth16, &img));
+    int rc = ad_preprocess_image_as(kind, &img, resize, crop, rng, out);
+    ad_image_free(&img);
+    if (rc != AD_OK)
+        return ad_fail_ctx(rc, "%s", path);
+    return AD_OK;
 }
 
 int ad_preprocess_file(const char *path, ad_depth16 depth16, int resize, int crop, ad_rng *rng,
                        float *out)
 {
-    ad_image img;
-    AD_TRY(ad_image_read_gray8(path, depth16, &img));
-    int rc = ad_preprocess_image(&img, resize, crop, rng, out);
-    ad_image_free(&img);
-    if (rc != AD_OK)
-        return ad_fail_ctx(rc, "%s", path);
-    return AD_OK;
+    return ad_preprocess_file_as(AD_PREP_MGCA, path, depth16, resize, crop, rng, out);
 }

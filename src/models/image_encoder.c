@@ -4,6 +4,7 @@
 #include "adaptor/error.h"
 #include "adaptor/fsutil.h"
 #include "adaptor/resnet.h"
+#include "adaptor/resnet_ae.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -81,9 +82,9 @@ int ad_pos_interp_resolve(const char *name, ad_image_arch arch, const char *mode
 
 int ad_image_arch_parse(const char *name, ad_image_arch *out)
 {
-    static const char *const w[] = {"dinov2", "resnet"};
+    static const char *const w[] = {"dinov2", "resnet", "resnet_ae"};
     int i = 0;
-    AD_TRY(parse_word(name, w, 2, "image encoder architecture", &i));
+    AD_TRY(parse_word(name, w, 3, "image encoder architecture", &i));
     *out = (ad_image_arch)i;
     return AD_OK;
 }
@@ -100,6 +101,8 @@ int ad_image_encoder_load(const char *model_dir, ad_image_arch arch, ad_image_en
         rc = ad_dinov2_load(model_dir, &e->dino);
     else if (arch == AD_ARCH_RESNET)
         rc = ad_resnet_load(model_dir, &e->resnet);
+    else if (arch == AD_ARCH_RESNET_AE)
+        rc = ad_resnet_ae_load(model_dir, &e->resnet);
     else
         rc = ad_fail(AD_ERR_ARG, "image encoder: unknown architecture %d", (int)arch);
     if (rc != AD_OK) {
@@ -129,6 +132,11 @@ int ad_image_encoder_set_precision(ad_image_encoder *e, ad_precision p)
         return ad_fail(AD_ERR_UNSUPPORTED, "precision = %s is implemented for DINOv2 image "
                        "encoders only (ResNet convolutions run in fp32)", ad_precision_name(p));
     return AD_OK;
+}
+
+ad_prep_kind ad_image_arch_prep(ad_image_arch arch)
+{
+    return arch == AD_ARCH_RESNET_AE ? AD_PREP_XRV : AD_PREP_MGCA;
 }
 
 int ad_image_encoder_dim(const ad_image_encoder *e)

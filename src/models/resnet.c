@@ -9,6 +9,7 @@
 #include "adaptor/safetensors.h"
 
 #include "model_common.h"
+#include "resnet_internal.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -32,6 +33,7 @@ typedef struct {
 
 struct ad_resnet {
     conv stem;
+    ad_resnet_variant v;
     int nblocks[4];
     block *blocks; /* stage after stage */
     float eps;
@@ -96,7 +98,7 @@ typedef int (*block_shape_fn)(void *ctx, int s, int k, int inplanes, int *planes
 
 static int build(ad_resnet *m, int stem_width, block_shape_fn shape, void *ctx)
 {
-    set_conv(&m->stem, 3, stem_width, 7, 2, "conv1.weight", "bn1");
+    set_conv(&m->stem, m->v.in_channels, stem_width, 7, 2, "conv1.weight", "bn1");
     m->stem.d.pad = 3;
     m->blocks = ad_calloc((size_t)total_blocks(m), sizeof *m->blocks, "ResNet blocks");
     if (!m->blocks)
@@ -105,7 +107,7 @@ static int build(ad_resnet *m, int stem_width, block_shape_fn shape, void *ctx)
     for (int s = 0; s < 4; s++)
         for (int k = 0; k < m->nblocks[s]; k++, i++) {
             block *b = &m->blocks[i];
-            int planes, outp, stride = s > 0 && k == 0 ? 2 : 1;
+            int planes, outp, stride = k == 0 ? m->v.stride[s] : 1;
             AD_TRY(shape(ctx, s, k, inplanes, &planes, &outp, &b->has_ds));
             char n[48], bn[48];
             static const int ksz[3] = {1, 3, 1};
@@ -130,6 +132,7 @@ static int build(ad_resnet *m, int stem_width, block_shape_fn shape, void *ctx)
 
 typedef struct {
     const ad_safetensors *st;
+    const ad_resnet *m;
 } st_ctx;
 
 static int dim0(const ad_safetensors *st, const char *name, int *out)
@@ -151,6 +154,7 @@ static int st_block_shape(void *ctx, int s, int k, int inplanes, int *planes, in
                           int *has_ds)
 {
     const ad_safetensors *st = ((st_ctx *)ctx)->st;
+    int stride = k == 0 ? ((st_ctx *)ctx)->m->v.stride[s] : 1;
     char n[64];
     snprintf(n, sizeof n, "layer%d.%d.conv1.weight", s + 1, k);
     AD_TRY(dim0(st, n, planes));
@@ -158,7 +162,7 @@ static int st_block_shape(void *ctx, int s, int k, int inplanes, int *planes, in
     AD_TRY(dim0(st, n, outp));
     snprintf(n, sizeof n, "layer%d.%d.downsample.0.weight", s + 1, k);
     *has_ds = ad_st_find(st, n) != NULL;
-    if (!*has_ds && (*outp != inplanes || (s > 0 && k == 0)))
+    if (!*has_ds && (*outp != inplanes || stride != 1))
         return ad_fail(AD_ERR_FORMAT, "%s: tensor '%s' is missing (the block changes shape)",
                        ad_st_path(st), n);
     return AD_OK;
@@ -193,7 +197,7 @@ static int load_conv(const ad_safetensors *st, conv *c, float eps, float *tmp)
     return AD_OK;
 }
 
-static int read_config(const char *model_dir, float *eps)
+int ad_resnet_read_config(const char *model_dir, const char *model_type, float *eps)
 {
     char path[4096];
     AD_TRY(ad_path_join(path, sizeof path, model_dir, "config.json"));
@@ -206,8 +210,8 @@ static int read_config(const char *model_dir, float *eps)
     {
         const cJSON *t = cJSON_GetObjectItemCaseSensitive(root, "model_type");
         const cJSON *e = cJSON_GetObjectItemCaseSensitive(root, "batch_norm_eps");
-        if (t && (!cJSON_IsString(t) || strcmp(t->valuestring, "torchvision_resnet") != 0))
-            rc = ad_fail(AD_ERR_FORMAT, "%s: model_type is not \"torchvision_resnet\"", path);
+        if (t && (!cJSON_IsString(t) || strcmp(t->valuestring, model_type) != 0))
+            rc = ad_fail(AD_ERR_FORMAT, "%s: model_type is not \"%s\"", path, model_type);
         else if (e && (!cJSON_IsNumber(e) || !((float)e->valuedouble > 0) || e->valuedouble > 1))
             rc = ad_fail(AD_ERR_FORMAT, "%s: 'batch_norm_eps' must be a number in (0, 1]", path);
         else if (e)
@@ -236,11 +240,20 @@ static int load_all(ad_resnet *m, const ad_safetensors *st)
     return rc;
 }
 
+const ad_resnet_variant ad_resnet_torchvision = {3, {1, 2, 2, 2}, 0};
+
 int ad_resnet_load(const char *model_dir, ad_resnet **out)
 {
-    *out = NULL;
     float eps;
-    AD_TRY(read_config(model_dir, &eps));
+    *out = NULL;
+    AD_TRY(ad_resnet_read_config(model_dir, "torchvision_resnet", &eps));
+    return ad_resnet_load_variant(model_dir, &ad_resnet_torchvision, eps, out);
+}
+
+int ad_resnet_load_variant(const char *model_dir, const ad_resnet_variant *v, float eps,
+                           ad_resnet **out)
+{
+    *out = NULL;
     ad_safetensors *st = NULL;
     AD_TRY(ad_st_open(model_dir, &st));
     int rc = AD_OK, stem;
@@ -250,6 +263,7 @@ int ad_resnet_load(const char *model_dir, ad_resnet **out)
         goto done;
     }
     m->eps = eps;
+    m->v = *v;
     AD_CHECK(dim0(st, "conv1.weight", &stem));
     for (int s = 0; s < 4; s++) {
         char n[64];
@@ -265,7 +279,7 @@ int ad_resnet_load(const char *model_dir, ad_resnet **out)
             goto done;
         }
     }
-    st_ctx ctx = {st};
+    st_ctx ctx = {st, m};
     AD_CHECK(build(m, stem, st_block_shape, &ctx));
     AD_CHECK(load_all(m, st));
     *out = m;
@@ -295,6 +309,7 @@ int ad_resnet_create_random(const int blocks[4], int width, uint64_t seed, ad_re
     if (!m)
         return AD_ERR_NOMEM;
     m->eps = 1e-5f;
+    m->v = ad_resnet_torchvision;
     for (int s = 0; s < 4; s++) {
         if (blocks[s] < 1 || blocks[s] > RESNET_MAX_BLOCKS) {
             ad_resnet_destroy(m);
@@ -328,12 +343,12 @@ int ad_resnet_stage_shape(const ad_resnet *m, int s, int h, int w, int *oh, int 
 {
     if (s < 0 || s > 4)
         return ad_fail(AD_ERR_ARG, "ResNet: stage %d is not in 0..4", s);
-    /* stem conv 7x7/2, max pool 3x3/2, then one stride-2 block per later stage */
+    /* stem conv 7x7/2, max pool 3x3/2, then each stage's first 3x3 convolution */
     int y = ad_conv2d_out_dim(ad_conv2d_out_dim(h, 7, 2, 3), 3, 2, 1);
     int x = ad_conv2d_out_dim(ad_conv2d_out_dim(w, 7, 2, 3), 3, 2, 1);
-    for (int k = 2; k <= s; k++) {
-        y = ad_conv2d_out_dim(y, 3, 2, 1);
-        x = ad_conv2d_out_dim(x, 3, 2, 1);
+    for (int k = 1; k <= s; k++) {
+        y = ad_conv2d_out_dim(y, 3, m->v.stride[k - 1], 1);
+        x = ad_conv2d_out_dim(x, 3, m->v.stride[k - 1], 1);
     }
     if (h < 1 || w < 1 || y < 1 || x < 1)
         return ad_fail(AD_ERR_ARG, "ResNet: a %dx%d input is too small", w, h);
@@ -402,7 +417,7 @@ static int get_workspace(ad_resnet *m, int batch, int h, int w, workspace *ws)
 {
     sizes s = {batch, 0, 0, 0};
     walk(m, h, w, size_visit, &s);
-    size_t in = (size_t)batch * h * w * 3, need = in + 4 * s.act + s.col;
+    size_t in = (size_t)batch * h * w * m->v.in_channels, need = in + 4 * s.act + s.col;
     AD_TRY(ad_model_ws_reserve(&m->buf, need, "ResNet workspace"));
     ws->in = m->buf.ws;
     ws->x = ws->in + in;
@@ -438,10 +453,11 @@ static int run(ad_resnet *m, const float *images, int batch, int h, int w,
     workspace ws;
     AD_TRY(get_workspace(m, batch, h, w, &ws));
     size_t hw = (size_t)h * w;
+    int cin = m->v.in_channels; /* a 1-channel stem reads the first of the 3 equal planes */
     for (int b = 0; b < batch; b++) /* planar -> channels-last */
         for (size_t p = 0; p < hw; p++)
-            for (int ch = 0; ch < 3; ch++)
-                ws.in[((size_t)b * hw + p) * 3 + ch] = images[((size_t)b * 3 + ch) * hw + p];
+            for (int ch = 0; ch < cin; ch++)
+                ws.in[((size_t)b * hw + p) * cin + ch] = images[((size_t)b * 3 + ch) * hw + p];
     const conv *st = &m->stem;
     int sy = ad_conv2d_out_dim(h, 7, 2, 3), sx = ad_conv2d_out_dim(w, 7, 2, 3);
     ad_conv2d_forward(ws.t1, ws.in, st->w, st->b, &st->d, batch, h, w, ws.col);
@@ -464,6 +480,8 @@ static int run(ad_resnet *m, const float *images, int batch, int h, int w,
             ad_conv2d_forward(ws.t2, ws.t1, b->c2.w, b->c2.b, &b->c2.d, batch, y, x, ws.col);
             relu(ws.t2, mid * b->c2.d.cout);
             ad_conv2d_forward(ws.y, ws.t2, b->c3.w, b->c3.b, &b->c3.d, batch, ny, nx, ws.col);
+            if (m->v.relu_bn3)
+                relu(ws.y, mid * b->c3.d.cout);
             const float *id = ws.x;
             if (b->has_ds) { /* t1 is free again */
                 ad_conv2d_forward(ws.t1, ws.x, b->ds.w, b->ds.b, &b->ds.d, batch, y, x, ws.col);

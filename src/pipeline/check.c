@@ -80,13 +80,29 @@ static int check_image_arch(const ad_config *cfg)
     ad_image_arch a;
     if (ad_image_arch_parse(arch, &a) == AD_OK)
         return AD_OK;
-    ad_fail(AD_ERR_CONFIG, "%s: [image_encoder] arch = %s is not implemented (dinov2 and resnet "
-            "are)", ad_config_source(cfg), arch);
-    if (is(arch, "resnet_ae"))
-        return ad_set_hint(AD_ERR_CONFIG, "the torchxrayvision ResNet autoencoder is not "
-                           "implemented yet: use arch = dinov2, or resnet with a torchvision "
-                           "ResNet-50 in safetensors (README: Real data)");
-    return ad_set_hint(AD_ERR_CONFIG, "set [image_encoder] arch = dinov2 or resnet");
+    ad_fail(AD_ERR_CONFIG, "%s: [image_encoder] arch = %s is not implemented",
+            ad_config_source(cfg), arch);
+    return ad_set_hint(AD_ERR_CONFIG, "set [image_encoder] arch = dinov2, resnet or resnet_ae");
+}
+
+/* The reference's autoencoder transform has no random crop, and its 3 x 3 feature map fits
+ * neither segmentation decoder. */
+static int check_resnet_ae(const ad_config *cfg, ad_stage stage)
+{
+    if (!is(ad_config_get(cfg, "image_encoder", "arch"), "resnet_ae"))
+        return AD_OK;
+    if (stage == AD_STAGE_PRETRAIN && is(ad_config_get(cfg, "train", "augment"), "random_crop"))
+        return ad_set_hint(ad_fail(AD_ERR_CONFIG, "%s: [train] augment = random_crop is not "
+                                   "available with [image_encoder] arch = resnet_ae",
+                                   ad_config_where(cfg, "train", "augment")),
+                           "set [train] augment = none (the reference resizes the whole "
+                           "padded image for the autoencoder)");
+    if (stage == AD_STAGE_SEGMENT)
+        return ad_set_hint(ad_fail(AD_ERR_CONFIG, "%s: segment does not support [image_encoder] "
+                                   "arch = resnet_ae (its 3 x 3 feature map fits neither "
+                                   "decoder)", ad_config_where(cfg, "image_encoder", "arch")),
+                           "segment with arch = dinov2 or resnet");
+    return AD_OK;
 }
 
 /* precision = bf16 only where it runs: natively (no silent emulation), and for the
@@ -133,8 +149,18 @@ static int check_model_folder(const ad_config *cfg, const char *section)
     if (rc != AD_OK)
         return ad_set_hint(rc, "put the weights in the folder as model.safetensors (README: "
                            "Real data converts a pytorch_model.bin)");
+    /* A DINOv2 folder left in place after switching to the autoencoder would otherwise only
+     * fail when embed loads it. */
+    int ae = is(section, "image_encoder") &&
+             is(ad_config_get(cfg, "image_encoder", "arch"), "resnet_ae");
+    if (ae && !ad_st_find(st, "conv1.weight"))
+        rc = ad_set_hint(ad_fail(AD_ERR_FORMAT, "%s: %s: tensor 'conv1.weight' is missing: not "
+                                 "a torchxrayvision ResNet autoencoder ([image_encoder] arch = "
+                                 "resnet_ae)", job, ad_st_path(st)),
+                         "convert the autoencoder's weights (README: Real data) or fix "
+                         "[image_encoder] model / arch");
     ad_st_close(st);
-    return AD_OK;
+    return rc;
 }
 
 /* The Adaptor's sizes from [adaptor] (embedding sizes dv, dt when known, else 1). */
@@ -256,6 +282,7 @@ static int stage_checks(const ad_config *cfg, ad_stage stage, const char *weight
         if (is(ad_config_get(cfg, "train", "source"), "online")) {
             AD_TRY(check_manifest(cfg));
             AD_TRY(check_image_arch(cfg));
+            AD_TRY(check_resnet_ae(cfg, stage));
             AD_TRY(check_model_folder(cfg, "image_encoder"));
             return check_model_folder(cfg, "text_encoder");
         }
@@ -282,6 +309,7 @@ static int stage_checks(const ad_config *cfg, ad_stage stage, const char *weight
     case AD_STAGE_SEGMENT:
         AD_TRY(check_manifest_file(cfg));
         AD_TRY(check_image_arch(cfg));
+        AD_TRY(check_resnet_ae(cfg, stage));
         return check_model_folder(cfg, "image_encoder");
     default:
         return AD_OK;
@@ -407,6 +435,8 @@ int ad_check_job(const ad_config *cfg, int ranks, FILE *out)
 
     /* 2. the encoders, loaded as embed loads them */
     AD_CHECK(check_image_arch(cfg));
+    if (is(ad_config_get(cfg, "train", "source"), "online"))
+        AD_CHECK(check_resnet_ae(cfg, AD_STAGE_PRETRAIN));
     AD_CHECK(check_model_folder(cfg, "image_encoder"));
     AD_CHECK(check_model_folder(cfg, "text_encoder"));
     ad_job choices;

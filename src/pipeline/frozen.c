@@ -54,6 +54,7 @@ int ad_frozen_open(ad_frozen *e, const ad_config *cfg, const ad_job *job, int im
         e->resize = (int)resize;
         e->crop = (int)crop;
         e->depth16 = job->depth16;
+        e->prep = ad_image_arch_prep(job->arch);
         AD_TRY(ad_image_encoder_load(model, job->arch, &e->img));
         AD_TRY(ad_image_encoder_set_precision(e->img, job->image_precision));
         e->dim = ad_image_encoder_dim(e->img);
@@ -233,8 +234,8 @@ int ad_frozen_load(const ad_frozen *e, const ad_selection *s, const int64_t *row
         int rc = ad_image_read_gray8(s->image[r], e->depth16, &im);
         double t1 = ad_now();
         if (rc == AD_OK)
-            rc = ad_preprocess_image(&im, e->resize, e->crop, crop,
-                                     b->pixels + (size_t)b->good * img);
+            rc = ad_preprocess_image_as(e->prep, &im, e->resize, e->crop, crop,
+                                        b->pixels + (size_t)b->good * img);
         if (rc != AD_OK && !strstr(ad_errmsg(), s->image[r])) /* the reader names it */
             ad_fail_ctx(rc, "%s", s->image[r]);
         ad_image_free(&im);

@@ -413,6 +413,10 @@ int ad_segment(MPI_Comm comm, const ad_config *cfg)
         rc = ad_fail(AD_ERR_CONFIG, "%s: [segment] features = adaptor needs [image_encoder] arch "
                      "= dinov2 (with arch = resnet the U-Net reads the frozen ResNet's stages: "
                      "set features = encoder)", ad_config_where(cfg, "segment", "features"));
+    if (rc == AD_OK && job.arch == AD_ARCH_RESNET_AE)
+        rc = ad_fail(AD_ERR_CONFIG, "%s: segment does not support arch = resnet_ae (its 3 x 3 "
+                     "feature map fits neither decoder)",
+                     ad_config_where(cfg, "image_encoder", "arch"));
     if (rc == AD_OK)
         rc = seg_source_open(cfg, &job, &src);
     rc = ad_mpi_agree(comm, rc, NULL);

@@ -12,6 +12,8 @@ RGBA, gray+alpha, palette, 1/2/4-bit gray, gAMA, JPEG gray and colour) into
   <prefix>.pad   resize_img output (resize x resize), raw
   <prefix>.crop  first channel of the normalised centre crop, float32 little-endian
                  (for a subset of the cases)
+  <prefix>.xrv   the torchxrayvision chain of the reference's resnet_ae (xrv_chain),
+                 float32 little-endian (a few cases)
 and a manifest line "path mode resize crop dec_w dec_h prefix" in <output dir>/manifest.txt.
 """
 import os
@@ -21,6 +23,7 @@ import zlib
 
 import cv2
 import numpy as np
+from PIL import Image
 
 
 # ---- MGCA's preprocessing, same arithmetic ---------------------------------------------
@@ -54,6 +57,24 @@ def center_crop_normalize(img, crop):
     t = img[top:top + crop, left:left + crop]
     f = t.astype(np.float32) / np.float32(255)          # ToTensor
     return (f - np.float32(0.5)) / np.float32(0.5)      # Normalize(0.5, 0.5)
+
+
+def xrv_chain(pad, crop):
+    """The reference Adaptor's AutoEncoderDataTransforms (utils/dataset_utils.py) on what
+    MGCA's get_imgs hands it, PIL.Image.fromarray(pad).convert("RGB"):
+    xrv.datasets.normalize(np.array(image).astype(float), 255), channel 0, its batched
+    XRayCenterCrop (the largest centred square), then xrv.datasets.XRayResizer(crop,
+    engine="cv2") = cv2.resize(img[0], (crop, crop), INTER_AREA) as float32."""
+    img = np.array(Image.fromarray(pad).convert("RGB")).astype(float)
+    assert img.max() <= 255
+    img = (2 * (img.astype(np.float32) / 255) - 1.) * 1024   # xrv.datasets.normalize
+    img = img[..., 0][None, :, :]
+    *_, y, x = img.shape
+    c = min(y, x)
+    sx, sy = x // 2 - c // 2, y // 2 - c // 2
+    img = img[..., sy:sy + c, sx:sx + c]
+    return cv2.resize(img[0, :, :], (crop, crop),
+                      interpolation=cv2.INTER_AREA).reshape(1, crop, crop).astype(np.float32)
 
 
 def read_depth16_max(path):
@@ -225,7 +246,7 @@ def main():
     lines = []
 
     def emit(path, mode, dec, resize, crop):
-        prefix = os.path.join(out, "%s.%s.%d" % (os.path.basename(path), mode, resize))
+        prefix = os.path.join(out, "%s.%s.%d.%d" % (os.path.basename(path), mode, resize, crop))
         pad = mgca_resize_img(dec, resize)
         assert pad.shape == (resize, resize), (path, pad.shape)
         dec.tofile(prefix + ".dec")
@@ -238,6 +259,10 @@ def main():
                 not path.startswith(os.path.join(out, "gen")) or mode == "max"
                 or "49x49" in name or "jpeg" in name or "pal8" in name)):
             center_crop_normalize(pad, crop).astype("<f4").tofile(prefix + ".crop")
+        # resnet_ae's chain: the real X-rays, a padded odd size, identity and a 2x factor.
+        if (not path.startswith(os.path.join(out, "gen")) and resize == 256) or (
+                "49x49" in name and resize == 256) or (name == "1.jpg" and resize == 448):
+            xrv_chain(pad, crop).astype("<f4").tofile(prefix + ".xrv")
         lines.append("%s %s %d %d %d %d %s" % (path, mode, resize, crop, dec.shape[1],
                                                dec.shape[0], prefix))
 
@@ -249,6 +274,8 @@ def main():
     # Other resize / crop sizes the models use, and MGCA's max-scaled 16-bit path.
     for path in images:
         name = os.path.basename(path)
+        if name == "2.jpg":  # an integer factor for the torchxrayvision resize
+            emit(path, "hi", cv2.imread(path, 0), 256, 128)
         if name in ("00000001_000.png", "gray_1001x603.png", "gray_49x49.png", "1.jpg"):
             dec = cv2.imread(path, 0)
             emit(path, "hi", dec, 448, 448)

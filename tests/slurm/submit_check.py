@@ -155,21 +155,21 @@ check(f"run_dir={WORK}/runs/100" in p.stdout and "embed=100 pretrain=101 eval=10
 
 # 3. sweep.sh: the paper's grid by default, array index i -> job file i
 grid = sorted(f for f in glob.glob(os.path.join(SRC, "jobs", "paper", "*-*.ini"))
-              if "include = mimic.ini" in open(f).read())  # 3 image x 5 text encoders
+              if "include = mimic.ini" in open(f).read())  # 4 image x 5 text encoders
 p = run(os.path.join(SLURM, "sweep.sh"), "--set", "train.epochs=1")
 check(p.returncode == 0, f"sweep.sh: {p.stderr}")
 subs = records("sbatch")
-check(len(grid) == 15 and len(subs) == 3, f"sweep.sh: {len(grid)} grid jobs, {len(subs)} submissions")
+check(len(grid) == 20 and len(subs) == 3, f"sweep.sh: {len(grid)} grid jobs, {len(subs)} submissions")
 for k, s in enumerate(subs):
     argv = s["argv"]
     i = next((j for j, x in enumerate(argv) if x.endswith(".sbatch")), len(argv))
     check(argv[i + 1:] == grid + ["--set", "train.epochs=1"], f"sweep.sh job list {argv[i + 1:]}")
     array = [x for x in argv if x.startswith("--array=")]
-    check(array == ["--array=0-14%1" if k == 0 else "--array=0-14"], f"sweep.sh arrays {array}")
+    check(array == ["--array=0-19%1" if k == 0 else "--array=0-19"], f"sweep.sh arrays {array}")
     if k:
         check(f"--dependency=aftercorr:{99 + k}" in argv and s["env"]["AD_RUN_ID"] == "100",
               f"sweep.sh submission {k}: {argv}, AD_RUN_ID {s['env']['AD_RUN_ID']}")
-check("jobs=15" in p.stdout, f"sweep.sh printed {p.stdout!r}")
+check("jobs=20" in p.stdout, f"sweep.sh printed {p.stdout!r}")
 
 # 4. in a batch script: array task -> job file, run dir, launcher, threads
 arr = dict(SLURM_JOB_ID="77", SLURM_ARRAY_JOB_ID="70", SLURM_ARRAY_TASK_ID="1")

@@ -90,12 +90,6 @@ START_TEST(every_schema_choice)
             ad_job j;
             int rc = ad_job_parse(cfg, &j);
             ad_config_destroy(cfg);
-            if (strcmp(w, "resnet_ae") == 0) { /* in the schema, not implemented */
-                ck_assert_int_ne(rc, AD_OK);
-                ck_assert_msg(strstr(ad_errmsg(), "[image_encoder] arch") != NULL, "%s",
-                              ad_errmsg());
-                continue;
-            }
             ck_assert_msg(rc == AD_OK, "[%s] %s = %s: %s", k->section, k->key, w, ad_errmsg());
             if (strcmp(w, "auto") == 0) { /* resolved from the model: without one, hub */
                 ck_assert_int_eq(j.pos_interp, AD_POS_HUB);
