@@ -11,12 +11,10 @@ enum { CHUNK = 1024 };
 
 static void draw_u16(uint32_t *u, size_t n, ad_rng *rng)
 {
-    for (size_t i = 0; i < n; i += 4) {
-        uint64_t r = ad_rng_u64(rng);
-        size_t m = n - i < 4 ? n - i : 4;
-        for (size_t k = 0; k < m; k++)
-            u[i + k] = (uint32_t)((r >> (16 * k)) & 0xFFFF);
-    }
+    uint64_t r[CHUNK / 4];
+    ad_rng_u64_fill(rng, r, (n + 3) / 4);
+    for (size_t i = 0; i < n; i++)
+        u[i] = (uint32_t)((r[i / 4] >> (16 * (i % 4))) & 0xFFFF);
 }
 
 /* One stretch of a row: y = act(y + bias) * s, s = 0 where the draw is below thr. Written
