@@ -3,18 +3,24 @@
 #include "vmath.h"
 
 #include <stdint.h>
+#include <string.h>
 
 /* Elements are drawn in chunks of CHUNK (a multiple of 4, so every chunk starts on a fresh
  * 64-bit draw): element i of a call always uses bits 16 (i % 4) of the (i / 4)-th draw,
  * whatever the row length, and the serial generator stays out of the vectorised loops. */
 enum { CHUNK = 1024 };
 
-static void draw_u16(uint32_t *u, size_t n, ad_rng *rng)
+static void draw_u16(uint16_t *u, size_t n, ad_rng *rng)
 {
     uint64_t r[CHUNK / 4];
     ad_rng_u64_fill(rng, r, (n + 3) / 4);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    /* the 16-bit fields of a draw, low first, are its bytes in memory order */
+    memcpy(u, r, n * sizeof *u);
+#else
     for (size_t i = 0; i < n; i++)
-        u[i] = (uint32_t)((r[i / 4] >> (16 * (i % 4))) & 0xFFFF);
+        u[i] = (uint16_t)((r[i / 4] >> (16 * (i % 4))) & 0xFFFF);
+#endif
 }
 
 /* One stretch of a row: y = act(y + bias) * s, s = 0 where the draw is below thr. Written
@@ -22,7 +28,7 @@ static void draw_u16(uint32_t *u, size_t n, ad_rng *rng)
  * time). */
 AD_SIMD_CLONES
 static void bias_drop_span(float *restrict y, float *restrict mask, const float *restrict bias,
-                           const uint32_t *restrict u, int relu, size_t n, uint32_t thr,
+                           const uint16_t *restrict u, int relu, size_t n, uint32_t thr,
                            float keep)
 {
     for (size_t i = 0; i < n; i++) {
@@ -42,7 +48,7 @@ void ad_bias_dropout_forward(float *y, float *mask, const float *bias, int relu,
      * dropout itself. */
     float keep = p > 0 ? 1.0f / (1.0f - p) : 1.0f;
     uint32_t thr = (uint32_t)(p * 65536.0f + 0.5f);
-    uint32_t u[CHUNK];
+    uint16_t u[CHUNK];
     size_t n = rows * d;
     for (size_t c0 = 0; c0 < n; c0 += CHUNK) {
         size_t c1 = n - c0 < CHUNK ? n : c0 + CHUNK;
