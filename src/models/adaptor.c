@@ -253,47 +253,50 @@ void ad_add_inplace(float *y, const float *x, size_t n)
         y[i] += x[i];
 }
 
-/* ---- the part of a layer after LN1 (shared with token mode) ------------------------------ */
+/* ---- the part of a layer after attention (shared with token mode) ------------------------- */
 
-/* The GEMMs run bias-less and one pass after each adds the bias with relu / dropout (and,
- * after linear2, the residual and LN2): the elementwise work reads and writes each
- * activation once instead of once per operation. */
 void ad_sublayer_forward(const ad_adaptor *m, const ad_adaptor_layer *L, const ad_sublayer *a,
                          int n, float *y, float p, ad_rng *rng)
 {
     int P = m->cfg.proj, F = m->cfg.ffn;
-    ad_linear_forward(a->f, F, a->x1, P, L->l1_w, NULL, n, P, F);
-    /* f > 0 tells the backward pass the dropout mask */
-    ad_bias_dropout_forward(a->f, NULL, L->l1_b, 1, (size_t)n, (size_t)F, p, rng);
-    ad_linear_forward(a->s2, P, a->f, F, L->l2_w, NULL, n, F, P);
-    ad_bias_dropout_forward(a->s2, p > 0 ? a->mask_g : NULL, L->l2_b, 0, (size_t)n, (size_t)P,
-                            p, rng);
-    ad_layernorm_residual_forward(y, a->n2_mean, a->n2_rstd, a->s2, a->x1, L->n2_g, L->n2_b, n,
-                                  P, m->cfg.ln_eps);
+    size_t np = (size_t)n * P, nf = (size_t)n * F;
+    ad_layernorm_forward(a->x1, a->n1_mean, a->n1_rstd, a->s1, L->n1_g, L->n1_b, n, P,
+                         m->cfg.ln_eps);
+    ad_linear_forward(a->f, F, a->x1, P, L->l1_w, L->l1_b, n, P, F);
+    ad_relu_forward(a->f, a->f, nf);
+    if (p > 0)
+        ad_dropout_forward(a->f, NULL, nf, p, rng); /* f > 0 tells the backward pass the mask */
+    ad_linear_forward(a->s2, P, a->f, F, L->l2_w, L->l2_b, n, F, P);
+    if (p > 0)
+        ad_dropout_forward(a->s2, a->mask_g, np, p, rng);
+    ad_add_inplace(a->s2, a->x1, np);
+    ad_layernorm_forward(y, a->n2_mean, a->n2_rstd, a->s2, L->n2_g, L->n2_b, n, P, m->cfg.ln_eps);
 }
 
 void ad_sublayer_backward(const ad_adaptor *m, const ad_adaptor_layer *L, ad_adaptor_layer *G,
                           const ad_sublayer *a, int n, const float *dy, float *ds1, float *bufp,
-                          float *buff, float p, const float *mask_s1, float *ds1m,
-                          float *ds1m_sum)
+                          float *buff, float p)
 {
     int P = m->cfg.proj, F = m->cfg.ffn;
+    size_t np = (size_t)n * P;
+    /* LN2: ds1 temporarily holds dL/dx1 (= dL/ds2 through the residual). */
+    ad_layernorm_backward(ds1, G->n2_g, G->n2_b, dy, a->s2, a->n2_mean, a->n2_rstd, L->n2_g, n, P);
     int dropped = p > 0;
-    /* LN2: ds1 temporarily holds dL/dx1 (= dL/ds2 through the residual); with dropout, bufp
-     * receives the gradient of linear2's output. Its column sums are linear2's bias
-     * gradient, taken in the same pass. */
-    ad_ln_grad_io io2 = {NULL, dropped ? a->mask_g : NULL, dropped ? bufp : NULL, G->l2_b};
-    ad_layernorm_backward_ex(ds1, G->n2_g, G->n2_b, dy, a->s2, a->n2_mean, a->n2_rstd, L->n2_g,
-                             n, P, &io2);
-    ad_linear_backward(buff, G->l2_w, NULL, dropped ? bufp : ds1, a->f, L->l2_w, n, F, P);
+    const float *dg = ds1;
+    if (dropped) {
+        memcpy(bufp, ds1, np * sizeof(float));
+        ad_dropout_backward(bufp, a->mask_g, np);
+        dg = bufp;
+    }
+    ad_linear_backward(buff, G->l2_w, G->l2_b, dg, a->f, L->l2_w, n, F, P);
     /* f = relu(pre) * mask was stored after dropout: f > 0 exactly where relu was active and
      * the unit kept, and the kept units' mask is 1/(1-p). */
-    ad_relu_mask_backward(buff, G->l1_b, a->f, n, F, dropped ? 1.0f / (1.0f - p) : 1.0f);
-    ad_linear_backward(bufp, G->l1_w, NULL, buff, a->x1, L->l1_w, n, P, F);
-    /* LN1 on dL/dx1 = bufp + ds1 (the FFN and the residual), into dL/ds1. */
-    ad_ln_grad_io io1 = {ds1, mask_s1, ds1m, ds1m_sum};
-    ad_layernorm_backward_ex(ds1, G->n1_g, G->n1_b, bufp, a->s1, a->n1_mean, a->n1_rstd,
-                             L->n1_g, n, P, &io1);
+    ad_relu_mask_backward(buff, NULL, a->f, n, F, dropped ? 1.0f / (1.0f - p) : 1.0f);
+    ad_linear_backward(bufp, G->l1_w, G->l1_b, buff, a->x1, L->l1_w, n, P, F);
+    ad_add_inplace(bufp, ds1, np);
+    /* bufp = dL/dx1 in full; LN1 turns it into dL/ds1. */
+    ad_layernorm_backward(ds1, G->n1_g, G->n1_b, bufp, a->s1, a->n1_mean, a->n1_rstd, L->n1_g, n,
+                          P);
 }
 
 static ad_sublayer sublayer_at(const ad_adaptor_acts *a, int l, int b, int P, int F)
@@ -377,23 +380,18 @@ static int forward_modality(ad_adaptor *m, int modality, const float *x, int b, 
         const ad_adaptor_layer *L = &m->layer[l];
         const float *hin = a->h + l * bp;
         ad_sublayer sl = sublayer_at(a, l, b, P, F);
-        const float *bias;
         if (folded) {
             const float *w = fold_w(m, m->fold, l);
-            ad_linear_forward(sl.s1, P, hin, P, w, NULL, b, P, P);
-            bias = w + (size_t)P * P;
+            ad_linear_forward(sl.s1, P, hin, P, w, w + (size_t)P * P, b, P, P);
         } else {
             float *vv = a->vv + l * bp;
             ad_linear_forward(vv, P, hin, P, L->in_w + 2 * (size_t)P * P, L->in_b + 2 * P, b,
                               P, P);
-            ad_linear_forward(sl.s1, P, vv, P, L->out_w, NULL, b, P, P);
-            bias = L->out_b;
+            ad_linear_forward(sl.s1, P, vv, P, L->out_w, L->out_b, b, P, P);
         }
-        /* s1 = h + dropout(attention) and LN1, in two passes (see ad_sublayer_forward) */
-        ad_bias_dropout_forward(sl.s1, p > 0 ? a->mask_a + l * bp : NULL, bias, 0, (size_t)b,
-                                (size_t)P, p, rng);
-        ad_layernorm_residual_forward(sl.x1, sl.n1_mean, sl.n1_rstd, sl.s1, hin, L->n1_g,
-                                      L->n1_b, b, P, c->ln_eps);
+        if (p > 0)
+            ad_dropout_forward(sl.s1, a->mask_a + l * bp, bp, p, rng);
+        ad_add_inplace(sl.s1, hin, bp);
         ad_sublayer_forward(m, L, &sl, b, a->h + (l + 1) * bp, p, rng);
     }
     ad_l2norm_forward(a->out, a->out_n, a->h + (size_t)c->layers * bp, b, P);
@@ -423,10 +421,7 @@ static void backward_modality(ad_adaptor *m, int modality, const float *dout)
     size_t bp = (size_t)b * P;
     int dropped = m->acts_dropout[modality] > 0;
     size_t wide = (size_t)b * (size_t)(F > P ? F : P);
-    /* dh: dL/dh[l+1] coming in; ds1: dL/ds1 going out (the residual path to the layer input,
-     * which the attention's input gradient is then added onto); da: ds1 through the
-     * attention's dropout. dh and ds1 swap roles after each layer. */
-    float *dh = m->scratch, *ds1 = dh + wide, *tmp = ds1 + wide, *da = tmp + wide;
+    float *dh = m->scratch, *dx1 = dh + wide, *tmp = dx1 + wide, *dv_in = tmp + wide;
 
     ad_l2norm_backward(dh, dout, a->out, a->out_n, b, P);
     for (int l = c->layers - 1; l >= 0; l--) {
@@ -434,29 +429,25 @@ static void backward_modality(ad_adaptor *m, int modality, const float *dout)
         ad_adaptor_layer *G = &m->glayer[l];
         const float *hin = a->h + l * bp;
         ad_sublayer sl = sublayer_at(a, l, b, P, F);
-        float *gw = fold_w(m, m->gfold, l);
-        ad_sublayer_backward(m, L, G, &sl, b, dh, ds1, tmp, dh, m->acts_dropout[modality],
-                             dropped ? a->mask_a + l * bp : NULL, da,
-                             a->folded ? gw + (size_t)P * P : G->out_b);
-        const float *w;
+        /* dh holds dL/dh[l+1]; dx1 receives dL/ds1, which flows to the residual (the layer
+         * input) and to the attention output. */
+        ad_sublayer_backward(m, L, G, &sl, b, dh, dx1, tmp, dh, m->acts_dropout[modality]);
+        memcpy(dh, dx1, bp * sizeof(float));
+        const float *da = dx1;
+        if (dropped)
+            ad_dropout_backward(dx1, a->mask_a + l * bp, bp);
         if (a->folded) {
-            w = fold_w(m, m->fold, l);
-            ad_linear_backward(NULL, gw, NULL, da, hin, w, b, P, P);
+            const float *w = fold_w(m, m->fold, l);
+            float *gw = fold_w(m, m->gfold, l);
+            ad_linear_backward(dv_in, gw, gw + (size_t)P * P, da, hin, w, b, P, P);
             m->gfold_pending = 1;
         } else {
-            ad_linear_backward(tmp, G->out_w, NULL, da, a->vv + l * bp, L->out_w, b, P, P);
+            ad_linear_backward(tmp, G->out_w, G->out_b, da, a->vv + l * bp, L->out_w, b, P, P);
             /* tmp = dL/dvv; the V rows of in_proj. */
-            w = L->in_w + 2 * (size_t)P * P;
-            ad_linear_backward(NULL, G->in_w + 2 * (size_t)P * P, G->in_b + 2 * P, tmp, hin, w,
-                               b, P, P);
-            da = tmp;
+            ad_linear_backward(dv_in, G->in_w + 2 * (size_t)P * P, G->in_b + 2 * P, tmp, hin,
+                               L->in_w + 2 * (size_t)P * P, b, P, P);
         }
-        /* dL/dh[l] = ds1 + (attention input gradient), the GEMM accumulating onto ds1 */
-        ad_gemm(0, 0, b, P, P, 1.0f, da, P, w, P, 1.0f, ds1, P);
-        float *t = dh;
-        dh = ds1;
-        ds1 = t;
-        da = tmp + wide;
+        ad_add_inplace(dh, dv_in, bp);
     }
     /* dh = dL/dh[0]; through the normalisation and the projection. */
     ad_l2norm_backward(dh, dh, a->h, a->proj_n, b, P);

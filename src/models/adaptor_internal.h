@@ -55,19 +55,15 @@ typedef struct ad_sublayer {
     float *s1, *x1, *n1_mean, *n1_rstd, *f, *mask_g, *s2, *n2_mean, *n2_rstd;
 } ad_sublayer;
 
-/* x1, n1_mean, n1_rstd must already hold LN1 of s1 = x + dropout(attention output). */
+/* s1 must already hold the residual sum x + dropout(attention output). */
 void ad_sublayer_forward(const ad_adaptor *m, const ad_adaptor_layer *L, const ad_sublayer *a,
                          int n, float *y, float p, ad_rng *rng);
 /* dy -> ds1 (overwritten); parameter gradients accumulated into G. bufp: n*P floats,
  * buff: n*F floats of scratch; buff may alias dy (read only before buff is written).
- * p: the dropout probability of the forward pass (0: none). ds1m (or NULL) receives
- * ds1 * mask_s1 (mask_s1 NULL: a copy), the gradient of the attention output, in the same
- * pass, and ds1m_sum (or NULL) += its column sums (the attention's output bias); ds1m may
- * be bufp or buff. */
+ * p: the dropout probability of the forward pass (0: none). */
 void ad_sublayer_backward(const ad_adaptor *m, const ad_adaptor_layer *L, ad_adaptor_layer *G,
                           const ad_sublayer *a, int n, const float *dy, float *ds1, float *bufp,
-                          float *buff, float p, const float *mask_s1, float *ds1m,
-                          float *ds1m_sum);
+                          float *buff, float p);
 
 void ad_add_inplace(float *y, const float *x, size_t n);
 

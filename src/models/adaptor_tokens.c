@@ -146,8 +146,6 @@ void ad_tok_block_forward(const ad_adaptor *m, const ad_adaptor_layer *L, ad_tok
     if (p > 0)
         ad_dropout_forward(k->s1, k->mask_a, np, p, rng);
     ad_add_inplace(k->s1, x, np);
-    ad_layernorm_forward(k->x1, k->n1_mean, k->n1_rstd, k->s1, L->n1_g, L->n1_b, (int)n, P,
-                         m->cfg.ln_eps);
     ad_sublayer sl = {k->s1, k->x1, k->n1_mean, k->n1_rstd, k->f,
                       k->mask_g, k->s2, k->n2_mean, k->n2_rstd};
     ad_sublayer_forward(m, L, &sl, (int)n, y, p, rng);
@@ -209,7 +207,7 @@ static void block_backward(const ad_adaptor *m, const ad_adaptor_layer *L, ad_ad
     ad_sublayer sl = {k->s1, k->x1, k->n1_mean, k->n1_rstd, k->f,
                       k->mask_g, k->s2, k->n2_mean, k->n2_rstd};
     /* dx = dL/ds1, which is both the residual path to x and the (dropped) attention output */
-    ad_sublayer_backward(m, L, G, &sl, (int)n, dy, dx, w0, w1, p, NULL, NULL, NULL);
+    ad_sublayer_backward(m, L, G, &sl, (int)n, dy, dx, w0, w1, p);
     const float *da = dx;
     if (p > 0) {
         memcpy(w0, dx, np * sizeof(float));
