@@ -5,6 +5,7 @@
 #ifndef ADAPTOR_RNG_H
 #define ADAPTOR_RNG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct ad_rng {
@@ -13,6 +14,8 @@ typedef struct ad_rng {
 
 void ad_rng_seed(ad_rng *r, uint64_t seed, uint64_t stream);
 uint64_t ad_rng_u64(ad_rng *r);
+/* out[i] = the next n values of ad_rng_u64, without a call per value (hot loops). */
+void ad_rng_u64_fill(ad_rng *r, uint64_t *out, size_t n);
 /* Uniform in [0, 1) with 24 random bits (exactly representable in float). */
 float ad_rng_uniform(ad_rng *r);
 /* Uniform in [0, 1) with 53 random bits. */

@@ -20,9 +20,8 @@ void ad_rng_seed(ad_rng *r, uint64_t seed, uint64_t stream)
 
 static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
-uint64_t ad_rng_u64(ad_rng *r)
+static inline uint64_t next(uint64_t *s)
 {
-    uint64_t *s = r->s;
     uint64_t result = rotl(s[1] * 5, 7) * 9;
     uint64_t t = s[1] << 17;
     s[2] ^= s[0];
@@ -32,6 +31,17 @@ uint64_t ad_rng_u64(ad_rng *r)
     s[2] ^= t;
     s[3] = rotl(s[3], 45);
     return result;
+}
+
+uint64_t ad_rng_u64(ad_rng *r) { return next(r->s); }
+
+void ad_rng_u64_fill(ad_rng *r, uint64_t *out, size_t n)
+{
+    uint64_t s[4] = {r->s[0], r->s[1], r->s[2], r->s[3]};
+    for (size_t i = 0; i < n; i++)
+        out[i] = next(s);
+    for (int k = 0; k < 4; k++)
+        r->s[k] = s[k];
 }
 
 float ad_rng_uniform(ad_rng *r) { return (float)(ad_rng_u64(r) >> 40) * 0x1.0p-24f; }

@@ -247,12 +247,6 @@ static int ensure_acts(ad_adaptor *m, ad_adaptor_acts *a, int b, int D)
     return AD_OK;
 }
 
-void ad_relu_scale_backward(float *dy, const float *f, size_t n, float keep)
-{
-    for (size_t i = 0; i < n; i++)
-        dy[i] = f[i] > 0 ? dy[i] * keep : 0.0f;
-}
-
 void ad_add_inplace(float *y, const float *x, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -284,7 +278,7 @@ void ad_sublayer_backward(const ad_adaptor *m, const ad_adaptor_layer *L, ad_ada
                           float *buff, float p)
 {
     int P = m->cfg.proj, F = m->cfg.ffn;
-    size_t np = (size_t)n * P, nf = (size_t)n * F;
+    size_t np = (size_t)n * P;
     /* LN2: ds1 temporarily holds dL/dx1 (= dL/ds2 through the residual). */
     ad_layernorm_backward(ds1, G->n2_g, G->n2_b, dy, a->s2, a->n2_mean, a->n2_rstd, L->n2_g, n, P);
     int dropped = p > 0;
@@ -297,10 +291,7 @@ void ad_sublayer_backward(const ad_adaptor *m, const ad_adaptor_layer *L, ad_ada
     ad_linear_backward(buff, G->l2_w, G->l2_b, dg, a->f, L->l2_w, n, F, P);
     /* f = relu(pre) * mask was stored after dropout: f > 0 exactly where relu was active and
      * the unit kept, and the kept units' mask is 1/(1-p). */
-    if (dropped)
-        ad_relu_scale_backward(buff, a->f, nf, 1.0f / (1.0f - p));
-    else
-        ad_relu_backward(buff, buff, a->f, nf);
+    ad_relu_mask_backward(buff, NULL, a->f, n, F, dropped ? 1.0f / (1.0f - p) : 1.0f);
     ad_linear_backward(bufp, G->l1_w, G->l1_b, buff, a->x1, L->l1_w, n, P, F);
     ad_add_inplace(bufp, ds1, np);
     /* bufp = dL/dx1 in full; LN1 turns it into dL/ds1. */

@@ -64,8 +64,6 @@ void ad_sublayer_forward(const ad_adaptor *m, const ad_adaptor_layer *L, const a
 void ad_sublayer_backward(const ad_adaptor *m, const ad_adaptor_layer *L, ad_adaptor_layer *G,
                           const ad_sublayer *a, int n, const float *dy, float *ds1, float *bufp,
                           float *buff, float p);
-/* dy = f > 0 ? dy * keep : 0: relu and inverted dropout together, from their output f. */
-void ad_relu_scale_backward(float *dy, const float *f, size_t n, float keep);
 
 void ad_add_inplace(float *y, const float *x, size_t n);
 

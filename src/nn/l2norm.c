@@ -1,20 +1,20 @@
 #include "adaptor/l2norm.h"
 
+#include "vmath.h"
+
 #include <math.h>
 #include <stddef.h>
 
 #define L2_EPS 1e-12
 
+AD_SIMD_CLONES
 void ad_l2norm_forward(float *y, float *norm, const float *x, int n, int d)
 {
     for (int r = 0; r < n; r++) {
         const float *xr = x + (size_t)r * d;
         float *yr = y + (size_t)r * d;
         /* Double accumulation: the norm feeds every later step of the loss. */
-        double ss = 0;
-        for (int i = 0; i < d; i++)
-            ss += (double)xr[i] * xr[i];
-        double nrm = sqrt(ss);
+        double nrm = sqrt(ad_vdotd(xr, xr, d));
         float nf = (float)(nrm > L2_EPS ? nrm : L2_EPS);
         for (int i = 0; i < d; i++)
             yr[i] = xr[i] / nf;
@@ -23,6 +23,7 @@ void ad_l2norm_forward(float *y, float *norm, const float *x, int n, int d)
     }
 }
 
+AD_SIMD_CLONES
 void ad_l2norm_backward(float *dx, const float *dy, const float *y, const float *norm, int n,
                         int d)
 {
@@ -36,10 +37,7 @@ void ad_l2norm_backward(float *dx, const float *dy, const float *y, const float 
                 dxr[i] = dyr[i] * inv;
             continue;
         }
-        double dot = 0;
-        for (int i = 0; i < d; i++)
-            dot += (double)yr[i] * dyr[i];
-        float fd = (float)dot;
+        float fd = (float)ad_vdotd(yr, dyr, d);
         for (int i = 0; i < d; i++)
             dxr[i] = (dyr[i] - yr[i] * fd) * inv;
     }

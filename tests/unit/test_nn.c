@@ -242,6 +242,96 @@ START_TEST(test_layernorm_backward)
 }
 END_TEST
 
+/* The training path's fused forms against naive double loops: s += res with LN (its row
+ * statistics too), and the backward with a second incoming gradient, a masked copy of dx
+ * and its column sums, written over its own inputs as adaptor.c does. d = 77: four 16-lane
+ * blocks and a scalar tail. */
+static void ln_bwd_ref(double *dx, double *dg, double *db, const float *dy, const float *dy2,
+                       const float *x, const float *g, int n, int d, double eps)
+{
+    for (int i = 0; i < d; i++)
+        dg[i] = db[i] = 0;
+    for (int r = 0; r < n; r++) {
+        const float *xr = x + (size_t)r * d;
+        double m = 0, v = 0, s1 = 0, s2 = 0;
+        for (int i = 0; i < d; i++)
+            m += xr[i];
+        m /= d;
+        for (int i = 0; i < d; i++)
+            v += (xr[i] - m) * (xr[i] - m);
+        double rs = 1.0 / sqrt(v / d + eps);
+        for (int i = 0; i < d; i++) {
+            double e = (double)dy[r * d + i] + dy2[r * d + i], xh = (xr[i] - m) * rs;
+            s1 += e * g[i];
+            s2 += e * g[i] * xh;
+            dg[i] += e * xh;
+            db[i] += e;
+        }
+        for (int i = 0; i < d; i++) {
+            double e = (double)dy[r * d + i] + dy2[r * d + i], xh = (xr[i] - m) * rs;
+            dx[r * d + i] = rs * (e * g[i] - s1 / d - xh * s2 / d);
+        }
+    }
+}
+
+START_TEST(test_layernorm_fused)
+{
+    int n = 6, d = 77;
+    size_t nd = (size_t)n * d;
+    float *s = tu_rand_uniform(nd, -3, 5, 40, 7), *res = tu_rand_uniform(nd, -1, 1, 41, 7);
+    float *g = tu_rand_uniform(d, 0.5f, 1.5f, 42, 7), *b = tu_rand_uniform(d, -1, 1, 43, 7);
+    float *sum = zeros(nd), *y = zeros(nd), *mean = zeros(n), *rstd = zeros(n);
+    double *ref = malloc(sizeof(double) * nd), *rdg = malloc(sizeof(double) * d);
+    double *rdb = malloc(sizeof(double) * d), *rsum = malloc(sizeof(double) * d);
+    for (size_t i = 0; i < nd; i++)
+        sum[i] = s[i] + res[i];
+    ln_ref(ref, sum, g, b, n, d, 1e-5);
+    ad_layernorm_residual_forward(y, mean, rstd, s, res, g, b, n, d, 1e-5f);
+    assert_close(y, ref, nd, 2e-6, "residual layernorm (training)");
+    ck_assert_msg(memcmp(s, sum, nd * sizeof *s) == 0, "s does not hold s + res");
+    for (int r = 0; r < n; r++) {
+        double m = 0;
+        for (int i = 0; i < d; i++)
+            m += sum[r * d + i];
+        ck_assert_msg(fabs(mean[r] - m / d) < 1e-5, "mean[%d] = %g, want %g", r, mean[r], m / d);
+    }
+    /* backward: dy + dy2 in, dx written over dy2, dxm = dx * mask written over dy */
+    float *dy = tu_rand_uniform(nd, -1, 1, 44, 7), *dy2 = tu_rand_uniform(nd, -1, 1, 45, 7);
+    float *mask = tu_rand_uniform(nd, -1, 1, 46, 7);
+    for (size_t i = 0; i < nd; i++)
+        mask[i] = mask[i] < -0.3f ? 0.0f : 1.25f;
+    double *rdx = malloc(sizeof(double) * nd);
+    ln_bwd_ref(rdx, rdg, rdb, dy, dy2, sum, g, n, d, 1e-5);
+    for (int i = 0; i < d; i++) {
+        rsum[i] = 0.5; /* dxm_sum accumulates onto what is there */
+        for (int r = 0; r < n; r++)
+            rsum[i] += rdx[r * d + i] * mask[r * d + i];
+    }
+    float *dg = zeros(d), *db = zeros(d), *dsum = zeros(d);
+    for (int i = 0; i < d; i++)
+        dsum[i] = 0.5f;
+    ad_ln_grad_io io = {dy2, mask, dy, dsum};
+    ad_layernorm_backward_ex(dy2, dg, db, dy, sum, mean, rstd, g, n, d, &io);
+    assert_close(dy2, rdx, nd, 2e-5, "fused ln dx");
+    assert_close(dg, rdg, d, 2e-5, "fused ln dg");
+    assert_close(db, rdb, d, 2e-5, "fused ln db");
+    assert_close(dsum, rsum, d, 2e-5, "fused ln dx * mask column sums");
+    for (size_t i = 0; i < nd; i++)
+        ck_assert_msg(dy[i] == dy2[i] * mask[i], "dxm[%zu] = %g, want dx * mask = %g", i,
+                      dy[i], dy2[i] * mask[i]);
+    /* the plain backward through the same 16-lane path, by finite differences */
+    float *x = tu_rand_uniform((size_t)2 * d, -2, 2, 47, 7), *w = tu_rand_uniform(2 * d, -1, 1, 48, 7);
+    float *dx = zeros((size_t)2 * d), *gg = zeros(d), *bb = zeros(d);
+    ad_layernorm_forward(dx, mean, rstd, x, g, b, 2, d, 1e-5f);
+    ad_layernorm_backward(dx, gg, bb, w, x, mean, rstd, g, 2, d);
+    ln_ctx c = {2, d, 0, x, g, b};
+    check_fd(ln_fwd, &c, x, (size_t)2 * d, (size_t)2 * d, w, dx, 1e-2f, 3e-3, "ln dx (d 77)");
+    free(s); free(res); free(g); free(b); free(sum); free(y); free(mean); free(rstd);
+    free(ref); free(rdg); free(rdb); free(rsum); free(dy); free(dy2); free(mask); free(rdx);
+    free(dg); free(db); free(dsum); free(x); free(w); free(dx); free(gg); free(bb);
+}
+END_TEST
+
 /* ---- activations ----------------------------------------------------------------------- */
 
 START_TEST(test_activations_forward)
@@ -325,6 +415,34 @@ START_TEST(test_activations_backward)
     ad_relu_backward(dx, dy, y, n);
     check_fd(act_fwd, &c, x, n, n, dy, dx, 1e-2f, 1e-4, "relu'");
     free(x); free(dy); free(dx); free(y);
+}
+END_TEST
+
+/* relu and inverted dropout backward from the stored output, with the bias's column sums,
+ * against a naive loop; f holds exact zeros (relu or dropout) among positives. */
+START_TEST(test_relu_mask_backward)
+{
+    int n = 5, d = 83;
+    size_t nd = (size_t)n * d;
+    float *f = tu_rand_uniform(nd, -1, 1, 49, 7), *dy = tu_rand_uniform(nd, -1, 1, 50, 7);
+    float *dx = zeros(nd), *db = zeros(d);
+    double *rdb = malloc(sizeof(double) * d);
+    for (size_t i = 0; i < nd; i++)
+        f[i] = f[i] > 0 ? f[i] : 0.0f;
+    for (int i = 0; i < d; i++) {
+        db[i] = 1.0f;
+        rdb[i] = 1.0;
+    }
+    float keep = 1.0f / (1.0f - 0.1f);
+    memcpy(dx, dy, nd * sizeof *dx);
+    ad_relu_mask_backward(dx, db, f, n, d, keep);
+    for (size_t i = 0; i < nd; i++) {
+        float want = f[i] > 0 ? dy[i] * keep : 0.0f;
+        ck_assert_msg(dx[i] == want, "dx[%zu] = %g, want %g", i, dx[i], want);
+        rdb[i % d] += want;
+    }
+    assert_close(db, rdb, d, 1e-6, "relu mask db");
+    free(f); free(dy); free(dx); free(db); free(rdb);
 }
 END_TEST
 
@@ -477,6 +595,8 @@ int main(void)
     tcase_add_test(tc, test_linear_backward);
     tcase_add_test(tc, test_layernorm_forward);
     tcase_add_test(tc, test_layernorm_backward);
+    tcase_add_test(tc, test_layernorm_fused);
+    tcase_add_test(tc, test_relu_mask_backward);
     tcase_add_test(tc, test_activations_forward);
     tcase_add_test(tc, test_activations_backward);
     tcase_add_test(tc, test_softmax_forward);
