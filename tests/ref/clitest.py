@@ -47,8 +47,10 @@ def launch(mpi, adaptor, ranks, *args, cwd=None, quiet=True, timeout=600):
                           cwd=cwd, timeout=timeout)
 
 
-def mpirun(mpi, adaptor, ranks, *args, cwd=None, timeout=600):
-    cmd = [mpi, "-np", str(ranks), "--oversubscribe", adaptor, *args]
+def mpirun(mpi, adaptor, ranks, *args, cwd=None, timeout=600, bind=None):
+    """bind: Open MPI's --bind-to (None: its default, one core per rank at <= 2 ranks)."""
+    cmd = [mpi, "-np", str(ranks), "--oversubscribe", *(["--bind-to", bind] if bind else []),
+           adaptor, *args]
     return subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=timeout, cwd=cwd)
 
 

@@ -32,7 +32,8 @@ def embed(ranks, cache, overlap, *sets):
             "--set", f"run.decode_overlap={'true' if overlap else 'false'}"]
     for s in sets:
         args += ["--set", s]
-    return mpirun(MPI, ADAPTOR, ranks, *args, cwd=WORK, timeout=120)
+    # Unbound: a rank bound to one core decodes in its own thread (checked below).
+    return mpirun(MPI, ADAPTOR, ranks, *args, cwd=WORK, timeout=120, bind="none")
 
 
 corpus = corpus_workdir(ADAPTOR, WORK, 64, 11)
