@@ -719,6 +719,54 @@ START_TEST(dropout_is_seeded_and_differentiated)
 }
 END_TEST
 
+/* The model keeps activations and workspace between steps (sized for the largest batch
+ * seen): a step on a row count that differs from the previous step's (a resume on another
+ * number of ranks) must give the gradients of a fresh model. _i bit 0: dropout on; bit 1:
+ * both modalities together; bit 2: the earlier step has fewer rows than the later one. */
+START_TEST(changing_rows_between_steps_matches_fresh_model)
+{
+    ad_adaptor_config cfg = small_cfg;
+    cfg.dropout = (_i & 1) ? 0.3f : 0.0f;
+    /* widths of the 16-lane paths of the fused LayerNorm / epilogues */
+    cfg.proj = 32;
+    cfg.ffn = 48;
+    int pair = (_i & 2) != 0, B0 = (_i & 4) ? 13 : 37, B = 21, P = cfg.proj;
+    ad_adaptor *m, *fresh;
+    tu_assert_ok(ad_adaptor_create(&cfg, &m));
+    tu_assert_ok(ad_adaptor_create(&cfg, &fresh));
+    ad_adaptor_init(m, 11);
+    ad_adaptor_init(fresh, 11);
+    float *x0v = tu_rand_normal((size_t)B0 * 5, 1.0f, 31, 7);
+    float *x0t = tu_rand_normal((size_t)B0 * 6, 1.0f, 32, 7);
+    float *xv = tu_rand_normal((size_t)B * 5, 1.0f, 21, 7);
+    float *xt = tu_rand_normal((size_t)B * 6, 1.0f, 22, 7);
+    float v0[37 * 32], t0[37 * 32], v[21 * 32], t[21 * 32], fv[21 * 32], ft[21 * 32];
+    ad_rng r0, r1, r2;
+    ad_rng_seed(&r0, 3, 1);
+    ad_rng_seed(&r1, 4, 1);
+    ad_rng_seed(&r2, 4, 1);
+    int drop = (_i & 1) != 0;
+    model_loss_and_grad(m, x0v, x0t, B0, v0, t0, drop ? &r0 : NULL, pair);
+    double l = model_loss_and_grad(m, xv, xt, B, v, t, drop ? &r1 : NULL, pair);
+    double fl = model_loss_and_grad(fresh, xv, xt, B, fv, ft, drop ? &r2 : NULL, pair);
+    ck_assert_msg(fabs(l - fl) <= 1e-6 * fabs(fl), "loss %.9g vs fresh %.9g", l, fl);
+    for (int i = 0; i < B * P; i++) {
+        ck_assert_msg(fabs(v[i] - fv[i]) <= 1e-6, "image out[%d] %.8g vs %.8g", i, v[i], fv[i]);
+        ck_assert_msg(fabs(t[i] - ft[i]) <= 1e-6, "text out[%d] %.8g vs %.8g", i, t[i], ft[i]);
+    }
+    for (size_t i = 0; i < m->nparams; i++)
+        ck_assert_msg(fabs(m->grads[i] - fresh->grads[i]) <=
+                          1e-5 * (fabs(fresh->grads[i]) + 1e-3),
+                      "grad[%zu] %.8g vs fresh %.8g", i, m->grads[i], fresh->grads[i]);
+    free(x0v);
+    free(x0t);
+    free(xv);
+    free(xt);
+    ad_adaptor_destroy(m);
+    ad_adaptor_destroy(fresh);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("adaptor");
@@ -730,6 +778,7 @@ int main(void)
     tcase_add_test(tc, tokens_forward_and_gradients_match_naive_double);
     tcase_add_test(tc, reference_names_and_sizes);
     tcase_add_test(tc, dropout_is_seeded_and_differentiated);
+    tcase_add_loop_test(tc, changing_rows_between_steps_matches_fresh_model, 0, 8);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }
