@@ -199,8 +199,16 @@ MinJobAge=3600
         for sub in (d, tmp, os.path.join(self.dir, "spool" + n)):
             os.makedirs(sub, exist_ok=True)
         conf = os.path.join(d, "slurm.conf")
+        # Real nodes each have their own /tmp, where Open MPI keeps its session directory
+        # (shared-memory backing files per job family and rank): on one host, tasks of
+        # concurrent jobs on different "nodes" could meet there. TaskProlog's "export" lines
+        # set the tasks' environment: TMPDIR is the node's own folder.
+        prolog = os.path.join(d, "taskprolog.sh")
+        with open(prolog, "w") as g:
+            g.write(f"#!/bin/sh\necho 'export TMPDIR={tmp}'\n")
+        os.chmod(prolog, 0o755)
         with open(self.conf) as f, open(conf, "w") as g:
-            g.write(f.read() + f"TmpFS={tmp}\n")
+            g.write(f.read() + f"TmpFS={tmp}\nTaskProlog={prolog}\n")
         with open(os.path.join(d, "mpi.conf"), "w") as g:
             g.write(f"PMIxCliTmpDirBase={tmp}\n")
         cmd = ["slurmd", "-D", "-f", conf, "-N", n]
