@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing (as root), builds with warnings as errors,
 # runs every test, then again in an AddressSanitizer + UndefinedBehaviorSanitizer build
-# (all but the tests labelled `heavy`), then the fuzz targets for 15 s each.
+# (all but the tests labelled `heavy`), then the fuzz targets for 10 s each.
 #   tests/run.sh            both builds
 #   tests/run.sh --quick    the optimised build only
 set -euo pipefail
@@ -37,9 +37,9 @@ if [ $quick = 0 ]; then
   # run in the optimised build only: under the sanitizers they would take most of the time
   # budget and exercise the same code the unit, MPI and shorter CLI tests already cover.
   run_suite "$AD_ROOT/build/asan" "-LE heavy" -DCMAKE_BUILD_TYPE=Debug -DADAPTOR_SANITIZE=ON || status=1
-  # The libFuzzer targets, briefly (seeds first, then 15 s of fuzzing each), so they keep
+  # The libFuzzer targets, briefly (seeds first, then 10 s of fuzzing each), so they keep
   # building and their regression seeds keep passing; longer runs: tests/fuzz/run.sh 600.
   echo "== fuzz: build/fuzz"
-  "$AD_ROOT/tests/fuzz/run.sh" 15 || status=1
+  "$AD_ROOT/tests/fuzz/run.sh" 10 || status=1
 fi
 exit $status
