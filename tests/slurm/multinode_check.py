@@ -350,8 +350,10 @@ def check_timed(jobs, timed, ref):
     a = weights(os.path.join(run, "model.safetensors"))
     ok = bool(a) and bool(ref) and a.keys() == ref.keys()
     d = rel_diff(a, ref) if ok else float("nan")
-    # Not bitwise: 2 ranks sum the gradients in another order than 3.
-    check(ok and d <= 1e-5, f"time-limited pretrain: weights {d:.3g} (relative) from the uninterrupted run")
+    # Not bitwise: 2 ranks sum the gradients in another order than 3, and hundreds of AdamW
+    # steps carry that round-off on (5.4e-6 seen on an idle machine). 3e-5 still tells a resume
+    # that repeats or skips one step (about 1e-4 at this lr).
+    check(ok and d <= 3e-5, f"time-limited pretrain: weights {d:.3g} (relative) from the uninterrupted run")
     J.log(f"time-limited pretrain: {r['Restarts']} requeue(s), 3 -> 2 ranks, weights within {d:.2g} relative "
         f"of the uninterrupted 3-rank run (bitwise: {same_weights(a, ref)})")
 
