@@ -352,7 +352,7 @@ def check_timed(jobs, timed, ref):
     d = rel_diff(a, ref) if ok else float("nan")
     # Not bitwise: 2 ranks sum the gradients in another order than 3, and hundreds of AdamW
     # steps carry that round-off on (5.4e-6 seen on an idle machine). 3e-5 still tells a resume
-    # that repeats or skips one step (about 1e-4 at this lr).
+    # that repeats or skips a step (an lr-sized change, estimated ~1e-4 here, not measured).
     check(ok and d <= 3e-5, f"time-limited pretrain: weights {d:.3g} (relative) from the uninterrupted run")
     J.log(f"time-limited pretrain: {r['Restarts']} requeue(s), 3 -> 2 ranks, weights within {d:.2g} relative "
         f"of the uninterrupted 3-rank run (bitwise: {same_weights(a, ref)})")
