@@ -23,7 +23,7 @@
 typedef struct {
     ad_conv2d_desc d;
     float *w, *b; /* folded: [cout][kh][kw][cin], [cout] */
-    char name[48], bn[48];
+    char name[64], bn[64];
 } conv;
 
 typedef struct {
@@ -109,7 +109,7 @@ static int build(ad_resnet *m, int stem_width, block_shape_fn shape, void *ctx)
             block *b = &m->blocks[i];
             int planes, outp, stride = k == 0 ? m->v.stride[s] : 1;
             AD_TRY(shape(ctx, s, k, inplanes, &planes, &outp, &b->has_ds));
-            char n[48], bn[48];
+            char n[64], bn[64]; /* room for any int: gcc -O1 checks snprintf bounds */
             static const int ksz[3] = {1, 3, 1};
             conv *cs[3] = {&b->c1, &b->c2, &b->c3};
             for (int j = 0; j < 3; j++) {
