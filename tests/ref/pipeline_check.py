@@ -48,6 +48,10 @@ job = synth_job(os.path.join(WORK, "job.ini"), {
 # 1. the same caches from 1 and 3 ranks
 p = adaptor(1, "embed", job)
 check(p.returncode == 0, f"embed on 1 rank: {errors(p)}")
+# Bound to one core (Open MPI's default at <= 2 ranks) the rank decodes in the encoder's
+# thread and says so once for the three splits, not once a split.
+said = p.stderr.count("this rank may use one CPU only")
+check(said == (0 if "helper thread" in p.stderr else 1), f"the one-CPU notice {said} times")
 p = adaptor(3, "embed", job, "--set", "cache.dir=cache3")
 check(p.returncode == 0, f"embed on 3 ranks: {errors(p)}")
 p = adaptor(2, "embed", job, "--set", "cache.dir=cache2")
