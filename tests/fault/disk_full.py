@@ -5,6 +5,9 @@
    every rank within 30 s with one error line naming the cache file and "No space left on
    device"; no temporary file stays behind, every part left validates, and a second embed
    does not take anything partial as complete (it fails the same way).
+   Then with [cache] writer = parallel on a fresh 150 kB tmpfs holding an earlier (stale)
+   train cache: parts written in parallel, the same one line within 30 s, and the earlier
+   cache byte for byte intact.
 2. checkpoints (safetensors) and metrics.nc on a full output folder name the file and the
    system's reason (full_writer).
 
@@ -83,30 +86,57 @@ part_rows = 64
     small = os.path.join(WORK, "small")
     mount(small, "150k")
     for attempt in (1, 2):
-        rc, err = embed(30)
-        check(rc is not None, f"embed #{attempt} ended within 30 s (it hung)")
-        if rc is None:
+        if not embed_fails(f"embed #{attempt}", small):
             return
-        # adaptor's own error lines (timestamped); Open MPI's "mpiexec detected" banner is not one.
-        lines = error_lines(err)
-        check(rc != 0, f"embed #{attempt} exit status {rc} is non-zero")
-        check(len(lines) == 1, f"embed #{attempt}: one error line: {lines or err[-400:]}")
-        check(any("No space left on device" in l and "/small/cache/" in l and ".nc" in l
-                  for l in lines), f"embed #{attempt}: names the file and ENOSPC: {lines}")
-        leftovers = glob.glob(os.path.join(small, "cache", "**", "*.tmp.*"), recursive=True)
-        check(not leftovers, f"embed #{attempt}: no temporary files left: {leftovers}")
-        # What stays is complete: every final cache and part opens with all its rows.
-        for f in glob.glob(os.path.join(small, "cache", "**", "*.nc"), recursive=True):
-            try:
-                with netCDF4.Dataset(f) as ds:
-                    ds.set_auto_mask(False)
-                    ids = ds.variables["sample_id"][:]
-                    ok = len(ids) == ds.dimensions["sample"].size and len(set(ids)) == len(ids)
-            except Exception as e:  # noqa: BLE001 - any failure to read is the finding
-                ok = False
-                print(f"{f}: {e}")
-            check(ok, f"embed #{attempt}: {os.path.relpath(f, WORK)} is a complete cache")
+    # An earlier cache of the train split (stale: it holds only the first part's rows, so
+    # embed writes it again) must survive the parallel writer's failure byte for byte.
+    parts = glob.glob(os.path.join(small, "cache", "*.parts", "0+*.nc"))
+    check(len(parts) == 1, f"a first part to plant as the earlier cache: {parts}")
+    with open(parts[0], "rb") as f:
+        earlier = f.read()
+    final = os.path.join(small, "cache", os.path.basename(os.path.dirname(parts[0]))[:-6])
     unmount_all()
+    mount(small, "150k")
+    os.makedirs(os.path.join(small, "cache"))
+    with open(final, "wb") as f:
+        f.write(earlier)
+    with open(os.path.join(WORK, "job.ini"), "a") as f:
+        f.write("writer = parallel\n")
+    if embed_fails("parallel writer", small):
+        written = glob.glob(os.path.join(small, "cache", "*.parts", "*.nc"))
+        check(written, "parallel writer: wrote parts before the disk filled")
+        with open(final, "rb") as f:
+            check(f.read() == earlier, f"parallel writer: the earlier {final} is intact")
+    unmount_all()
+
+
+def embed_fails(what, small):
+    """One embed on the full disk: ends within 30 s, non-zero, with one line naming the
+    file and ENOSPC; leaves no temporary file and only complete caches. False if it hung."""
+    rc, err = embed(30)
+    check(rc is not None, f"{what} ended within 30 s (it hung)")
+    if rc is None:
+        return False
+    # adaptor's own error lines (timestamped); Open MPI's "mpiexec detected" banner is not one.
+    lines = error_lines(err)
+    check(rc != 0, f"{what}: exit status {rc} is non-zero")
+    check(len(lines) == 1, f"{what}: one error line: {lines or err[-400:]}")
+    check(any("No space left on device" in l and "/small/cache/" in l and ".nc" in l
+              for l in lines), f"{what}: names the file and ENOSPC: {lines}")
+    leftovers = glob.glob(os.path.join(small, "cache", "**", "*.tmp.*"), recursive=True)
+    check(not leftovers, f"{what}: no temporary files left: {leftovers}")
+    # What stays is complete: every final cache and part opens with all its rows.
+    for f in glob.glob(os.path.join(small, "cache", "**", "*.nc"), recursive=True):
+        try:
+            with netCDF4.Dataset(f) as ds:
+                ds.set_auto_mask(False)
+                ids = ds.variables["sample_id"][:]
+                ok = len(ids) == ds.dimensions["sample"].size and len(set(ids)) == len(ids)
+        except Exception as e:  # noqa: BLE001 - any failure to read is the finding
+            ok = False
+            print(f"{f}: {e}")
+        check(ok, f"{what}: {os.path.relpath(f, WORK)} is a complete cache")
+    return True
 
 
 def full_output_folder():
