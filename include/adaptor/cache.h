@@ -35,7 +35,11 @@
  *   so). The variables are bitwise those of the serial writer; the file bytes differ.
  *   Checks are agreed on before each collective call; a library call that fails anyway
  *   returns its error with no further collective call, and the CLI ends the job with
- *   MPI_Abort if peers stay stuck in HDF5 (never a hang; the final path is untouched).
+ *   MPI_Abort if peers stay stuck in HDF5. A call that fails on some ranks inside HDF5
+ *   can also leave every rank waiting in a different MPI call inside the library (seen:
+ *   H5AC sync-point barrier vs H5FD_truncate broadcast in one H5Fflush): a watchdog
+ *   (storage->timeout, [cache] write_timeout) ends the job with MPI_Abort then. Never a
+ *   hang; the final path is untouched.
  * Before a file is created, rank 0 checks with fallocate that the file's size fits
  * (ad_check_space). The file is created
  * as "<path>.tmp.<pid of rank 0>" in the same folder and renamed to <path> only after it
@@ -83,6 +87,8 @@ typedef struct ad_cache_storage {
     int chunk_rows;    /* samples per chunk; 0 = about 64 KiB per chunk */
     int deflate_level; /* 0 = none (default), 1..9 = zlib */
     int parallel;      /* 0 = serial writer (default), 1 = parallel ([cache] writer) */
+    double timeout;    /* parallel: seconds one collective library call may take before the
+                        * job is ended with MPI_Abort (watchdog.h); 0 = no limit */
 } ad_cache_storage;
 
 typedef struct ad_cache_writer ad_cache_writer;

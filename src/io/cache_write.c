@@ -18,6 +18,7 @@
 #include "adaptor/fsutil.h"
 #include "adaptor/log.h"
 #include "adaptor/provenance.h"
+#include "adaptor/watchdog.h"
 #include "cache_internal.h"
 #include "ncutil.h"
 
@@ -37,6 +38,7 @@ struct ad_cache_writer {
     int open;     /* the netCDF file is still open (serial: rank 0 only) */
     int parallel; /* every rank writes its rows into the shared file */
     int broken;   /* a parallel library call failed here: no collective call is safe */
+    ad_watchdog *wd; /* parallel: the deadline of each collective library call */
     int v_emb, v_mask, v_len, v_id;
     int64_t n;
     int dim, tokens;
@@ -181,10 +183,14 @@ static int prepare_file(ad_cache_writer *w, const ad_cache_meta *meta,
     return ad_check_space(w->tmp, w->path, file_bytes(w, meta, storage));
 }
 
-/* Creates the temporary file and defines the layout: rank 0 (serial) or every rank
- * (parallel: a collective call). */
-static int create_file(ad_cache_writer *w, const ad_cache_meta *meta,
-                       const ad_cache_storage *storage)
+/* What a watchdog that fires removes: the temporary file, by rank 0 (it renames too). */
+static const char *doomed(const ad_cache_writer *w)
+{
+    return w->rank == 0 ? w->tmp : NULL;
+}
+
+static int create_layout(ad_cache_writer *w, const ad_cache_meta *meta,
+                         const ad_cache_storage *storage)
 {
     errno = 0;
     int st = w->parallel ? nc_create_par(w->tmp, NC_NETCDF4 | NC_MPIIO | NC_CLOBBER, w->comm,
@@ -194,6 +200,23 @@ static int create_file(ad_cache_writer *w, const ad_cache_meta *meta,
         return ad_nc_fail_errno(st, errno, w->path, "cannot create");
     w->open = 1;
     return define_layout(w, meta, storage);
+}
+
+/* Creates the temporary file and defines the layout: rank 0 (serial) or every rank
+ * (parallel: a collective call, under the watchdog). */
+static int create_file(ad_cache_writer *w, const ad_cache_meta *meta,
+                       const ad_cache_storage *storage)
+{
+    ad_watchdog_arm(w->wd, w->path, "creating the file", doomed(w));
+    int rc = create_layout(w, meta, storage);
+    ad_watchdog_disarm(w->wd);
+    return rc;
+}
+
+static void writer_free(ad_cache_writer *w)
+{
+    ad_watchdog_destroy(w->wd);
+    free(w);
 }
 
 int ad_cache_create(MPI_Comm comm, const char *path, const ad_cache_meta *meta, int64_t n,
@@ -223,6 +246,9 @@ int ad_cache_create(MPI_Comm comm, const char *path, const ad_cache_meta *meta, 
     rc = ad_mpi_agree(comm, rc, path);
     if (rc == AD_OK && w->parallel) {
         MPI_Bcast(w->tmp, sizeof w->tmp, MPI_CHAR, 0, comm);
+        rc = ad_mpi_agree(comm, ad_watchdog_create(comm, storage->timeout, &w->wd), path);
+    }
+    if (rc == AD_OK && w->parallel) {
         rc = create_file(w, meta, storage);
         w->broken = rc != AD_OK; /* a peer may still be inside the collective create */
     }
@@ -368,7 +394,9 @@ int ad_cache_write_rows_status(ad_cache_writer *w, int local_rc, int64_t first, 
     if (w->parallel) {
         /* Agreed before the collective write, so that either every rank enters it or none. */
         AD_TRY(ad_mpi_agree(w->comm, rc, w->path));
+        ad_watchdog_arm(w->wd, w->path, "writing rows", doomed(w));
         rc = put_rows(w, first, nrows, ids, emb, mask);
+        ad_watchdog_disarm(w->wd);
         w->broken = rc != AD_OK;
         w->written += rc == AD_OK ? nrows : 0;
         return rc;
@@ -418,7 +446,9 @@ static int close_parallel(ad_cache_writer *w)
         return ad_fail(AD_ERR_INTERNAL, "%s: only %lld of %lld rows were written", w->path,
                        total, (long long)w->n);
     errno = 0;
+    ad_watchdog_arm(w->wd, w->path, "closing", doomed(w));
     int st = nc_close(w->ncid);
+    ad_watchdog_disarm(w->wd);
     w->open = 0;
     w->broken = st != NC_NOERR;
     return st == NC_NOERR ? AD_OK : ad_nc_fail_errno(st, errno, w->path, "closing");
@@ -451,7 +481,7 @@ int ad_cache_commit(ad_cache_writer *w)
         ad_cache_abort(w);
         return rc;
     }
-    free(w);
+    writer_free(w);
     return AD_OK;
 }
 
@@ -464,11 +494,13 @@ void ad_cache_abort(ad_cache_writer *w)
          * too. The job comes down (src/cli/main.c); the final path was never touched. */
         if (w->rank == 0 && w->tmp[0])
             unlink(w->tmp);
-        free(w);
+        writer_free(w);
         return;
     }
     if (w->parallel && w->open) { /* every rank agreed to give up: an ordinary close */
+        ad_watchdog_arm(w->wd, w->path, "closing", doomed(w));
         nc_close(w->ncid);
+        ad_watchdog_disarm(w->wd);
         w->open = 0;
     }
     if (w->open) {
@@ -481,5 +513,5 @@ void ad_cache_abort(ad_cache_writer *w)
     }
     if (w->rank == 0 && w->tmp[0])
         unlink(w->tmp);
-    free(w);
+    writer_free(w);
 }

@@ -48,6 +48,7 @@ int ad_frozen_open(ad_frozen *e, const ad_config *cfg, const ad_job *job, int im
     const char *writer;
     AD_TRY(ad_config_string(cfg, "cache", "writer", &writer));
     e->storage.parallel = strcmp(writer, "parallel") == 0;
+    AD_TRY(ad_config_float(cfg, "cache", "write_timeout", &e->storage.timeout));
     if (image) {
         int64_t resize, crop;
         e->img_out = job->image_output;

@@ -40,7 +40,7 @@ int main(int argc, char **argv)
     int64_t N = argc > 2 ? atoll(argv[2]) : 200000;
     int D = argc > 3 ? atoi(argv[3]) : 768;
     ad_cache_storage st = {argc > 4 ? atoi(argv[4]) : 0, argc > 5 ? atoi(argv[5]) : 0,
-                           argc > 6 && strcmp(argv[6], "parallel") == 0};
+                           argc > 6 && strcmp(argv[6], "parallel") == 0, 0};
     int rank, size;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);

@@ -8,11 +8,15 @@
    Then with [cache] writer = parallel on a fresh 150 kB tmpfs holding an earlier (stale)
    train cache: parts written in parallel, the same one line within 30 s, and the earlier
    cache byte for byte intact.
+   Then, parallel writer, the writes of rank 1 only failing (FAIL_WRITE, an LD_PRELOAD shim:
+   parallel HDF5 then leaves the ranks waiting in different collectives inside one call):
+   with [cache] write_timeout = 5 the job ends within 30 s, non-zero, with one line naming
+   the file, no temporary file, the earlier cache intact.
 2. checkpoints (safetensors) and metrics.nc on a full output folder name the file and the
    system's reason (full_writer).
 
 Mounting needs root (CAP_SYS_ADMIN); without it the test says so and exits 77 (skipped).
-usage: disk_full.py MPIEXEC ADAPTOR FULL_WRITER WORKDIR"""
+usage: disk_full.py MPIEXEC ADAPTOR FULL_WRITER WORKDIR FAIL_WRITE"""
 import glob
 import os
 import shutil
@@ -26,7 +30,7 @@ import netCDF4
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "ref"))
 from clitest import ENV, Checks, error_lines, errors, mpirun  # noqa: E402
 
-MPI, ADAPTOR, WRITER, WORK = (os.path.abspath(a) for a in sys.argv[1:5])
+MPI, ADAPTOR, WRITER, WORK, FAIL_WRITE = (os.path.abspath(a) for a in sys.argv[1:6])
 check = Checks()
 mounts = []
 
@@ -48,10 +52,17 @@ def unmount_all():
     mounts.clear()
 
 
-def embed(timeout):
+def preload(lib):
+    """LD_PRELOAD for lib; a sanitizer build needs ASan's runtime first."""
+    out = subprocess.run(["ldd", ADAPTOR], capture_output=True, text=True).stdout
+    asan = [l.split("=>")[1].split()[0] for l in out.splitlines() if "libasan" in l and "=>" in l]
+    return ":".join(asan + [lib])
+
+
+def embed(timeout, *extra):
     """embed under mpirun in its own session, so a hang is killed with every rank."""
     t0 = time.time()
-    cmd = [MPI, "-np", "2", "--oversubscribe", ADAPTOR, "embed", "job.ini"]
+    cmd = [MPI, "-np", "2", "--oversubscribe", *extra, ADAPTOR, "embed", "job.ini"]
     p = subprocess.Popen(cmd, cwd=WORK, env=ENV, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
@@ -108,6 +119,31 @@ part_rows = 64
         with open(final, "rb") as f:
             check(f.read() == earlier, f"parallel writer: the earlier {final} is intact")
     unmount_all()
+    one_rank_fails(earlier, os.path.basename(final))
+
+
+def one_rank_fails(earlier, name):
+    cache = os.path.join(WORK, "cache_fw")
+    os.makedirs(cache)
+    final = os.path.join(cache, name)
+    with open(final, "wb") as f:
+        f.write(earlier)
+    with open(os.path.join(WORK, "job.ini")) as f:
+        job = f.read().replace("dir = small/cache", "dir = cache_fw")
+    with open(os.path.join(WORK, "job.ini"), "w") as f:
+        f.write(job + "write_timeout = 5\n")
+    t0 = time.time()
+    rc, err = embed(30, "-x", f"LD_PRELOAD={preload(FAIL_WRITE)}", "-x", "AD_TEST_FAIL_RANK=1")
+    what = "writes failing on rank 1 only"
+    check(rc is not None and time.time() - t0 < 30, f"{what}: ended within 30 s (it hung)")
+    lines = error_lines(err)
+    check(rc not in (0, None), f"{what}: exit status {rc} is non-zero")
+    check(len(lines) == 1 and "/cache_fw/" in lines[0] and "did not return within 5 s" in lines[0],
+          f"{what}: one line naming the file and the stuck call: {lines or err[-600:]}")
+    leftovers = glob.glob(os.path.join(cache, "**", "*.tmp.*"), recursive=True)
+    check(not leftovers, f"{what}: no temporary files left: {leftovers}")
+    with open(final, "rb") as f:
+        check(f.read() == earlier, f"{what}: the earlier {final} is intact")
 
 
 def embed_fails(what, small):

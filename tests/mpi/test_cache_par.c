@@ -176,7 +176,7 @@ int main(int argc, char **argv)
         int D, T;
     } cases[] = {{"image", 101, 16, 0}, {"text", 29, 8, 5}};
     /* serial writer; parallel; parallel deflated with 7-row chunks that span ranks. */
-    const ad_cache_storage writers[3] = {{0, 0, 0}, {0, 0, 1}, {7, 1, 1}};
+    const ad_cache_storage writers[3] = {{0, 0, 0, 0}, {0, 0, 1, 60}, {7, 1, 1, 60}};
     const char *names[3][2] = {{"par_pooled.nc", "par_tokens.nc"},
                                {"pw_pooled.nc", "pw_tokens.nc"},
                                {"pwz_pooled.nc", "pwz_tokens.nc"}};
