@@ -128,13 +128,18 @@ ad_launcher() {
     # --kill-on-bad-exit: a rank that dies (a node lost, a crash) ends the step at once, as
     # mpirun does; else, with the cluster's default KillOnBadExit=0, the other ranks wait in
     # their next collective for a peer that is gone until the time limit.
-    srun) AD_LAUNCH=(srun --mpi=pmix --kill-on-bad-exit=1) ;;
+    # PMIX_MCA_gds=hash: PMIx's shared-memory datastore (gds/ds21) crashed ranks at start-up
+    # (SIGSEGV at address nil) when steps started together on a node (openpmix#1114,
+    # ompi#7335); the hash store avoids it. A value the user exported wins.
+    srun)
+      export PMIX_MCA_gds=${PMIX_MCA_gds:-hash}
+      AD_LAUNCH=(srun --mpi=pmix --kill-on-bad-exit=1) ;;
     mpirun)
       command -v mpirun >/dev/null || ad_die "mpirun not found and srun cannot launch MPI"
       AD_LAUNCH=(mpirun) ;;
     *) ad_die "AD_LAUNCHER='$how': expected srun or mpirun" ;;
   esac
-  ad_note "launching with ${AD_LAUNCH[*]} ($why)"
+  ad_note "launching with ${AD_LAUNCH[*]} ($why)${PMIX_MCA_gds:+, PMIX_MCA_gds=$PMIX_MCA_gds}"
 }
 
 # The step runs in the background so the batch shell can receive Slurm's warning signal

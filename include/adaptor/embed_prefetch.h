@@ -22,7 +22,9 @@
 
 typedef struct ad_embed_prefetch ad_embed_prefetch;
 
-/* e, s and manifest must outlive the prefetcher. */
+/* e, s and manifest must outlive the prefetcher. Where no thread can run (MPI below
+ * MPI_THREAD_FUNNELED, a rank allowed one CPU) it says why and clears e->overlap, so the
+ * encoder's later prefetchers (the next splits) do not say it again. */
 int ad_embed_prefetch_create(ad_frozen *e, const ad_selection *s, int skip_bad,
                              const char *manifest, ad_embed_prefetch **out);
 /* Queues the batch of the selection's rows rows[0..n) (copied; 1 <= n <= e->batch). */

@@ -53,7 +53,8 @@ typedef struct ad_frozen {
     ad_frozen_batch stage;
     /* both */
     int batch;
-    int overlap; /* [run] decode_overlap: embed decodes the next batch in a helper thread */
+    int overlap; /* [run] decode_overlap: embed decodes the next batch in a helper thread;
+                  * cleared by the first prefetcher that cannot run one (embed_prefetch.h) */
     float *out; /* [batch, tokens or 1, dim] */
     uint8_t *mask;
     char meta_pre[512];

@@ -67,6 +67,18 @@ void ad_layernorm_residual_forward(float *y, float *mean, float *rstd, float *s,
  * the baseline build's ABI has no such registers). */
 #define VLD(v, p) memcpy(&(v), (p), sizeof(ad_vf16))
 #define VST(p, v) memcpy((p), &(v), sizeof(ad_vf16))
+/* ln_backward_row's two passes start alike: dy (+ dy2), x and g at i. */
+#define VLD_DY_X_G(dyv, xv, gv, i)                                                             \
+    do {                                                                                       \
+        VLD(dyv, dy + (i));                                                                    \
+        if (dy2) {                                                                             \
+            ad_vf16 dy2v;                                                                      \
+            VLD(dy2v, dy2 + (i));                                                              \
+            dyv += dy2v;                                                                       \
+        }                                                                                      \
+        VLD(xv, x + (i));                                                                      \
+        VLD(gv, g + (i));                                                                      \
+    } while (0)
 
 /* One row. Every element of dy, dy2 is read before the element of dx / dxm at the same
  * index is written, in 16-lane blocks, so those may alias. */
@@ -81,13 +93,7 @@ AD_VINLINE void ln_backward_row(float *dx, float *dg, float *db, const float *dy
     int i = 0;
     for (; i + 16 <= d; i += 16) {
         ad_vf16 dyv, t, xv, gv;
-        VLD(dyv, dy + i);
-        if (dy2) {
-            VLD(t, dy2 + i);
-            dyv += t;
-        }
-        VLD(xv, x + i);
-        VLD(gv, g + i);
+        VLD_DY_X_G(dyv, xv, gv, i);
         ad_vf16 xh = (xv - m) * rs, dxh = dyv * gv;
         a1 += dxh;
         a2 += dxh * xh;
@@ -120,13 +126,7 @@ AD_VINLINE void ln_backward_row(float *dx, float *dg, float *db, const float *dy
     s2 /= (float)d;
     for (i = 0; i + 16 <= d; i += 16) {
         ad_vf16 dyv, t, xv, gv;
-        VLD(dyv, dy + i);
-        if (dy2) {
-            VLD(t, dy2 + i);
-            dyv += t;
-        }
-        VLD(xv, x + i);
-        VLD(gv, g + i);
+        VLD_DY_X_G(dyv, xv, gv, i);
         ad_vf16 xh = (xv - m) * rs;
         ad_vf16 v = rs * (dyv * gv - s1 - xh * s2);
         VST(dx + i, v);

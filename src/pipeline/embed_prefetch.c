@@ -84,6 +84,10 @@ int ad_embed_prefetch_create(ad_frozen *e, const ad_selection *s, int skip_bad,
     else if (e->image && e->overlap && cpus <= 1)
         ad_info("embed: decoding in the encoder's thread: this rank may use one CPU only "
                 "(give it two, e.g. srun --cpus-per-task=2 or mpirun --bind-to none)");
+    /* Neither changes within a process: the encoder's next selections (splits) go without
+     * the thread and without saying so again. */
+    if (e->image && e->overlap && !p->threaded)
+        e->overlap = 0;
     if (p->threaded) {
         pthread_mutex_init(&p->mu, NULL);
         pthread_cond_init(&p->cv, NULL);

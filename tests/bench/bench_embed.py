@@ -26,6 +26,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "ref"))
 import bert_ref  # noqa: E402
 import vision_ref  # noqa: E402
+from clitest import synth_job  # noqa: E402
 
 ADAPTOR = os.path.abspath(sys.argv[1])
 WORK = os.path.abspath(sys.argv[2] if len(sys.argv) > 2 else "/tmp/bench_embed")
@@ -63,18 +64,9 @@ if not REUSE and not WRITERS:
     vit = dict(vision_ref.DINO, hidden_size=768, num_hidden_layers=12, num_attention_heads=12)
     vision_ref.save_model(os.path.join(models, "vit-base"), vision_ref.dino_weights(vit, 5), vit)
 
-with open(os.path.join(WORK, "job.ini"), "w") as f:
-    f.write("""[data]
-manifest = corpus/manifest.csv
-[text_encoder]
-model = corpus/models/bert-tiny
-batch_size = 32
-[image_encoder]
-model = corpus/models/dinov2-tiny
-batch_size = 16
-[cache]
-splits = train
-""")
+synth_job(os.path.join(WORK, "job.ini"), {"text_encoder": {"batch_size": 32},
+                                          "image_encoder": {"batch_size": 16},
+                                          "cache": {"splits": "train"}})
 
 
 

@@ -13,6 +13,9 @@ import statistics
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "ref"))
+from clitest import synth_job  # noqa: E402
+
 ADAPTOR = os.path.abspath(sys.argv[1])
 WORK = os.path.abspath(sys.argv[2] if len(sys.argv) > 2 else "/tmp/bench_layout")
 N = int(sys.argv[3]) if len(sys.argv) > 3 else 200
@@ -37,24 +40,10 @@ shutil.rmtree(WORK, ignore_errors=True)
 os.makedirs(WORK)
 subprocess.run(["mpirun", "-np", "1", ADAPTOR, "synth", "corpus", "--n", str(N), "--seed", "3"],
                check=True, env=ENV, cwd=WORK, capture_output=True)
-with open(os.path.join(WORK, "job.ini"), "w") as f:
-    f.write("""[data]
-manifest = corpus/manifest.csv
-[text_encoder]
-model = corpus/models/bert-tiny
-batch_size = 32
-[image_encoder]
-model = corpus/models/dinov2-tiny
-batch_size = 16
-[cache]
-dir = cache
-[train]
-batch_size = 128
-max_steps = 8
-log_every = 1
-[output]
-dir = run
-""")
+synth_job(os.path.join(WORK, "job.ini"), {
+    "text_encoder": {"batch_size": 32}, "image_encoder": {"batch_size": 16},
+    "cache": {"dir": "cache"}, "train": {"batch_size": 128, "max_steps": 8, "log_every": 1},
+    "output": {"dir": "run"}})
 
 print(f"{N} synthetic rows; machine shared (load average {os.getloadavg()[0]:.0f} on "
       f"{os.cpu_count()} cores): compare ratios, not absolute rates")

@@ -5,27 +5,14 @@
  * usage: [mpirun -np R] bench_pretrain [--image-dim 384] [--text-dim 768] [--batch 1024]
  *                                      [--reps 5] [--no-torch]
  * Prints medians of the per-step times (CPU time of rank 0, wall time beside it). */
-#include "adaptor/adamw.h"
-#include "adaptor/adaptor.h"
-#include "adaptor/blis_select.h"
-#include "adaptor/dp.h"
-#include "adaptor/error.h"
-#include "adaptor/log.h"
 #include "adaptor/nn.h"
-#include "adaptor/rng.h"
-
-#include <mpi.h>
 
 #include "benchutil.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 #include <unistd.h>
-
-
-
 
 /* FLOPs of one step on b local rows with G columns: the products this implementation
  * performs (no Q/K projections: they cannot change a one-key softmax; when the 2b rows of a
@@ -81,67 +68,31 @@ static double torch_rate(const ad_adaptor_config *c, int batch, int reps, int sk
 int main(int argc, char **argv)
 {
     char msg[256];
-    if (ad_blis_select(msg, sizeof msg) != AD_OK) {
-        fprintf(stderr, "%s\n", ad_errmsg());
-        return 1;
-    }
-    MPI_Init(&argc, &argv);
     int rank, size;
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    MPI_Comm_size(MPI_COMM_WORLD, &size);
-    ad_log_init(rank, size);
-    ad_blis_set_threads(1);
-    int dv = 384, dt = 768, G = 1024, reps = 5, with_torch = 1;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--image-dim") && i + 1 < argc)
-            dv = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--text-dim") && i + 1 < argc)
-            dt = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--batch") && i + 1 < argc)
-            G = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
-            reps = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--no-torch"))
-            with_torch = 0;
-    }
+    if (bu_mpi_start(&argc, &argv, msg, sizeof msg, &rank, &size))
+        return 1;
+    int dv = 384, dt = 768, G = 1024, reps = 5, no_torch = 0;
+    const bu_opt opts[] = {{"--image-dim", &dv, 0}, {"--text-dim", &dt, 0}, {"--batch", &G, 0},
+                           {"--reps", &reps, 0},     {"--no-torch", &no_torch, 1}};
+    bu_parse_opts(argc, argv, 1, opts, sizeof opts / sizeof *opts);
     if (reps > 15)
         reps = 15;
-    ad_adaptor_config c = {.dv = dv, .dt = dt, .proj = 768, .ffn = 2048, .heads = 12,
-                           .layers = 2, .dropout = 0.1f, .ln_eps = 1e-5f,
-                           .logit_scale_init = 2.6592f};
-    ad_adaptor *m;
-    ad_dp *dp;
-    ad_adamw *opt;
-    if (ad_adaptor_create(&c, &m) || ad_dp_create(MPI_COMM_WORLD, 1, 0.75f, &dp) ||
-        ad_adamw_create(&opt, m->nparams, NULL)) {
-        fprintf(stderr, "setup: %s\n", ad_errmsg());
-        MPI_Abort(MPI_COMM_WORLD, 1);
-    }
-    ad_adaptor_init(m, 1);
+    ad_adaptor_config c = bu_adaptor_config(dv, dt, 768, 2048, 2);
     int b = G / size;
-    float *xv = malloc(sizeof(float) * (size_t)b * dv), *xt = malloc(sizeof(float) * (size_t)b * dt);
-    ad_rng r;
-    ad_rng_seed(&r, 3, (uint64_t)rank);
-    for (size_t i = 0; i < (size_t)b * dv; i++)
-        xv[i] = (float)ad_rng_normal(&r);
-    for (size_t i = 0; i < (size_t)b * dt; i++)
-        xt[i] = (float)ad_rng_normal(&r);
+    bu_step s;
+    if (bu_step_create(&c, b, rank, &s))
+        MPI_Abort(MPI_COMM_WORLD, 1);
     double cpu[16], wall[16], parts[16], comm[16];
     for (int k = 0; k <= reps; k++) {
         MPI_Barrier(MPI_COMM_WORLD);
-        double c0 = bu_cpu_now(), w0 = ad_now();
-        ad_rng drop;
-        ad_rng_seed(&drop, 42, (uint64_t)(k * 1000 + rank));
+        double c0 = bu_cpu_now(), w0 = ad_now(), tadam = 0;
         ad_dp_stats st;
-        ad_adaptor_batch batch = {xv, xt, NULL, 0, 0};
-        if (ad_dp_step(dp, m, &batch, b, &drop, &st) != AD_OK)
+        if (bu_step_run(&s, k, &st, &tadam) != AD_OK)
             MPI_Abort(MPI_COMM_WORLD, 1);
-        double o0 = bu_cpu_now();
-        ad_adamw_step(opt, m->params, m->grads, 2e-5, NULL);
         if (k > 0) {
             cpu[k - 1] = bu_cpu_now() - c0;
             wall[k - 1] = ad_now() - w0;
-            parts[k - 1] = bu_cpu_now() - o0;
+            parts[k - 1] = tadam;
             comm[k - 1] = st.comm_seconds;
         }
     }
@@ -154,7 +105,7 @@ int main(int argc, char **argv)
     if (rank == 0) {
         printf("%s\n", msg);
         printf("Adaptor step: image %d, text %d, P %d, F %d, %d layers, global batch %d on %d "
-               "rank(s), %zu parameters\n", dv, dt, c.proj, c.ffn, c.layers, G, size, m->nparams);
+               "rank(s), %zu parameters\n", dv, dt, c.proj, c.ffn, c.layers, G, size, s.m->nparams);
         printf("  per step (median of %d): %.3f s CPU, %.3f s wall (AdamW %.3f s)\n", reps, tc,
                tw, topt);
         printf("  samples/s: %.1f (wall); collectives %.3f s per step (%.1f%% of the wall time)\n",
@@ -162,7 +113,7 @@ int main(int argc, char **argv)
         printf("  GFLOP/s per rank: %.1f; sgemm on the same shapes: %.1f; ratio %.2f\n",
                flops / tc / 1e9, sg, flops / tc / 1e9 / sg);
         printf("  peak memory (rank 0): %.0f MB\n", ru.ru_maxrss / 1024.0);
-        if (with_torch && size == 1 && access("/usr/bin/python3", X_OK) == 0) {
+        if (!no_torch && size == 1 && access("/usr/bin/python3", X_OK) == 0) {
             double t_def = torch_rate(&c, G, 3, 0);
             double t_skx = torch_rate(&c, G, 3, 1);
             double ours = G / tc;
@@ -176,11 +127,7 @@ int main(int argc, char **argv)
                 printf("  PyTorch: not available\n");
         }
     }
-    free(xv);
-    free(xt);
-    ad_adamw_destroy(opt);
-    ad_dp_destroy(dp);
-    ad_adaptor_destroy(m);
+    bu_step_destroy(&s);
     MPI_Finalize();
     return 0;
 }

@@ -14,16 +14,6 @@
  * communication cost is measured separately too: the step's collectives with the same sizes,
  * replayed after a barrier (all ranks ready). Rank 0 prints medians over steps of the maxima
  * over ranks, as one "key=value" line for the driver and a readable summary. */
-#include "adaptor/adamw.h"
-#include "adaptor/adaptor.h"
-#include "adaptor/blis_select.h"
-#include "adaptor/dp.h"
-#include "adaptor/error.h"
-#include "adaptor/log.h"
-#include "adaptor/rng.h"
-
-#include <mpi.h>
-
 #include "benchutil.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -182,58 +172,29 @@ static int step_mode(int argc, char **argv, int rank, int size, const char *kern
 {
     int dv = 384, dt = 768, layers = 2, per_rank = 0, G = 1024, reps = 5, overlap = 0;
     int proj = 768, ffn = 2048;
-    const struct {
-        const char *name;
-        int *v;
-    } opts[] = {{"--per-rank", &per_rank}, {"--global", &G},      {"--reps", &reps},
-                {"--image-dim", &dv},      {"--text-dim", &dt},   {"--layers", &layers},
-                {"--proj", &proj},         {"--ffn", &ffn}};
-    for (int i = 2; i < argc; i++) {
-        overlap |= !strcmp(argv[i], "--overlap");
-        for (size_t k = 0; k < sizeof opts / sizeof *opts; k++)
-            if (!strcmp(argv[i], opts[k].name) && i + 1 < argc) {
-                *opts[k].v = atoi(argv[++i]);
-                break;
-            }
-    }
+    const bu_opt opts[] = {{"--per-rank", &per_rank, 0}, {"--global", &G, 0},
+                           {"--reps", &reps, 0},         {"--image-dim", &dv, 0},
+                           {"--text-dim", &dt, 0},       {"--layers", &layers, 0},
+                           {"--proj", &proj, 0},         {"--ffn", &ffn, 0},
+                           {"--overlap", &overlap, 1}};
+    bu_parse_opts(argc, argv, 2, opts, sizeof opts / sizeof *opts);
     reps = reps < 1 ? 1 : reps > 15 ? 15 : reps;
     if (per_rank > 0)
         G = per_rank * size;
     int b = G / size + (rank < G % size);
-    ad_adaptor_config c = {.dv = dv, .dt = dt, .proj = proj, .ffn = ffn,
-                           .heads = proj % 12 ? 1 : 12,
-                           .layers = layers, .dropout = 0.1f, .ln_eps = 1e-5f,
-                           .logit_scale_init = 2.6592f};
-    ad_adaptor *m;
-    ad_dp *dp;
-    ad_adamw *opt;
-    if (ad_adaptor_create(&c, &m) || ad_dp_create(MPI_COMM_WORLD, 1, 0.75f, &dp) ||
-        ad_adamw_create(&opt, m->nparams, NULL)) {
-        fprintf(stderr, "setup: %s\n", ad_errmsg());
+    ad_adaptor_config c = bu_adaptor_config(dv, dt, proj, ffn, layers);
+    bu_step s;
+    if (bu_step_create(&c, b, rank, &s))
         return 1;
-    }
-    ad_dp_set_overlap(dp, overlap);
-    ad_adaptor_init(m, 1);
-    size_t nv = (size_t)b * dv, nx = nv + (size_t)b * dt;
-    float *xv = malloc(sizeof(float) * (nx + 1)), *xt = xv + nv; /* [b, dv] then [b, dt] */
-    ad_rng r;
-    ad_rng_seed(&r, 3, (uint64_t)rank);
-    for (size_t i = 0; i < nx; i++)
-        xv[i] = (float)ad_rng_normal(&r);
+    ad_dp_set_overlap(s.dp, overlap);
     double comp[16], mpi[16], grad[16], win[16], cpu[16], wall[16];
     for (int k = 0; k <= reps; k++) {
         PMPI_Barrier(MPI_COMM_WORLD);
         memset(&prof, 0, sizeof prof);
         double c0 = bu_thread_cpu_now(), w0 = bu_wall_now();
-        ad_rng drop;
-        ad_rng_seed(&drop, 42, (uint64_t)(k * 1000 + rank));
         ad_dp_stats st;
-        ad_adaptor_batch batch = {xv, xt, NULL, 0, 0};
-        if (ad_dp_step(dp, m, &batch, b, &drop, &st) != AD_OK) {
-            fprintf(stderr, "step: %s\n", ad_errmsg());
+        if (bu_step_run(&s, k, &st, NULL) != AD_OK)
             MPI_Abort(MPI_COMM_WORLD, 1);
-        }
-        ad_adamw_step(opt, m->params, m->grads, 2e-5, NULL);
         double dc = bu_thread_cpu_now() - c0, dw = bu_wall_now() - w0;
         if (k > 0) {
             comp[k - 1] = max_over_ranks(dc - prof.cpu);
@@ -245,7 +206,7 @@ static int step_mode(int argc, char **argv, int rank, int size, const char *kern
         }
     }
     double sync_all, sync_grad;
-    replay(b, G, c.proj, m->nparams, reps, &sync_all, &sync_grad);
+    replay(b, G, c.proj, s.m->nparams, reps, &sync_all, &sync_grad);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     double rss = max_over_ranks(ru.ru_maxrss / 1024.0);
@@ -255,7 +216,7 @@ static int step_mode(int argc, char **argv, int rank, int size, const char *kern
         printf("%s\n", kernels);
         printf("Adaptor step, image %d, text %d, P %d, F %d, %d layers, %zu parameters: %d "
                "rank(s), %d rows per rank, global batch %d, gradient all-reduce %s\n",
-               dv, dt, proj, ffn, layers, m->nparams, size, b, G, overlap ? "overlapped" : "blocking");
+               dv, dt, proj, ffn, layers, s.m->nparams, size, b, G, overlap ? "overlapped" : "blocking");
         printf("  per step (median of %d, max over ranks): compute %.3f s CPU; inside MPI "
                "%.3f s wall (gradient all-reduce %.3f); the same collectives with all ranks "
                "ready %.3f s (gradient all-reduce %.3f); efficiency compute/(compute+comm) "
@@ -264,12 +225,9 @@ static int step_mode(int argc, char **argv, int rank, int size, const char *kern
         printf("step ranks=%d b=%d G=%d overlap=%d comp=%.5f mpi_wall=%.5f grad_wall=%.5f "
                "window=%.5f comm_sync=%.5f comm_sync_grad=%.5f cpu=%.5f wall=%.5f rss_mb=%.0f "
                "nparams=%zu\n", size, b, G, overlap, tc, tm, tg, tw, sync_all, sync_grad, tcpu,
-               twall, rss, m->nparams);
+               twall, rss, s.m->nparams);
     }
-    free(xv);
-    ad_adamw_destroy(opt);
-    ad_dp_destroy(dp);
-    ad_adaptor_destroy(m);
+    bu_step_destroy(&s);
     return 0;
 }
 
@@ -331,16 +289,9 @@ static int coll_mode(int argc, char **argv, int rank, int size)
 int main(int argc, char **argv)
 {
     char msg[256];
-    if (ad_blis_select(msg, sizeof msg) != AD_OK) {
-        fprintf(stderr, "%s\n", ad_errmsg());
-        return 1;
-    }
-    MPI_Init(&argc, &argv);
     int rank, size, rc = 2;
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    MPI_Comm_size(MPI_COMM_WORLD, &size);
-    ad_log_init(rank, size);
-    ad_blis_set_threads(1);
+    if (bu_mpi_start(&argc, &argv, msg, sizeof msg, &rank, &size))
+        return 1;
     if (argc > 1 && !strcmp(argv[1], "step"))
         rc = step_mode(argc, argv, rank, size, msg);
     else if (argc > 1 && !strcmp(argv[1], "coll"))

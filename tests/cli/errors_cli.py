@@ -19,21 +19,17 @@ import re
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "ref"))
-from clitest import STAMP, Checks, corpus_workdir, error_lines, launch, unstamped  # noqa: E402
+from clitest import (STAMP, Checks, corpus_workdir, error_lines, launch, synth_job,  # noqa: E402
+                     unstamped)
 
 MPI, ADAPTOR, WORK = sys.argv[1:4]
 check = Checks()
 CORPUS = corpus_workdir(ADAPTOR, WORK, 120, 9)
 
-JOB = os.path.join(WORK, "job.ini")
-with open(JOB, "w") as f:
-    f.write("[data]\nmanifest = corpus/manifest.csv\n"
-            "[text_encoder]\nmodel = corpus/models/bert-tiny\n"
-            "[image_encoder]\nmodel = corpus/models/dinov2-tiny\n"
-            "[cache]\ndir = cache\npart_rows = 8\n"
-            "[adaptor]\nprojection_dim = 64\nnum_heads = 4\nffn_dim = 64\n"
-            "[train]\nbatch_size = 16\nepochs = 1\n"
-            "[output]\ndir = run\n")
+JOB = synth_job(os.path.join(WORK, "job.ini"), {
+    "cache": {"dir": "cache", "part_rows": 8},
+    "adaptor": {"projection_dim": 64, "num_heads": 4, "ffn_dim": 64},
+    "train": {"batch_size": 16, "epochs": 1}, "output": {"dir": "run"}})
 
 
 def run(ranks, *args, quiet=True):

@@ -28,7 +28,7 @@ import time
 import netCDF4
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "ref"))
-from clitest import ENV, Checks, error_lines, errors, mpirun  # noqa: E402
+from clitest import ENV, LABELS, Checks, error_lines, errors, mpirun, synth_job  # noqa: E402
 
 MPI, ADAPTOR, WRITER, WORK, FAIL_WRITE = (os.path.abspath(a) for a in sys.argv[1:6])
 check = Checks()
@@ -80,20 +80,9 @@ def disk_full_embed():
     os.makedirs(WORK)
     p = mpirun(MPI, ADAPTOR, 2, "synth", "corpus", "--n", "240", "--seed", "7", cwd=WORK)
     check(p.returncode == 0, f"synth: {errors(p)}")
-    with open(os.path.join(WORK, "job.ini"), "w") as f:
-        f.write("""[data]
-manifest = corpus/manifest.csv
-label_columns = Cardiomegaly,Pleural Effusion
-[text_encoder]
-model = corpus/models/bert-tiny
-batch_size = 7
-[image_encoder]
-model = corpus/models/dinov2-tiny
-batch_size = 5
-[cache]
-dir = small/cache
-part_rows = 64
-""")
+    synth_job(os.path.join(WORK, "job.ini"), {
+        "data": {"label_columns": LABELS}, "text_encoder": {"batch_size": 7},
+        "image_encoder": {"batch_size": 5}, "cache": {"dir": "small/cache", "part_rows": 64}})
     small = os.path.join(WORK, "small")
     mount(small, "150k")
     for attempt in (1, 2):

@@ -43,7 +43,7 @@ import netCDF4
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from clitest import Checks, errors, mpirun  # noqa: E402
+from clitest import SMALL_ADAPTOR, Checks, errors, mpirun, synth_job  # noqa: E402
 import stio  # noqa: E402
 
 MPI, ADAPTOR, SRC, WORK = (sys.argv[1], os.path.abspath(sys.argv[2]), os.path.abspath(sys.argv[3]),
@@ -100,31 +100,11 @@ def md_equal(cell, value):
 shutil.rmtree(WORK, ignore_errors=True)
 os.makedirs(WORK)
 adaptor("synth", "corpus", "--n", "300", "--seed", "5")
-job = os.path.join(WORK, "job.ini")
-with open(job, "w") as f:
-    f.write(f"""[data]
-manifest = corpus/manifest.csv
-label_columns = {",".join(LABELS)}
-[text_encoder]
-model = corpus/models/bert-tiny
-batch_size = 32
-[image_encoder]
-model = corpus/models/dinov2-tiny
-batch_size = 16
-[cache]
-dir = cache
-[adaptor]
-projection_dim = 32
-num_heads = 4
-ffn_dim = 64
-[train]
-batch_size = 32
-epochs = 4
-lr = 1e-3
-checkpoint_every = 10
-[output]
-dir = run1
-""")
+job = synth_job(os.path.join(WORK, "job.ini"), {
+    "data": {"label_columns": ",".join(LABELS)}, "text_encoder": {"batch_size": 32},
+    "image_encoder": {"batch_size": 16}, "cache": {"dir": "cache"}, "adaptor": SMALL_ADAPTOR,
+    "train": {"batch_size": 32, "epochs": 4, "lr": "1e-3", "checkpoint_every": 10},
+    "output": {"dir": "run1"}})
 adaptor("embed", job)
 adaptor("pretrain", job)
 adaptor("eval", job)

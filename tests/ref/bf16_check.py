@@ -24,6 +24,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bert_cli_check  # noqa: E402
+from clitest import write_job  # noqa: E402
 import preprocess_ref  # noqa: E402
 import stio  # noqa: E402
 import vision_ref  # noqa: E402
@@ -138,12 +139,11 @@ def text(binary, ref, data):
 def cache_of_other_precision(binary, tmp):
     """An fp32 cache is present (an empty stand-in: the stage check looks at names only);
     pretrain with precision = bf16 must not take it, and must say so in one line."""
-    with open(os.path.join(tmp, "job.ini"), "w") as f:
-        f.write("[data]\nmanifest = m.csv\n[text_encoder]\nmodel = models/bert\n"
-                "[image_encoder]\nmodel = models/dino\n[cache]\ndir = cache\n"
-                "[output]\ndir = run\n")
+    job = write_job(os.path.join(tmp, "job.ini"), {
+        "data": {"manifest": "m.csv"}, "text_encoder": {"model": "models/bert"},
+        "image_encoder": {"model": "models/dino"}, "cache": {"dir": "cache"},
+        "output": {"dir": "run"}})
     os.makedirs(os.path.join(tmp, "cache"))
-    job = os.path.join(tmp, "job.ini")
     fp32 = {}
     for mod in ("image", "text"):
         p = run(binary, ["pretrain", job])

@@ -1,6 +1,6 @@
 """Shared by the Python tests that drive the adaptor executable under mpirun: pass/fail
-counting with the plain "N passed, N failed" summary, the launch environment, and the
-one-line errors the program prints."""
+counting with the plain "N passed, N failed" summary, the launch environment, the job files
+and the one-line errors the program prints."""
 import os
 import re
 import shutil
@@ -37,6 +37,32 @@ def corpus_workdir(adaptor, work, n, seed):
     if p.returncode != 0:
         sys.exit(f"synth failed: {p.stderr[-2000:]}")
     return corpus
+
+
+# The synthetic corpus's two labels most tests train and classify on.
+LABELS = "Cardiomegaly,Pleural Effusion"
+# An Adaptor small enough for a test on the tiny encoders.
+SMALL_ADAPTOR = {"projection_dim": 32, "num_heads": 4, "ffn_dim": 64}
+
+
+def write_job(path, sections):
+    """The INI job file at path from {section: {key: value}}, both in the order given."""
+    with open(path, "w") as f:
+        for name, keys in sections.items():
+            f.write(f"[{name}]\n" + "".join(f"{k} = {v}\n" for k, v in keys.items()))
+    return path
+
+
+def synth_job(path, sections=None):
+    """A job on the `adaptor synth` corpus in corpus/ beside it (its manifest and tiny
+    encoders), extended by sections: their keys replace or follow the base's, new sections
+    come after."""
+    job = {"data": {"manifest": "corpus/manifest.csv"},
+           "text_encoder": {"model": "corpus/models/bert-tiny"},
+           "image_encoder": {"model": "corpus/models/dinov2-tiny"}}
+    for name, keys in (sections or {}).items():
+        job.setdefault(name, {}).update(keys)
+    return write_job(path, job)
 
 
 def launch(mpi, adaptor, ranks, *args, cwd=None, quiet=True, timeout=600):

@@ -18,7 +18,8 @@ import netCDF4
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from clitest import Checks, corpus_workdir, error_lines, errors, mpirun, unstamped  # noqa: E402
+from clitest import (Checks, corpus_workdir, error_lines, errors, mpirun, synth_job,  # noqa: E402
+                     unstamped)
 
 MPI, ADAPTOR, WORK = sys.argv[1], os.path.abspath(sys.argv[2]), os.path.abspath(sys.argv[3])
 check = Checks()
@@ -40,18 +41,8 @@ def embed(ranks, cache, overlap, *sets):
 
 
 corpus = corpus_workdir(ADAPTOR, WORK, 64, 11)
-with open(os.path.join(WORK, "job.ini"), "w") as f:
-    f.write("""[data]
-manifest = corpus/manifest.csv
-[text_encoder]
-model = corpus/models/bert-tiny
-[image_encoder]
-model = corpus/models/dinov2-tiny
-batch_size = 3
-[cache]
-part_rows = 10
-splits = train
-""")
+synth_job(os.path.join(WORK, "job.ini"), {"image_encoder": {"batch_size": 3},
+                                          "cache": {"part_rows": 10, "splits": "train"}})
 
 # 1. the same cache with and without the decode thread, on 1 and 2 ranks
 runs = {}

@@ -2,9 +2,13 @@
 (written with the netCDF4 library, independently of adaptor's writer) under the file
 names adaptor derives from the job file, and the job file itself."""
 import os
+import sys
 
 import netCDF4
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import clitest  # noqa: E402
 
 def img_pre(output="cls"):
     return f"arch=dinov2 output={output} resize=256 crop=224 depth16=highbyte pos_interp=hub"
@@ -76,32 +80,19 @@ def paired_embeddings(n, dv, dt, seed):
 
 def write_job(work, cache_dir, *, layers, proj, heads, ffn, batch, epochs, lr, warmup,
               shuffle, init=None, dropout=0, log_every=5, extra="", tokens=False):
+    """extra: job-file lines added at the end, after [train]'s keys."""
     os.makedirs(work, exist_ok=True)
-    job = os.path.join(work, "job.ini")
-    with open(job, "w") as f:
-        f.write(f"""[image_encoder]
-model = /models/enc-image
-output = {"tokens" if tokens else "cls"}
-[text_encoder]
-model = /models/enc-text
-pooling = {"tokens" if tokens else "pooler"}
-[cache]
-dir = {cache_dir}
-[adaptor]
-mode = {"tokens" if tokens else "pooled"}
-num_layers = {layers}
-projection_dim = {proj}
-num_heads = {heads}
-ffn_dim = {ffn}
-dropout = {dropout}
-{"init = " + init if init else ""}
-[train]
-batch_size = {batch}
-epochs = {epochs}
-lr = {lr}
-warmup_frac = {warmup}
-shuffle = {shuffle}
-log_every = {log_every}
-{extra}
-""")
+    adaptor = {"mode": "tokens" if tokens else "pooled", "num_layers": layers,
+               "projection_dim": proj, "num_heads": heads, "ffn_dim": ffn, "dropout": dropout}
+    if init:
+        adaptor["init"] = init
+    job = clitest.write_job(os.path.join(work, "job.ini"), {
+        "image_encoder": {"model": "/models/enc-image", "output": "tokens" if tokens else "cls"},
+        "text_encoder": {"model": "/models/enc-text",
+                         "pooling": "tokens" if tokens else "pooler"},
+        "cache": {"dir": cache_dir}, "adaptor": adaptor,
+        "train": {"batch_size": batch, "epochs": epochs, "lr": lr, "warmup_frac": warmup,
+                  "shuffle": shuffle, "log_every": log_every}})
+    with open(job, "a") as f:
+        f.write(extra + "\n")
     return job

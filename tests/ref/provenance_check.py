@@ -18,7 +18,7 @@ import sys
 import netCDF4
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from clitest import Checks, errors, mpirun  # noqa: E402
+from clitest import LABELS, SMALL_ADAPTOR, Checks, errors, mpirun, synth_job  # noqa: E402
 import stio  # noqa: E402
 
 MPI, ADAPTOR, SRC, WORK = sys.argv[1], os.path.abspath(sys.argv[2]), sys.argv[3], \
@@ -42,42 +42,14 @@ shutil.rmtree(WORK, ignore_errors=True)
 os.makedirs(WORK)
 p = adaptor("synth", "corpus", "--n", "96", "--seed", "5")
 check(p.returncode == 0, f"synth: {errors(p)}")
-job = os.path.join(WORK, "job.ini")
-with open(job, "w") as f:
-    f.write("""[data]
-manifest = corpus/manifest.csv
-label_columns = Cardiomegaly,Pleural Effusion
-[text_encoder]
-model = corpus/models/bert-tiny
-[image_encoder]
-model = corpus/models/dinov2-tiny
-[cache]
-dir = cache
-[adaptor]
-projection_dim = 32
-num_heads = 4
-ffn_dim = 64
-[train]
-batch_size = 16
-epochs = 2
-lr = 1e-3
-checkpoint_every = 2
-[classify]
-labels = Cardiomegaly,Pleural Effusion
-task = multilabel
-adaptor = run/model.safetensors
-epochs = 2
-batch_size = 16
-[segment]
-mask_bit = Pleural Effusion
-decoder_channels = 16,16,16,16
-batch_size = 4
-epochs = 1
-max_steps = 2
-overlays = 1
-[output]
-dir = run
-""")
+job = synth_job(os.path.join(WORK, "job.ini"), {
+    "data": {"label_columns": LABELS}, "cache": {"dir": "cache"}, "adaptor": SMALL_ADAPTOR,
+    "train": {"batch_size": 16, "epochs": 2, "lr": "1e-3", "checkpoint_every": 2},
+    "classify": {"labels": LABELS, "task": "multilabel", "adaptor": "run/model.safetensors",
+                 "epochs": 2, "batch_size": 16},
+    "segment": {"mask_bit": "Pleural Effusion", "decoder_channels": "16,16,16,16",
+                "batch_size": 4, "epochs": 1, "max_steps": 2, "overlays": 1},
+    "output": {"dir": "run"}})
 for stage, extra in (("embed", []), ("pretrain", []), ("eval", []),
                      ("classify", ["--set", "output.dir=cls"]), ("segment", [])):
     p = adaptor(stage, job, *extra)

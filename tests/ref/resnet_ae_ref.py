@@ -29,7 +29,7 @@ import torch.nn as nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import stio  # noqa: E402
-from clitest import ENV, Checks, error_lines  # noqa: E402
+from clitest import ENV, Checks, error_lines, write_job  # noqa: E402
 from preprocess_ref import mgca_resize_img, xrv_chain  # noqa: E402
 
 import cv2  # noqa: E402
@@ -231,9 +231,10 @@ def main():
             for i in images:
                 f.write(f"{os.path.abspath(i)},PA,train,no acute cardiopulmonary process,"
                         "heart size is normal\n")
-        with open(os.path.join(work, "job.ini"), "w") as f:
-            f.write(f"[data]\nmanifest = manifest.csv\n[image_encoder]\narch = resnet_ae\n"
-                    f"model = {model}\n[cache]\ndir = cache\nsplits = train\n")
+        write_job(os.path.join(work, "job.ini"), {
+            "data": {"manifest": "manifest.csv"},
+            "image_encoder": {"arch": "resnet_ae", "model": model},
+            "cache": {"dir": "cache", "splits": "train"}})
         p = subprocess.run([binary, "embed", "job.ini", "--modality", "image"], cwd=work,
                            capture_output=True, text=True, env=ENV)
         check(p.returncode == 0, f"embed: {p.stderr[-800:]}")

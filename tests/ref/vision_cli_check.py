@@ -20,6 +20,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import stio  # noqa: E402
+from clitest import write_job  # noqa: E402
 import vision_ref  # noqa: E402
 
 
@@ -90,12 +91,11 @@ def register_default(binary, ref, tmp, pngs, x):
         f.write("Path,impression,findings,split,ViewPosition\n")
         for i, p in enumerate(pngs):
             f.write("%s,no acute process %d,the lungs are clear,train,PA\n" % (p, i))
-    job = os.path.join(tmp, "job.ini")
     cache = os.path.join(tmp, "cache")
-    with open(job, "w") as f:
-        f.write("[data]\nmanifest = %s\n[image_encoder]\nmodel = %s\n[text_encoder]\n"
-                "model = %s\n[cache]\ndir = %s\nsplits = train\n"
-                % (man, reg, os.path.join(tmp, "no-text-model"), cache))
+    job = write_job(os.path.join(tmp, "job.ini"), {
+        "data": {"manifest": man}, "image_encoder": {"model": reg},
+        "text_encoder": {"model": os.path.join(tmp, "no-text-model")},
+        "cache": {"dir": cache, "splits": "train"}})
 
     def embed(*sets, expect_ok=True):
         args = [job, "--modality", "image"]

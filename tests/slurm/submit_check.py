@@ -27,7 +27,7 @@ check = Checks()
 STUB_LOG = """import json, os, sys
 with open(os.path.join(os.environ["STUB_DIR"], NAME + ".log"), "a") as f:
     f.write(json.dumps({"argv": sys.argv[1:], "env": {k: os.environ.get(k) for k in
-            ("AD_RUN_ID", "AD_RUN_ROOT", "AD_RUN_DIR", "OMP_NUM_THREADS", "BLIS_NUM_THREADS")}}) + "\\n")
+            ("AD_RUN_ID", "AD_RUN_ROOT", "AD_RUN_DIR", "OMP_NUM_THREADS", "BLIS_NUM_THREADS", "PMIX_MCA_gds")}}) + "\\n")
 """
 STUBS = {
     "sbatch": STUB_LOG + """
@@ -181,7 +181,13 @@ if rec:
           f"eval.sbatch task 1 ran {rec[0]['argv']}")
     check(rec[0]["env"]["OMP_NUM_THREADS"] == "1" and rec[0]["env"]["BLIS_NUM_THREADS"] == "1",
           f"threads {rec[0]['env']}")
-check("launching with srun --mpi=pmix" in p.stderr, f"launcher with pmix: {p.stderr}")
+    check(rec[0]["env"].get("PMIX_MCA_gds") == "hash", f"srun step without PMIX_MCA_gds=hash: {rec[0]['env']}")
+check("launching with srun --mpi=pmix" in p.stderr and "PMIX_MCA_gds=hash" in p.stderr,
+      f"launcher with pmix: {p.stderr}")
+p = run("bash", os.path.join(SLURM, "eval.sbatch"), "a.ini", **arr, PMIX_MCA_gds="ds12")
+rec = records("adaptor")
+check(p.returncode == 0 and rec and rec[0]["env"].get("PMIX_MCA_gds") == "ds12",
+      f"the user's PMIX_MCA_gds was not kept: {p.stderr}")
 p = run("bash", os.path.join(SLURM, "embed.sbatch"), "a.ini", "--set", f"output.dir={WORK}/mine",
         SLURM_JOB_ID="78", STUB_PMIX="0", OMP_NUM_THREADS="4")
 rec = records("adaptor")
