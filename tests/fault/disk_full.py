@@ -80,9 +80,9 @@ def disk_full_embed():
     os.makedirs(WORK)
     p = mpirun(MPI, ADAPTOR, 2, "synth", "corpus", "--n", "240", "--seed", "7", cwd=WORK)
     check(p.returncode == 0, f"synth: {errors(p)}")
-    synth_job(os.path.join(WORK, "job.ini"), {
-        "data": {"label_columns": LABELS}, "text_encoder": {"batch_size": 7},
-        "image_encoder": {"batch_size": 5}, "cache": {"dir": "small/cache", "part_rows": 64}})
+    job = {"data": {"label_columns": LABELS}, "text_encoder": {"batch_size": 7},
+           "image_encoder": {"batch_size": 5}, "cache": {"dir": "small/cache", "part_rows": 64}}
+    synth_job(os.path.join(WORK, "job.ini"), job)
     small = os.path.join(WORK, "small")
     mount(small, "150k")
     for attempt in (1, 2):
@@ -100,27 +100,25 @@ def disk_full_embed():
     os.makedirs(os.path.join(small, "cache"))
     with open(final, "wb") as f:
         f.write(earlier)
-    with open(os.path.join(WORK, "job.ini"), "a") as f:
-        f.write("writer = parallel\n")
+    job["cache"]["writer"] = "parallel"
+    synth_job(os.path.join(WORK, "job.ini"), job)
     if embed_fails("parallel writer", small):
         written = glob.glob(os.path.join(small, "cache", "*.parts", "*.nc"))
         check(written, "parallel writer: wrote parts before the disk filled")
         with open(final, "rb") as f:
             check(f.read() == earlier, f"parallel writer: the earlier {final} is intact")
     unmount_all()
-    one_rank_fails(earlier, os.path.basename(final))
+    one_rank_fails(job, earlier, os.path.basename(final))
 
 
-def one_rank_fails(earlier, name):
+def one_rank_fails(job, earlier, name):
     cache = os.path.join(WORK, "cache_fw")
     os.makedirs(cache)
     final = os.path.join(cache, name)
     with open(final, "wb") as f:
         f.write(earlier)
-    with open(os.path.join(WORK, "job.ini")) as f:
-        job = f.read().replace("dir = small/cache", "dir = cache_fw")
-    with open(os.path.join(WORK, "job.ini"), "w") as f:
-        f.write(job + "write_timeout = 5\n")
+    job["cache"].update(dir="cache_fw", write_timeout=5)
+    synth_job(os.path.join(WORK, "job.ini"), job)
     t0 = time.time()
     rc, err = embed(30, "-x", f"LD_PRELOAD={preload(FAIL_WRITE)}", "-x", "AD_TEST_FAIL_RANK=1")
     what = "writes failing on rank 1 only"
