@@ -45,9 +45,7 @@ int ad_frozen_open(ad_frozen *e, const ad_config *cfg, const ad_job *job, int im
     AD_TRY(ad_config_string(cfg, sec, "model", &model));
     AD_TRY(ad_config_int(cfg, sec, "batch_size", &batch));
     e->batch = (int)batch;
-    const char *writer;
-    AD_TRY(ad_config_string(cfg, "cache", "writer", &writer));
-    e->storage.parallel = strcmp(writer, "parallel") == 0;
+    e->storage.parallel = job->cache_parallel;
     AD_TRY(ad_config_float(cfg, "cache", "write_timeout", &e->storage.timeout));
     if (image) {
         int64_t resize, crop;
