@@ -1,4 +1,3 @@
-#include "adaptor/share.h"
 #include "adaptor/trainer.h"
 
 #include "adaptor/adamw.h"
@@ -89,6 +88,7 @@ typedef struct trainer {
     /* Validation split (pooled or token caches beside the training ones; NULL: none). */
     ad_cache *vimg, *vtxt;
     int64_t *vpair_img, *vpair_txt, vN;
+    ad_train_plan vplan;  /* the validation pass: batches of G, the last one partial */
 } trainer;
 
 /* The RNG streams of the run: all derive from [train] seed, keyed so that a stream never
@@ -175,7 +175,7 @@ static int open_online(trainer *t)
 static void step_share(const trainer *t, int64_t k, int *first, int *n)
 {
     int64_t f, c;
-    ad_share(ad_train_plan_batch(&t->plan, k), t->rank, t->size, &f, &c);
+    ad_train_plan_share(&t->plan, k, t->rank, t->size, &f, &c);
     *first = (int)f;
     *n = (int)c;
 }
@@ -261,7 +261,10 @@ static int load_window(trainer *t, int64_t epoch, int64_t k)
     return rc;
 }
 
-/* The valid split's caches, when embed wrote them: the loss on them is logged per epoch. */
+/* The valid split's caches, when embed wrote them: the loss on them is logged per epoch.
+ * Caches without a usable pair (every sample skipped as bad, no rows) stop the run at once:
+ * a validation loss over no pairs is undefined, and silently training without the curve the
+ * user embedded the split for would waste the allocation. */
 static int open_valid(trainer *t)
 {
     char pi[4096], pt[4096];
@@ -272,37 +275,56 @@ static int open_valid(trainer *t)
                 t->online ? " (online training)" : "");
         return AD_OK;
     }
-    AD_TRY(ad_cache_open(pi, &t->vimg));
-    AD_TRY(ad_cache_open(pt, &t->vtxt));
     int64_t dropped;
-    AD_TRY(ad_cache_pair_rows(t->vimg, t->vtxt, &t->vpair_img, &t->vpair_txt, &t->vN, &dropped));
+    int rc = ad_cache_open(pi, &t->vimg);
+    if (rc == AD_OK)
+        rc = ad_cache_open(pt, &t->vtxt);
+    if (rc == AD_OK)
+        rc = ad_cache_pair_rows(t->vimg, t->vtxt, &t->vpair_img, &t->vpair_txt, &t->vN,
+                                &dropped);
+    if (rc != AD_OK)
+        return ad_set_hint(ad_fail_ctx(rc, "valid split (the validation loss)"), "re-embed the "
+                           "valid split, or move its two caches out of [cache] dir to pre-train "
+                           "without a validation loss");
     if (ad_cache_dim(t->vimg) != t->dv || ad_cache_dim(t->vtxt) != t->dt ||
         ad_cache_tokens(t->vimg) != t->tv || ad_cache_tokens(t->vtxt) != t->tt)
         return ad_fail(AD_ERR_FORMAT, "%s: embeddings of another shape than the training "
                        "caches (%s)", pi, t->source);
-    return AD_OK;
+    if (dropped)
+        ad_info("pretrain: %lld valid samples skipped as bad while embedding are left out of "
+                "the validation loss", (long long)dropped);
+    /* Never drop: every valid pair counts once, whatever [train] drop_last says. */
+    return ad_train_plan_pass(t->vN, t->G, 0, &t->vplan);
 }
 
-/* Mean contrastive loss over the valid split in batches of the training batch size (or the
- * whole split when smaller: the loss depends on the number of negatives), no dropout. */
+/* The contrastive loss over every pair of the valid split, no dropout (SPEC 5, "Validation"):
+ * the split in its stored order in batches of the global batch G, the last one holding the
+ * vN mod G remaining pairs (or the whole split when vN < G), each batch split over the ranks
+ * and its negatives those of the training ([train] negatives). Batch k's mean loss L_k over
+ * its G_k pairs counts with weight G_k: the value is sum_k G_k L_k / vN, the mean over pairs
+ * of each pair's loss terms within its batch -- what Lightning's epoch mean of the
+ * reference's per-batch val_loss gives (weighted by batch size). */
 static int validate(trainer *t, int64_t step, int64_t epoch)
 {
-    if (!t->vimg || t->vN == 0)
+    if (!t->vimg)
         return AD_OK;
-    int64_t Gv = t->G < t->vN ? t->G : t->vN, nb = t->vN / Gv;
+    const ad_train_plan *vp = &t->vplan;
     int64_t first64, n64;
-    ad_share(Gv, t->rank, t->size, &first64, &n64);
-    int first = (int)first64, n = (int)n64;
-    float *xv = ad_malloc((size_t)(n ? n : 1) * t->row_v * sizeof(float), "valid embeddings");
-    float *xt = ad_malloc((size_t)(n ? n : 1) * t->row_t * sizeof(float), "valid embeddings");
-    uint8_t *mask = ad_malloc((size_t)(n ? n : 1) * (size_t)(t->tt ? t->tt : 1), "valid masks");
-    int64_t *rows = ad_malloc((size_t)(n ? n : 1) * 2 * sizeof *rows, "valid rows");
+    ad_train_plan_share(vp, 0, t->rank, t->size, &first64, &n64); /* batch 0 is the largest */
+    size_t cap = (size_t)(n64 ? n64 : 1);
+    float *xv = ad_malloc(cap * t->row_v * sizeof(float), "valid embeddings");
+    float *xt = ad_malloc(cap * t->row_t * sizeof(float), "valid embeddings");
+    uint8_t *mask = ad_malloc(cap * (size_t)(t->tt ? t->tt : 1), "valid masks");
+    int64_t *rows = ad_malloc(cap * 2 * sizeof *rows, "valid rows");
     int rc = xv && xt && mask && rows ? AD_OK : AD_ERR_NOMEM;
     double sum[3] = {0, 0, 0};
-    for (int64_t k = 0; k < nb && rc == AD_OK; k++) {
+    for (int64_t k = 0; k < vp->spe && rc == AD_OK; k++) {
+        ad_train_plan_share(vp, k, t->rank, t->size, &first64, &n64);
+        int64_t at = k * vp->G + first64;
+        int n = (int)n64;
         for (int i = 0; i < n; i++) {
-            rows[i] = t->vpair_img[k * Gv + first + i];
-            rows[n + i] = t->vpair_txt[k * Gv + first + i];
+            rows[i] = t->vpair_img[at + i];
+            rows[n + i] = t->vpair_txt[at + i];
         }
         rc = ad_cache_read_rows(t->vimg, rows, n, xv, NULL);
         if (rc == AD_OK)
@@ -313,9 +335,10 @@ static int validate(trainer *t, int64_t step, int64_t epoch)
         if (rc == AD_OK)
             rc = ad_dp_eval(t->dp, t->m, &batch, n, &st);
         if (rc == AD_OK) {
-            sum[0] += st.loss;
-            sum[1] += st.loss_i2t;
-            sum[2] += st.loss_t2i;
+            double gk = (double)ad_train_plan_batch(vp, k);
+            sum[0] += gk * st.loss;
+            sum[1] += gk * st.loss_i2t;
+            sum[2] += gk * st.loss_t2i;
         }
     }
     free(xv);
@@ -327,9 +350,15 @@ static int validate(trainer *t, int64_t step, int64_t epoch)
     if (t->metrics)
         for (int i = 0; i < 3; i++)
             AD_TRY(ad_metrics_append_eval(t->metrics, step, (int)epoch, "valid", names[i],
-                                          sum[i] / (double)nb));
-    ad_info("epoch %lld: valid loss %.4f (%lld pairs in batches of %lld)", (long long)epoch + 1,
-            sum[0] / (double)nb, (long long)(nb * Gv), (long long)Gv);
+                                          sum[i] / (double)t->vN));
+    if (vp->spe > 1 && vp->last != vp->G)
+        ad_info("epoch %lld: valid loss %.4f (%lld pairs: %lld batches of %lld, the last of "
+                "%lld)", (long long)epoch + 1, sum[0] / (double)t->vN, (long long)t->vN,
+                (long long)vp->spe, (long long)vp->G, (long long)vp->last);
+    else
+        ad_info("epoch %lld: valid loss %.4f (%lld pairs in batches of %lld)",
+                (long long)epoch + 1, sum[0] / (double)t->vN, (long long)t->vN,
+                (long long)ad_train_plan_batch(vp, 0));
     return AD_OK;
 }
 

@@ -10,6 +10,12 @@ per-step losses and rates (metrics.nc) and the final weights (model.safetensors)
 reference model's loss on the valid caches at the same point. metrics.nc must also hold every
 rank's compute / communication / data seconds per step.
 
+Validation (SPEC 5) covers every valid pair once: NV = 26 pairs in batches of 12, 12 and 2,
+the last smaller than 3 ranks (1+1+0), weighted by batch size (sum_k G_k L_k / NV), also
+with drop_last = true; 1, 2 and 3 ranks must agree to 1e-6. Two more runs: a valid split of
+5 pairs (< one batch, 2+2+1 on 3 ranks), and valid caches without a usable
+pair (all skipped as bad; no rows), refused with one error line before anything is written.
+
 N = 50 pairs in batches of 12: every epoch ends with a partial batch of 2 pairs (the
 reference's drop_last = False), split 1+1 over 2 ranks and 1+1+0 over 3 (a rank with no
 rows still joins the collectives), with global negatives over the 2 and the loss averaged
@@ -40,7 +46,7 @@ import stio  # noqa: E402
 import torch_adaptor as ta  # noqa: E402
 
 N, G, DV, DT, P, FF, HEADS, LAYERS = 50, 12, 10, 12, 16, 24, 4, 2
-NV = 20  # valid pairs: one batch of G (the rest is left out, as adaptor does)
+NV, NV_SMALL = 26, 5  # valid pairs: batches of 12, 12, 2; a split smaller than a batch
 EPOCHS, LR, WARM, W_IMG = 5, 1e-3, 0.1, 0.75
 SPE = -(-N // G)  # 5 steps per epoch, the last of N % G = 2 pairs
 T = EPOCHS * SPE
@@ -58,7 +64,23 @@ def shares(n, ranks):
     return [n // ranks + (r < n % ranks) for r in range(ranks)]
 
 
-def reference(xv, xt, init_path, vv=None, vt=None, stepping="formula", total=T, ranks=1,
+def valid_loss(model, vv, vt, ranks):
+    """Naive SPEC 5 validation: each pair's loss terms within its batch of G (the last one
+    partial, nothing dropped) and, with local negatives (ranks > 1), within its rank's share
+    of the batch; the mean over all pairs."""
+    total = 0.0
+    with torch.no_grad():
+        for b0 in range(0, len(vv), G):
+            at = b0
+            for n in shares(min(G, len(vv) - b0), ranks):
+                if n:
+                    total += n * model.loss(torch.from_numpy(vv[at:at + n]),
+                                            torch.from_numpy(vt[at:at + n]), W_IMG).item()
+                at += n
+    return total / len(vv)
+
+
+def reference(xv, xt, init_path, vsets=(), stepping="formula", total=T, ranks=1,
               drop_last=False):
     """stepping "formula": update k uses lambda(k) (SPEC 5); "lightning": a LambdaLR stepped
     as the reference's loop does. ranks > 1: local negatives, DDP's mean of rank losses.
@@ -71,7 +93,7 @@ def reference(xv, xt, init_path, vv=None, vt=None, stepping="formula", total=T, 
     opt = torch.optim.AdamW(model.parameters(), lr=LR, betas=(0.9, 0.999), eps=1e-8,
                             weight_decay=0.01)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: linear(s, total))
-    losses, rates, valid = [], [], []
+    losses, rates, valid = [], [], [[] for _ in vsets]
     for k in range(1, steps + 1):
         b = (k - 1) % spe
         if stepping == "lightning":
@@ -97,15 +119,10 @@ def reference(xv, xt, init_path, vv=None, vt=None, stepping="formula", total=T, 
         if k % spe == 0:
             if stepping == "lightning":
                 sched.step()  # Lightning's own step of an interval = "epoch" scheduler
-            if vv is not None:  # adaptor validates with the training negatives
-                with torch.no_grad():
-                    h = shares(G, ranks)
-                    at = np.cumsum([0] + h)
-                    valid.append(sum(model.loss(torch.from_numpy(vv[at[r]:at[r + 1]]),
-                                                torch.from_numpy(vt[at[r]:at[r + 1]]),
-                                                W_IMG).item() for r in range(ranks)) / ranks)
+            for i, (vv, vt) in enumerate(vsets):  # with the training negatives
+                valid[i].append(valid_loss(model, vv, vt, ranks))
     w = {k: v.detach().numpy() for k, v in model.state_dict().items()}
-    return np.array(losses), w, np.array(valid), np.array(rates), spe
+    return np.array(losses), w, [np.array(v) for v in valid], np.array(rates), spe
 
 
 def old_checkpoint(mpiexec, adaptor, job, run, env):
@@ -141,6 +158,60 @@ def old_checkpoint(mpiexec, adaptor, job, run, env):
     return 0 if ok and ok2 and ok3 else 1
 
 
+def valid_records(run):
+    """The steps and values of the `loss` records of split valid in metrics.nc's eval group."""
+    with netCDF4.Dataset(os.path.join(run, "metrics.nc")) as ds:
+        g = ds.groups["eval"]
+        sel = [i for i in range(len(g.variables["metric"][:]))
+               if g.variables["metric"][i] == "loss" and g.variables["split"][i] == "valid"]
+        return (np.array(g.variables["step"][:])[sel],
+                np.array(g.variables["value"][:], dtype=np.float64)[sel])
+
+
+def run_adaptor(mpiexec, adaptor, job, ranks, run, sets, env):
+    subprocess.run(["rm", "-rf", run], check=True)
+    cmd = [mpiexec, "-np", str(ranks), "--oversubscribe", adaptor, "pretrain", job,
+           "--set", f"output.dir={run}"]
+    for a in sets.split():
+        cmd += ["--set", a]
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+
+
+def small_and_empty_valid(mpiexec, adaptor, job, work, xv, xt, ids, ref_small, env):
+    """A valid split smaller than one batch (3 ranks: 2+2+1) after every epoch against torch;
+    valid caches with no usable pair refused at start-up. 1 per failure."""
+    failures = 0
+    caches = {k: os.path.join(work, "cache-" + k) for k in ("small", "bad", "norows")}
+    for k, d in caches.items():
+        fx.write_caches(d, xv, xt, ids)
+    sv, st, sids = fx.paired_embeddings(NV_SMALL, DV, DT, seed=9)
+    fx.write_caches(caches["small"], sv, st, sids, split="valid")
+    fx.write_caches(caches["bad"], sv, st, -sids - 1, split="valid")  # every sample bad
+    fx.write_caches(caches["norows"], sv[:0], st[:0], sids[:0], split="valid")
+    run = os.path.join(work, "run3-small")
+    p = run_adaptor(mpiexec, adaptor, job, 3, run, f"cache.dir={caches['small']}", env)
+    vsteps, vloss = valid_records(run) if p.returncode == 0 else ([], [])
+    err = (float(np.max(np.abs(vloss - ref_small) / ref_small)) if len(vloss) == len(ref_small)
+           else float("inf"))
+    ok = p.returncode == 0 and list(vsteps) == list(range(SPE, T + 1, SPE)) and err < 1e-5
+    print(f"valid split of {NV_SMALL} pairs < batch {G} on 3 ranks: {np.round(vloss, 5).tolist()} "
+          f"(torch {np.round(ref_small, 5).tolist()}), max rel. err {err:.1e}: "
+          f"{'ok' if ok else 'FAILED: ' + p.stderr}")
+    failures += not ok
+    for k, why in (("bad", "every sample was skipped as bad"), ("norows", "empty cache")):
+        run = os.path.join(work, "run2-" + k)
+        p = run_adaptor(mpiexec, adaptor, job, 2, run, f"cache.dir={caches[k]}", env)
+        errs = [line for line in p.stderr.splitlines() if "adaptor: error" in line]
+        ok = (p.returncode != 0 and len(errs) >= 1 and all(
+              "valid split (the validation loss): " in e and "-valid.nc" in e and why in e
+              and "HINT: " in e for e in errs) and not os.path.exists(os.path.join(run, "metrics.nc"))
+              and "pretrain step" not in p.stderr)
+        print(f"valid caches with no usable pair ({k}): {'refused' if ok else 'NOT refused'}: "
+              f"{errs[:1] if ok else p.stderr}")
+        failures += not ok
+    return failures
+
+
 def main():
     mpiexec, adaptor, work = sys.argv[1:4]
     os.makedirs(work, exist_ok=True)
@@ -148,11 +219,12 @@ def main():
     fx.write_caches(os.path.join(work, "cache"), xv, xt, ids)
     vv, vt, vids = fx.paired_embeddings(NV, DV, DT, seed=8)
     fx.write_caches(os.path.join(work, "cache"), vv, vt, vids, split="valid")
+    sv, st, _ = fx.paired_embeddings(NV_SMALL, DV, DT, seed=9)
     init = os.path.join(work, "init.safetensors")
-    ref = reference(xv, xt, init, vv, vt)
-    lightning1 = reference(xv, xt, init, vv, vt, stepping="lightning")
-    lightning2 = reference(xv, xt, init, vv, vt, stepping="lightning", total=T_DDP, ranks=2)
-    dropped = reference(xv, xt, init, vv, vt, total=EPOCHS * (N // G), drop_last=True)
+    ref = reference(xv, xt, init, [(vv, vt), (sv, st)])
+    lightning1 = reference(xv, xt, init, [(vv, vt)], stepping="lightning")
+    lightning2 = reference(xv, xt, init, [(vv, vt)], stepping="lightning", total=T_DDP, ranks=2)
+    dropped = reference(xv, xt, init, [(vv, vt)], total=EPOCHS * (N // G), drop_last=True)
     job = fx.write_job(work, os.path.join(work, "cache"), layers=LAYERS, proj=P, heads=HEADS,
                        ffn=FF, batch=G, epochs=EPOCHS, lr=LR, warmup=WARM, shuffle="none",
                        init=init)
@@ -163,16 +235,13 @@ def main():
              (2, "train.schedule=reference train.negatives=local train.schedule_batch=6",
               lightning2),
              (2, "train.drop_last=true", dropped)]
-    for ranks, sets, (ref_losses, ref_w, ref_valid, ref_rates, spe) in cases:
+    per_ranks = {}  # the default job's validation losses by rank count
+    for ranks, sets, (ref_losses, ref_w, ref_valids, ref_rates, spe) in cases:
         steps = EPOCHS * spe
+        ref_valid = ref_valids[0]
         run = os.path.join(work, f"run{ranks}" + ("-" + sets.split()[-1].split("=")[-1]
                                                    if sets else ""))
-        subprocess.run(["rm", "-rf", run], check=True)
-        cmd = [mpiexec, "-np", str(ranks), "--oversubscribe", adaptor, "pretrain", job,
-               "--set", f"output.dir={run}"]
-        for a in sets.split():
-            cmd += ["--set", a]
-        p = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        p = run_adaptor(mpiexec, adaptor, job, ranks, run, sets, env)
         if p.returncode != 0:
             print(p.stdout, p.stderr)
             sys.exit(f"pretrain with {ranks} ranks failed ({p.returncode})")
@@ -182,11 +251,9 @@ def main():
             logged = np.array(ds.variables["step"][:])
             times = [np.array(ds.variables[v][:]) for v in ("compute_time", "comm_time",
                                                                "data_time")]
-            g = ds.groups["eval"]
-            sel = [i for i in range(len(g.variables["metric"][:]))
-                   if g.variables["metric"][i] == "loss" and g.variables["split"][i] == "valid"]
-            vsteps = np.array(g.variables["step"][:])[sel]
-            vloss = np.array(g.variables["value"][:], dtype=np.float64)[sel]
+        vsteps, vloss = valid_records(run)
+        if not sets:
+            per_ranks[ranks] = vloss
         w, _ = stio.read(os.path.join(run, "model.safetensors"))
         # (local negatives: the partial batch's 1 x 1 softmaxes have loss 0 on both sides)
         lerr = float(np.max(np.abs(losses - ref_losses) / np.maximum(np.abs(ref_losses), 1e-3)))
@@ -209,6 +276,13 @@ def main():
               f"(torch {ref_losses[0]:.5f} -> {ref_losses[-1]:.5f}), max loss rel. err {lerr:.2e}, "
               f"max weight err {werr:.2e}, max lr rel. err {rerr:.1e}: {'ok' if ok else 'FAILED'}")
         failures += not ok
+    # Validation must not depend on the rank count (global negatives): 1 vs 2 and 3 ranks.
+    dev = max(float(np.max(np.abs(per_ranks[r] - per_ranks[1]) / per_ranks[1])) for r in (2, 3))
+    same = all(np.array_equal(per_ranks[r], per_ranks[1]) for r in (2, 3))
+    print(f"valid loss, 2 and 3 ranks against 1: max rel. difference {dev:.1e} "
+          f"({'bitwise equal' if same else 'not bitwise'})")
+    failures += not dev < 1e-6
+    failures += small_and_empty_valid(mpiexec, adaptor, job, work, xv, xt, ids, ref[2][1], env)
     if ref[0][-1] >= ref[0][0]:
         print("the reference did not learn: the test data are wrong")
         failures += 1
@@ -217,7 +291,7 @@ def main():
     if np.max(np.abs(lightning1[3] - ref[3])) < 0.1 * LR or lightning2[3][-1] < 0.3 * LR:
         print("the reference steppings coincide: the test schedule is wrong")
         failures += 1
-    print(f"{len(cases) - failures} passed, {failures} failed")
+    print(f"{len(cases)} runs compared, {failures} check(s) failed")
     sys.exit(1 if failures else 0)
 
 

@@ -3,12 +3,15 @@
  * walking the blocks, not by the formula), and the MPI counts scale by the unit and refuse
  * int overflow. Shuffle: a permutation, and the same stream as the inline Fisher-Yates
  * loop (draw j in [0, i] for i = n-1 .. 1) that classify and label fractions used before,
- * so their selections and orders did not move. */
+ * so their selections and orders did not move. Batch plans (trainplan.h): walking the batches
+ * of a pass and each batch's rank blocks visits rows 0 .. N-1 once each in order (drop_last:
+ * the floor(N / G) G first), only the last batch smaller, ranks with no row included. */
 #include "testutil.h"
 
 #include "adaptor/error.h"
 #include "adaptor/rng.h"
 #include "adaptor/share.h"
+#include "adaptor/trainplan.h"
 
 #include <limits.h>
 #include <stdlib.h>
@@ -96,6 +99,40 @@ START_TEST(test_shuffle_stream)
 }
 END_TEST
 
+START_TEST(test_pass_covers_rows)
+{
+    /* One assertion per plan: Check's assertions cost a pipe write each in fork mode. */
+    for (int64_t N = 1; N <= 25; N++)
+        for (int64_t G = 1; G <= 11; G++)
+            for (int drop = 0; drop <= (G <= N); drop++) {
+                ad_train_plan p;
+                tu_assert_ok(ad_train_plan_pass(N, G, drop, &p));
+                int ok = 1;
+                for (int size = 1; size <= 4; size++) {
+                    int64_t next = 0;
+                    for (int64_t k = 0; k < p.spe; k++) {
+                        int64_t bk = ad_train_plan_batch(&p, k);
+                        ok &= bk >= 1 && bk <= G && (bk == G || k == p.spe - 1);
+                        for (int r = 0; r < size; r++) {
+                            int64_t f, c;
+                            ad_train_plan_share(&p, k, r, size, &f, &c);
+                            ok &= c >= 0 && k * G + f == next;
+                            next += c;
+                        }
+                    }
+                    ok &= next == (drop ? N / G * G : N);
+                }
+                ck_assert_msg(ok, "N %lld G %lld drop %d: the batches' rank blocks do not walk "
+                              "the rows once in order", (long long)N, (long long)G, drop);
+            }
+    ad_train_plan p;
+    tu_assert_fails(ad_train_plan_pass(0, 4, 0, &p), AD_ERR_ARG, "0 pairs");
+    tu_assert_fails(ad_train_plan_pass(3, 4, 1, &p), AD_ERR_ARG, "rest dropped");
+    tu_assert_ok(ad_train_plan_pass(3, 4, 0, &p)); /* a split smaller than one batch */
+    ck_assert(p.spe == 1 && p.last == 3 && ad_train_plan_batch(&p, 0) == 3);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("share");
@@ -103,6 +140,7 @@ int main(void)
     tcase_add_test(tc, test_blocks_tile);
     tcase_add_test(tc, test_counts);
     tcase_add_test(tc, test_shuffle_stream);
+    tcase_add_test(tc, test_pass_covers_rows);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }
