@@ -25,11 +25,23 @@
  *     (zlib level 1 made random row reads 10-100x slower in tests/bench/bench_cache.c).
  *     No fill values: the writer checks that every row was written before it commits.
  *
- * Writing is collective over a communicator, but only rank 0 opens the file (serial
- * netCDF-4): the other ranks send it their rows. Parallel HDF5 cannot leave a collective
- * call that failed on some ranks only (a full disk hung every rank), so one writer turns
- * a failed write into an ordinary error the ranks agree on. Before it creates a file, rank
- * 0 checks with fallocate that the file's size fits (ad_check_space). The file is created
+ * Writing is collective over a communicator, with two writers ([cache] writer):
+ * - serial (default): only rank 0 opens the file (serial netCDF-4); the other ranks send it
+ *   their rows. Parallel HDF5 cannot leave a collective call that failed on some ranks
+ *   only (a full disk hung every rank), so one writer turns a failed write into an
+ *   ordinary error the ranks agree on.
+ * - parallel: every rank opens the file (nc_create_par, MPI-IO) and writes its own rows in
+ *   collective calls (all variables collective: parallel HDF5 writes deflated chunks only
+ *   so). The variables are bitwise those of the serial writer; the file bytes differ.
+ *   Checks are agreed on before each collective call; a library call that fails anyway
+ *   returns its error with no further collective call, and the CLI ends the job with
+ *   MPI_Abort if peers stay stuck in HDF5. A call that fails on some ranks inside HDF5
+ *   can also leave every rank waiting in a different MPI call inside the library (seen:
+ *   H5AC sync-point barrier vs H5FD_truncate broadcast in one H5Fflush): a watchdog
+ *   (storage->timeout, [cache] write_timeout) ends the job with MPI_Abort then. Never a
+ *   hang; the final path is untouched.
+ * Before a file is created, rank 0 checks with fallocate that the file's size fits
+ * (ad_check_space). The file is created
  * as "<path>.tmp.<pid of rank 0>" in the same folder and renamed to <path> only after it
  * was closed and fsync'ed, so a killed job never leaves a half-written cache under the
  * final name (an older cache at <path> stays intact until the rename).
@@ -74,6 +86,9 @@ typedef struct ad_cache_meta {
 typedef struct ad_cache_storage {
     int chunk_rows;    /* samples per chunk; 0 = about 64 KiB per chunk */
     int deflate_level; /* 0 = none (default), 1..9 = zlib */
+    int parallel;      /* 0 = serial writer (default), 1 = parallel ([cache] writer) */
+    double timeout;    /* parallel: seconds one collective library call may take before the
+                        * job is ended with MPI_Abort (watchdog.h); 0 = no limit */
 } ad_cache_storage;
 
 typedef struct ad_cache_writer ad_cache_writer;

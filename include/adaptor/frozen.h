@@ -59,6 +59,7 @@ typedef struct ad_frozen {
     uint8_t *mask;
     char meta_pre[512];
     ad_cache_meta meta;
+    ad_cache_storage storage; /* how its caches are written ([cache] writer) */
 } ad_frozen;
 
 int ad_frozen_open(ad_frozen *e, const ad_config *cfg, const ad_job *job, int image,

@@ -30,6 +30,7 @@ typedef struct ad_job {
     ad_image_output image_output; /* [image_encoder] output */
     ad_precision text_precision;  /* [text_encoder] precision */
     ad_precision image_precision; /* [image_encoder] precision */
+    int cache_parallel;           /* [cache] writer: 0 serial, 1 parallel */
     int tokens;                   /* [adaptor] mode: 0 pooled, 1 tokens */
     ad_train_source source;       /* [train] */
     ad_augment augment;

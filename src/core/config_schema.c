@@ -39,6 +39,8 @@ const ad_cfg_key ad_config_schema[] = {
     {"cache", "dir", P, NULL, NULL, "folder of embedding caches (one netCDF file per encoder and split)"},
     {"cache", "part_rows", I, "4096", "1|100000000", "rows per resumable part while embedding (work done survives a kill)"},
     {"cache", "splits", L, "train,valid,test", NULL, "splits `adaptor embed` writes"},
+    {"cache", "writer", E, "serial", "serial|parallel", "serial: rank 0 writes every cache (a failed write is an ordinary error); parallel: every rank writes its rows into the shared file (parallel netCDF-4/HDF5; needs a filesystem every node sees)"},
+    {"cache", "write_timeout", F, "600", "0|1e9", "parallel writer: seconds one collective create, write or close may take before the job ends with MPI_Abort (parallel HDF5 cannot leave a collective call that failed on some ranks only); 0: no limit"},
 
     {"adaptor", "mode", E, "pooled", "pooled|tokens", "pooled embeddings (reference) or token-level cross-attention"},
     {"adaptor", "num_layers", I, "2", "1|64", "shared cross-attention layers"},

@@ -92,7 +92,8 @@ int ad_embed_selection(MPI_Comm comm, ad_frozen *e, const ad_selection *s, const
             continue;
         }
         ad_cache_writer *w;
-        rc = ad_cache_create_part(comm, path, &e->meta, first, count, e->dim, e->tokens, NULL, &w);
+        rc = ad_cache_create_part(comm, path, &e->meta, first, count, e->dim, e->tokens,
+                                  &e->storage, &w);
         if (rc != AD_OK)
             break;
         /* The part's rows go in batches of a fixed composition, dealt round-robin to the
@@ -138,7 +139,8 @@ int ad_embed_selection(MPI_Comm comm, ad_frozen *e, const ad_selection *s, const
     free(ids);
     double t0m = ad_now();
     if (rc == AD_OK)
-        rc = ad_cache_merge_parts(comm, path, &e->meta, s->n, e->dim, e->tokens, part_rows, NULL);
+        rc = ad_cache_merge_parts(comm, path, &e->meta, s->n, e->dim, e->tokens, part_rows,
+                                  &e->storage);
     st->tm.io += ad_now() - t0m;
     if (rc == AD_OK) {
         st->seconds += ad_now() - t0;

@@ -45,6 +45,8 @@ int ad_frozen_open(ad_frozen *e, const ad_config *cfg, const ad_job *job, int im
     AD_TRY(ad_config_string(cfg, sec, "model", &model));
     AD_TRY(ad_config_int(cfg, sec, "batch_size", &batch));
     e->batch = (int)batch;
+    e->storage.parallel = job->cache_parallel;
+    AD_TRY(ad_config_float(cfg, "cache", "write_timeout", &e->storage.timeout));
     if (image) {
         int64_t resize, crop;
         e->img_out = job->image_output;

@@ -39,7 +39,8 @@ int ad_job_parse(const ad_config *cfg, ad_job *job)
                              *const negatives[] = {"global", "local"},
                              *const shuffle[] = {"once", "epoch", "none"},
                              *const rows[] = {"positive", "all"},
-                             *const features[] = {"adaptor", "encoder"};
+                             *const features[] = {"adaptor", "encoder"},
+                             *const writer[] = {"serial", "parallel"};
     int v;
     memset(job, 0, sizeof *job);
     AD_TRY(choice(cfg, "data", "depth16", depth16, 2, &v));
@@ -58,6 +59,7 @@ int ad_job_parse(const ad_config *cfg, ad_job *job)
                               &job->text_precision), "text_encoder", "precision");
     PARSED(ad_precision_parse(ad_config_get(cfg, "image_encoder", "precision"),
                               &job->image_precision), "image_encoder", "precision");
+    AD_TRY(choice(cfg, "cache", "writer", writer, 2, &job->cache_parallel));
     AD_TRY(choice(cfg, "adaptor", "mode", mode, 2, &job->tokens));
     AD_TRY(choice(cfg, "train", "source", source, 2, &v));
     job->source = (ad_train_source)v;

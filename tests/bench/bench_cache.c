@@ -1,8 +1,10 @@
 /* Embedding-cache throughput: writes an N x D pooled cache, then reads a random 1/8 shard
  * (a seeded shuffle of all rows, first N/8 taken, as a trainer rank's shard) whole and in
  * batches, under several coalescing gaps.
- *   bench_cache <dir> [N=200000] [D=768] [chunk_rows=0] [deflate=0]
- * Run with 1 rank (mpirun -np 1 or directly). The file is removed at the end. */
+ *   bench_cache <dir> [N=200000] [D=768] [chunk_rows=0] [deflate=0] [serial|parallel]
+ * The write runs on every rank of mpirun -np R (blocks of 4096 rows dealt round-robin, as
+ * embed deals batches) with the serial or the parallel writer; rank 0 alone reads. The file
+ * is removed at the end. */
 #include "adaptor/cache.h"
 #include "adaptor/error.h"
 #include "adaptor/fsutil.h"
@@ -11,6 +13,7 @@
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -36,7 +39,11 @@ int main(int argc, char **argv)
     }
     int64_t N = argc > 2 ? atoll(argv[2]) : 200000;
     int D = argc > 3 ? atoi(argv[3]) : 768;
-    ad_cache_storage st = {argc > 4 ? atoi(argv[4]) : 0, argc > 5 ? atoi(argv[5]) : 0};
+    ad_cache_storage st = {argc > 4 ? atoi(argv[4]) : 0, argc > 5 ? atoi(argv[5]) : 0,
+                           argc > 6 && strcmp(argv[6], "parallel") == 0, 0};
+    int rank, size;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
     char path[4096];
     if (ad_path_join(path, sizeof path, argv[1], "bench_cache.nc") != AD_OK)
         return die("path");
@@ -50,8 +57,9 @@ int main(int argc, char **argv)
     double t0 = ad_now();
     if (ad_cache_create(MPI_COMM_WORLD, path, &meta, N, D, 0, &st, &w) != AD_OK)
         return die("create");
-    for (int64_t a = 0; a < N; a += B) {
-        int64_t n = N - a < B ? N - a : B;
+    for (int64_t a0 = 0; a0 < N; a0 += B * size) {
+        int64_t a = a0 + B * rank, n = a >= N ? 0 : N - a < B ? N - a : B;
+        a = n ? a : 0;
         for (int64_t r = 0; r < n; r++) {
             ids[r] = a + r;
             for (int d = 0; d < D; d++)
@@ -63,13 +71,18 @@ int main(int argc, char **argv)
     if (ad_cache_commit(w) != AD_OK)
         return die("commit");
     double tw = ad_now() - t0;
-    struct stat sb;
-    stat(path, &sb);
-    printf("write: %lld x %d (chunk_rows %d, deflate %d): %.2f s, %.0f rows/s, file %.1f MB\n",
-           (long long)N, D, st.chunk_rows, st.deflate_level, tw, (double)N / tw,
-           (double)sb.st_size / 1e6);
     free(emb);
     free(ids);
+    if (rank != 0) {
+        MPI_Finalize();
+        return 0;
+    }
+    struct stat sb;
+    stat(path, &sb);
+    printf("write: %lld x %d (chunk_rows %d, deflate %d, %s writer, %d ranks): %.2f s, "
+           "%.0f rows/s, file %.1f MB\n", (long long)N, D, st.chunk_rows, st.deflate_level,
+           st.parallel ? "parallel" : "serial", size, tw, (double)N / tw,
+           (double)sb.st_size / 1e6);
 
     /* The shard: Fisher-Yates shuffle with a fixed seed, first N/8 rows. */
     int64_t *perm = malloc((size_t)N * sizeof *perm);

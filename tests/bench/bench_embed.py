@@ -9,7 +9,12 @@ With --cxr BENCH_CXR_IMAGES [REPEATS]: the corpus's images rewritten as real-siz
 (tests/bench/bench_cxr_images.c), ViT-S/14 and ViT-B/14 on one rank with decoding overlapped
 ([run] decode_overlap = true) and not, alternately REPEATS times (default 3), medians; and
 BERT-base once.
-usage: bench_embed.py ADAPTOR WORKDIR N --cxr BENCH_CXR_IMAGES [REPEATS]"""
+usage: bench_embed.py ADAPTOR WORKDIR N --cxr BENCH_CXR_IMAGES [REPEATS]
+
+With --writers [REPEATS]: the demo DINOv2, pooled and token caches, at 1, 2 and 4 ranks with
+[cache] writer = serial and = parallel, alternately REPEATS times (default 3): medians of
+rows/s and of rank 0's cache I/O seconds (the demo encoder is small, so the writer shows).
+usage: bench_embed.py ADAPTOR WORKDIR N --writers [REPEATS]"""
 import csv
 import os
 import re
@@ -27,7 +32,9 @@ ADAPTOR = os.path.abspath(sys.argv[1])
 WORK = os.path.abspath(sys.argv[2] if len(sys.argv) > 2 else "/tmp/bench_embed")
 N = int(sys.argv[3]) if len(sys.argv) > 3 else 100
 CXR = sys.argv[5] if len(sys.argv) > 5 and sys.argv[4] == "--cxr" else None
-REPEATS = int(sys.argv[6]) if CXR and len(sys.argv) > 6 else 3
+WRITERS = len(sys.argv) > 4 and sys.argv[4] == "--writers"
+REPEATS = (int(sys.argv[6]) if CXR and len(sys.argv) > 6 else
+           int(sys.argv[5]) if WRITERS and len(sys.argv) > 5 else 3)
 ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
            OMP_NUM_THREADS="1", BLIS_NUM_THREADS="1")
 
@@ -47,6 +54,7 @@ if not REUSE:
     shutil.rmtree(WORK, ignore_errors=True)
     os.makedirs(WORK)
     run(2, "synth", "corpus", "--n", str(N), "--seed", "3")
+if not REUSE and not WRITERS:
     print("writing BERT-base and ViT-B/14 with random weights ...", flush=True)
     bert_ref.CONFIG.update(hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
                            intermediate_size=3072, vocab_size=30522, max_position_embeddings=512)
@@ -111,8 +119,31 @@ def cxr_bench():
     print(f"BERT-base: {line.split('train: ')[1]}")
 
 
+def writers_bench():
+    med = lambda xs: sorted(xs)[len(xs) // 2]  # noqa: E731
+    print(f"{N} synthetic rows, demo DINOv2 (64-d), one thread per rank, medians of {REPEATS} "
+          "alternating runs\n| cache | ranks | serial rows/s | parallel rows/s | parallel / serial "
+          "| cache I/O s (rank 0) serial | parallel |\n| --- | --- | --- | --- | --- | --- | --- |")
+    for output in ("cls", "tokens"):
+        for ranks in (1, 2, 4):
+            got = {"serial": [], "parallel": []}
+            for _ in range(REPEATS):
+                for wr in got:
+                    got[wr].append(embed_line("image", f"image_encoder.output={output}",
+                                              f"cache.writer={wr}", ranks=ranks))
+            rate = {w: med([float(re.search(r"([\d.]+) rows/s", l).group(1)) for l in ls])
+                    for w, ls in got.items()}
+            io = {w: med([seconds(l, "cache I/O") for l in ls]) for w, ls in got.items()}
+            print(f"| {'pooled' if output == 'cls' else 'tokens'} | {ranks} | {rate['serial']:.1f} | "
+                  f"{rate['parallel']:.1f} | {rate['parallel'] / rate['serial']:.2f} | "
+                  f"{io['serial']:.2f} | {io['parallel']:.2f} |", flush=True)
+
+
 if CXR:
     cxr_bench()
+    sys.exit(0)
+if WRITERS:
+    writers_bench()
     sys.exit(0)
 
 rows = []

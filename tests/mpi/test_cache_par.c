@@ -1,6 +1,8 @@
-/* Parallel cache writing over 2 and 3 ranks: uneven row ranges (one rank empty), reads of
- * arbitrary row lists on every rank, content identical to a 1-rank file, collective
- * failure and abort, parallel merge of parts. */
+/* Cache writing over 2 and 3 ranks, with the serial writer (rank 0 writes) and the
+ * parallel one (every rank writes into one file; also deflated, with chunks spanning
+ * ranks): uneven row ranges (one rank empty), reads of arbitrary row lists on every rank,
+ * every variable bitwise equal to a 1-rank serial file, collective failure and abort,
+ * parallel merge of parts. */
 #include "testutil.h"
 
 #include "../cache_fixture.h"
@@ -50,13 +52,14 @@ static void my_rows(int64_t n, int64_t *first, int64_t *count)
     }
 }
 
-static void write_parallel(const char *path, const char *modality, int64_t n, int D, int T)
+static void write_parallel(const char *path, const char *modality, int64_t n, int D, int T,
+                           const ad_cache_storage *storage)
 {
     ad_cache_meta meta = cf_meta(modality, T);
     ad_cache_writer *w;
     int64_t first, count;
     my_rows(n, &first, &count);
-    REQUIRE_OK(ad_cache_create(MPI_COMM_WORLD, path, &meta, n, D, T, NULL, &w));
+    REQUIRE_OK(ad_cache_create(MPI_COMM_WORLD, path, &meta, n, D, T, storage, &w));
     REQUIRE_OK(cf_write_range(w, first, count, D, T, 3));
     REQUIRE_OK(ad_cache_commit(w));
 }
@@ -172,66 +175,78 @@ int main(int argc, char **argv)
         int64_t n;
         int D, T;
     } cases[] = {{"image", 101, 16, 0}, {"text", 29, 8, 5}};
+    /* serial writer; parallel; parallel deflated with 7-row chunks that span ranks. */
+    const ad_cache_storage writers[3] = {{0, 0, 0, 0}, {0, 0, 1, 60}, {7, 1, 1, 60}};
+    const char *names[3][2] = {{"par_pooled.nc", "par_tokens.nc"},
+                               {"pw_pooled.nc", "pw_tokens.nc"},
+                               {"pwz_pooled.nc", "pwz_tokens.nc"}};
     for (int k = 0; k < 2; k++) {
         int64_t n = cases[k].n;
         int D = cases[k].D, T = cases[k].T;
-        join(p, dir, k ? "par_tokens.nc" : "par_pooled.nc");
         join(q, dir, k ? "one_tokens.nc" : "one_pooled.nc");
-        write_parallel(p, cases[k].modality, n, D, T);
-        read_back(p, n, D, T);
-        if (rank == 0) {
+        if (rank == 0)
             REQUIRE_OK(cf_write_cache(MPI_COMM_SELF, q, cases[k].modality, n, D, T));
-            same_content(p, q);
+        for (int v = 0; v < 3; v++) {
+            join(p, dir, names[v][k]);
+            write_parallel(p, cases[k].modality, n, D, T, &writers[v]);
+            read_back(p, n, D, T);
+            if (rank == 0)
+                same_content(p, q);
+            MPI_Barrier(MPI_COMM_WORLD);
         }
-        MPI_Barrier(MPI_COMM_WORLD);
     }
 
-    /* One rank's bad rows fail the write on every rank; aborting keeps the older file. */
-    join(p, dir, "par_pooled.nc");
-    ad_cache_meta meta = cf_meta("image", 0);
     ad_cache_writer *w;
-    REQUIRE_OK(ad_cache_create(MPI_COMM_WORLD, p, &meta, 40, 3, 0, NULL, &w));
-    int64_t ids[2] = {cf_id(2 * rank), cf_id(2 * rank + 1)};
-    float emb[6] = {1, 2, 3, 4, 5, 6};
-    if (rank == size - 1)
-        emb[4] = INFINITY;
-    ad_clear_error();
-    int rc = ad_cache_write_rows(w, 2 * rank, 2, ids, emb, NULL);
-    REQUIRE(rc != AD_OK, "the write should fail everywhere");
-    if (rank == size - 1)
-        REQUIRE(strstr(ad_errmsg(), "non-finite") != NULL, "message: %s", ad_errmsg());
-    else
-        REQUIRE(strstr(ad_errmsg(), "failed on rank") != NULL, "message: %s", ad_errmsg());
-    ad_cache_abort(w);
-    read_back(p, 101, 16, 0);
-    if (rank == 0)
-        REQUIRE(entries(dir) == 4, "temporary files left in %s", dir);
+    for (int v = 0; v < 2; v++) {
+        /* One rank's bad rows fail the write on every rank; aborting keeps the older file. */
+        join(p, dir, "par_pooled.nc");
+        ad_cache_meta meta = cf_meta("image", 0);
+        REQUIRE_OK(ad_cache_create(MPI_COMM_WORLD, p, &meta, 40, 3, 0, &writers[v], &w));
+        int64_t ids[2] = {cf_id(2 * rank), cf_id(2 * rank + 1)};
+        float emb[6] = {1, 2, 3, 4, 5, 6};
+        if (rank == size - 1)
+            emb[4] = INFINITY;
+        ad_clear_error();
+        int rc = ad_cache_write_rows(w, 2 * rank, 2, ids, emb, NULL);
+        REQUIRE(rc != AD_OK, "the write should fail everywhere");
+        if (rank == size - 1)
+            REQUIRE(strstr(ad_errmsg(), "non-finite") != NULL, "message: %s", ad_errmsg());
+        else
+            REQUIRE(strstr(ad_errmsg(), "failed on rank") != NULL, "message: %s", ad_errmsg());
+        ad_cache_abort(w);
+        read_back(p, 101, 16, 0);
+        if (rank == 0)
+            REQUIRE(entries(dir) == 8 + v, "temporary files left in %s", dir);
 
-    /* Resumable parts, each written by all ranks, merged in parallel (round robin). */
-    join(p, dir, "merged.nc");
-    join(q, dir, "one_tokens.nc");
-    const int64_t N = 29, S = 4;
-    meta = cf_meta("text", 5);
-    for (int64_t first = 0; first < N; first += S) {
-        int64_t cnt = N - first < S ? N - first : S, mine = rank == 0 ? cnt : 0;
-        int64_t *pid;
-        float *pemb;
-        uint8_t *pmask;
-        REQUIRE_OK(cf_fill(first, cnt, 8, 5, &pid, &pemb, &pmask));
-        REQUIRE_OK(ad_cache_create_part(MPI_COMM_WORLD, p, &meta, first, cnt, 8, 5, NULL, &w));
-        REQUIRE_OK(ad_cache_write_rows(w, 0, mine, pid, pemb, pmask));
-        REQUIRE_OK(ad_cache_commit(w));
-        int done;
-        REQUIRE_OK(ad_cache_part_done(MPI_COMM_WORLD, p, first, cnt, 8, 5, &done));
-        REQUIRE(done == 1, "part %lld not done", (long long)first);
-        free(pid);
-        free(pemb);
-        free(pmask);
+        /* Resumable parts, each written by one rank in turn (the others join with no rows),
+         * merged in parallel (round robin). */
+        join(p, dir, v ? "merged_pw.nc" : "merged.nc");
+        join(q, dir, "one_tokens.nc");
+        const int64_t N = 29, S = 4;
+        meta = cf_meta("text", 5);
+        for (int64_t first = 0; first < N; first += S) {
+            int64_t cnt = N - first < S ? N - first : S;
+            int64_t mine = rank == (first / S) % size ? cnt : 0;
+            int64_t *pid;
+            float *pemb;
+            uint8_t *pmask;
+            REQUIRE_OK(cf_fill(first, cnt, 8, 5, &pid, &pemb, &pmask));
+            REQUIRE_OK(ad_cache_create_part(MPI_COMM_WORLD, p, &meta, first, cnt, 8, 5,
+                                            &writers[v], &w));
+            REQUIRE_OK(ad_cache_write_rows(w, 0, mine, pid, pemb, pmask));
+            REQUIRE_OK(ad_cache_commit(w));
+            int done;
+            REQUIRE_OK(ad_cache_part_done(MPI_COMM_WORLD, p, first, cnt, 8, 5, &done));
+            REQUIRE(done == 1, "part %lld not done", (long long)first);
+            free(pid);
+            free(pemb);
+            free(pmask);
+        }
+        REQUIRE_OK(ad_cache_merge_parts(MPI_COMM_WORLD, p, &meta, N, 8, 5, S, &writers[v]));
+        read_back(p, N, 8, 5);
+        if (rank == 0)
+            same_content(p, q);
     }
-    REQUIRE_OK(ad_cache_merge_parts(MPI_COMM_WORLD, p, &meta, N, 8, 5, S, NULL));
-    read_back(p, N, 8, 5);
-    if (rank == 0)
-        same_content(p, q);
 
     MPI_Barrier(MPI_COMM_WORLD);
     if (rank == 0)

@@ -3,12 +3,15 @@
 default) against one thread (false): bitwise the same caches on 1 and 2 ranks; a corrupt
 image in the middle of the manifest stops both with the same error line, naming its file
 and manifest line, without a hang and leaving the parts committed before it intact; with
-[data] skip_bad_rows the same caches and the same warnings.
+[data] skip_bad_rows the same caches and the same warnings. The same with [cache] writer =
+parallel on 3 ranks (parts of 10 rows in batches of 3: ranks write 0-3 rows a round): the
+cache bitwise that of 1 rank with the serial writer; the corrupt image, the same error line.
 
 usage: embed_overlap_check.py MPIEXEC ADAPTOR WORKDIR"""
 import csv
 import glob
 import os
+import re
 import sys
 
 import netCDF4
@@ -55,6 +58,13 @@ for ranks in (1, 2):
         check(len(files) == 1, f"{cache}: caches {files}")
         if files:
             runs[(ranks, overlap)] = read_cache(files[0])
+# every rank writes its rows into the file (3 ranks: uneven rounds, ranks with no rows)
+p = embed(3, "cache-3-parallel", True, "cache.writer=parallel")
+check(p.returncode == 0, f"embed 3 ranks, parallel writer: {errors(p)}")
+files = glob.glob(os.path.join(WORK, "cache-3-parallel", "*-train.nc"))
+check(len(files) == 1, f"cache-3-parallel: caches {files}")
+if files:
+    runs[(3, "parallel writer")] = read_cache(files[0])
 ref = runs.get((1, False))
 for key, c in runs.items():
     same = ref is not None and c.keys() == ref.keys() and all(np.array_equal(c[k], ref[k]) for k in c)
@@ -80,30 +90,28 @@ with open(img, "rb") as f:
 with open(img, "wb") as f:
     f.write(head + bytes(range(256)) * 8)
 seen = {}
-for ranks in (2,):
-    for overlap in (False, True):
-        cache = f"bad-{ranks}-{int(overlap)}"
-        p = embed(ranks, cache, overlap)
-        lines = [unstamped(l) for l in error_lines(p.stderr)]
-        check(p.returncode != 0 and len(lines) == 1, f"corrupt image, {ranks} rank(s) overlap="
-              f"{overlap}: status {p.returncode}, {lines}")
-        line = lines[0] if lines else ""
-        check(where in line and rel in line, f"the error names neither row nor file: {line}")
-        seen[(ranks, overlap)] = line
-        check(not glob.glob(os.path.join(WORK, cache, "*-train.nc")), f"{cache}: a final cache")
-        parts = glob.glob(os.path.join(WORK, cache, "*.parts", "*.nc"))
-        check(len(parts) >= 1, f"{cache}: no part committed before the bad row")
-        pos = {i: k for k, i in enumerate(ids)}
-        for part in parts:
-            c = read_cache(part)
-            at = [pos[int(i)] for i in c["sample_id"]]
-            check(victim not in set(int(i) for i in c["sample_id"]) and
-                  np.array_equal(c["embedding"], ref["embedding"][at]),
-                  f"{part}: a committed part differs from the clean cache")
-for ranks in (2,):
-    check(seen[(ranks, True)] == seen[(ranks, False)],
-          f"{ranks} rank(s): the error line differs with overlap:\n  {seen[(ranks, True)]}\n"
-          f"  {seen[(ranks, False)]}")
+for ranks, overlap, writer in ((2, False, "serial"), (2, True, "serial"), (3, True, "parallel")):
+    cache = f"bad-{ranks}-{int(overlap)}-{writer}"
+    p = embed(ranks, cache, overlap, f"cache.writer={writer}")
+    lines = [unstamped(l) for l in error_lines(p.stderr)]
+    check(p.returncode != 0 and len(lines) == 1, f"corrupt image, {ranks} rank(s) overlap="
+          f"{overlap}: status {p.returncode}, {lines}")
+    line = lines[0] if lines else ""
+    check(where in line and rel in line, f"the error names neither row nor file: {line}")
+    seen[(ranks, overlap)] = re.sub(r"\(rank \d+\)", "(rank r)", line)
+    check(not glob.glob(os.path.join(WORK, cache, "*-train.nc")), f"{cache}: a final cache")
+    parts = glob.glob(os.path.join(WORK, cache, "*.parts", "*.nc"))
+    check(len(parts) >= 1, f"{cache}: no part committed before the bad row")
+    pos = {i: k for k, i in enumerate(ids)}
+    for part in parts:
+        c = read_cache(part)
+        at = [pos[int(i)] for i in c["sample_id"]]
+        check(victim not in set(int(i) for i in c["sample_id"]) and
+              np.array_equal(c["embedding"], ref["embedding"][at]),
+              f"{part}: a committed part differs from the clean cache")
+for key in ((2, True), (3, True)):
+    check(seen.get(key) == seen.get((2, False)),
+          f"{key}: the error line differs:\n  {seen.get(key)}\n  {seen.get((2, False))}")
 
 # 3. skip_bad_rows with the decode thread: the clean cache with the bad row zeroed and marked,
 #    and one warning naming the file and its manifest line

@@ -10,8 +10,10 @@ WORK/private is an empty tmpfs: a folder it does not share with the others.
    than [train] batch_size (2), also reported by `adaptor check --ranks 3`; embed on -N 3
    with [cache] dir in the folder n3 does not share.
 2. slurm/pipeline.sh (embed -> pretrain -> eval) as -N 3 --ntasks-per-node=1 and as -N 2
-   --ntasks-per-node=2: every cache bitwise equal to one written by 1 rank (variables and all
-   attributes but provenance); model.safetensors bitwise equal to, and eval.nc's variables
+   --ntasks-per-node=2, the latter with [cache] writer = parallel (the 4 ranks on 2 nodes
+   write each cache file together, MPI-IO over the shared folder): every cache bitwise equal
+   to one written by 1 rank with the serial writer (variables and all attributes but
+   provenance); model.safetensors bitwise equal to, and eval.nc's variables
    bit for bit those of, the same job by mpirun on one node with as many ranks (3, 4).
 3. A 3-node pretrain (sbatch -N 2-3, first run pinned to n1-n3) whose time limit's warning
    signal makes it checkpoint and requeue itself; the pending job is shrunk to 2 nodes, so it
@@ -204,9 +206,10 @@ def run_scenarios(cluster, refs):
     env = dict(TCP, ADAPTOR=ADAPTOR, AD_RUN_ROOT=os.path.join(WORK, "runs"))
     sb = os.path.join(SLURM, "pretrain.sbatch")
 
-    def pipeline(shape, cache):
+    def pipeline(shape, cache, writer):
         return J.submit(cluster, WORK, os.path.join(SLURM, "pipeline.sh"), JOB, *SIZE,
-                        "--set", f"cache.dir={WORK}/{cache}", env=dict(env, AD_SBATCH_ARGS=shape + " --time=10"))
+                        "--set", f"cache.dir={WORK}/{cache}", "--set", f"cache.writer={writer}",
+                        env=dict(env, AD_SBATCH_ARGS=shape + " --time=10"))
     # 1. bad input (first: they must fail before doing anything)
     bad_ranks = J.submit(cluster, WORK, "sbatch", "--parsable", "-N", "3", "--ntasks-per-node=1", sb, JOB, *SIZE,
                          "--set", "train.batch_size=2", "--set", f"cache.dir={WORK}/cacheA",
@@ -217,9 +220,9 @@ def run_scenarios(cluster, refs):
                       "--set", f"output.dir={WORK}/runs/not-shared", env=env)
     # 2. the pipeline on two shapes
     started(cluster, bad_fs)
-    pa = pipeline("-N 3 --ntasks-per-node=1", "cacheA")
+    pa = pipeline("-N 3 --ntasks-per-node=1", "cacheA", "serial")
     started(cluster, pa["embed"])
-    pb = pipeline("-N 2 --ntasks-per-node=2", "cacheB")
+    pb = pipeline("-N 2 --ntasks-per-node=2", "cacheB", "parallel")
     J.log(f"submitted: bad input {bad_ranks} {bad_fs}; pipelines {pa} and {pb}")
     ids = [bad_ranks, bad_fs] + [p[s] for p in (pa, pb) for s in ("embed", "pretrain", "eval")]
     st = {"tcp": 0}
@@ -323,9 +326,12 @@ def check_pipelines(jobs, pa, pb, tcp):
     J.log(f"-N 3 pretrain: {tcp} established TCP connections among its ranks")
     caches1 = sorted(glob.glob(os.path.join(WORK, "cache1", "*.nc")))
     check(len(caches1) == 6, f"1-rank caches: {caches1}")
-    for p, shape, cache, ranks in ((pa, "-N 3 x 1", "cacheA", 3), (pb, "-N 2 x 2", "cacheB", 4)):
+    for p, shape, cache, ranks, writer in ((pa, "-N 3 x 1", "cacheA", 3, "serial"),
+                                           (pb, "-N 2 x 2", "cacheB", 4, "parallel")):
         for stage in ("embed", "pretrain", "eval"):
             J.job_ok(check, jobs[p[stage]], f"pipeline {shape} {stage}")
+        check(f"writer = {writer}" in J.slurm_log(jobs[p["embed"]]),
+              f"pipeline {shape}: embed did not use the {writer} cache writer")
         text = J.slurm_log(jobs[p["pretrain"]])
         check("launching with srun --mpi=pmix" in text, f"pipeline {shape}: not launched by srun --mpi=pmix")
         for c in caches1:
@@ -338,7 +344,7 @@ def check_pipelines(jobs, pa, pb, tcp):
         d = J.nc_differences(os.path.join(p["run_dir"], "eval.nc"), os.path.join(WORK, f"ref{ranks}", "eval.nc")) \
             if os.path.isfile(os.path.join(p["run_dir"], "eval.nc")) else ["missing"]
         check(not d, f"pipeline {shape}: eval.nc differs from the 1-node run's: {d}")
-        J.log(f"pipeline {shape}: caches = 1 rank's, weights bitwise = {same_weights(a, b)}, eval.nc same: {not d}")
+        J.log(f"pipeline {shape} ({writer} writer): caches = 1 rank's, weights bitwise = {same_weights(a, b)}, eval.nc same: {not d}")
 
 
 def check_timed(jobs, timed, ref):
