@@ -405,15 +405,23 @@ static double model_loss_and_grad(ad_adaptor *m, const float *xv, const float *x
     return li + lt;
 }
 
-/* _i bit 0 clear: evaluation mode; set: dropout 0.3 with the masks of the training forward.
- * Bit 1 clear: one modality at a time (6 rows <= P = 8: attention as two products); set:
- * both modalities together (12 rows > P: the folded attention of adaptor.c). */
+/* _i 0-3: P = 8, F = 12, B = 6 (the scalar tails of the fused epilogues); bit 0 clear:
+ * evaluation mode; set: dropout 0.3 with the masks of the training forward. Bit 1 clear: one
+ * modality at a time (B <= P rows: attention as two products); set: both modalities together
+ * (2B > P rows: the folded attention of adaptor.c). _i 4, 5: P = 16, F = 24, B = 9 (the
+ * epilogues' 16-lane blocks, an FFN tail, rows no multiple of 4) with dropout, one modality
+ * at a time and together, on one layer (the FD check of two layers costs 5 s under ASan). */
 START_TEST(adaptor_forward_and_gradients_match_naive_double)
 {
     ad_adaptor *m;
     ad_adaptor_config cfg = small_cfg;
-    cfg.dropout = (_i & 1) ? 0.3f : 0.0f;
-    int pair = (_i & 2) != 0;
+    int wide = _i >= 4, pair = wide ? (_i & 1) : (_i & 2) != 0;
+    cfg.dropout = wide || (_i & 1) ? 0.3f : 0.0f;
+    if (wide) {
+        cfg.proj = 16;
+        cfg.ffn = 24;
+        cfg.layers = 1;
+    }
     ad_rng drop;
     ad_rng_seed(&drop, 77, 1);
     tu_assert_ok(ad_adaptor_create(&cfg, &m));
@@ -423,17 +431,17 @@ START_TEST(adaptor_forward_and_gradients_match_naive_double)
     ad_rng_seed(&r, 5, 5);
     for (size_t i = 0; i < m->nparams; i++)
         m->params[i] += 0.05f * (float)ad_rng_normal(&r);
-    int B = 6, P = small_cfg.proj;
+    int B = wide ? 9 : 6, P = cfg.proj;
     float *xv = tu_rand_normal((size_t)B * 5, 1.0f, 21, 7);
     float *xt = tu_rand_normal((size_t)B * 6, 1.0f, 22, 7);
-    float v[48], t[48];
-    double loss = model_loss_and_grad(m, xv, xt, B, v, t, (_i & 1) ? &drop : NULL, pair);
+    float v[9 * 16], t[9 * 16];
+    double loss = model_loss_and_grad(m, xv, xt, B, v, t, cfg.dropout > 0 ? &drop : NULL, pair);
     ck_assert_int_eq(m->acts[AD_IMAGE].folded, pair);
 
     double *prm = malloc(m->nparams * sizeof(double));
     for (size_t i = 0; i < m->nparams; i++)
         prm[i] = m->params[i];
-    double nv[48], nt[48];
+    double nv[9 * 16], nt[9 * 16];
     naive_path(m, prm, AD_IMAGE, xv, B, nv);
     naive_path(m, prm, AD_TEXT, xt, B, nt);
     for (int i = 0; i < B * P; i++) {
@@ -447,7 +455,7 @@ START_TEST(adaptor_forward_and_gradients_match_naive_double)
     pooled_inputs in = {xv, xt, B};
     check_grads_fd(m, prm, pooled_loss, &in, NULL);
     /* The Q and K blocks of in_proj cannot affect a one-key softmax: exactly zero. */
-    for (int l = 0; l < small_cfg.layers; l++) {
+    for (int l = 0; l < cfg.layers; l++) {
         for (int i = 0; i < 2 * P * P; i++)
             ck_assert_float_eq(m->glayer[l].in_w[i], 0.0f);
         for (int i = 0; i < 2 * P; i++)
@@ -774,7 +782,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, l2norm_matches_naive_and_fd);
     tcase_add_test(tc, contrastive_loss_and_rank_decomposition);
-    tcase_add_loop_test(tc, adaptor_forward_and_gradients_match_naive_double, 0, 4);
+    tcase_add_loop_test(tc, adaptor_forward_and_gradients_match_naive_double, 0, 6);
     tcase_add_test(tc, tokens_forward_and_gradients_match_naive_double);
     tcase_add_test(tc, reference_names_and_sizes);
     tcase_add_test(tc, dropout_is_seeded_and_differentiated);
