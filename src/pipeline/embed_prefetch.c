@@ -167,8 +167,7 @@ int ad_embed_prefetch_encode(ad_embed_prefetch *p, int64_t *ids, int64_t *bad,
         if (sl->hint[0])
             ad_set_hint(rc, "%s", sl->hint);
     } else {
-        memset(p->e->mask, 0, (size_t)sl->n * (p->e->tokens ? p->e->tokens : 1));
-        rc = ad_frozen_run(p->e, &sl->b, ids, bad, tm);
+        rc = ad_frozen_run(p->e, &sl->b, ids, bad, tm); /* sets every row's mask */
     }
     pthread_mutex_lock(&p->mu);
     sl->state = SLOT_FREE;

@@ -306,9 +306,11 @@ int ad_frozen_encode(ad_frozen *e, const ad_selection *s, const int64_t *rows, i
     memset(e->mask, 0, (size_t)n * T);
     if (e->image) {
         int rc = ad_frozen_load(e, s, rows, n, skip_bad, manifest, crop, &e->stage);
-        tm->read += rc == AD_OK ? 0 : e->stage.tm.read;
-        tm->prep += rc == AD_OK ? 0 : e->stage.tm.prep;
-        return rc == AD_OK ? ad_frozen_run(e, &e->stage, ids, bad, tm) : rc;
+        if (rc == AD_OK)
+            return ad_frozen_run(e, &e->stage, ids, bad, tm); /* adds the load's timers */
+        tm->read += e->stage.tm.read;
+        tm->prep += e->stage.tm.prep;
+        return rc;
     }
     double t0 = ad_now();
     for (int i = 0; i < n; i++) {
