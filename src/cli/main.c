@@ -85,6 +85,13 @@ int ad_cli_start_stage(ad_cli *cli, const ad_config *cfg, ad_stage stage, const 
     return AD_OK;
 }
 
+/* Both GEMM libraries (BLIS fp32, oneDNN bf16) use the same thread count. */
+static void set_threads(int n)
+{
+    ad_blis_set_threads(n);
+    ad_bf16_set_threads(n);
+}
+
 int ad_cli_load_job(ad_cli *cli, int argc, char **argv, const ad_cli_opt *opts, int nopts,
                     int require_job, ad_config **cfg)
 {
@@ -143,8 +150,7 @@ int ad_cli_load_job(ad_cli *cli, int argc, char **argv, const ad_cli_opt *opts, 
     if ((rc = ad_config_int(c, "run", "threads", &threads)) != AD_OK ||
         (rc = ad_config_float(c, "run", "progress_seconds", &progress)) != AD_OK)
         goto fail;
-    ad_blis_set_threads((int)threads);
-    ad_bf16_set_threads((int)threads);
+    set_threads((int)threads);
     ad_log_set_progress_seconds(progress);
     *cfg = c;
     return AD_OK;
@@ -321,8 +327,7 @@ int main(int argc, char **argv)
     const char *env = getenv("BLIS_NUM_THREADS");
     if (env && atoi(env) > 0)
         threads = atoi(env);
-    ad_blis_set_threads(threads);
-    ad_bf16_set_threads(threads);
+    set_threads(threads);
 
     /* The end-of-job exchange runs on its own communicator: it can never match a
      * collective that a stuck peer is still in on cli.comm. */
