@@ -83,6 +83,7 @@ def register_default(binary, ref, tmp, pngs, x):
     run(binary, ["--model", reg, "--out", out] + pngs)
     with netCDF4.Dataset(out) as ds:
         assert ds.getncattr("pos_interp") == "aa", ds.getncattr("pos_interp")
+        assert ds.getncattr("preprocess") == "mgca", ds.getncattr("preprocess")
         check("register model, encode-image default", ds["embedding"][:].data, want_aa)
 
     # embed: the image side of a job file that leaves pos_interp at its default
