@@ -16,6 +16,9 @@ typedef enum {
     AD_PREP_XRV   /* the reference's torchxrayvision chain for resnet_ae (below) */
 } ad_prep_kind;
 
+/* "mgca" or "xrv", as output files record it. */
+const char *ad_prep_kind_name(ad_prep_kind kind);
+
 /* cv::resize(src, dst, Size(dw, dh), 0, 0, INTER_AREA) on 8-bit single-channel rows
  * (tightly packed): area averaging when shrinking, OpenCV's fixed-point bilinear variant
  * when enlarging either side. */

@@ -150,7 +150,7 @@ static int nc_define(ncfile *f, const char *tmp, const options *o, int count, in
                     "define variable path"));
     const char *att[6][2] = {{"model", o->model}, {"arch", o->arch_name},
                              {"output", o->output_name}, {"pos_interp", o->pos_name},
-                             {"preprocess", o->arch == AD_ARCH_RESNET_AE ? "xrv" : "mgca"},
+                             {"preprocess", ad_prep_kind_name(ad_image_arch_prep(o->arch))},
                              {"precision", o->precision_name}};
     for (int i = 0; i < 6; i++)
         AD_TRY(nc_check(nc_put_att_text(f->ncid, NC_GLOBAL, att[i][0], strlen(att[i][1]),

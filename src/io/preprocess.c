@@ -389,6 +389,8 @@ int ad_crop_normalize(const ad_image *padded, int crop, int top, int left, float
     return AD_OK;
 }
 
+const char *ad_prep_kind_name(ad_prep_kind kind) { return kind == AD_PREP_XRV ? "xrv" : "mgca"; }
+
 int ad_xrv_normalize_resize(const ad_image *padded, int crop, float *out)
 {
     int sw = padded->width, sh = padded->height;

@@ -24,7 +24,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bert_cli_check  # noqa: E402
-from clitest import write_job  # noqa: E402
+from clitest import ENV, write_job  # noqa: E402
 import preprocess_ref  # noqa: E402
 import stio  # noqa: E402
 import vision_ref  # noqa: E402
@@ -34,10 +34,8 @@ N_REPORTS = 24
 
 
 def run(binary, args, stdin=None, env_extra=None):
-    env = dict(os.environ)
-    env["ASAN_OPTIONS"] = (env.get("ASAN_OPTIONS", "") + ":detect_leaks=0").lstrip(":")
-    env.update(env_extra or {})
-    return subprocess.run([binary] + args, input=stdin, capture_output=True, text=True, env=env)
+    return subprocess.run([binary] + args, input=stdin, capture_output=True, text=True,
+                          env=dict(ENV, **(env_extra or {})))
 
 
 def ok(p, what):

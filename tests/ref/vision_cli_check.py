@@ -20,7 +20,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import stio  # noqa: E402
-from clitest import write_job  # noqa: E402
+from clitest import ENV, write_job  # noqa: E402
 import vision_ref  # noqa: E402
 
 
@@ -54,11 +54,9 @@ def weights(d):
 
 
 def run(binary, args, expect_ok=True, command="encode-image"):
-    # Open MPI's dlclose'd components leak at exit under LeakSanitizer (unsymbolizable
-    # frames); the encoders' own memory is leak-checked by the unit tests.
-    env = dict(os.environ)
-    env["ASAN_OPTIONS"] = (env.get("ASAN_OPTIONS", "") + ":detect_leaks=0").lstrip(":")
-    p = subprocess.run([binary, command] + args, capture_output=True, text=True, env=env)
+    # ENV: no leak check (Open MPI's dlclose'd components leak at exit under LeakSanitizer);
+    # the encoders' own memory is leak-checked by the unit tests.
+    p = subprocess.run([binary, command] + args, capture_output=True, text=True, env=ENV)
     if expect_ok and p.returncode != 0:
         sys.exit("%s %s failed: %s" % (command, " ".join(args), p.stderr))
     return p
@@ -83,6 +81,7 @@ def register_default(binary, ref, tmp, pngs, x):
     run(binary, ["--model", reg, "--out", out] + pngs)
     with netCDF4.Dataset(out) as ds:
         assert ds.getncattr("pos_interp") == "aa", ds.getncattr("pos_interp")
+        assert ds.getncattr("preprocess") == "mgca", ds.getncattr("preprocess")
         check("register model, encode-image default", ds["embedding"][:].data, want_aa)
 
     # embed: the image side of a job file that leaves pos_interp at its default

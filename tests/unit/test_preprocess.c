@@ -164,6 +164,8 @@ END_TEST
 START_TEST(xrv_matches_torchxrayvision)
 {
     ck_assert_int_ge(compare_float_chain(".xrv", AD_PREP_XRV, 1e-4), 10);
+    ck_assert_str_eq(ad_prep_kind_name(AD_PREP_XRV), "xrv");
+    ck_assert_str_eq(ad_prep_kind_name(AD_PREP_MGCA), "mgca");
     ad_image img = {300, 300, calloc(300 * 300, 1)};
     float *out = malloc(3 * 224 * 224 * sizeof(float));
     ad_rng r;
