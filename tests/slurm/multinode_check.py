@@ -29,6 +29,7 @@ usage: multinode_check.py MPIEXEC ADAPTOR SOURCE_DIR WORKDIR"""
 import glob
 import hashlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -177,8 +178,12 @@ def tcp_peers(pids):
 
 
 def checkpoint_sums(run):
+    """Size and hash of each file of the committed checkpoints: not of one being written,
+    whose temporary folder (step-N.tmp-PID) is renamed away while it is read."""
     out = {}
-    for f in sorted(glob.glob(os.path.join(run, "checkpoints", "step-[0-9]*[0-9]", "*"))):
+    for f in sorted(glob.glob(os.path.join(run, "checkpoints", "step-*", "*"))):
+        if not re.fullmatch(r"step-\d+", os.path.basename(os.path.dirname(f))):
+            continue
         with open(f, "rb") as g:
             out[os.path.relpath(f, run)] = (os.path.getsize(f), hashlib.sha256(g.read()).hexdigest())
     return out
