@@ -126,13 +126,29 @@ def rel_diff(a, b):
     return max(float(np.linalg.norm(a[k] - b[k]) / max(np.linalg.norm(b[k]), 1e-30)) for k in b)
 
 
+# A line rank 0 prints only after the ranks have communicated (an embed's progress, a
+# checkpoint, an epoch's end), or an error: by then the job's start-up is over.
+PAST_START = re.compile(r" \+\d+:\d\d:\d\d (.* rows/s|checkpoint: |epoch \d+:|adaptor: error)")
+
+
 def started(cluster, job_id, settle=3):
-    """Waits until a job runs (or ran) and then `settle` s more. Two multi-node steps launched
-    in the same second on this one-host cluster have twice left rank 0 with a SIGSEGV at
-    start-up (srun --mpi=pmix, the 3 slurmd sharing one host name and /tmp), never when
-    staggered: the scenarios start one job at a time."""
+    """Waits until a job is past its start-up (or has ended), then `settle` s more. Two
+    multi-node steps starting together on this one-host cluster have left rank 0 with a
+    SIGSEGV at start-up (srun --mpi=pmix, the 3 slurmd sharing one host name), also with
+    PMIX_MCA_gds=hash; a fixed pause after RUNNING was not always enough on a loaded machine,
+    so the next job waits for this one's first line that follows communication."""
     end = time.time() + 120
-    while time.time() < end and cluster.jobs().get(job_id, {}).get("JobState", "PENDING") == "PENDING":
+    while time.time() < end:
+        state = cluster.jobs().get(job_id, {}).get("JobState", "PENDING")
+        if state in DONE:
+            break
+        if state == "RUNNING":
+            text = ""
+            for out in glob.glob(os.path.join(WORK, f"adaptor-*-{job_id}.out")):
+                with open(out, errors="replace") as f:
+                    text += f.read()
+            if PAST_START.search(text):
+                break
         time.sleep(0.3)
     time.sleep(settle)
 
