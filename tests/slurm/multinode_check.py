@@ -62,7 +62,8 @@ TRAIN_S = 50
 # PMIX_MCA_gds=hash: PMIx's shared-memory datastore (gds/ds21) has crashed clients at start-up
 # with a SIGSEGV at address 0 when steps start together (openpmix#1114, open-mpi/ompi#7335);
 # seen here as rank 0 of a job dying before its first line while another job started on the
-# same host. `hash` is PMIx's own fallback and the workaround its developers give.
+# same host. `hash` is PMIx's own fallback and the workaround its developers give; it made the
+# crash rarer here, not impossible (see started()).
 TCP = dict(OMPI_MCA_pml="ob1", OMPI_MCA_btl="tcp,self", OMPI_MCA_btl_tcp_if_include="lo",
            OMPI_MCA_oob_tcp_if_include="lo", OMP_NUM_THREADS="1", BLIS_NUM_THREADS="1",
            PMIX_MCA_gds="hash")
