@@ -128,9 +128,10 @@ ad_launcher() {
     # --kill-on-bad-exit: a rank that dies (a node lost, a crash) ends the step at once, as
     # mpirun does; else, with the cluster's default KillOnBadExit=0, the other ranks wait in
     # their next collective for a peer that is gone until the time limit.
-    # PMIX_MCA_gds=hash: PMIx's shared-memory datastore (gds/ds21) crashed ranks at start-up
-    # (SIGSEGV at address nil) when steps started together on a node (openpmix#1114,
-    # ompi#7335); the hash store avoids it. A value the user exported wins.
+    # PMIX_MCA_gds=hash: the workaround PMIx's developers give for a start-up SIGSEGV at
+    # address nil in its shared-memory datastore (openpmix#1114, ompi#7335). It made that crash
+    # rarer on the test cluster but did not remove it there (see slurm/README). A value the
+    # user exported wins.
     srun)
       export PMIX_MCA_gds=${PMIX_MCA_gds:-hash}
       AD_LAUNCH=(srun --mpi=pmix --kill-on-bad-exit=1) ;;

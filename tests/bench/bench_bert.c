@@ -116,14 +116,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_bert: batch >= 1, 1 <= min-tokens <= tokens <= 512, reps 1..64\n");
         return 2;
     }
-    char msg[256];
-    if (ad_blis_select(msg, sizeof msg) != AD_OK) {
-        fprintf(stderr, "bench_bert: %s\n", ad_errmsg());
+    if (bu_single_start("bench_bert") != 0)
         return 1;
-    }
-    ad_blis_set_threads(1);
-    ad_bf16_set_threads(1);
-    printf("%s\n", msg);
 
     ad_bert_config cfg = {768, 12, 12, 3072, 30522, 512, 2, 1e-12f, AD_BERT_GELU, 1};
     ad_bert *m, *mb = NULL;

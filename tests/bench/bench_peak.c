@@ -138,14 +138,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_peak: REPS must be 1..64\n");
         return 2;
     }
-    char msg[256];
-    if (ad_blis_select(msg, sizeof msg) != AD_OK) {
-        fprintf(stderr, "%s\n", ad_errmsg());
+    if (bu_single_start("bench_peak") != 0)
         return 1;
-    }
-    ad_blis_set_threads(1);
-    ad_bf16_set_threads(1);
-    printf("%s\none thread, medians of %d\n", msg, reps);
+    printf("one thread, medians of %d\n", reps);
 
     __builtin_cpu_init();
     if (!__builtin_cpu_supports("avx512f")) {

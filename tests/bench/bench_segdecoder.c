@@ -120,13 +120,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_segdecoder: batch 1..256, reps 1..%d, in-ch 1..4096\n", MAXREPS);
         return 2;
     }
-    char msg[256];
-    if (ad_blis_select(msg, sizeof msg) != AD_OK) {
-        fprintf(stderr, "bench_segdecoder: %s\n", ad_errmsg());
+    if (bu_single_start("bench_segdecoder") != 0)
         return 1;
-    }
-    ad_blis_set_threads(1);
-    printf("%s\n", msg);
     char args[64];
     if (!only || strcmp(only, "vit") == 0) {
         snprintf(args, sizeof args, "--model vit --in-ch %d", in_ch);

@@ -231,14 +231,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_vision: batch 1..256, reps 1..%d\n", MAXREPS);
         return 2;
     }
-    char msg[256];
-    if (ad_blis_select(msg, sizeof msg) != AD_OK) {
-        fprintf(stderr, "bench_vision: %s\n", ad_errmsg());
+    if (bu_single_start("bench_vision") != 0)
         return 1;
-    }
-    ad_blis_set_threads(1);
-    ad_bf16_set_threads(1);
-    printf("%s\n", msg);
     if (!only || strcmp(only, "vits") == 0)
         bench_vit("DINOv2 ViT-S/14", "vits", 384, 6, batch, reps, torch);
     if (!only || strcmp(only, "vitb") == 0)

@@ -10,6 +10,7 @@
 #include "adaptor/blis_select.h"
 #include "adaptor/dp.h"
 #include "adaptor/error.h"
+#include "adaptor/gemm_bf16.h"
 #include "adaptor/log.h"
 #include "adaptor/rng.h"
 
@@ -102,6 +103,21 @@ static inline void bu_parse_opts(int argc, char **argv, int first, const bu_opt 
                 *opts[k].v = opts[k].flag ? 1 : atoi(argv[++i]);
                 break;
             }
+}
+
+/* A one-process benchmark's start: BLIS's kernels chosen for this CPU (printed), BLIS and
+ * the bf16 products on one thread each. Returns 0, or 1 when no kernel fits this machine. */
+static inline int bu_single_start(const char *name)
+{
+    char msg[256];
+    if (ad_blis_select(msg, sizeof msg) != AD_OK) {
+        fprintf(stderr, "%s: %s\n", name, ad_errmsg());
+        return 1;
+    }
+    ad_blis_set_threads(1);
+    ad_bf16_set_threads(1);
+    printf("%s\n", msg);
+    return 0;
 }
 
 /* BLIS's kernels chosen (described in kernels) before MPI starts, then one BLIS thread per

@@ -29,6 +29,7 @@ usage: multinode_check.py MPIEXEC ADAPTOR SOURCE_DIR WORKDIR"""
 import glob
 import hashlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -61,7 +62,8 @@ TRAIN_S = 50
 # PMIX_MCA_gds=hash: PMIx's shared-memory datastore (gds/ds21) has crashed clients at start-up
 # with a SIGSEGV at address 0 when steps start together (openpmix#1114, open-mpi/ompi#7335);
 # seen here as rank 0 of a job dying before its first line while another job started on the
-# same host. `hash` is PMIx's own fallback and the workaround its developers give.
+# same host. `hash` is PMIx's own fallback and the workaround its developers give; it made the
+# crash rarer here, not impossible (see started()).
 TCP = dict(OMPI_MCA_pml="ob1", OMPI_MCA_btl="tcp,self", OMPI_MCA_btl_tcp_if_include="lo",
            OMPI_MCA_oob_tcp_if_include="lo", OMP_NUM_THREADS="1", BLIS_NUM_THREADS="1",
            PMIX_MCA_gds="hash")
@@ -125,13 +127,29 @@ def rel_diff(a, b):
     return max(float(np.linalg.norm(a[k] - b[k]) / max(np.linalg.norm(b[k]), 1e-30)) for k in b)
 
 
+# A line rank 0 prints only after the ranks have communicated (an embed's progress, a
+# checkpoint, an epoch's end), or an error: by then the job's start-up is over.
+PAST_START = re.compile(r" \+\d+:\d\d:\d\d (.* rows/s|checkpoint: |epoch \d+:|adaptor: error)")
+
+
 def started(cluster, job_id, settle=3):
-    """Waits until a job runs (or ran) and then `settle` s more. Two multi-node steps launched
-    in the same second on this one-host cluster have twice left rank 0 with a SIGSEGV at
-    start-up (srun --mpi=pmix, the 3 slurmd sharing one host name and /tmp), never when
-    staggered: the scenarios start one job at a time."""
+    """Waits until a job is past its start-up (or has ended), then `settle` s more. Two
+    multi-node steps starting together on this one-host cluster have left rank 0 with a
+    SIGSEGV at start-up (srun --mpi=pmix, the 3 slurmd sharing one host name), also with
+    PMIX_MCA_gds=hash; a fixed pause after RUNNING was not always enough on a loaded machine,
+    so the next job waits for this one's first line that follows communication."""
     end = time.time() + 120
-    while time.time() < end and cluster.jobs().get(job_id, {}).get("JobState", "PENDING") == "PENDING":
+    while time.time() < end:
+        state = cluster.jobs().get(job_id, {}).get("JobState", "PENDING")
+        if state in DONE:
+            break
+        if state == "RUNNING":
+            text = ""
+            for out in glob.glob(os.path.join(WORK, f"adaptor-*-{job_id}.out")):
+                with open(out, errors="replace") as f:
+                    text += f.read()
+            if PAST_START.search(text):
+                break
         time.sleep(0.3)
     time.sleep(settle)
 
@@ -177,8 +195,12 @@ def tcp_peers(pids):
 
 
 def checkpoint_sums(run):
+    """Size and hash of each file of the committed checkpoints: not of one being written,
+    whose temporary folder (step-N.tmp-PID) is renamed away while it is read."""
     out = {}
-    for f in sorted(glob.glob(os.path.join(run, "checkpoints", "step-[0-9]*[0-9]", "*"))):
+    for f in sorted(glob.glob(os.path.join(run, "checkpoints", "step-*", "*"))):
+        if not re.fullmatch(r"step-\d+", os.path.basename(os.path.dirname(f))):
+            continue
         with open(f, "rb") as g:
             out[os.path.relpath(f, run)] = (os.path.getsize(f), hashlib.sha256(g.read()).hexdigest())
     return out
