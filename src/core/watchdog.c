@@ -35,7 +35,7 @@ static void *watch(void *arg)
         unsigned gen = wd->gen;
         double s = wd->seconds + (wd->rank > 0 ? 2.0 : 0.0);
         struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
+        clock_gettime(CLOCK_MONOTONIC, &until); /* the wake condition's clock (create) */
         until.tv_sec += (time_t)s;
         until.tv_nsec += (long)((s - (double)(time_t)s) * 1e9);
         if (until.tv_nsec >= 1000000000L) {
@@ -73,8 +73,14 @@ int ad_watchdog_create(MPI_Comm comm, double seconds, ad_watchdog **out)
     MPI_Comm_rank(comm, &wd->rank);
     wd->seconds = seconds;
     if (seconds > 0) {
+        /* A monotonic deadline: a clock step (NTP) must neither fire the watchdog early nor
+         * delay it. */
+        pthread_condattr_t attr;
+        pthread_condattr_init(&attr);
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
         pthread_mutex_init(&wd->lock, NULL);
-        pthread_cond_init(&wd->wake, NULL);
+        pthread_cond_init(&wd->wake, &attr);
+        pthread_condattr_destroy(&attr);
         if (pthread_create(&wd->thread, NULL, watch, wd) != 0) {
             pthread_cond_destroy(&wd->wake);
             pthread_mutex_destroy(&wd->lock);

@@ -238,6 +238,8 @@ int ad_cache_create(MPI_Comm comm, const char *path, const ad_cache_meta *meta, 
         rc = wr < 0 || (size_t)wr >= sizeof w->path
                  ? ad_fail(AD_ERR_ARG, "path too long: %s", path)
                  : check_args(path, meta, n, dim, tokens);
+        if (rc == AD_OK && w->parallel) /* local: agreed on with the checks below */
+            rc = ad_watchdog_create(comm, storage->timeout, &w->wd);
         if (rc == AD_OK && w->rank == 0)
             rc = prepare_file(w, meta, storage);
         if (rc == AD_OK && w->rank == 0 && !w->parallel)
@@ -246,9 +248,6 @@ int ad_cache_create(MPI_Comm comm, const char *path, const ad_cache_meta *meta, 
     rc = ad_mpi_agree(comm, rc, path);
     if (rc == AD_OK && w->parallel) {
         MPI_Bcast(w->tmp, sizeof w->tmp, MPI_CHAR, 0, comm);
-        rc = ad_mpi_agree(comm, ad_watchdog_create(comm, storage->timeout, &w->wd), path);
-    }
-    if (rc == AD_OK && w->parallel) {
         rc = create_file(w, meta, storage);
         w->broken = rc != AD_OK; /* a peer may still be inside the collective create */
     }
