@@ -3,8 +3,9 @@
  * in different MPI calls inside one H5Fflush), so no agreement outside the library can end
  * it. A helper thread watches the armed call; when it has not returned by its deadline,
  * the thread removes the call's doomed file, prints the rank's error line and ends the job
- * with MPI_Abort. Ranks other than 0 give it 2 s more, so that one line (rank 0's) names
- * the failure when every rank is stuck. */
+ * with MPI_Abort. Ranks other than 0 give it 10 s more, so that one line (rank 0's) names
+ * the failure when every rank is stuck (Open MPI took 0.7 s to end the other ranks after
+ * rank 0's MPI_Abort on a lightly loaded machine; 2 s was too thin a margin under load). */
 #ifndef ADAPTOR_WATCHDOG_H
 #define ADAPTOR_WATCHDOG_H
 

@@ -33,7 +33,7 @@ static void *watch(void *arg)
             continue;
         }
         unsigned gen = wd->gen;
-        double s = wd->seconds + (wd->rank > 0 ? 2.0 : 0.0);
+        double s = wd->seconds + (wd->rank > 0 ? 10.0 : 0.0);
         struct timespec until;
         clock_gettime(CLOCK_MONOTONIC, &until); /* the wake condition's clock (create) */
         until.tv_sec += (time_t)s;
