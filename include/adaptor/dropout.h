@@ -10,14 +10,9 @@
 
 /* y *= mask in place, mask[i] in {0, 1/(1-p)}; mask (may be NULL when the backward pass can
  * recover it, e.g. from a following relu) receives it. 0 <= p < 1. Consumes ceil(n / 4)
- * draws of rng. */
+ * draws of rng (in chunks: element i takes bits 16 (i % 4) of the (i / 4)-th draw); p = 0
+ * draws nothing and keeps every unit (mask, if given, is all 1). */
 void ad_dropout_forward(float *y, float *mask, size_t n, float p, ad_rng *rng);
-/* y[r, :] = act(y[r, :] + bias) * mask over rows of d in place (act: relu when relu != 0,
- * else identity; bias may be NULL), the FFN's or an attention output's epilogue after a
- * bias-less GEMM in one pass. The mask is drawn exactly as ad_dropout_forward draws it for
- * rows * d values; p = 0 draws nothing and keeps every unit (mask, if given, is all 1). */
-void ad_bias_dropout_forward(float *y, float *mask, const float *bias, int relu, size_t rows,
-                             size_t d, float p, ad_rng *rng);
 /* dy *= mask in place: the gradient through the forward's mask. */
 void ad_dropout_backward(float *dy, const float *mask, size_t n);
 

@@ -30,11 +30,6 @@ void ad_linear_backward(float *dx, float *dw, float *db, const float *dy, const 
  * y may alias x. */
 void ad_layernorm_forward(float *y, float *mean, float *rstd, const float *x, const float *g,
                           const float *b, int n, int d, float eps);
-/* Training's post-LN step: s += res in place (s is kept for the backward pass), then
- * y = LN(s) with the row statistics in mean / rstd (may be NULL). */
-void ad_layernorm_residual_forward(float *y, float *mean, float *rstd, float *s,
-                                   const float *res, const float *g, const float *b, int n,
-                                   int d, float eps);
 /* Post-LN transformer step: y = LN(h + bias + res) with h the raw output of a GEMM.
  * bias may be NULL; y may alias h or res. */
 void ad_residual_layernorm_forward(float *y, const float *h, const float *bias,
@@ -43,17 +38,6 @@ void ad_residual_layernorm_forward(float *y, const float *h, const float *bias,
 /* dx = d/dx; dg += ..., db += ... (dg, db may be NULL). */
 void ad_layernorm_backward(float *dx, float *dg, float *db, const float *dy, const float *x,
                            const float *mean, const float *rstd, const float *g, int n, int d);
-/* The passes around a post-LN block's LayerNorm backward, fused into its pass over each
- * row: the incoming gradient is dy + dy2 (dy2: a second branch, or NULL); besides dx, dxm
- * (or NULL) receives dx * mask (mask NULL: a copy) and dxm_sum (or NULL) += the column sums
- * of dx * mask (a following bias gradient). dx and dxm may alias dy or dy2. */
-typedef struct ad_ln_grad_io {
-    const float *dy2, *mask;
-    float *dxm, *dxm_sum;
-} ad_ln_grad_io;
-void ad_layernorm_backward_ex(float *dx, float *dg, float *db, const float *dy, const float *x,
-                              const float *mean, const float *rstd, const float *g, int n,
-                              int d, const ad_ln_grad_io *io);
 
 /* ---- activations (elementwise over count values; y may alias x) ------------------------
  * gelu: the exact erf form x/2 (1 + erf(x / sqrt 2)), float accuracy ~2e-7. */
@@ -71,9 +55,8 @@ void ad_relu_forward(float *y, const float *x, size_t count);
 /* dx = dy where y > 0 else 0 (y: forward output or input, same sign). */
 void ad_relu_backward(float *dx, const float *dy, const float *y, size_t count);
 /* Through relu and inverted dropout together, from their output f over n rows of d:
- * dx = f > 0 ? dx * keep : 0 in place (keep = 1/(1-p), or 1 without dropout), and db (may
- * be NULL) += the column sums of the result, the gradient of the bias before the relu. */
-void ad_relu_mask_backward(float *dx, float *db, const float *f, int n, int d, float keep);
+ * dx = f > 0 ? dx * keep : 0 in place (keep = 1/(1-p), or 1 without dropout). */
+void ad_relu_mask_backward(float *dx, const float *f, int n, int d, float keep);
 
 /* ---- softmax over the last dimension d, rows of stride ld (in place allowed) -----------
  * A row whose entries are all -inf yields zeros rather than NaN. */

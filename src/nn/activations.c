@@ -66,15 +66,12 @@ void ad_relu_backward(float *dx, const float *dy, const float *y, size_t count)
 }
 
 AD_SIMD_CLONES
-void ad_relu_mask_backward(float *dx, float *db, const float *f, int n, int d, float keep)
+void ad_relu_mask_backward(float *dx, const float *f, int n, int d, float keep)
 {
     for (int r = 0; r < n; r++) {
         float *restrict row = dx + (size_t)r * d;
         const float *restrict fr = f + (size_t)r * d;
         for (int i = 0; i < d; i++)
             row[i] = fr[i] > 0 ? row[i] * keep : 0.0f;
-        if (db)
-            for (int i = 0; i < d; i++)
-                db[i] += row[i];
     }
 }

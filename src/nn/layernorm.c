@@ -47,45 +47,14 @@ void ad_residual_layernorm_forward(float *y, const float *h, const float *bias,
     }
 }
 
-AD_SIMD_CLONES
-void ad_layernorm_residual_forward(float *y, float *mean, float *rstd, float *s,
-                                   const float *res, const float *g, const float *b, int n,
-                                   int d, float eps)
-{
-    for (int r = 0; r < n; r++) {
-        float *restrict sr = s + (size_t)r * d;
-        const float *restrict rr = res + (size_t)r * d;
-        for (int i = 0; i < d; i++)
-            sr[i] += rr[i];
-        /* the row is still in L1 for the statistics and the normalisation */
-        normalise_row(y + (size_t)r * d, sr, g, b, d, eps, mean ? mean + r : NULL,
-                      rstd ? rstd + r : NULL);
-    }
-}
-
 /* 16-lane loads and stores by memcpy (no function taking or returning a 64-byte vector:
  * the baseline build's ABI has no such registers). */
 #define VLD(v, p) memcpy(&(v), (p), sizeof(ad_vf16))
 #define VST(p, v) memcpy((p), &(v), sizeof(ad_vf16))
-/* ln_backward_row's two passes start alike: dy (+ dy2), x and g at i. */
-#define VLD_DY_X_G(dyv, xv, gv, i)                                                             \
-    do {                                                                                       \
-        VLD(dyv, dy + (i));                                                                    \
-        if (dy2) {                                                                             \
-            ad_vf16 dy2v;                                                                      \
-            VLD(dy2v, dy2 + (i));                                                              \
-            dyv += dy2v;                                                                       \
-        }                                                                                      \
-        VLD(xv, x + (i));                                                                      \
-        VLD(gv, g + (i));                                                                      \
-    } while (0)
-
-/* One row. Every element of dy, dy2 is read before the element of dx / dxm at the same
- * index is written, in 16-lane blocks, so those may alias. */
-AD_VINLINE void ln_backward_row(float *dx, float *dg, float *db, const float *dy,
-                                const float *dy2, const float *x, float m, float rs,
-                                const float *g, int d, const float *mask, float *dxm,
-                                float *dxm_sum)
+/* One row, in 16-lane blocks. dx may alias dy: each block of dy is read before the same
+ * block of dx is written. */
+AD_VINLINE void ln_backward_row(float *dx, float *dg, float *db, const float *dy, const float *x,
+                                float m, float rs, const float *g, int d)
 {
     /* dx = rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)), dxhat = dy g. */
     ad_vf16 a1 = {0}, a2 = {0};
@@ -93,7 +62,9 @@ AD_VINLINE void ln_backward_row(float *dx, float *dg, float *db, const float *dy
     int i = 0;
     for (; i + 16 <= d; i += 16) {
         ad_vf16 dyv, t, xv, gv;
-        VLD_DY_X_G(dyv, xv, gv, i);
+        VLD(dyv, dy + i);
+        VLD(xv, x + i);
+        VLD(gv, g + i);
         ad_vf16 xh = (xv - m) * rs, dxh = dyv * gv;
         a1 += dxh;
         a2 += dxh * xh;
@@ -109,14 +80,13 @@ AD_VINLINE void ln_backward_row(float *dx, float *dg, float *db, const float *dy
         }
     }
     for (; i < d; i++) {
-        float dyi = dy2 ? dy[i] + dy2[i] : dy[i];
-        float xh = (x[i] - m) * rs, dxh = dyi * g[i];
+        float xh = (x[i] - m) * rs, dxh = dy[i] * g[i];
         s1 += dxh;
         s2 += dxh * xh;
         if (dg)
-            dg[i] += dyi * xh;
+            dg[i] += dy[i] * xh;
         if (db)
-            db[i] += dyi;
+            db[i] += dy[i];
     }
     for (int l = 0; l < 16; l++) {
         s1 += a1[l];
@@ -125,57 +95,26 @@ AD_VINLINE void ln_backward_row(float *dx, float *dg, float *db, const float *dy
     s1 /= (float)d;
     s2 /= (float)d;
     for (i = 0; i + 16 <= d; i += 16) {
-        ad_vf16 dyv, t, xv, gv;
-        VLD_DY_X_G(dyv, xv, gv, i);
+        ad_vf16 dyv, xv, gv;
+        VLD(dyv, dy + i);
+        VLD(xv, x + i);
+        VLD(gv, g + i);
         ad_vf16 xh = (xv - m) * rs;
         ad_vf16 v = rs * (dyv * gv - s1 - xh * s2);
         VST(dx + i, v);
-        if (dxm || dxm_sum) {
-            ad_vf16 vm = v;
-            if (mask) {
-                VLD(t, mask + i);
-                vm = v * t;
-            }
-            if (dxm)
-                VST(dxm + i, vm);
-            if (dxm_sum) {
-                VLD(t, dxm_sum + i);
-                t += vm;
-                VST(dxm_sum + i, t);
-            }
-        }
     }
     for (; i < d; i++) {
-        float dyi = dy2 ? dy[i] + dy2[i] : dy[i];
         float xh = (x[i] - m) * rs;
-        float v = rs * (dyi * g[i] - s1 - xh * s2);
-        dx[i] = v;
-        float vm = mask ? v * mask[i] : v;
-        if (dxm)
-            dxm[i] = vm;
-        if (dxm_sum)
-            dxm_sum[i] += vm;
+        dx[i] = rs * (dy[i] * g[i] - s1 - xh * s2);
     }
 }
 
 AD_SIMD_CLONES
-void ad_layernorm_backward_ex(float *dx, float *dg, float *db, const float *dy, const float *x,
-                              const float *mean, const float *rstd, const float *g, int n,
-                              int d, const ad_ln_grad_io *io)
-{
-    ad_ln_grad_io none = {0};
-    if (!io)
-        io = &none;
-    for (int r = 0; r < n; r++) {
-        size_t o = (size_t)r * d;
-        ln_backward_row(dx + o, dg, db, dy + o, io->dy2 ? io->dy2 + o : NULL, x + o, mean[r],
-                        rstd[r], g, d, io->mask ? io->mask + o : NULL,
-                        io->dxm ? io->dxm + o : NULL, io->dxm_sum);
-    }
-}
-
 void ad_layernorm_backward(float *dx, float *dg, float *db, const float *dy, const float *x,
                            const float *mean, const float *rstd, const float *g, int n, int d)
 {
-    ad_layernorm_backward_ex(dx, dg, db, dy, x, mean, rstd, g, n, d, NULL);
+    for (int r = 0; r < n; r++) {
+        size_t o = (size_t)r * d;
+        ln_backward_row(dx + o, dg, db, dy + o, x + o, mean[r], rstd[r], g, d);
+    }
 }

@@ -58,40 +58,35 @@ START_TEST(test_forward_backward)
 }
 END_TEST
 
-/* The fused epilogue y = act(y + bias) * mask against a naive loop that draws the mask
- * itself: element i of the call takes bits 16 (i % 4) of the (i / 4)-th draw, across rows
- * whose length (301) is not a multiple of 4 and across the kernel's internal chunks. */
-START_TEST(test_bias_relu_dropout)
+/* The mask against a naive loop that draws it itself: element i takes bits 16 (i % 4) of
+ * the (i / 4)-th draw, over a length (2709) that is not a multiple of 4 and spans the
+ * kernel's internal chunks; p = 0 draws nothing and keeps every unit. */
+START_TEST(test_dropout_draws)
 {
-    enum { ROWS = 9, D = 301 };
-    size_t n = (size_t)ROWS * D;
-    float *x = tu_rand_uniform(n, -1, 1, 8, 1), *bias = tu_rand_uniform(D, -0.5f, 0.5f, 8, 2);
-    float *y = malloc(n * sizeof *y), *mask = malloc(n * sizeof *mask);
+    enum { LEN = 9 * 301 };
+    float *x = tu_rand_uniform(LEN, -1, 1, 8, 1);
+    float *y = malloc(LEN * sizeof *y), *mask = malloc(LEN * sizeof *mask);
     const float ps[] = {0.0f, 0.25f};
-    for (int t = 0; t < 2; t++)
-        for (int relu = 0; relu < 2; relu++) {
-            float p = ps[t], keep = p > 0 ? 1.0f / (1.0f - p) : 1.0f;
-            uint32_t thr = (uint32_t)(p * 65536.0f + 0.5f);
-            ad_rng r1, r2;
-            ad_rng_seed(&r1, 5, 11);
-            ad_rng_seed(&r2, 5, 11);
-            memcpy(y, x, n * sizeof *y);
-            ad_bias_dropout_forward(y, mask, bias, relu, ROWS, D, p, &r1);
-            uint64_t draw = 0;
-            for (size_t i = 0; i < n; i++) {
-                if (p > 0 && i % 4 == 0)
-                    draw = ad_rng_u64(&r2);
-                float s = p > 0 && ((draw >> (16 * (i % 4))) & 0xFFFF) < thr ? 0.0f : keep;
-                float v = x[i] + bias[i % D];
-                if (relu && !(v > 0))
-                    v = 0.0f;
-                if (mask[i] != s || y[i] != v * s)
-                    ck_abort_msg("p %g relu %d: element %zu: mask %g (want %g), y %g (want %g)",
-                                 p, relu, i, mask[i], s, y[i], v * s);
-            }
-            ck_assert_msg(ad_rng_u64(&r1) == ad_rng_u64(&r2), "p %g: draws consumed differ", p);
+    for (int t = 0; t < 2; t++) {
+        float p = ps[t], keep = p > 0 ? 1.0f / (1.0f - p) : 1.0f;
+        uint32_t thr = (uint32_t)(p * 65536.0f + 0.5f);
+        ad_rng r1, r2;
+        ad_rng_seed(&r1, 5, 11);
+        ad_rng_seed(&r2, 5, 11);
+        memcpy(y, x, LEN * sizeof *y);
+        ad_dropout_forward(y, mask, LEN, p, &r1);
+        uint64_t draw = 0;
+        for (size_t i = 0; i < LEN; i++) {
+            if (p > 0 && i % 4 == 0)
+                draw = ad_rng_u64(&r2);
+            float s = p > 0 && ((draw >> (16 * (i % 4))) & 0xFFFF) < thr ? 0.0f : keep;
+            if (mask[i] != s || y[i] != x[i] * s)
+                ck_abort_msg("p %g: element %zu: mask %g (want %g), y %g (want %g)", p, i,
+                             mask[i], s, y[i], x[i] * s);
         }
-    free(x), free(bias), free(y), free(mask);
+        ck_assert_msg(ad_rng_u64(&r1) == ad_rng_u64(&r2), "p %g: draws consumed differ", p);
+    }
+    free(x), free(y), free(mask);
 }
 END_TEST
 
@@ -100,7 +95,7 @@ int main(void)
     Suite *s = suite_create("dropout");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_forward_backward);
-    tcase_add_test(tc, test_bias_relu_dropout);
+    tcase_add_test(tc, test_dropout_draws);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }
