@@ -26,7 +26,14 @@ run_suite() {
   ctest --test-dir "$dir" -j "$jobs" --output-on-failure --timeout 900 $ctest_args
 }
 
-run_suite "$AD_ROOT/build/release" "" -DCMAKE_BUILD_TYPE=Release || status=1
+run_suite "$AD_ROOT/build/release" "-E ^slurm\.multinode$" -DCMAKE_BUILD_TYPE=Release || status=1
+# The 3-node Slurm test on its own, with one retry: on this emulated cluster (three slurmd on
+# one host) rank 0 of a job has died at start-up with a SIGSEGV before adaptor's first line,
+# in about 1 of 3 runs on a busy machine (cause unknown, see slurm/README.md). A retry shows
+# in the log as a failed first attempt; two failures fail the suite.
+echo "== tests: slurm.multinode (release, alone, one retry)"
+ctest --test-dir "$AD_ROOT/build/release" -R '^slurm\.multinode$' --repeat until-pass:2 \
+  --output-on-failure --timeout 900 || status=1
 
 if [ $quick = 0 ]; then
   # Leaks inside Open MPI / hwloc / PMIx are theirs, not ours.
