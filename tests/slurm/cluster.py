@@ -155,6 +155,8 @@ class Cluster:
             spool = f"SlurmdSpoolDir={d}/spool\nSlurmdPidFile={d}/slurmd.pid\nSlurmdLogFile={d}/slurmd.log\n"
             nodes = f"NodeName={self.host} CPUs={self.cpus} RealMemory=1000 State=UNKNOWN\n"
             names = self.host
+        # KillWait=5: when a rank dies, its peers (blocked in a collective, where SIGTERM cannot
+        # stop them) get SIGKILL 5 s after SIGTERM rather than Slurm's default 30.
         with open(self.conf, "w") as f:
             f.write(f"""ClusterName=adaptortest
 SlurmctldHost={self.host}
@@ -177,6 +179,7 @@ SlurmctldLogFile={d}/slurmctld.log
 ReturnToService=2
 MpiDefault=none
 MinJobAge=3600
+KillWait=5
 {nodes}PartitionName=debug Nodes={names} Default=YES MaxTime=INFINITE State=UP OverSubscribe=YES
 """)
         # -D: foreground (our PID); -i: a fresh state directory has no state files to read

@@ -15,10 +15,13 @@ WORK/private is an empty tmpfs: a folder it does not share with the others.
    to one written by 1 rank with the serial writer (variables and all attributes but
    provenance); model.safetensors bitwise equal to, and eval.nc's variables
    bit for bit those of, the same job by mpirun on one node with as many ranks (3, 4).
-3. A 3-node pretrain (sbatch -N 2-3, first run pinned to n1-n3) whose time limit's warning
-   signal makes it checkpoint and requeue itself; the pending job is shrunk to 2 nodes, so it
-   resumes on 2 (elastic: same global batch, 2 ranks instead of 3), and finishes
-   with weights within 1e-5 relative (per tensor, 2-norm) of an uninterrupted 3-rank run.
+3. A 3-node pretrain (sbatch -N 2-3, first run pinned to n1-n3) gets the warning signal a time
+   limit sends (`scancel --batch --signal=USR1`, what --signal=B:USR1@N does, sent once its first
+   checkpoint is written: slurmctld's own 30 s tick would make the test wait 10-40 s per run).
+   It checkpoints and requeues itself; the pending job is shrunk to 2 nodes, so it resumes on 2
+   (elastic: same global batch, 2 ranks instead of 3) and finishes with weights bitwise equal to
+   `mpirun -np 2 adaptor pretrain --resume` from a copy of its own stop checkpoint, and close to an
+   uninterrupted 3-rank run (2 ranks sum gradients in another order, so not bitwise).
 4. The same pretrain on -N 3, every rank of node n2 killed with SIGKILL after a checkpoint:
    the job ends non-zero within 60 s, no process of it is left, the newest checkpoint is
    unchanged (same bytes) and loads, and the resubmission (pretrain.sbatch adds --resume)
@@ -30,6 +33,8 @@ import glob
 import hashlib
 import os
 import re
+import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -55,10 +60,9 @@ check = Checks()
 # rank count (scenario 3) follow the uninterrupted one.
 SIZE = ["--set", "adaptor.dropout=0", "--set", "train.checkpoint_every=4", "--set", "train.log_every=2000",
         "--set", "train.keep_checkpoints=1000", "--set", "run.progress_seconds=0"]
-# Scenarios 3 and 4: training length at the speed the pipeline's pretrain measured. The
-# warning signal (--time=1 --signal=B:USR1@50) comes 10-40 s into a run: slurmctld checks time
-# limits every 30 s; by 10 s the ranks catch it.
-TRAIN_S = 50
+# Scenarios 3 and 4: a fixed length (about 7 s on 3 idle ranks, minutes on a loaded machine);
+# the signal and the kill come at the first checkpoint (step 4), long before the end.
+LONG_STEPS = 600
 # PMIX_MCA_gds=hash: PMIx's shared-memory datastore (gds/ds21) has crashed clients at start-up
 # with a SIGSEGV at address 0 when steps start together (openpmix#1114, open-mpi/ompi#7335);
 # seen here as rank 0 of a job dying before its first line while another job started on the
@@ -154,6 +158,21 @@ def started(cluster, job_id, settle=3):
     time.sleep(settle)
 
 
+def signal_at_checkpoint(cluster, job_id, run):
+    """USR1 to a job's batch shell once its first checkpoint is committed: from here, not from
+    a later poll, so that a fast machine cannot finish the run first."""
+    end = time.time() + 120
+    while time.time() < end:
+        state = cluster.jobs().get(job_id, {}).get("JobState", "PENDING")
+        if state in DONE:
+            return False
+        if state == "RUNNING" and checkpoint_sums(run):
+            cluster.run("scancel", "--batch", "--signal=USR1", job_id)
+            return True
+        time.sleep(0.2)
+    return False
+
+
 def job_pids(job_id):
     """Processes of a Slurm job (their environment names it), on any node."""
     out = []
@@ -206,7 +225,26 @@ def checkpoint_sums(run):
     return out
 
 
+def report_cores():
+    """The backtrace of every core a process of the test left in WORK (the ranks' working
+    folder): the start-up SIGSEGV above has not been explained, and Open MPI's own report of
+    it names no frame. Cores are removed once read (hundreds of MB each)."""
+    for core in sorted(glob.glob(os.path.join(WORK, "core*"))):
+        try:
+            p = subprocess.run(["gdb", "-batch", "-nx", "-ex", "thread apply all bt 25", ADAPTOR, core],
+                               capture_output=True, text=True, timeout=120)
+            out = p.stdout + p.stderr
+        except (OSError, subprocess.TimeoutExpired) as e:
+            out = f"gdb: {e}"
+        keep = ("#", "Thread", "Core was", "Program ter", "gdb: ")
+        print(f"core file {core}:\n" + "\n".join(ln for ln in out.splitlines() if ln.startswith(keep)), flush=True)
+        os.unlink(core)
+
+
 def main():
+    # cores of any rank that crashes (Slurm passes the submitting process's limits to the tasks)
+    soft, hard = resource.getrlimit(resource.RLIMIT_CORE)
+    resource.setrlimit(resource.RLIMIT_CORE, (hard, hard))
     status = J.prepare(WORK, ("base.ini", "dinov2-bert.ini"), lambda: mpirun(
         MPI, ADAPTOR, 1, "synth", os.path.join(WORK, "corpus"), "--n", "120", "--seed", "11"))
     cluster = Cluster(os.path.join(WORK, "slurm"), nodes=3, private={"n3": [PRIVATE]})
@@ -221,6 +259,7 @@ def main():
         refs.kill()
         cluster.stop()
         J.log("Slurm stopped")
+        report_cores()
     return check.finish()
 
 
@@ -258,30 +297,33 @@ def run_scenarios(cluster, refs):
     jobs = J.wait_all(cluster, ids, [], 300, poll1)
     J.log("pipelines and bad-input jobs finished")
 
-    # 3. and 4. need the pretrain's speed; both start now, on the idle cluster
+    # 3. and 4. start now, on the idle cluster
     m = J.read_nc(os.path.join(pa["run_dir"], "metrics.nc"))
-    step_s = float(np.mean(np.diff(m["wall_time"]))) if len(m["wall_time"]) > 1 else 0.05
     spe = int(np.sum(m["epoch"] == 0))
-    epochs = int(min(max(TRAIN_S / step_s / spe, 10), 5000))
+    epochs = -(-LONG_STEPS // spe)
     # The paper's lr (2e-5), not the fixture's 1e-3: over hundreds of AdamW steps at 1e-3 the
     # round-off between 3 and 2 ranks' gradient sums tips a ReLU unit one way in one run and
     # the other way in the other, and the runs part by 1e-3 (seen on an idle machine).
     long_args = [JOB, *SIZE, "--set", f"train.epochs={epochs}", "--set", "train.lr=2e-5",
                  "--set", f"cache.dir={WORK}/cacheA"]
-    J.log(f"long pretrain: {epochs} epochs x {spe} steps (~{TRAIN_S} s at {1 / step_s:.0f} steps/s)")
+    J.log(f"long pretrain: {epochs} epochs x {spe} steps")
     # Its first run is pinned to all three nodes (ReqNodeList, set while it is held: Slurm gives
     # a -N 2-3 job the fewest nodes it can); requeued, Slurm fixes it to the nodes and tasks it
     # had, and the test shrinks the pending job to 2 nodes and 2 tasks (as an operator would).
-    timed = J.submit(cluster, WORK, "sbatch", "--parsable", "-N", "2-3", "--ntasks-per-node=1", "--time=1",
-                     "--signal=B:USR1@50", "--hold", sb, *long_args, env=env)
+    timed = J.submit(cluster, WORK, "sbatch", "--parsable", "-N", "2-3", "--ntasks-per-node=1", "--hold", sb,
+                     *long_args, env=env)
     cluster.run("scontrol", "update", f"JobId={timed}", "ReqNodeList=n1,n2,n3")
     cluster.run("scontrol", "release", timed)
+    signalled = signal_at_checkpoint(cluster, timed, os.path.join(WORK, "runs", timed))
+    J.log(f"signalled {timed}: " + ("USR1 to its batch shell at its first checkpoint (a time limit's warning)"
+                                       if signalled else "ended or no checkpoint within 120 s: not signalled"))
+    check(signalled, "signalled pretrain: not running with a checkpoint to signal")
     started(cluster, timed)
     lost = J.submit(cluster, WORK, "sbatch", "--parsable", "-N", "3", "--ntasks-per-node=1", sb, *long_args,
                     env=env)
     refs.queue.append(("long pretrain 3", 3, ["pretrain", *long_args, "--set", f"cache.dir={WORK}/cache1",
                                               "--set", f"output.dir={WORK}/ref-long"]))
-    J.log(f"submitted: time-limited {timed} (-N 2-3), node loss {lost} (-N 3)")
+    J.log(f"submitted: signalled {timed} (-N 2-3), node loss {lost} (-N 3)")
     lost_run = os.path.join(WORK, "runs", lost)
     s = dict(killed=None, ended=None, left=None, sums=None, resub=None, shrunk=False, ranks=[])
 
@@ -310,9 +352,9 @@ def run_scenarios(cluster, refs):
         if not s["shrunk"] and t.get("Restarts", "0") != "0" and t.get("JobState") == "PENDING":
             cluster.run("scontrol", "update", f"JobId={timed}", "ReqNodeList=", "NumNodes=2-3", "NumTasks=2")
             s["shrunk"] = True
-            J.log(f"time-limited {timed} requeued: shrunk to 2 nodes, 2 tasks")
+            J.log(f"signalled {timed} requeued: shrunk to 2 nodes, 2 tasks")
     ids += [timed, lost]
-    jobs = J.wait_all(cluster, ids, [timed], 400, poll2)
+    jobs = J.wait_all(cluster, ids, [timed], 300, poll2)
     J.log("all jobs finished")
     refs.finish(300)
     J.log("reference runs finished")
@@ -321,7 +363,7 @@ def run_scenarios(cluster, refs):
     check_bad_input(jobs, bad_ranks, bad_fs)
     check_pipelines(jobs, pa, pb, st["tcp"])
     ref_long = weights(os.path.join(WORK, "ref-long", "model.safetensors"))
-    check_timed(jobs, timed, ref_long)
+    check_timed(jobs, timed, ref_long, long_args)
     check_lost(jobs, lost, lost_run, s, ref_long)
 
 
@@ -371,26 +413,41 @@ def check_pipelines(jobs, pa, pb, tcp):
         J.log(f"pipeline {shape} ({writer} writer): caches = 1 rank's, weights bitwise = {same_weights(a, b)}, eval.nc same: {not d}")
 
 
-def check_timed(jobs, timed, ref):
+def check_timed(jobs, timed, ref, long_args):
     r = jobs[timed]
-    J.job_ok(check, r, "time-limited pretrain")
+    J.job_ok(check, r, "signalled pretrain")
     text = J.slurm_log(r)
-    check(int(r.get("Restarts", "0")) >= 1 and "got SIGUSR1" in text and "requeueing job" in text,
-          f"time-limited pretrain: not stopped and requeued (Restarts={r.get('Restarts')})")
+    check(r.get("Restarts") == "1" and "got SIGUSR1" in text and "requeueing job" in text,
+          f"signalled pretrain: not stopped and requeued once (Restarts={r.get('Restarts')})")
     run = os.path.join(WORK, "runs", timed)
     res = open(os.path.join(run, "resumes.log")).read() if os.path.isfile(os.path.join(run, "resumes.log")) else ""
-    check("on 2 ranks" in res, f"time-limited pretrain: no resume on 2 ranks in resumes.log: {res!r}")
+    m = re.search(r"from (step-\d+) \(step (\d+)\) on 2 ranks", res)
+    check(m is not None, f"signalled pretrain: no resume on 2 ranks in resumes.log: {res!r}")
     starts = [ln for ln in text.splitlines() if " pretrain, " in ln and " ranks; " in ln]
-    check(any(" 3 ranks" in ln for ln in starts), f"time-limited pretrain: no run on 3 ranks: {starts}")
+    check(any(" 3 ranks" in ln for ln in starts), f"signalled pretrain: no run on 3 ranks: {starts}")
     a = weights(os.path.join(run, "model.safetensors"))
+    # The 2-rank continuation, again by mpirun on one node from a copy of the 3-rank stop
+    # checkpoint: the same bits, so the requeued job resumed from that step with its state.
+    b, step = {}, None
+    if m:
+        step = int(m.group(2))
+        again = os.path.join(WORK, "resumed2")
+        shutil.copytree(os.path.join(run, "checkpoints", m.group(1)),
+                        os.path.join(again, "checkpoints", m.group(1)))
+        p = subprocess.run([MPI, "-np", "2", "--oversubscribe", ADAPTOR, "pretrain", *long_args,
+                            "--set", f"output.dir={again}", "--resume"], capture_output=True, text=True,
+                           env=ENV, cwd=WORK, timeout=600)
+        check(p.returncode == 0, f"signalled pretrain: mpirun -np 2 --resume failed: {error_lines(p.stderr)}")
+        b = weights(os.path.join(again, "model.safetensors"))
+    check(same_weights(a, b), f"signalled pretrain: weights differ from mpirun -np 2 --resume from step {step}")
     ok = bool(a) and bool(ref) and a.keys() == ref.keys()
     d = rel_diff(a, ref) if ok else float("nan")
-    # Not bitwise: 2 ranks sum the gradients in another order than 3, and hundreds of AdamW
-    # steps carry that round-off on (5.4e-6 seen on an idle machine). 3e-5 still tells a resume
-    # that repeats or skips a step (an lr-sized change, estimated ~1e-4 here, not measured).
-    check(ok and d <= 3e-5, f"time-limited pretrain: weights {d:.3g} (relative) from the uninterrupted run")
-    J.log(f"time-limited pretrain: {r['Restarts']} requeue(s), 3 -> 2 ranks, weights within {d:.2g} relative "
-        f"of the uninterrupted 3-rank run (bitwise: {same_weights(a, ref)})")
+    # 600 AdamW steps carry 3 vs 2 ranks' round-off on (below 1e-5 idle; 1e-4 once over 3500
+    # steps on a loaded machine); a run that lost its trained state parts by far more.
+    check(ok and d <= 1e-3, f"signalled pretrain: weights {d:.3g} (relative) from the uninterrupted run")
+    J.log(f"signalled pretrain: {r['Restarts']} requeue, stopped at step {step} on 3 ranks, resumed on 2: "
+          f"weights bitwise those of mpirun -np 2 --resume: {same_weights(a, b)}; {d:.2g} relative from the "
+          f"uninterrupted 3-rank run")
 
 
 def check_lost(jobs, lost, run, s, ref):
