@@ -66,10 +66,9 @@ int ad_pos_interp_resolve(const char *name, ad_image_arch arch, const char *mode
     if (arch != AD_ARCH_DINOV2)
         return AD_OK;
     char path[4096];
-    if (!model_dir || !*model_dir ||
-        ad_path_join(path, sizeof path, model_dir, "config.json") != AD_OK ||
-        !ad_path_exists(path)) {
-        ad_clear_error();
+    if (model_dir && *model_dir)
+        AD_TRY(ad_path_join(path, sizeof path, model_dir, "config.json"));
+    if (!model_dir || !*model_dir || !ad_path_exists(path)) {
         if (guessed)
             *guessed = 1;
         return AD_OK;

@@ -9,6 +9,7 @@
 #include "adaptor/interp.h"
 
 #include <math.h>
+#include <string.h>
 
 static ad_dinov2 *load(const char *name)
 {
@@ -188,6 +189,13 @@ START_TEST(test_pos_interp_resolve)
                     "config.json");
     tu_assert_fails(ad_pos_interp_resolve("bicubic", AD_ARCH_DINOV2, reg, &pi, NULL), AD_ERR_ARG,
                     "'bicubic'");
+    /* a model path too long to name its config.json is an error, not a missing model */
+    static char longdir[5000];
+    memset(longdir, 'd', sizeof longdir - 1);
+    guessed = -1;
+    tu_assert_fails(ad_pos_interp_resolve("auto", AD_ARCH_DINOV2, longdir, &pi, &guessed), AD_ERR_ARG,
+                    "path too long");
+    ck_assert_int_eq(guessed, 0);
 }
 END_TEST
 
