@@ -138,20 +138,20 @@ def old_checkpoint(mpiexec, adaptor, job, run, env):
         json.dump(state, f)
     cmd = [mpiexec, "-np", "2", "--oversubscribe", adaptor, "pretrain", job, "--resume", "--set",
            f"output.dir={run}"]
-    p = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     ok = (p.returncode != 0 and "[train] drop_last = true -> false" in p.stderr
           and "adaptor: error" in p.stderr)
     print(f"resume of a pre-drop_last checkpoint: {'refused' if ok else 'NOT refused'}: "
           f"{[line for line in p.stderr.splitlines() if 'adaptor: error' in line][:1]}")
     p = subprocess.run(cmd + ["--set", "train.drop_last=true"], capture_output=True, text=True,
-                       env=env)
+                       env=env, timeout=300)
     ok2 = p.returncode == 0 and "already finished (step 20)" in p.stderr
     print(f"... and with drop_last = true: {'accepted' if ok2 else 'NOT accepted: ' + p.stderr}")
     # Without a configuration to compare, the position in the epoch still gives it away.
     state["config"] = ""
     with open(os.path.join(ck, "trainer.json"), "w") as f:
         json.dump(state, f)
-    p = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     ok3 = (p.returncode != 0 and "saved at step 20 in epoch 6 (sample 0 of its order), but "
            "this run's plan of 5 steps per epoch" in p.stderr)
     print(f"... without its configuration: {'refused' if ok3 else 'NOT refused: ' + p.stderr}")
