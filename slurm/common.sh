@@ -129,9 +129,9 @@ ad_launcher() {
     # mpirun does; else, with the cluster's default KillOnBadExit=0, the other ranks wait in
     # their next collective for a peer that is gone until the time limit.
     # PMIX_MCA_gds=hash: the workaround PMIx's developers give for a start-up SIGSEGV at
-    # address nil in its shared-memory datastore (openpmix#1114, ompi#7335). It made that crash
-    # rarer on the test cluster but did not remove it there (see slurm/README). A value the
-    # user exported wins.
+    # address nil in its shared-memory datastore (openpmix#1114, ompi#7335). The start-up
+    # SIGSEGV seen on the test cluster turned out to be another, in Open MPI's btl/tcp (see
+    # slurm/README). A value the user exported wins.
     srun)
       export PMIX_MCA_gds=${PMIX_MCA_gds:-hash}
       AD_LAUNCH=(srun --mpi=pmix --kill-on-bad-exit=1) ;;

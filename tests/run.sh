@@ -28,8 +28,8 @@ run_suite() {
 
 run_suite "$AD_ROOT/build/release" "-E ^slurm\.multinode$" -DCMAKE_BUILD_TYPE=Release || status=1
 # The 3-node Slurm test on its own, with one retry: on this emulated cluster (three slurmd on
-# one host) rank 0 of a job has died at start-up with a SIGSEGV before adaptor's first line,
-# in about 1 of 3 runs on a busy machine (cause unknown, see slurm/README.md). A retry shows
+# one host, ranks over TCP) a rank has died inside Open MPI 4.1.4's MPI_Init (btl/tcp calls a
+# NULL callback; slurm/README.md), in about 1 of 8 runs on a loaded machine. A retry shows
 # in the log as a failed first attempt; two failures fail the suite.
 echo "== tests: slurm.multinode (release, alone, one retry)"
 ctest --test-dir "$AD_ROOT/build/release" -R '^slurm\.multinode$' --repeat until-pass:2 \

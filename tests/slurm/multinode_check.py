@@ -63,11 +63,9 @@ SIZE = ["--set", "adaptor.dropout=0", "--set", "train.checkpoint_every=4", "--se
 # Scenarios 3 and 4: a fixed length (about 7 s on 3 idle ranks, minutes on a loaded machine);
 # the signal and the kill come at the first checkpoint (step 4), long before the end.
 LONG_STEPS = 600
-# PMIX_MCA_gds=hash: PMIx's shared-memory datastore (gds/ds21) has crashed clients at start-up
-# with a SIGSEGV at address 0 when steps start together (openpmix#1114, open-mpi/ompi#7335);
-# seen here as rank 0 of a job dying before its first line while another job started on the
-# same host. `hash` is PMIx's own fallback and the workaround its developers give; it made the
-# crash rarer here, not impossible (see started()).
+# PMIX_MCA_gds=hash as the scripts set it for srun steps (PMIx's advice for openpmix#1114).
+# The start-up SIGSEGV seen here is another one: inside Open MPI's MPI_Init, btl/tcp calling
+# a NULL callback (slurm/README.md; report_cores() prints the backtrace).
 TCP = dict(OMPI_MCA_pml="ob1", OMPI_MCA_btl="tcp,self", OMPI_MCA_btl_tcp_if_include="lo",
            OMPI_MCA_oob_tcp_if_include="lo", OMP_NUM_THREADS="1", BLIS_NUM_THREADS="1",
            PMIX_MCA_gds="hash")
@@ -137,11 +135,10 @@ PAST_START = re.compile(r" \+\d+:\d\d:\d\d (.* rows/s|checkpoint: |epoch \d+:|ad
 
 
 def started(cluster, job_id, settle=3):
-    """Waits until a job is past its start-up (or has ended), then `settle` s more. Two
-    multi-node steps starting together on this one-host cluster have left rank 0 with a
-    SIGSEGV at start-up (srun --mpi=pmix, the 3 slurmd sharing one host name), also with
-    PMIX_MCA_gds=hash; a fixed pause after RUNNING was not always enough on a loaded machine,
-    so the next job waits for this one's first line that follows communication."""
+    """Waits until a job is past its start-up (or has ended), then `settle` s more: ranks have
+    died inside MPI_Init (the SIGSEGV above) more often while another job started beside them
+    on a loaded machine, so the next job waits for this one's first line that follows
+    communication."""
     end = time.time() + 120
     while time.time() < end:
         state = cluster.jobs().get(job_id, {}).get("JobState", "PENDING")
@@ -227,8 +224,8 @@ def checkpoint_sums(run):
 
 def report_cores():
     """The backtrace of every core a process of the test left in WORK (the ranks' working
-    folder): the start-up SIGSEGV above has not been explained, and Open MPI's own report of
-    it names no frame. Cores are removed once read (hundreds of MB each)."""
+    folder): Open MPI's own report of the start-up SIGSEGV names no frame. Cores are removed once read (hundreds of MB each), or moved to the
+    folder AD_KEEP_CORES names."""
     for core in sorted(glob.glob(os.path.join(WORK, "core*"))):
         try:
             p = subprocess.run(["gdb", "-batch", "-nx", "-ex", "thread apply all bt 25", ADAPTOR, core],
@@ -238,7 +235,10 @@ def report_cores():
             out = f"gdb: {e}"
         keep = ("#", "Thread", "Core was", "Program ter", "gdb: ")
         print(f"core file {core}:\n" + "\n".join(ln for ln in out.splitlines() if ln.startswith(keep)), flush=True)
-        os.unlink(core)
+        if os.environ.get("AD_KEEP_CORES"):  # a folder to move them to, for a closer look
+            shutil.move(core, os.path.join(os.environ["AD_KEEP_CORES"], f"core.{os.getpid()}"))
+        else:
+            os.unlink(core)
 
 
 def main():
