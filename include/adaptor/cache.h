@@ -105,6 +105,11 @@ int ad_cache_create(MPI_Comm comm, const char *path, const ad_cache_meta *meta, 
  * NaN/inf (the message names the row). */
 int ad_cache_write_rows(ad_cache_writer *w, int64_t first_row, int64_t nrows,
                         const int64_t *ids, const float *emb, const uint8_t *mask);
+/* ad_cache_write_rows() that also fails collectively when this rank's local_rc != AD_OK
+ * (the rank then writes nothing but still joins the collective calls): one agreement for
+ * the caller's status and the write's. */
+int ad_cache_write_rows_status(ad_cache_writer *w, int local_rc, int64_t first, int64_t nrows,
+                               const int64_t *ids, const float *emb, const uint8_t *mask);
 /* Collective: checks every row was written, closes, renames into place, frees w
  * (also on failure, after removing the temporary file). */
 int ad_cache_commit(ad_cache_writer *w);

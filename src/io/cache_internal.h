@@ -20,9 +20,4 @@
 #define AD_CACHE_N_TEXT_ATTS 9
 extern const char *const ad_cache_text_atts[AD_CACHE_N_TEXT_ATTS];
 
-/* ad_cache_write_rows() that also fails collectively when this rank's local_rc != AD_OK
- * (the rank then writes nothing but still joins the collective calls). */
-int ad_cache_write_rows_status(ad_cache_writer *w, int local_rc, int64_t first, int64_t nrows,
-                               const int64_t *ids, const float *emb, const uint8_t *mask);
-
 #endif

@@ -436,14 +436,20 @@ int ad_cache_write_rows(ad_cache_writer *w, int64_t first_row, int64_t nrows,
     return ad_cache_write_rows_status(w, AD_OK, first_row, nrows, ids, emb, mask);
 }
 
+static int check_written(const ad_cache_writer *w, long long total)
+{
+    if (total == w->n)
+        return AD_OK;
+    return ad_fail(AD_ERR_INTERNAL, "%s: only %lld of %lld rows were written", w->path, total,
+                   (long long)w->n);
+}
+
 /* Parallel: checks the ranks wrote every row, then closes the file on every rank. */
 static int close_parallel(ad_cache_writer *w)
 {
     long long total = 0, mine = (long long)w->written;
     MPI_Allreduce(&mine, &total, 1, MPI_LONG_LONG, MPI_SUM, w->comm);
-    if (total != w->n)
-        return ad_fail(AD_ERR_INTERNAL, "%s: only %lld of %lld rows were written", w->path,
-                       total, (long long)w->n);
+    AD_TRY(check_written(w, total));
     errno = 0;
     ad_watchdog_arm(w->wd, w->path, "closing", doomed(w));
     int st = nc_close(w->ncid);
@@ -458,12 +464,14 @@ int ad_cache_commit(ad_cache_writer *w)
     int rc = AD_OK;
     if (w->parallel) {
         rc = close_parallel(w);
+        /* Each rank wrote part of the file: all their closes must have worked before rank 0
+         * puts it at the final path (a broken rank never gets here; the job comes down). */
+        if (!w->broken)
+            rc = ad_mpi_agree(w->comm, rc, w->path);
         if (rc == AD_OK && w->rank == 0)
             rc = ad_fsync_rename(w->tmp, w->path);
     } else if (w->rank == 0) {
-        if (w->written != w->n)
-            rc = ad_fail(AD_ERR_INTERNAL, "%s: only %lld of %lld rows were written", w->path,
-                         (long long)w->written, (long long)w->n);
+        rc = check_written(w, (long long)w->written);
         if (rc == AD_OK) {
             errno = 0;
             int st = nc_close(w->ncid);

@@ -114,12 +114,11 @@ int ad_embed_selection(MPI_Comm comm, ad_frozen *e, const ad_selection *s, const
                 lrc = ad_embed_prefetch_encode(pf, ids, &st->bad, &st->tm);
             if (lrc == AD_OK)
                 lrc = embed_queue(pf, e, rows, first, count, (q + 2) * size + rank);
-            rc = ad_mpi_agree(comm, lrc, NULL);
-            lrc = AD_OK;
+            /* The write agrees on this rank's status with the others' (one agreement). */
             double t0w = ad_now();
-            if (rc == AD_OK)
-                rc = ad_cache_write_rows(w, nb ? at : 0, nb, ids, e->out,
-                                         e->tokens ? e->mask : NULL);
+            rc = ad_cache_write_rows_status(w, lrc, nb ? at : 0, nb, ids, e->out,
+                                            e->tokens ? e->mask : NULL);
+            lrc = AD_OK;
             st->tm.io += ad_now() - t0w;
             /* Progress per round, not per part: a part of a large encoder on few ranks
              * takes many minutes, and a log file should not fall silent that long. */

@@ -303,8 +303,7 @@ int ad_frozen_encode(ad_frozen *e, const ad_selection *s, const int64_t *rows, i
 {
     size_t per = (size_t)(e->tokens ? e->tokens : 1) * e->dim;
     int T = e->tokens ? e->tokens : 1;
-    memset(e->mask, 0, (size_t)n * T);
-    if (e->image) {
+    if (e->image) { /* ad_frozen_run sets every row's mask */
         int rc = ad_frozen_load(e, s, rows, n, skip_bad, manifest, crop, &e->stage);
         if (rc == AD_OK)
             return ad_frozen_run(e, &e->stage, ids, bad, tm); /* adds the load's timers */
@@ -312,6 +311,7 @@ int ad_frozen_encode(ad_frozen *e, const ad_selection *s, const int64_t *rows, i
         tm->prep += e->stage.tm.prep;
         return rc;
     }
+    memset(e->mask, 0, (size_t)n * T); /* text sets only each row's first lengths[i] bytes */
     double t0 = ad_now();
     for (int i = 0; i < n; i++) {
         int64_t r = rows[i];
