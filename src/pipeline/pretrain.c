@@ -89,6 +89,9 @@ typedef struct trainer {
     ad_cache *vimg, *vtxt;
     int64_t *vpair_img, *vpair_txt, vN;
     ad_train_plan vplan;  /* the validation pass: batches of G, the last one partial */
+    float *vxv, *vxt;     /* [nloc, row] one validation batch's rows (made at its first use) */
+    uint8_t *vmask;       /* [nloc, tt] */
+    int64_t *vrows;       /* [2 nloc] its cache rows, image then text */
 } trainer;
 
 /* The RNG streams of the run: all derive from [train] seed, keyed so that a stream never
@@ -170,12 +173,12 @@ static int open_online(trainer *t)
     return AD_OK;
 }
 
-/* This rank's share of step k of an epoch: the full batch's, or of the partial last one
- * (possibly empty; the rank still joins every collective of the step). */
-static void step_share(const trainer *t, int64_t k, int *first, int *n)
+/* This rank's share of step k of a pass of plan p: the full batch's, or of the partial last
+ * one (possibly empty; the rank still joins every collective of the step). */
+static void step_share(const trainer *t, const ad_train_plan *p, int64_t k, int *first, int *n)
 {
     int64_t f, c;
-    ad_train_plan_share(&t->plan, k, t->rank, t->size, &f, &c);
+    ad_train_plan_share(p, k, t->rank, t->size, &f, &c);
     *first = (int)f;
     *n = (int)c;
 }
@@ -199,7 +202,7 @@ static int load_online(trainer *t, int64_t epoch, int64_t k, int64_t step)
     }
     int64_t *rows = t->orows;
     int first, n;
-    step_share(t, k, &first, &n);
+    step_share(t, &t->plan, k, &first, &n);
     for (int i = 0; i < n; i++)
         rows[i] = t->order[k * t->G + first + i];
     ad_rng crop;
@@ -235,14 +238,14 @@ static int load_window(trainer *t, int64_t epoch, int64_t k)
     }
     int64_t steps = t->spe - k < t->win_cap ? t->spe - k : t->win_cap;
     int last_first, last_n;
-    step_share(t, k + steps - 1, &last_first, &last_n);
+    step_share(t, &t->plan, k + steps - 1, &last_first, &last_n);
     int64_t n = (steps - 1) * t->nloc + last_n;
     int64_t *rows = ad_malloc((size_t)(n ? n : 1) * 2 * sizeof *rows, "row list");
     if (!rows)
         return AD_ERR_NOMEM;
     for (int64_t s = 0; s < steps; s++) {
         int first, cnt;
-        step_share(t, k + s, &first, &cnt);
+        step_share(t, &t->plan, k + s, &first, &cnt);
         for (int i = 0; i < cnt; i++) {
             int64_t sample = t->order[(k + s) * t->G + first + i];
             rows[s * t->nloc + i] = t->pair_img[sample];
@@ -309,19 +312,22 @@ static int validate(trainer *t, int64_t step, int64_t epoch)
     if (!t->vimg)
         return AD_OK;
     const ad_train_plan *vp = &t->vplan;
-    int64_t first64, n64;
-    ad_train_plan_share(vp, 0, t->rank, t->size, &first64, &n64); /* batch 0 is the largest */
-    size_t cap = (size_t)(n64 ? n64 : 1);
-    float *xv = ad_malloc(cap * t->row_v * sizeof(float), "valid embeddings");
-    float *xt = ad_malloc(cap * t->row_t * sizeof(float), "valid embeddings");
-    uint8_t *mask = ad_malloc(cap * (size_t)(t->tt ? t->tt : 1), "valid masks");
-    int64_t *rows = ad_malloc(cap * 2 * sizeof *rows, "valid rows");
-    int rc = xv && xt && mask && rows ? AD_OK : AD_ERR_NOMEM;
+    if (!t->vxv) { /* a batch of vplan holds at most a full global batch's share, nloc */
+        size_t cap = (size_t)t->nloc;
+        t->vxv = ad_malloc(cap * t->row_v * sizeof(float), "valid embeddings");
+        t->vxt = ad_malloc(cap * t->row_t * sizeof(float), "valid embeddings");
+        t->vmask = ad_malloc(cap * (size_t)(t->tt ? t->tt : 1), "valid masks");
+        t->vrows = ad_malloc(cap * 2 * sizeof *t->vrows, "valid rows");
+    }
+    float *xv = t->vxv, *xt = t->vxt;
+    uint8_t *mask = t->vmask;
+    int64_t *rows = t->vrows;
+    int rc = ad_mpi_agree(t->comm, xv && xt && mask && rows ? AD_OK : AD_ERR_NOMEM, NULL);
     double sum[3] = {0, 0, 0};
     for (int64_t k = 0; k < vp->spe && rc == AD_OK; k++) {
-        ad_train_plan_share(vp, k, t->rank, t->size, &first64, &n64);
-        int64_t at = k * vp->G + first64;
-        int n = (int)n64;
+        int first, n;
+        step_share(t, vp, k, &first, &n);
+        int64_t at = k * vp->G + first;
         for (int i = 0; i < n; i++) {
             rows[i] = t->vpair_img[at + i];
             rows[n + i] = t->vpair_txt[at + i];
@@ -341,24 +347,20 @@ static int validate(trainer *t, int64_t step, int64_t epoch)
             sum[2] += gk * st.loss_t2i;
         }
     }
-    free(xv);
-    free(xt);
-    free(mask);
-    free(rows);
     AD_TRY(rc);
     static const char *const names[3] = {"loss", "loss_i2t", "loss_t2i"};
     if (t->metrics)
         for (int i = 0; i < 3; i++)
             AD_TRY(ad_metrics_append_eval(t->metrics, step, (int)epoch, "valid", names[i],
                                           sum[i] / (double)t->vN));
+    char how[96];
     if (vp->spe > 1 && vp->last != vp->G)
-        ad_info("epoch %lld: valid loss %.4f (%lld pairs: %lld batches of %lld, the last of "
-                "%lld)", (long long)epoch + 1, sum[0] / (double)t->vN, (long long)t->vN,
-                (long long)vp->spe, (long long)vp->G, (long long)vp->last);
+        snprintf(how, sizeof how, ": %lld batches of %lld, the last of %lld", (long long)vp->spe,
+                 (long long)vp->G, (long long)vp->last);
     else
-        ad_info("epoch %lld: valid loss %.4f (%lld pairs in batches of %lld)",
-                (long long)epoch + 1, sum[0] / (double)t->vN, (long long)t->vN,
-                (long long)ad_train_plan_batch(vp, 0));
+        snprintf(how, sizeof how, " in batches of %lld", (long long)ad_train_plan_batch(vp, 0));
+    ad_info("epoch %lld: valid loss %.4f (%lld pairs%s)", (long long)epoch + 1,
+            sum[0] / (double)t->vN, (long long)t->vN, how);
     return AD_OK;
 }
 
@@ -417,7 +419,7 @@ static int plan(trainer *t)
     else
         AD_TRY(ad_schedule_init(&t->sched, t->job.schedule, lr, t->plan.sched_total, warm));
     int first;
-    step_share(t, 0, &first, &t->nloc); /* step 0 is always a full batch (G <= N) */
+    step_share(t, &t->plan, 0, &first, &t->nloc); /* step 0 is always a full batch (G <= N) */
     /* Embeddings held per rank: the whole epoch when it fits in the budget (pooled caches),
      * else as many steps as fit (token caches are two orders of magnitude larger). */
     const double budget = 1 << 30;
@@ -628,7 +630,7 @@ static int train_loop(trainer *t, int64_t start)
         ad_adaptor_batch batch = {t->xv + at * t->row_v, t->xt + at * t->row_t,
                                   t->tt ? t->tmask + at * t->tt : NULL, t->tv, t->tt};
         int first, n;
-        step_share(t, k, &first, &n);
+        step_share(t, &t->plan, k, &first, &n);
         double pairs = (double)ad_train_plan_batch(&t->plan, k);
         AD_TRY(ad_dp_step(t->dp, t->m, &batch, n, t->m->cfg.dropout > 0 ? &drop : NULL, &st));
         if (!isfinite(st.loss) && t->metrics)
@@ -689,6 +691,10 @@ static void trainer_free(trainer *t)
     ad_cache_close(t->vtxt);
     free(t->vpair_img);
     free(t->vpair_txt);
+    free(t->vxv);
+    free(t->vxt);
+    free(t->vmask);
+    free(t->vrows);
     free(t->rank_times);
     ad_adaptor_destroy(t->m);
     ad_adamw_destroy(t->opt);
