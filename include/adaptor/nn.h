@@ -54,9 +54,9 @@ void ad_tanh_backward(float *dx, const float *dy, const float *y, size_t count);
 void ad_relu_forward(float *y, const float *x, size_t count);
 /* dx = dy where y > 0 else 0 (y: forward output or input, same sign). */
 void ad_relu_backward(float *dx, const float *dy, const float *y, size_t count);
-/* Through relu and inverted dropout together, from their output f over n rows of d:
+/* Through relu and inverted dropout together, from their output f:
  * dx = f > 0 ? dx * keep : 0 in place (keep = 1/(1-p), or 1 without dropout). */
-void ad_relu_mask_backward(float *dx, const float *f, int n, int d, float keep);
+void ad_relu_mask_backward(float *dx, const float *f, size_t count, float keep);
 
 /* ---- softmax over the last dimension d, rows of stride ld (in place allowed) -----------
  * A row whose entries are all -inf yields zeros rather than NaN. */

@@ -291,7 +291,7 @@ void ad_sublayer_backward(const ad_adaptor *m, const ad_adaptor_layer *L, ad_ada
     ad_linear_backward(buff, G->l2_w, G->l2_b, dg, a->f, L->l2_w, n, F, P);
     /* f = relu(pre) * mask was stored after dropout: f > 0 exactly where relu was active and
      * the unit kept, and the kept units' mask is 1/(1-p). */
-    ad_relu_mask_backward(buff, a->f, n, F, dropped ? 1.0f / (1.0f - p) : 1.0f);
+    ad_relu_mask_backward(buff, a->f, (size_t)n * F, dropped ? 1.0f / (1.0f - p) : 1.0f);
     ad_linear_backward(bufp, G->l1_w, G->l1_b, buff, a->x1, L->l1_w, n, P, F);
     ad_add_inplace(bufp, ds1, np);
     /* bufp = dL/dx1 in full; LN1 turns it into dL/ds1. */

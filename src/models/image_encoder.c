@@ -66,9 +66,12 @@ int ad_pos_interp_resolve(const char *name, ad_image_arch arch, const char *mode
     if (arch != AD_ARCH_DINOV2)
         return AD_OK;
     char path[4096];
-    if (model_dir && *model_dir)
+    int found = model_dir && *model_dir;
+    if (found) {
         AD_TRY(ad_path_join(path, sizeof path, model_dir, "config.json"));
-    if (!model_dir || !*model_dir || !ad_path_exists(path)) {
+        found = ad_path_exists(path);
+    }
+    if (!found) {
         if (guessed)
             *guessed = 1;
         return AD_OK;

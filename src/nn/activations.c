@@ -66,12 +66,8 @@ void ad_relu_backward(float *dx, const float *dy, const float *y, size_t count)
 }
 
 AD_SIMD_CLONES
-void ad_relu_mask_backward(float *dx, const float *f, int n, int d, float keep)
+void ad_relu_mask_backward(float *restrict dx, const float *restrict f, size_t count, float keep)
 {
-    for (int r = 0; r < n; r++) {
-        float *restrict row = dx + (size_t)r * d;
-        const float *restrict fr = f + (size_t)r * d;
-        for (int i = 0; i < d; i++)
-            row[i] = fr[i] > 0 ? row[i] * keep : 0.0f;
-    }
+    for (size_t i = 0; i < count; i++)
+        dx[i] = f[i] > 0 ? dx[i] * keep : 0.0f;
 }

@@ -405,11 +405,11 @@ static double model_loss_and_grad(ad_adaptor *m, const float *xv, const float *x
     return li + lt;
 }
 
-/* _i 0-3: P = 8, F = 12, B = 6 (the scalar tails of the fused epilogues); bit 0 clear:
+/* _i 0-3: P = 8, F = 12, B = 6 (widths below a 16-lane block); bit 0 clear:
  * evaluation mode; set: dropout 0.3 with the masks of the training forward. Bit 1 clear: one
  * modality at a time (B <= P rows: attention as two products); set: both modalities together
- * (2B > P rows: the folded attention of adaptor.c). _i 4, 5: P = 16, F = 24, B = 9 (the
- * epilogues' 16-lane blocks, an FFN tail, rows no multiple of 4) with dropout, one modality
+ * (2B > P rows: the folded attention of adaptor.c). _i 4, 5: P = 16, F = 24, B = 9 (LayerNorm
+ * backward's 16-lane blocks, an FFN width with a tail, rows no multiple of 4) with dropout, one modality
  * at a time and together, on one layer (the FD check of two layers costs 5 s under ASan). */
 START_TEST(adaptor_forward_and_gradients_match_naive_double)
 {
@@ -735,7 +735,7 @@ START_TEST(changing_rows_between_steps_matches_fresh_model)
 {
     ad_adaptor_config cfg = small_cfg;
     cfg.dropout = (_i & 1) ? 0.3f : 0.0f;
-    /* widths of the 16-lane paths of the fused LayerNorm / epilogues */
+    /* widths of whole 16-lane blocks (LayerNorm backward) with an FFN tail */
     cfg.proj = 32;
     cfg.ffn = 48;
     int pair = (_i & 2) != 0, B0 = (_i & 4) ? 13 : 37, B = 21, P = cfg.proj;

@@ -158,14 +158,20 @@ START_TEST(center_crop_matches_torchvision)
 }
 END_TEST
 
+/* The names the caches' `preprocess` attribute records. */
+START_TEST(prep_kind_names)
+{
+    ck_assert_str_eq(ad_prep_kind_name(AD_PREP_XRV), "xrv");
+    ck_assert_str_eq(ad_prep_kind_name(AD_PREP_MGCA), "mgca");
+}
+END_TEST
+
 /* resnet_ae's chain against the reference's torchxrayvision transforms (cv2 INTER_AREA on
  * float32): within 1e-4 of the largest value (measured: bit-exact with Debian's OpenCV
  * 4.6, integer factor included). */
 START_TEST(xrv_matches_torchxrayvision)
 {
     ck_assert_int_ge(compare_float_chain(".xrv", AD_PREP_XRV, 1e-4), 10);
-    ck_assert_str_eq(ad_prep_kind_name(AD_PREP_XRV), "xrv");
-    ck_assert_str_eq(ad_prep_kind_name(AD_PREP_MGCA), "mgca");
     ad_image img = {300, 300, calloc(300 * 300, 1)};
     float *out = malloc(3 * 224 * 224 * sizeof(float));
     ad_rng r;
@@ -260,6 +266,7 @@ int main(void)
     tcase_add_test(tc, resize_pad_matches_mgca);
     tcase_add_test(tc, center_crop_matches_torchvision);
     tcase_add_test(tc, xrv_matches_torchxrayvision);
+    tcase_add_test(tc, prep_kind_names);
     suite_add_tcase(s, tc);
     TCase *tp = tcase_create("properties");
     tcase_add_test(tp, center_offsets_round_half_even);
