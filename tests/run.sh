@@ -33,7 +33,7 @@ run_suite "$AD_ROOT/build/release" "-E ^slurm\.multinode$" -DCMAKE_BUILD_TYPE=Re
 # in the log as a failed first attempt; two failures fail the suite.
 echo "== tests: slurm.multinode (release, alone, one retry)"
 ctest --test-dir "$AD_ROOT/build/release" -R '^slurm\.multinode$' --repeat until-pass:2 \
-  --output-on-failure --timeout 480 || status=1
+  --output-on-failure || status=1
 
 if [ $quick = 0 ]; then
   # Leaks inside Open MPI / hwloc / PMIx are theirs, not ours.

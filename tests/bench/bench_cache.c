@@ -34,13 +34,18 @@ int main(int argc, char **argv)
 {
     MPI_Init(&argc, &argv);
     if (argc < 2) {
-        fprintf(stderr, "usage: bench_cache <dir> [N] [D] [chunk_rows] [deflate]\n");
+        fprintf(stderr, "usage: bench_cache <dir> [N] [D] [chunk_rows] [deflate] [serial|parallel]\n");
+        return 2;
+    }
+    if (argc > 6 && strcmp(argv[6], "serial") != 0 && strcmp(argv[6], "parallel") != 0) {
+        fprintf(stderr, "bench_cache: writer '%s': expected serial or parallel\n", argv[6]);
         return 2;
     }
     int64_t N = argc > 2 ? atoll(argv[2]) : 200000;
     int D = argc > 3 ? atoi(argv[3]) : 768;
-    ad_cache_storage st = {argc > 4 ? atoi(argv[4]) : 0, argc > 5 ? atoi(argv[5]) : 0,
-                           argc > 6 && strcmp(argv[6], "parallel") == 0, 0};
+    ad_cache_storage st = {.chunk_rows = argc > 4 ? atoi(argv[4]) : 0,
+                           .deflate_level = argc > 5 ? atoi(argv[5]) : 0,
+                           .parallel = argc > 6 && strcmp(argv[6], "parallel") == 0};
     int rank, size;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);

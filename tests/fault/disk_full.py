@@ -119,10 +119,9 @@ def one_rank_fails(job, earlier, name):
         f.write(earlier)
     job["cache"].update(dir="cache_fw", write_timeout=5)
     synth_job(os.path.join(WORK, "job.ini"), job)
-    t0 = time.time()
     rc, err = embed(30, "-x", f"LD_PRELOAD={preload(FAIL_WRITE)}", "-x", "AD_TEST_FAIL_RANK=1")
     what = "writes failing on rank 1 only"
-    check(rc is not None and time.time() - t0 < 30, f"{what}: ended within 30 s (it hung)")
+    check(rc is not None, f"{what}: ended within 30 s (it hung)")  # embed() gives None on a timeout
     lines = error_lines(err)
     check(rc not in (0, None), f"{what}: exit status {rc} is non-zero")
     check(len(lines) == 1 and "/cache_fw/" in lines[0] and "did not return within 5 s" in lines[0],

@@ -33,7 +33,7 @@ entries is amplified in early updates. Losses must agree to 1e-5 relative; each 
 usage: pretrain_ref.py MPIEXEC ADAPTOR WORKDIR"""
 import json
 import os
-import subprocess
+import shutil
 import sys
 
 import netCDF4
@@ -41,6 +41,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from clitest import launch  # noqa: E402
 import pretrain_fixture as fx  # noqa: E402
 import stio  # noqa: E402
 import torch_adaptor as ta  # noqa: E402
@@ -125,7 +126,7 @@ def reference(xv, xt, init_path, vsets=(), stepping="formula", total=T, ranks=1,
     return np.array(losses), w, [np.array(v) for v in valid], np.array(rates), spe
 
 
-def old_checkpoint(mpiexec, adaptor, job, run, env):
+def old_checkpoint(mpiexec, adaptor, job, run):
     """A checkpoint written before [train] drop_last existed (its configuration lacks the key;
     it was cut in floor(N / G) steps per epoch): --resume under today's default must refuse
     with the plan mismatch, not continue on another trajectory. 1 on failure."""
@@ -136,22 +137,20 @@ def old_checkpoint(mpiexec, adaptor, job, run, env):
                                 if not line.startswith("drop_last"))
     with open(os.path.join(ck, "trainer.json"), "w") as f:
         json.dump(state, f)
-    cmd = [mpiexec, "-np", "2", "--oversubscribe", adaptor, "pretrain", job, "--resume", "--set",
-           f"output.dir={run}"]
-    p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    cmd = ["pretrain", job, "--resume", "--set", f"output.dir={run}"]
+    p = launch(mpiexec, adaptor, 2, *cmd, quiet=False, timeout=300)
     ok = (p.returncode != 0 and "[train] drop_last = true -> false" in p.stderr
           and "adaptor: error" in p.stderr)
     print(f"resume of a pre-drop_last checkpoint: {'refused' if ok else 'NOT refused'}: "
           f"{[line for line in p.stderr.splitlines() if 'adaptor: error' in line][:1]}")
-    p = subprocess.run(cmd + ["--set", "train.drop_last=true"], capture_output=True, text=True,
-                       env=env, timeout=300)
+    p = launch(mpiexec, adaptor, 2, *cmd, "--set", "train.drop_last=true", quiet=False, timeout=300)
     ok2 = p.returncode == 0 and "already finished (step 20)" in p.stderr
     print(f"... and with drop_last = true: {'accepted' if ok2 else 'NOT accepted: ' + p.stderr}")
     # Without a configuration to compare, the position in the epoch still gives it away.
     state["config"] = ""
     with open(os.path.join(ck, "trainer.json"), "w") as f:
         json.dump(state, f)
-    p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    p = launch(mpiexec, adaptor, 2, *cmd, quiet=False, timeout=300)
     ok3 = (p.returncode != 0 and "saved at step 20 in epoch 6 (sample 0 of its order), but "
            "this run's plan of 5 steps per epoch" in p.stderr)
     print(f"... without its configuration: {'refused' if ok3 else 'NOT refused: ' + p.stderr}")
@@ -168,16 +167,14 @@ def valid_records(run):
                 np.array(g.variables["value"][:], dtype=np.float64)[sel])
 
 
-def run_adaptor(mpiexec, adaptor, job, ranks, run, sets, env):
-    subprocess.run(["rm", "-rf", run], check=True)
-    cmd = [mpiexec, "-np", str(ranks), "--oversubscribe", adaptor, "pretrain", job,
-           "--set", f"output.dir={run}"]
-    for a in sets.split():
-        cmd += ["--set", a]
-    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+def run_adaptor(mpiexec, adaptor, job, ranks, run, sets):
+    shutil.rmtree(run, ignore_errors=True)
+    extra = [a for kv in sets.split() for a in ("--set", kv)]
+    return launch(mpiexec, adaptor, ranks, "pretrain", job, "--set", f"output.dir={run}", *extra,
+                  quiet=False, timeout=300)
 
 
-def small_and_empty_valid(mpiexec, adaptor, job, work, xv, xt, ids, ref_small, env):
+def small_and_empty_valid(mpiexec, adaptor, job, work, xv, xt, ids, ref_small):
     """A valid split smaller than one batch (3 ranks: 2+2+1) after every epoch against torch;
     valid caches with no usable pair refused at start-up. 1 per failure."""
     failures = 0
@@ -189,7 +186,7 @@ def small_and_empty_valid(mpiexec, adaptor, job, work, xv, xt, ids, ref_small, e
     fx.write_caches(caches["bad"], sv, st, -sids - 1, split="valid")  # every sample bad
     fx.write_caches(caches["norows"], sv[:0], st[:0], sids[:0], split="valid")
     run = os.path.join(work, "run3-small")
-    p = run_adaptor(mpiexec, adaptor, job, 3, run, f"cache.dir={caches['small']}", env)
+    p = run_adaptor(mpiexec, adaptor, job, 3, run, f"cache.dir={caches['small']}")
     vsteps, vloss = valid_records(run) if p.returncode == 0 else ([], [])
     err = (float(np.max(np.abs(vloss - ref_small) / ref_small)) if len(vloss) == len(ref_small)
            else float("inf"))
@@ -200,7 +197,7 @@ def small_and_empty_valid(mpiexec, adaptor, job, work, xv, xt, ids, ref_small, e
     failures += not ok
     for k, why in (("bad", "every sample was skipped as bad"), ("norows", "empty cache")):
         run = os.path.join(work, "run2-" + k)
-        p = run_adaptor(mpiexec, adaptor, job, 2, run, f"cache.dir={caches[k]}", env)
+        p = run_adaptor(mpiexec, adaptor, job, 2, run, f"cache.dir={caches[k]}")
         errs = [line for line in p.stderr.splitlines() if "adaptor: error" in line]
         ok = (p.returncode != 0 and len(errs) >= 1 and all(
               "valid split (the validation loss): " in e and "-valid.nc" in e and why in e
@@ -229,7 +226,6 @@ def main():
                        ffn=FF, batch=G, epochs=EPOCHS, lr=LR, warmup=WARM, shuffle="none",
                        init=init)
     failures = 0
-    env = dict(os.environ, ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0")
     cases = [(1, "", ref), (2, "", ref), (3, "", ref),
              (1, "train.schedule=reference", lightning1),
              (2, "train.schedule=reference train.negatives=local train.schedule_batch=6",
@@ -241,7 +237,7 @@ def main():
         ref_valid = ref_valids[0]
         run = os.path.join(work, f"run{ranks}" + ("-" + sets.split()[-1].split("=")[-1]
                                                    if sets else ""))
-        p = run_adaptor(mpiexec, adaptor, job, ranks, run, sets, env)
+        p = run_adaptor(mpiexec, adaptor, job, ranks, run, sets)
         if p.returncode != 0:
             print(p.stdout, p.stderr)
             sys.exit(f"pretrain with {ranks} ranks failed ({p.returncode})")
@@ -282,11 +278,11 @@ def main():
     print(f"valid loss, 2 and 3 ranks against 1: max rel. difference {dev:.1e} "
           f"({'bitwise equal' if same else 'not bitwise'})")
     failures += not dev < 1e-6
-    failures += small_and_empty_valid(mpiexec, adaptor, job, work, xv, xt, ids, ref[2][1], env)
+    failures += small_and_empty_valid(mpiexec, adaptor, job, work, xv, xt, ids, ref[2][1])
     if ref[0][-1] >= ref[0][0]:
         print("the reference did not learn: the test data are wrong")
         failures += 1
-    failures += old_checkpoint(mpiexec, adaptor, job, os.path.join(work, "run2-true"), env)
+    failures += old_checkpoint(mpiexec, adaptor, job, os.path.join(work, "run2-true"))
     # The two steppings must differ where the test looks (else it could not tell them apart).
     if np.max(np.abs(lightning1[3] - ref[3])) < 0.1 * LR or lightning2[3][-1] < 0.3 * LR:
         print("the reference steppings coincide: the test schedule is wrong")

@@ -3,7 +3,7 @@
 in WORKDIR; stopped by PID at the end, also on failure): over two encoder pairs
 (tests/slurm/{dinov2,resnet}-bert.ini), job arrays of 2 tasks per stage (embed -> pretrain ->
 eval), each task with its own run dir holding config.ini, weights, metrics.nc and eval.nc with
-numbers. The pipeline and the time-limited requeue are in multinode_check.py (3 nodes).
+numbers. The pipeline and the signalled requeue are in multinode_check.py (3 nodes).
 Exit status 77 (skip) with the reason when Slurm cannot run here (not root, no binaries).
 
 usage: slurm_check.py MPIEXEC ADAPTOR SOURCE_DIR WORKDIR"""

@@ -80,7 +80,7 @@ def setup():
 
 
 def env(**extra):
-    e = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "AD_", "OMP_", "BLIS_"))}
+    e = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "AD_", "OMP_", "BLIS_", "PMIX_"))}
     e.update(PATH=BIN + ":" + os.environ["PATH"], STUB_DIR=WORK, ADAPTOR=os.path.join(BIN, "adaptor"),
              AD_RUN_ROOT=os.path.join(WORK, "runs"))
     e.update(extra)
